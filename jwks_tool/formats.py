@@ -1,0 +1,134 @@
+"""Output formats: every one an enum member with its renderer.
+
+    >>> from jwks_tool.formats import PublicFormat, render_public
+    >>> print(render_public([{"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}], PublicFormat.JWKS_ARRAY), end="")
+    [
+      {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": "x",
+        "y": "y"
+      }
+    ]
+
+Key exports (:class:`PublicFormat`, :class:`PrivateFormat`) are documents for other programs. Reports for people
+(:class:`ReportFormat`) are ``text`` (Jinja2 templates in ``templates/``) or ``json`` (stable, for machines).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, assert_never
+
+from jwks_tool import keys as keymod
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from jwks_tool.model import KeyRecord
+
+
+class PublicFormat(StrEnum):
+    JWK = "jwk"
+    """One public JWK."""
+    JWKS = "jwks"
+    """``{"keys": [...]}``: what the Maskinporten portal and API register."""
+    JWKS_ARRAY = "jwks-array"
+    """The bare JSON array that older portal pages wanted."""
+    PEM = "pem"
+    """SubjectPublicKeyInfo PEM."""
+
+
+class PrivateFormat(StrEnum):
+    JWK = "jwk"
+    """The private JWK with kid, use, alg and exp."""
+    PEM = "pem"
+    """PKCS#8 PEM, encrypted with a passphrase unless asked otherwise."""
+    BASE64 = "base64"
+    """Standard base64 of the compact JSON of one private JWK: Altinn's EncodedJwk / JwkBase64."""
+
+
+class ReportFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def to_json(value: object) -> str:
+    """The one JSON style of jwks-tool output: two-space indent, UTF-8, trailing newline."""
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_public(jwks: Sequence[Mapping[str, Any]], fmt: PublicFormat) -> str:
+    public = [keymod.public_jwk(jwk) for jwk in jwks]  # belt and braces: never a private member
+    match fmt:
+        case PublicFormat.JWK:
+            (only,) = public
+            return to_json(only)
+        case PublicFormat.JWKS:
+            return to_json({"keys": public})
+        case PublicFormat.JWKS_ARRAY:
+            return to_json(public)
+        case PublicFormat.PEM:
+            return "".join(keymod.public_pem(jwk) for jwk in public)
+        case _:
+            assert_never(fmt)
+
+
+def render_private(
+    record: KeyRecord,
+    members: Mapping[str, Any],
+    fmt: PrivateFormat,
+    *,
+    pem_passphrase: str | None,
+    trusted: bool,
+) -> str:
+    """A private export; ``pem_passphrase`` None means an unencrypted PEM (the caller made sure it was asked for)."""
+    match fmt:
+        case PrivateFormat.JWK:
+            exp = record.public_jwk.get("exp")
+            return to_json(
+                keymod.decorate(members, kid=record.kid, alg=record.alg, exp=exp if isinstance(exp, int) else None)
+            )
+        case PrivateFormat.BASE64:
+            return keymod.encode_b64_jwk(keymod.altinn_private_jwk(members, kid=record.kid, alg=record.alg)) + "\n"
+        case PrivateFormat.PEM:
+            key = keymod.private_key_from_jwk(members, trusted=trusted)
+            return keymod.private_pem(key, pem_passphrase)
+        case _:
+            assert_never(fmt)
+
+
+# ---- templates for people -------------------------------------------------------------------------------------
+def templates_dir() -> Path:
+    """``jwks_tool/templates`` in an installed wheel, the checkout's ``templates/`` otherwise."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("jwks-tool's templates folder is missing; reinstall jwks-tool")
+
+
+@cache
+def template_env(extra_dir: str | None = None) -> jinja2.Environment:
+    import jinja2
+
+    folders = [extra_dir] if extra_dir else []
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([*folders, str(templates_dir())]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html", "xml", "svg"]),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["time"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "-"
+    env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if value is not None else "-"
+    return env
+
+
+def render_template(name: str, **context: Any) -> str:
+    return template_env().get_template(name).render(**context)

@@ -1,0 +1,299 @@
+"""The data model: key sets, keys, their states and history — plain data, no cryptography.
+
+    >>> from jwks_tool.model import SetRef, Env
+    >>> SetRef.parse("acme", "prod")
+    SetRef(name='acme', env=<Env.PROD: 'prod'>)
+
+A :class:`KeySet` is what a store keeps for one client in one environment: its keys with their public JWKs, their
+sealed private halves (opaque strings; see :mod:`jwks_tool.sealing`), states and timestamps. Documents are versioned
+(``schema``) and carry a ``revision`` that a store uses to detect concurrent writers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, NewType
+
+from jwks_tool.errors import InputError, StoreCorruptError, StoreVersionError
+
+Kid = NewType("Kid", str)
+"""A JWK key id."""
+Thumbprint = NewType("Thumbprint", str)
+"""An RFC 7638 SHA-256 thumbprint, base64url without padding."""
+B64Jwk = NewType("B64Jwk", str)
+"""Standard base64 of the compact UTF-8 JSON of one JWK (Altinn's ``EncodedJwk`` / ``JwkBase64``)."""
+
+SET_SCHEMA = 1
+"""Version of the key set document this jwks-tool writes and reads."""
+
+SET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+KID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+"""JWK members that hold private or secret material (RFC 7518)."""
+
+
+class Env(StrEnum):
+    """A Maskinporten environment; test and prod keys are separate sets."""
+
+    TEST = "test"
+    PROD = "prod"
+
+
+class KeyState(StrEnum):
+    """Where a key is in its life (see the rotation lifecycle)."""
+
+    NEXT = "next"
+    ACTIVE = "active"
+    RETIRING = "retiring"
+    RETIRED = "retired"
+    REVOKED = "revoked"
+
+    @property
+    def registered(self) -> bool:
+        """Whether a key in this state belongs in the set registered with the authorization server."""
+        return self in (KeyState.NEXT, KeyState.ACTIVE, KeyState.RETIRING)
+
+
+class Origin(StrEnum):
+    """How a key came into the store."""
+
+    GENERATED = "generated"
+    IMPORTED = "imported"
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``: the one time format in documents and JSON output."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: object, what: str) -> datetime:
+    """Parse a time written by :func:`format_time`."""
+    if not isinstance(value, str):
+        raise StoreCorruptError(f"{what} is not a time string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise StoreCorruptError(f"{what} is not a valid time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise StoreCorruptError(f"{what} has no time zone: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class SetRef:
+    """Names one key set: a client name and an environment."""
+
+    name: str
+    env: Env
+
+    @classmethod
+    def parse(cls, name: str, env: str | Env = Env.TEST) -> SetRef:
+        """Validate a set name and environment given by a user."""
+        if not SET_NAME_RE.match(name):
+            raise InputError(
+                f"invalid key set name {name!r}",
+                hint="use 1-63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit",
+            )
+        try:
+            return cls(name, Env(env))
+        except ValueError as exc:
+            raise InputError(f"invalid environment {env!r}", hint="use test or prod") from exc
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.env.value})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    """One change of a key's state, kept forever in the key's history."""
+
+    at: datetime
+    from_state: KeyState | None
+    to_state: KeyState
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": format_time(self.at),
+            "from": None if self.from_state is None else self.from_state.value,
+            "to": self.to_state.value,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transition:
+        try:
+            from_state = None if data.get("from") is None else KeyState(data["from"])
+            return cls(
+                parse_time(data.get("at"), "transition time"),
+                from_state,
+                KeyState(data["to"]),
+                str(data["reason"]),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StoreCorruptError(f"bad state transition record: {exc}") from exc
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyRecord:
+    """One key of a set: metadata, public JWK and (sealed, opaque) private half.
+
+    Its repr shows the kid and thumbprint only, never key material.
+    """
+
+    kid: Kid
+    kty: str
+    alg: str
+    size: int
+    """RSA modulus bits, or the EC curve's bits."""
+    crv: str | None
+    thumbprint: Thumbprint
+    created: datetime
+    expires: datetime
+    state: KeyState
+    origin: Origin
+    public_jwk: Mapping[str, Any]
+    sealed_private: str | None
+    """The private JWK sealed by the store's protection, or ``None`` once destroyed."""
+    history: tuple[Transition, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"KeyRecord(kid={self.kid!r}, thumbprint={self.thumbprint!r})"
+
+    __str__ = __repr__
+
+    def with_state(self, state: KeyState, reason: str, at: datetime | None = None) -> KeyRecord:
+        """A copy in another state, the change recorded in its history."""
+        moment = at or utcnow()
+        step = Transition(moment, self.state, state, reason)
+        return dataclasses.replace(self, state=state, history=(*self.history, step))
+
+    def describe(self) -> str:
+        """``RSA 3072`` or ``EC P-256``."""
+        return f"EC {self.crv}" if self.kty == "EC" else f"{self.kty} {self.size}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kid": self.kid,
+            "kty": self.kty,
+            "alg": self.alg,
+            "size": self.size,
+            "crv": self.crv,
+            "thumbprint": self.thumbprint,
+            "created": format_time(self.created),
+            "expires": format_time(self.expires),
+            "state": self.state.value,
+            "origin": self.origin.value,
+            "public_jwk": dict(self.public_jwk),
+            "sealed_private": self.sealed_private,
+            "history": [step.to_dict() for step in self.history],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeyRecord:
+        try:
+            public = data["public_jwk"]
+            if not isinstance(public, dict) or any(member in public for member in PRIVATE_MEMBERS):
+                raise StoreCorruptError(f"key {data.get('kid')!r}: public_jwk is not a public JWK")
+            sealed = data.get("sealed_private")
+            if sealed is not None and not isinstance(sealed, str):
+                raise StoreCorruptError(f"key {data.get('kid')!r}: sealed_private is not a string")
+            return cls(
+                kid=Kid(str(data["kid"])),
+                kty=str(data["kty"]),
+                alg=str(data["alg"]),
+                size=int(data["size"]),
+                crv=None if data.get("crv") is None else str(data["crv"]),
+                thumbprint=Thumbprint(str(data["thumbprint"])),
+                created=parse_time(data["created"], "created"),
+                expires=parse_time(data["expires"], "expires"),
+                state=KeyState(data["state"]),
+                origin=Origin(data["origin"]),
+                public_jwk=public,
+                sealed_private=sealed,
+                history=tuple(Transition.from_dict(step) for step in data.get("history", [])),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StoreCorruptError(f"bad key record: {exc!r}") from exc
+
+
+@dataclasses.dataclass(frozen=True)
+class KeySet:
+    """All keys of one client in one environment, as a store keeps them."""
+
+    ref: SetRef
+    profile: str
+    keys: tuple[KeyRecord, ...] = ()
+    revision: int = 0
+    """Bumped by every write; a store refuses a write based on a stale revision."""
+    created: datetime = dataclasses.field(default_factory=utcnow)
+    updated: datetime = dataclasses.field(default_factory=utcnow)
+
+    def key(self, kid: str) -> KeyRecord | None:
+        return next((key for key in self.keys if key.kid == kid), None)
+
+    @property
+    def newest(self) -> KeyRecord | None:
+        """The most recently created key that is not retired or revoked (else the most recent of all)."""
+        live = [key for key in self.keys if key.state not in (KeyState.RETIRED, KeyState.REVOKED)]
+        pool = live or list(self.keys)
+        return max(pool, key=lambda key: (key.created, self.keys.index(key)), default=None)
+
+    @property
+    def active(self) -> KeyRecord | None:
+        return next((key for key in self.keys if key.state is KeyState.ACTIVE), None)
+
+    @property
+    def registered(self) -> tuple[KeyRecord, ...]:
+        """The keys that must be registered with the authorization server now."""
+        return tuple(key for key in self.keys if key.state.registered)
+
+    def replace_keys(self, keys: Sequence[KeyRecord]) -> KeySet:
+        return dataclasses.replace(self, keys=tuple(keys), updated=utcnow())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "jwks-tool-keyset",
+            "schema": SET_SCHEMA,
+            "name": self.ref.name,
+            "env": self.ref.env.value,
+            "profile": self.profile,
+            "revision": self.revision,
+            "created": format_time(self.created),
+            "updated": format_time(self.updated),
+            "keys": [key.to_dict() for key in self.keys],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object, where: str) -> KeySet:
+        if not isinstance(data, dict) or data.get("format") != "jwks-tool-keyset":
+            raise StoreCorruptError(f"{where} is not a jwks-tool key set")
+        schema = data.get("schema")
+        if not isinstance(schema, int):
+            raise StoreCorruptError(f"{where} has no schema version")
+        if schema > SET_SCHEMA:
+            raise StoreVersionError(
+                f"{where} was written by a newer jwks-tool (key set schema {schema}, this one reads {SET_SCHEMA})",
+                hint="upgrade jwks-tool (pip install -U jwks-tool)",
+            )
+        try:
+            return cls(
+                ref=SetRef(str(data["name"]), Env(data["env"])),
+                profile=str(data["profile"]),
+                keys=tuple(KeyRecord.from_dict(key) for key in data["keys"]),
+                revision=int(data["revision"]),
+                created=parse_time(data["created"], "created"),
+                updated=parse_time(data["updated"], "updated"),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StoreCorruptError(f"{where} is damaged: {exc!r}") from exc

@@ -1,0 +1,404 @@
+"""The toolkit's operations on a store: generate, import, look up and export keys.
+
+    >>> from jwks_tool.stores import open_store
+    >>> from jwks_tool.service import KeyService, GenerateRequest
+    >>> from jwks_tool.formats import PublicFormat
+    >>> svc = KeyService(open_store("memory:"), passphrase=lambda confirm: "demo passphrase")
+    >>> rec = svc.generate(GenerateRequest(name="acme", size=2048))
+    >>> '"d"' in svc.export_public(svc.get_set("acme", "test"), rec.kid, PublicFormat.JWK)
+    False
+
+A :class:`KeyService` opens the store's protection lazily: read-only work (list, show, public export) never asks
+for the passphrase or runs the KDF; work that seals or opens private keys asks once and derives the key once per
+service, while RSA generation runs beside it. Every change is a read-modify-write of one key set under the store's
+lock, checked against the revision it read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import socket
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from jwks_tool import keys as keymod
+from jwks_tool.errors import ConflictError, InputError, KeyMaterialError, NotFoundError, ProfileError
+from jwks_tool.formats import PrivateFormat, PublicFormat, render_private, render_public
+from jwks_tool.model import (
+    Env,
+    KeyRecord,
+    KeySet,
+    KeyState,
+    Kid,
+    Origin,
+    SetRef,
+    Transition,
+    format_time,
+    utcnow,
+)
+from jwks_tool.profiles import EC_CURVE_ALGS, EC_CURVE_BITS, Profile, get_profile, rsa_bits
+from jwks_tool.sealing import (
+    PassphraseProvider,
+    Sealer,
+    new_passphrase_protection,
+    new_plaintext_protection,
+    open_protection,
+)
+from jwks_tool.stores.interface import KeyStore
+
+DEFAULT_LIFETIME = timedelta(days=365)
+DEFAULT_PROFILE = "maskinporten"
+
+
+class KidStyle(StrEnum):
+    READABLE = "readable"
+    """``<set>-<env>-<yyyymmdd>-<8 thumbprint characters>``"""
+    THUMBPRINT = "thumbprint"
+    """The bare RFC 7638 SHA-256 thumbprint."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateRequest:
+    """What ``jwks-tool generate`` asks for."""
+
+    name: str
+    env: str = "test"
+    profile: str | None = None
+    kty: str = "RSA"
+    size: int = 3072
+    crv: str | None = None
+    alg: str | None = None
+    kid: str | None = None
+    kid_style: KidStyle = KidStyle.READABLE
+    expires_in: timedelta | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportRequest:
+    """What ``jwks-tool import`` asks for; ``data`` is the raw input."""
+
+    name: str
+    data: bytes = dataclasses.field(repr=False)
+    env: str = "test"
+    profile: str | None = None
+    kid: str | None = None
+    alg: str | None = None
+    kid_style: KidStyle = KidStyle.READABLE
+    expires_in: timedelta | None = None
+    key_passphrase: Callable[[str], str] | None = dataclasses.field(default=None, repr=False)
+
+
+def actor() -> str:
+    """``user@host`` for records of who did what."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class KeyService:
+    """Operations on one store, with the store's passphrase asked for at most once."""
+
+    def __init__(
+        self, store: KeyStore, passphrase: PassphraseProvider, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.store = store
+        self._passphrase = passphrase
+        self._clock = clock
+        self._sealer: Sealer | None = None
+
+    def __repr__(self) -> str:
+        return f"KeyService({self.store!r})"
+
+    # ---- the store's protection -------------------------------------------------------------------------------
+    def init_store(self, *, plaintext: bool = False) -> dict[str, Any]:
+        """Create the store explicitly; ``plaintext`` records the opt-in to unencrypted private keys."""
+        with self.store.lock():
+            if self.store.read_config() is not None:
+                raise ConflictError(f"the store {self.store.describe()} exists already")
+            self._create_store(plaintext=plaintext)
+            return self.store.read_config() or {}
+
+    def _create_store(self, *, plaintext: bool) -> Sealer:
+        created = format_time(self._clock())
+        if plaintext:
+            protection = new_plaintext_protection(created, actor())
+            sealer: Sealer = open_protection(protection, self._passphrase)
+        else:
+            protection, sealer = new_passphrase_protection(self._passphrase(True))
+        self._sealer = sealer
+        self.store.init_config({"created": created, "protection": protection})
+        return self._sealer
+
+    def _open_sealer(self, *, create: bool) -> Sealer:
+        if self._sealer is not None:
+            return self._sealer
+        config = self.store.read_config()
+        if config is None:
+            if not create:
+                raise NotFoundError(
+                    f"there is no key store at {self.store.describe()}",
+                    hint="run `jwks-tool generate NAME` to create one, or pass --store",
+                )
+            with self.store.lock():
+                config = self.store.read_config()
+                if config is None:
+                    return self._create_store(plaintext=False)
+        self._sealer = open_protection(config.get("protection", {}), self._passphrase)
+        return self._sealer
+
+    def store_info(self) -> dict[str, Any] | None:
+        config = self.store.read_config()
+        if config is None:
+            return None
+        protection = config.get("protection", {})
+        return {
+            "store": self.store.describe(),
+            "created": config.get("created"),
+            "protection": protection.get("scheme"),
+            "kdf": protection.get("kdf"),
+            "iterations": protection.get("iterations"),
+        }
+
+    # ---- reading ----------------------------------------------------------------------------------------------
+    def list_sets(self) -> list[KeySet]:
+        return list(self.store.read_sets())
+
+    def get_set(self, name: str, env: str | Env = Env.TEST) -> KeySet:
+        ref = SetRef.parse(name, env)
+        keyset = self.store.read_set(ref)
+        if keyset is None:
+            other = [r for r in self.store.list_refs() if r.name == ref.name]
+            hint = (
+                f"it exists in {', '.join(r.env.value for r in other)}: pass --env"
+                if other
+                else "run `jwks-tool list` to see the sets, or `jwks-tool generate` to make one"
+            )
+            raise NotFoundError(f"no key set {ref} in {self.store.describe()}", hint=hint)
+        return keyset
+
+    @staticmethod
+    def pick_key(keyset: KeySet, kid: str | None) -> KeyRecord:
+        """The key with ``kid``, or the newest one."""
+        if kid is None:
+            newest = keyset.newest
+            if newest is None:
+                raise NotFoundError(f"key set {keyset.ref} has no keys", hint="run `jwks-tool generate` first")
+            return newest
+        found = keyset.key(kid)
+        if found is None:
+            kids = ", ".join(key.kid for key in keyset.keys) or "none"
+            raise NotFoundError(f"no key {kid!r} in {keyset.ref}", hint=f"its kids are: {kids}")
+        return found
+
+    def private_jwk(self, keyset: KeySet, record: KeyRecord) -> dict[str, Any]:
+        """Open a key's sealed private half (asks for the passphrase); never log or print the result."""
+        if record.sealed_private is None:
+            raise NotFoundError(
+                f"the private half of {record.kid} is no longer in the store (state {record.state.value})",
+                hint="export a key whose private half is kept",
+            )
+        sealer = self._open_sealer(create=False)
+        members = sealer.unseal(record.sealed_private, context=_seal_context(keyset.ref, record.kid))
+        if not sealer.authenticated:
+            members = keymod.validate_private_jwk(members)
+        if keymod.thumbprint(members) != record.thumbprint:
+            raise KeyMaterialError(f"the stored private half of {record.kid} does not match its public key")
+        return members
+
+    # ---- exporting --------------------------------------------------------------------------------------------
+    def export_public(self, keyset: KeySet, kid: str | None, fmt: PublicFormat) -> str:
+        """One key (jwk, pem) or the registered set (jwks, jwks-array; one key when ``kid`` is given)."""
+        if fmt in (PublicFormat.JWKS, PublicFormat.JWKS_ARRAY) and kid is None:
+            records = list(keyset.registered) or [self.pick_key(keyset, None)]
+        else:
+            records = [self.pick_key(keyset, kid)]
+        return render_public([record.public_jwk for record in records], fmt)
+
+    def export_private(
+        self, keyset: KeySet, kid: str | None, fmt: PrivateFormat, *, pem_passphrase: str | None
+    ) -> tuple[KeyRecord, str]:
+        record = self.pick_key(keyset, kid)
+        members = self.private_jwk(keyset, record)
+        trusted = self._sealer is not None and self._sealer.authenticated
+        return record, render_private(record, members, fmt, pem_passphrase=pem_passphrase, trusted=trusted)
+
+    # ---- changing ---------------------------------------------------------------------------------------------
+    def generate(self, request: GenerateRequest) -> KeyRecord:
+        """Make a key and add it to its set (created if new): active if the set has none, else next."""
+        ref = SetRef.parse(request.name, request.env)
+        existing = self.store.read_set(ref)
+        profile = self._profile_for(existing, request.profile)
+        kty = request.kty.upper()
+        if kty not in ("RSA", "EC"):
+            raise InputError(f"unknown key type {request.kty!r}", hint="use --kty RSA or --kty EC")
+        crv = (request.crv or "P-256") if kty == "EC" else None
+        if crv is not None and crv not in EC_CURVE_ALGS:
+            raise InputError(f"unknown curve {crv!r}", hint="use --crv P-256, P-384 or P-521")
+        size = EC_CURVE_BITS[crv] if crv is not None else request.size
+        alg = request.alg or profile.default_alg(kty, crv)
+        if kty == "EC" and alg != EC_CURVE_ALGS[crv or "P-256"]:
+            raise InputError(
+                f"alg {alg} does not go with curve {crv}", hint=f"use --alg {EC_CURVE_ALGS[crv or 'P-256']}"
+            )
+        lifetime = request.expires_in or profile.max_lifetime or DEFAULT_LIFETIME
+        profile.check_new_key(kty=kty, size=size, crv=crv, alg=alg, lifetime=lifetime)
+        if kty == "RSA" and size not in (2048, 3072, 4096):
+            raise InputError(f"unsupported RSA size {size}", hint="use --size 2048, 3072 or 4096")
+        if request.kid is not None:
+            profile.check_kid(request.kid)
+        self._check_room(existing, profile)
+
+        sealer = self._open_sealer(create=True)
+        sealer.prepare()  # the KDF runs while the key is generated
+        members = keymod.generate_private_jwk(kty=kty, size=size, crv=crv)
+        return self._add_key(
+            ref,
+            profile,
+            members,
+            kid=request.kid,
+            kid_style=request.kid_style,
+            alg=alg,
+            lifetime=lifetime,
+            origin=Origin.GENERATED,
+        )
+
+    def import_key(self, request: ImportRequest) -> KeyRecord:
+        """Bring an existing private key (PEM, JWK, base64 JWK) into a set."""
+        from jwks_tool.reading import read_input
+
+        ref = SetRef.parse(request.name, request.env)
+        existing = self.store.read_set(ref)
+        profile = self._profile_for(existing, request.profile)
+        found = read_input(request.data, passphrase=request.key_passphrase)
+        if found.locked:
+            raise InputError(f"the {found.kind} is encrypted", hint="set JWKS_TOOL_KEY_PASSPHRASE or run in a terminal")
+        if len(found.keys) != 1:
+            raise InputError(
+                f"the input ({found.kind}) holds {len(found.keys)} keys; import takes one",
+                hint="split the JWKS and import one key at a time",
+            )
+        given = found.keys[0].jwk
+        if not found.keys[0].private:
+            raise InputError(
+                f"the input ({found.kind}) holds only a public key; import needs the private key",
+                hint="give the private PEM or private JWK",
+            )
+        members = keymod.validate_private_jwk(given)
+        kty = str(members["kty"])
+        crv = members.get("crv")
+        size = EC_CURVE_BITS[str(crv)] if kty == "EC" else (rsa_bits(members) or 0)
+        alg = request.alg or given.get("alg") or profile.default_alg(kty, crv)
+        if not isinstance(alg, str):
+            raise InputError("the JWK's alg is not a string", hint="pass --alg")
+        kid = request.kid or given.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise InputError("the JWK's kid is not a string", hint="pass --kid")
+        now = self._clock()
+        lifetime = request.expires_in or profile.max_lifetime or DEFAULT_LIFETIME
+        exp = given.get("exp")
+        if request.expires_in is None and isinstance(exp, int) and not isinstance(exp, bool):
+            expires = datetime.fromtimestamp(exp, UTC)
+            if expires <= now:
+                raise ProfileError(f"the key expired on {expires:%Y-%m-%d}", hint="generate a new key instead")
+            lifetime = min(expires - now, lifetime)
+        profile.check_new_key(kty=kty, size=size, crv=crv if isinstance(crv, str) else None, alg=alg, lifetime=lifetime)
+        if kid is not None:
+            profile.check_kid(kid)
+        self._check_room(existing, profile)
+        self._open_sealer(create=True).prepare()
+        return self._add_key(
+            ref,
+            profile,
+            members,
+            kid=kid,
+            kid_style=request.kid_style,
+            alg=alg,
+            lifetime=lifetime,
+            origin=Origin.IMPORTED,
+        )
+
+    # ---- helpers ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _profile_for(existing: KeySet | None, requested: str | None) -> Profile:
+        if existing is None:
+            return get_profile(requested or DEFAULT_PROFILE)
+        if requested is not None and requested != existing.profile:
+            raise ProfileError(
+                f"key set {existing.ref} uses the {existing.profile} profile, not {requested}",
+                hint=f"drop --profile, or use a new set name for {requested} keys",
+            )
+        return get_profile(existing.profile)
+
+    @staticmethod
+    def _check_room(existing: KeySet | None, profile: Profile) -> None:
+        if existing is None or profile.max_registered is None:
+            return
+        if len(existing.registered) >= profile.max_registered:
+            raise ProfileError(
+                f"key set {existing.ref} already has {len(existing.registered)} registered keys, the most "
+                f"{profile.name} allows",
+                hint="retire a key first (jwks-tool rotate NAME --finish)",
+            )
+
+    def _add_key(
+        self,
+        ref: SetRef,
+        profile: Profile,
+        members: Mapping[str, Any],
+        *,
+        kid: str | None,
+        kid_style: KidStyle,
+        alg: str,
+        lifetime: timedelta,
+        origin: Origin,
+    ) -> KeyRecord:
+        now = self._clock()
+        thumb = keymod.thumbprint(members)
+        if kid is None:
+            kid = (
+                thumb if kid_style is KidStyle.THUMBPRINT else keymod.readable_kid(ref.name, ref.env.value, now, thumb)
+            )
+        profile.check_kid(kid)
+        expires = now + lifetime
+        public = keymod.decorate(keymod.public_jwk(members), kid=kid, alg=alg, exp=int(expires.timestamp()))
+        sealer = self._open_sealer(create=True)
+        sealed = sealer.seal(members, context=_seal_context(ref, kid))
+        with self.store.lock():
+            current = self.store.read_set(ref)
+            keyset = current or KeySet(ref=ref, profile=profile.name, created=now, updated=now)
+            if keyset.key(kid) is not None:
+                raise ConflictError(f"key set {ref} already has a key with kid {kid!r}", hint="pass another --kid")
+            twin = next((key for key in keyset.keys if key.thumbprint == thumb), None)
+            if twin is not None:
+                raise ConflictError(f"this key is already in {ref} as {twin.kid}", hint="nothing to import")
+            self._check_room(current, profile)
+            state = KeyState.NEXT if keyset.active is not None else KeyState.ACTIVE
+            record = KeyRecord(
+                kid=Kid(kid),
+                kty=str(members["kty"]),
+                alg=alg,
+                size=EC_CURVE_BITS[str(members["crv"])] if members["kty"] == "EC" else rsa_bits(members) or 0,
+                crv=str(members["crv"]) if members["kty"] == "EC" else None,
+                thumbprint=thumb,
+                created=now,
+                expires=expires,
+                state=state,
+                origin=origin,
+                public_jwk=public,
+                sealed_private=sealed,
+                history=(Transition(now, None, state, origin.value),),
+            )
+            self.store.write_set(
+                keyset.replace_keys([*keyset.keys, record]),
+                expected_revision=0 if current is None else current.revision,
+            )
+        return record
+
+
+def _seal_context(ref: SetRef, kid: str) -> dict[str, str]:
+    return {"set": f"{ref.name}/{ref.env.value}", "kid": kid}

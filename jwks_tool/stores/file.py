@@ -1,0 +1,244 @@
+"""The local file store (the default): a folder of JSON documents, private keys sealed inside them.
+
+    >>> import tempfile, pathlib
+    >>> from jwks_tool.stores.file import FileStore
+    >>> store = FileStore.from_url("file:" + tempfile.mkdtemp())
+    >>> store.read_config() is None
+    True
+
+Layout (``schema`` 1)::
+
+    <root>/                    0700
+      store.json               0600  format, schema, how private keys are protected (salt, KDF, check value)
+      sets/<env>/<name>.json   0600  one key set: metadata, public JWKs, sealed private JWKs, state history
+      .lock                    0600  taken by every writer (filelock), so concurrent commands queue up
+
+Every write is a new file beside the old one, fsynced, then renamed over it (and the folder fsynced): a reader sees
+the old document or the new one, never half of one, and a crash leaves the store as it was before the write.
+A store folder that other users can write to is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
+from jwks_tool.model import Env, KeySet, SetRef
+from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
+
+LOCK_TIMEOUT_SECONDS = 60.0
+_TEST_CRASH_HOOK = "JWKS_TOOL_TEST_CRASH_AT"
+"""Names a write point (e.g. ``set-renamed``) at which the process kills itself: for crash-safety tests only."""
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(_TEST_CRASH_HOOK) == name:
+        os.kill(os.getpid(), 9)
+
+
+def path_from_url(url: str) -> Path:
+    """``file:///abs``, ``file:/abs``, ``file:rel`` or a plain path."""
+    if url.startswith("file://"):
+        rest = url[len("file://") :]
+        if rest and not rest.startswith("/"):
+            raise StoreError(f"file URLs name no host: {url}", hint="write file:///absolute/path or a plain path")
+        return Path(rest)
+    if url.startswith("file:"):
+        return Path(url[len("file:") :]).expanduser()
+    return Path(url).expanduser()
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new content, never a mix."""
+    make_private_dirs(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _crash_point("before-rename")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and any missing parents, each 0700."""
+    missing: list[Path] = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+class FileStore(KeyStore):
+    """Key sets as JSON files in a folder on this machine."""
+
+    def __init__(self, root: Path, url: str) -> None:
+        self.root = root
+        self.url = url
+
+    @classmethod
+    def supports(cls, url: str) -> bool:
+        if url.startswith("file:"):
+            return True
+        scheme = url.split(":", 1)[0] if ":" in url else ""
+        # a plain path; a one-letter "scheme" is a Windows drive
+        return not scheme or len(scheme) == 1 or "/" in scheme or "\\" in scheme
+
+    @classmethod
+    def from_url(cls, url: str) -> FileStore:
+        return cls(path_from_url(url), url)
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    # ---- paths ------------------------------------------------------------------------------------------------
+    @property
+    def _config_path(self) -> Path:
+        return self.root / "store.json"
+
+    def _set_path(self, ref: SetRef) -> Path:
+        return self.root / "sets" / ref.env.value / f"{ref.name}.json"
+
+    def _check_root(self) -> None:
+        try:
+            info = self.root.stat()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"cannot read the store folder {self.root}: {exc.strerror}") from exc
+        if not stat.S_ISDIR(info.st_mode):
+            raise StoreError(f"the store path {self.root} is not a folder", hint="give --store a folder")
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise StoreError(
+                f"the store folder {self.root} can be written by other users",
+                hint=f"run `chmod 700 {self.root}` if you trust its content",
+            )
+
+    def _read_json(self, path: Path) -> Any:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreCorruptError(f"cannot read {path}: {exc}") from exc
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StoreCorruptError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+
+    # ---- the interface ----------------------------------------------------------------------------------------
+    def read_config(self) -> dict[str, Any] | None:
+        self._check_root()
+        data = self._read_json(self._config_path)
+        if data is None:
+            if self.root.is_dir() and any(entry.name != ".lock" for entry in self.root.iterdir()):
+                raise StoreCorruptError(
+                    f"{self.root} is not a jwks-tool store (no store.json)",
+                    hint="give --store an empty or new folder",
+                )
+            return None
+        if not isinstance(data, dict) or data.get("format") != "jwks-tool-store":
+            raise StoreCorruptError(f"{self._config_path} is not a jwks-tool store file")
+        schema = data.get("schema")
+        if not isinstance(schema, int):
+            raise StoreCorruptError(f"{self._config_path} has no schema version")
+        if schema > STORE_SCHEMA:
+            raise StoreVersionError(
+                f"the store {self.root} was written by a newer jwks-tool (schema {schema}, this one reads "
+                f"{STORE_SCHEMA})",
+                hint="upgrade jwks-tool (pip install -U jwks-tool)",
+            )
+        return data
+
+    def init_config(self, config: Mapping[str, Any]) -> None:
+        self._check_root()
+        make_private_dirs(self.root)
+        if self._config_path.exists():
+            raise ConflictError(f"the store {self.root} exists already")
+        document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
+        atomic_write(self._config_path, _dump(document))
+
+    def list_refs(self) -> list[SetRef]:
+        self._check_root()
+        refs: list[SetRef] = []
+        for env in Env:
+            folder = self.root / "sets" / env.value
+            if folder.is_dir():
+                refs.extend(SetRef(path.stem, env) for path in folder.glob("*.json") if not path.name.startswith("."))
+        return sorted(refs)
+
+    def read_set(self, ref: SetRef) -> KeySet | None:
+        path = self._set_path(ref)
+        data = self._read_json(path)
+        if data is None:
+            return None
+        keyset = KeySet.from_dict(data, str(path))
+        if keyset.ref != ref:
+            raise StoreCorruptError(f"{path} holds the key set {keyset.ref}, not {ref}")
+        return keyset
+
+    def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
+        current = self.read_set(keyset.ref)
+        revision = 0 if current is None else current.revision
+        if revision != expected_revision:
+            raise ConflictError(
+                f"key set {keyset.ref} changed while this command ran (revision {revision}, expected "
+                f"{expected_revision})",
+                hint="run the command again",
+            )
+        stored = dataclasses.replace(keyset, revision=revision + 1)
+        atomic_write(self._set_path(keyset.ref), _dump(stored.to_dict()))
+        _crash_point("set-written")
+        return stored
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        self._check_root()
+        make_private_dirs(self.root)
+        lock = FileLock(self.root / ".lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
+        try:
+            with lock:
+                yield
+        except Timeout as exc:
+            raise StoreLockedError(
+                f"another jwks-tool has held the store lock {self.root / '.lock'} for {LOCK_TIMEOUT_SECONDS:.0f} s",
+                hint="wait for it to finish, or end it if it hangs",
+            ) from exc
+
+
+def _dump(document: Mapping[str, Any]) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

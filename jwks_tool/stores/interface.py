@@ -1,0 +1,83 @@
+"""The key store interface: a few abstract operations every store implements, and defaults it may override.
+
+    >>> from jwks_tool.stores import open_store
+    >>> store = open_store("memory:")
+    >>> store.read_config() is None  # a new store: nothing written yet
+    True
+
+A store keeps a configuration record (how private keys are protected) and one document per key set
+(:class:`jwks_tool.model.KeySet`). Private halves arrive already sealed; a store never sees key material in the
+clear unless the user opted into the plaintext scheme. Writers hold :meth:`KeyStore.lock` and pass the revision they
+read; a store refuses a write based on a stale revision (:class:`~jwks_tool.errors.ConflictError`), so two writers
+can never silently overwrite each other. ``jwks_tool.testing.store_conformance`` is the suite every store passes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from jwks_tool.model import KeySet, SetRef
+
+STORE_SCHEMA = 1
+"""Version of the store configuration record this jwks-tool writes and reads."""
+
+
+class KeyStore(ABC):
+    """Where key sets live. Chosen by URL (see :func:`jwks_tool.stores.open_store`)."""
+
+    url: str
+
+    @classmethod
+    @abstractmethod
+    def supports(cls, url: str) -> bool:
+        """Whether this store type handles ``url``; must be cheap and import nothing heavy."""
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str) -> KeyStore:
+        """Open (not create) the store at ``url``."""
+
+    @abstractmethod
+    def read_config(self) -> dict[str, Any] | None:
+        """The store's configuration record, or None when nothing was ever written here."""
+
+    @abstractmethod
+    def init_config(self, config: Mapping[str, Any]) -> None:
+        """Create the store with this configuration; ConflictError if it exists already."""
+
+    @abstractmethod
+    def list_refs(self) -> list[SetRef]:
+        """Every key set in the store, sorted."""
+
+    @abstractmethod
+    def read_set(self, ref: SetRef) -> KeySet | None:
+        """One key set, or None."""
+
+    @abstractmethod
+    def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
+        """Store ``keyset`` atomically if the stored revision is still ``expected_revision`` (0: a new set).
+
+        Returns what was stored, with its revision bumped. Raises ConflictError if someone else wrote in between.
+        """
+
+    @abstractmethod
+    def lock(self) -> AbstractContextManager[None]:
+        """Serialise writers (across processes where the store can)."""
+
+    # ---- defaults a store may override for bulk work -----------------------------------------------------------
+    def read_sets(self) -> Iterator[KeySet]:
+        """Every key set; stores with a cheaper bulk read override this."""
+        for ref in self.list_refs():
+            keyset = self.read_set(ref)
+            if keyset is not None:
+                yield keyset
+
+    def describe(self) -> str:
+        """What to show a user: the URL or path."""
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()!r})"

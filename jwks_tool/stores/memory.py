@@ -1,0 +1,79 @@
+"""An in-memory store for tests and demos: ``memory:`` (new each time) or ``memory:NAME`` (shared in-process).
+
+>>> from jwks_tool.stores.memory import MemoryStore
+>>> MemoryStore.from_url("memory:shared") is MemoryStore.from_url("memory:shared")
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from jwks_tool.errors import ConflictError
+from jwks_tool.model import KeySet, SetRef
+from jwks_tool.stores.interface import KeyStore
+
+
+class MemoryStore(KeyStore):
+    """Holds everything in a dict; revisions and locking behave as in the file store."""
+
+    _named: ClassVar[dict[str, MemoryStore]] = {}
+    _named_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, url: str = "memory:") -> None:
+        self.url = url
+        self._config: dict[str, Any] | None = None
+        self._sets: dict[SetRef, dict[str, Any]] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def supports(cls, url: str) -> bool:
+        return url == "memory:" or url.startswith("memory:")
+
+    @classmethod
+    def from_url(cls, url: str) -> MemoryStore:
+        name = url.removeprefix("memory:")
+        if not name:
+            return cls(url)
+        with cls._named_lock:
+            return cls._named.setdefault(name, cls(url))
+
+    def read_config(self) -> dict[str, Any] | None:
+        return copy.deepcopy(self._config)
+
+    def init_config(self, config: Mapping[str, Any]) -> None:
+        with self._lock:
+            if self._config is not None:
+                raise ConflictError(f"the store {self.url} exists already")
+            self._config = copy.deepcopy(dict(config))
+
+    def list_refs(self) -> list[SetRef]:
+        return sorted(self._sets)
+
+    def read_set(self, ref: SetRef) -> KeySet | None:
+        data = self._sets.get(ref)
+        return None if data is None else KeySet.from_dict(copy.deepcopy(data), f"{self.url} {ref}")
+
+    def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
+        with self._lock:
+            current = self._sets.get(keyset.ref)
+            revision = 0 if current is None else int(current["revision"])
+            if revision != expected_revision:
+                raise ConflictError(
+                    f"key set {keyset.ref} changed while this command ran (revision {revision}, expected "
+                    f"{expected_revision})",
+                    hint="run the command again",
+                )
+            stored = dataclasses.replace(keyset, revision=revision + 1)
+            self._sets[keyset.ref] = stored.to_dict()
+            return stored
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        with self._lock:
+            yield
