@@ -142,6 +142,11 @@ def set_options(func: F) -> F:
     return func
 
 
+def is_terminal(stream: Any) -> bool:
+    """Whether a standard stream is a terminal (a person is there to ask or to read)."""
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
 def read_secret_file(path: Path, what: str) -> str:
     try:
         text = path.read_text(encoding="utf-8")
@@ -164,7 +169,7 @@ def passphrase_provider(passphrase_file: Path | None) -> Callable[[bool], str]:
             value = read_secret_file(passphrase_file, "passphrase")
         elif os.environ.get(ENV_PASSPHRASE):
             value = os.environ[ENV_PASSPHRASE]
-        elif sys.stdin.isatty():
+        elif is_terminal(sys.stdin):
             prompt = "New store passphrase" if confirm else "Store passphrase"
             value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
         else:
@@ -181,7 +186,7 @@ def passphrase_provider(passphrase_file: Path | None) -> Callable[[bool], str]:
 def secret_from_env_or_prompt(env_name: str, prompt: str, *, confirm: bool) -> str:
     if os.environ.get(env_name):
         return os.environ[env_name]
-    if sys.stdin.isatty():
+    if is_terminal(sys.stdin):
         return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
     raise PassphraseError(f"{prompt.lower()} is needed", hint=f"set {env_name} (stdin is not a terminal to ask on)")
 
@@ -467,8 +472,8 @@ def export(
     if unencrypted and private_format is not PrivateFormat.PEM:
         raise InputError("--unencrypted goes with --format pem", hint="drop --unencrypted")
     record = svc.pick_key(keyset, kid)
-    if out is None and not yes and sys.stdout.isatty() and not as_json:
-        if not sys.stdin.isatty():
+    if out is None and not yes and is_terminal(sys.stdout) and not as_json:
+        if not is_terminal(sys.stdin):
             raise AbortedError(
                 "refusing to print a private key to the terminal unasked", hint="pass --yes or --out FILE"
             )

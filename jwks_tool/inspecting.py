@@ -19,6 +19,7 @@ from typing import Any
 
 from jwks_tool.errors import JwksToolError
 from jwks_tool.keys import EC_PRIVATE_ORDER, RSA_PRIVATE_ORDER, PassphraseCallback, thumbprint
+from jwks_tool.model import utcnow
 from jwks_tool.profiles import Finding, Profile, Severity, rsa_bits
 from jwks_tool.reading import FoundInput, FoundKey, read_input
 
@@ -114,7 +115,7 @@ def inspect_bytes(
     now: datetime | None = None,
 ) -> InspectReport:
     found = read_input(data, passphrase=passphrase)
-    moment = now or datetime.now(UTC)
+    moment = now or utcnow()
     findings: list[Finding] = []
     if found.locked:
         findings.append(
@@ -199,7 +200,7 @@ def _inspect_key(
 ) -> tuple[KeySummary, list[Finding]]:
     jwk = key.jwk
     kty = jwk.get("kty")
-    label = where + (f" kid={jwk['kid']}" if isinstance(jwk.get("kid"), str) else "")
+    label = " ".join(part for part in (where, f"kid={jwk['kid']}" if isinstance(jwk.get("kid"), str) else "") if part)
     findings: list[Finding] = []
     in_set = bool(where)
     expect_public = expect is Expect.PUBLIC or (in_set and expect is Expect.ANY)

@@ -104,11 +104,11 @@ class KeyService:
     """Operations on one store, with the store's passphrase asked for at most once."""
 
     def __init__(
-        self, store: KeyStore, passphrase: PassphraseProvider, *, clock: Callable[[], datetime] = utcnow
+        self, store: KeyStore, passphrase: PassphraseProvider, *, clock: Callable[[], datetime] | None = None
     ) -> None:
         self.store = store
         self._passphrase = passphrase
-        self._clock = clock
+        self._clock = clock or (lambda: utcnow())
         self._sealer: Sealer | None = None
 
     def __repr__(self) -> str:
@@ -371,11 +371,11 @@ class KeyService:
         with self.store.lock():
             current = self.store.read_set(ref)
             keyset = current or KeySet(ref=ref, profile=profile.name, created=now, updated=now)
-            if keyset.key(kid) is not None:
-                raise ConflictError(f"key set {ref} already has a key with kid {kid!r}", hint="pass another --kid")
             twin = next((key for key in keyset.keys if key.thumbprint == thumb), None)
             if twin is not None:
                 raise ConflictError(f"this key is already in {ref} as {twin.kid}", hint="nothing to import")
+            if keyset.key(kid) is not None:
+                raise ConflictError(f"key set {ref} already has a key with kid {kid!r}", hint="pass another --kid")
             self._check_room(current, profile)
             state = KeyState.NEXT if keyset.active is not None else KeyState.ACTIVE
             record = KeyRecord(

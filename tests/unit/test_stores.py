@@ -1,0 +1,143 @@
+"""Every store passes the conformance suite; file-store specifics: layout, permissions, atomicity, versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from jwks_tool.errors import StoreCorruptError, StoreError, StoreVersionError
+from jwks_tool.model import Env, SetRef
+from jwks_tool.stores import default_store_url, open_store, store_class_for
+from jwks_tool.stores.file import FileStore, atomic_write, path_from_url
+from jwks_tool.stores.interface import KeyStore
+from jwks_tool.stores.memory import MemoryStore
+from jwks_tool.testing.store_conformance import StoreConformance, sample_set
+
+
+class TestFileStore(StoreConformance):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> KeyStore:
+        return FileStore.from_url(f"file:{tmp_path / 'fs'}")
+
+
+class TestMemoryStore(StoreConformance):
+    @pytest.fixture
+    def store(self) -> KeyStore:
+        return MemoryStore.from_url("memory:")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("memory:", MemoryStore),
+        ("memory:team", MemoryStore),
+        ("/var/lib/keys", FileStore),
+        ("relative/folder", FileStore),
+        ("file:/var/lib/keys", FileStore),
+        ("file:///var/lib/keys", FileStore),
+        ("C:\\keys", FileStore),
+    ],
+)
+def test_store_is_picked_by_url(url: str, expected: type[KeyStore]) -> None:
+    assert store_class_for(url) is expected
+
+
+def test_unknown_url_scheme_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="no key store handles 'hsm://slot/1'"):
+        store_class_for("hsm://slot/1")
+
+
+def test_file_urls() -> None:
+    assert path_from_url("file:///srv/keys") == Path("/srv/keys")
+    assert path_from_url("file:/srv/keys") == Path("/srv/keys")
+    assert path_from_url("/srv/keys") == Path("/srv/keys")
+    with pytest.raises(StoreError, match="file URLs name no host"):
+        path_from_url("file://server/share")
+
+
+def test_default_store_is_in_the_user_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("JWKS_TOOL_STORE")
+    assert default_store_url() == str(tmp_path / "xdg-data" / "jwks-tool" / "store")
+    monkeypatch.setenv("JWKS_TOOL_STORE", "memory:x")
+    assert default_store_url() == "memory:x"
+    assert isinstance(open_store(), MemoryStore)
+
+
+def test_layout_and_permissions(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "b"
+    store = FileStore.from_url(str(root))
+    store.init_config({"created": "2026-01-01T00:00:00Z", "protection": {"scheme": "plaintext"}})
+    store.write_set(sample_set("acme", Env.PROD, "k1"), expected_revision=0)
+    with store.lock():
+        pass
+    for folder in (root, root / "sets", root / "sets" / "prod"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for file in (root / "store.json", root / "sets" / "prod" / "acme.json", root / ".lock"):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    document = json.loads((root / "store.json").read_text())
+    assert document["format"] == "jwks-tool-store"
+    assert document["schema"] == 1
+    assert sorted(p.name for p in (root / "sets" / "prod").iterdir()) == ["acme.json"]  # no temp files left
+
+
+def test_refuses_a_folder_others_can_write(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    root.mkdir()
+    os.chmod(root, 0o777)
+    with pytest.raises(StoreError, match="can be written by other users"):
+        FileStore.from_url(str(root)).list_refs()
+
+
+def test_foreign_folder_is_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    os.chmod(tmp_path, 0o700)
+    with pytest.raises(StoreCorruptError, match="is not a jwks-tool store"):
+        FileStore.from_url(str(tmp_path)).read_config()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    store = FileStore.from_url(str(tmp_path / "s"))
+    store.init_config({"created": "2026-01-01T00:00:00Z", "protection": {"scheme": "plaintext"}})
+    config = json.loads((tmp_path / "s" / "store.json").read_text())
+    config["schema"] = 99
+    (tmp_path / "s" / "store.json").write_text(json.dumps(config))
+    with pytest.raises(StoreVersionError, match="newer jwks-tool"):
+        store.read_config()
+
+
+def test_newer_set_schema_is_refused(tmp_path: Path) -> None:
+    store = FileStore.from_url(str(tmp_path / "s"))
+    store.write_set(sample_set("acme", Env.TEST, "k1"), expected_revision=0)
+    path = tmp_path / "s" / "sets" / "test" / "acme.json"
+    document = json.loads(path.read_text())
+    document["schema"] = 2
+    path.write_text(json.dumps(document))
+    with pytest.raises(StoreVersionError, match="key set schema 2"):
+        store.read_set(SetRef("acme", Env.TEST))
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"format": "something-else"}', "[]", ""])
+def test_corrupt_set_file_is_a_clear_error(tmp_path: Path, content: str) -> None:
+    store = FileStore.from_url(str(tmp_path / "s"))
+    store.write_set(sample_set("acme", Env.TEST, "k1"), expected_revision=0)
+    (tmp_path / "s" / "sets" / "test" / "acme.json").write_text(content)
+    with pytest.raises(StoreCorruptError):
+        store.read_set(SetRef("acme", Env.TEST))
+
+
+def test_atomic_write_leaves_the_old_file_when_it_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "doc.json"
+    atomic_write(target, b"old")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="No space"):
+        atomic_write(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["doc.json"]
