@@ -264,21 +264,73 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
 
 
 def private_pem(key: PrivateKey, passphrase: str | None) -> str:
-    """PKCS#8 PEM; encrypted with PBKDF2-SHA256 (600,000 rounds) and AES-256-CBC unless ``passphrase`` is None."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.serialization.pkcs12 import PBES
+    """PKCS#8 PEM; encrypted (PBES2: PBKDF2-HMAC-SHA256 x 600,000, AES-256-CBC) unless ``passphrase`` is None.
 
-    encryption: serialization.KeySerializationEncryption
+    cryptography can only encrypt PKCS#8 with its fixed, low PBKDF2 count, so the EncryptedPrivateKeyInfo
+    (RFC 5958 / RFC 8018) is assembled here from cryptography's primitives; openssl reads it (tests/integration).
+    """
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives import hashes, padding, serialization
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
     if passphrase is None:
-        encryption = serialization.NoEncryption()
-    else:
-        encryption = (
-            serialization.PrivateFormat.PKCS8.encryption_builder()
-            .kdf_rounds(PEM_PBKDF2_ITERATIONS)
-            .key_cert_algorithm(PBES.PBESv2SHA256AndAES256CBC)
-            .build(passphrase.encode("utf-8"))
-        )
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption).decode()
+        return key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+    plain = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    salt, iv = os.urandom(16), os.urandom(16)
+    kek = PBKDF2HMAC(hashes.SHA256(), 32, salt, PEM_PBKDF2_ITERATIONS).derive(passphrase.encode("utf-8"))
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(kek), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
+    pbkdf2_params = _der_seq(
+        _der(0x04, salt),
+        _der_int(PEM_PBKDF2_ITERATIONS),
+        _der_seq(_der_oid("1.2.840.113549.2.9"), _der(0x05, b"")),  # hmacWithSHA256
+    )
+    algorithm = _der_seq(
+        _der_oid("1.2.840.113549.1.5.13"),  # PBES2
+        _der_seq(
+            _der_seq(_der_oid("1.2.840.113549.1.5.12"), pbkdf2_params),  # PBKDF2
+            _der_seq(_der_oid("2.16.840.1.101.3.4.1.42"), _der(0x04, iv)),  # aes256-CBC
+        ),
+    )
+    der = _der_seq(algorithm, _der(0x04, ciphertext))
+    body = base64.encodebytes(der).decode("ascii").replace("\n", "")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END ENCRYPTED PRIVATE KEY-----\n"
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    length = len(content)
+    if length < 0x80:
+        return bytes([tag, length]) + content
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def _der_seq(*items: bytes) -> bytes:
+    return _der(0x30, b"".join(items))
+
+
+def _der_int(value: int) -> bytes:
+    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def _der_oid(dotted: str) -> bytes:
+    parts = [int(part) for part in dotted.split(".")]
+    body = bytearray([40 * parts[0] + parts[1]])
+    for part in parts[2:]:
+        chunk = [part & 0x7F]
+        part >>= 7
+        while part:
+            chunk.append(0x80 | (part & 0x7F))
+            part >>= 7
+        body.extend(reversed(chunk))
+    return _der(0x06, bytes(body))
 
 
 # ---- reading what a user holds ------------------------------------------------------------------------------------

@@ -219,7 +219,10 @@ class FileStore(KeyStore):
                 hint="run the command again",
             )
         stored = dataclasses.replace(keyset, revision=revision + 1)
-        atomic_write(self._set_path(keyset.ref), _dump(stored.to_dict()))
+        path = self._set_path(keyset.ref)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that crashed (we hold the lock)
+            stale.unlink(missing_ok=True)
+        atomic_write(path, _dump(stored.to_dict()))
         _crash_point("set-written")
         return stored
 

@@ -2239,12 +2239,18 @@ class KeyVaultServer:
             handler.close_connection = True
             response = _Resp(exc.status, exc.body(), exc.headers)
         else:
-            response, fault = self._process(method, path, query, handler, body, token)
+            try:
+                response, fault = self._process(method, path, query, handler, body, token)
+            except Exception:
+                _log.exception("unexpected error while handling %s %s", method, path)
+                error = _ApiError(500, "InternalServerError", "Unexpected error in the Key Vault test server.")
+                response, fault = _Resp(500, error.body()), None
+        # Record before answering, so a client that has its response always finds its request in the log.
+        self._record(method, path, query, response, fault, token, len(body), started, time.monotonic() - t0)
         if response is None:
             handler.close_connection = True  # dropped: no response at all
         else:
             self._write(handler, response)
-        self._record(method, path, query, response, fault, token, len(body), started, time.monotonic() - t0)
 
     def _record(
         self,
