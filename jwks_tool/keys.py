@@ -280,7 +280,9 @@ def private_pem(key: PrivateKey, passphrase: str | None) -> str:
         return key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
-    plain = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    plain = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     salt, iv = os.urandom(16), os.urandom(16)
     kek = PBKDF2HMAC(hashes.SHA256(), 32, salt, PEM_PBKDF2_ITERATIONS).derive(passphrase.encode("utf-8"))
     padder = padding.PKCS7(128).padder()

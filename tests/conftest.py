@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,9 +90,3 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
         assert text == path.read_text(), f"{name} differs from the golden file (pytest --update-goldens to accept)"
 
     return check
-
-
-@pytest.fixture
-def private_key_values() -> Iterator[list[str]]:
-    """Collects private member values a test must never see in output."""
-    yield []

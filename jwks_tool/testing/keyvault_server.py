@@ -2475,6 +2475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(lines), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean shutdown
     print("Key Vault test server stopped.", flush=True)
     return 0
 

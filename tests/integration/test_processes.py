@@ -73,7 +73,16 @@ def test_two_first_generates_on_a_new_store_share_one_passphrase_setup(env: dict
 def test_a_kill_at_a_write_point_loses_nothing(env: dict[str, str], store_dir: Path, point: str) -> None:
     tool("generate", "crash", "--size", "2048", "--kid", "first", env=env)
     before = (store_dir / "sets" / "test" / "crash.json").read_bytes()
-    killed = tool("generate", "crash", "--size", "2048", "--kid", "second", env={**env, "JWKS_TOOL_TEST_CRASH_AT": point}, check=False)
+    killed = tool(
+        "generate",
+        "crash",
+        "--size",
+        "2048",
+        "--kid",
+        "second",
+        env={**env, "JWKS_TOOL_TEST_CRASH_AT": point},
+        check=False,
+    )
     assert killed.returncode == -9
     after = (store_dir / "sets" / "test" / "crash.json").read_bytes()
     if point == "before-rename":
@@ -88,17 +97,30 @@ def test_a_kill_at_a_write_point_loses_nothing(env: dict[str, str], store_dir: P
 
 def test_help_imports_nothing_heavy(env: dict[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "jwks_tool", "--help"], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-X", "importtime", "-m", "jwks_tool", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
     assert "click" in imported
-    assert not imported & {"azure", "jinja2", "jwcrypto", "cryptography", "filelock"}, imported & {"azure", "jinja2", "jwcrypto", "cryptography"}
+    assert not imported & {"azure", "jinja2", "jwcrypto", "cryptography", "filelock"}, imported & {
+        "azure",
+        "jinja2",
+        "jwcrypto",
+        "cryptography",
+    }
 
 
 def test_list_imports_no_crypto(env: dict[str, str]) -> None:
     tool("generate", "x", "--size", "2048", env=env)
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "jwks_tool", "list"], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-X", "importtime", "-m", "jwks_tool", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
     assert not imported & {"azure", "jinja2", "jwcrypto", "cryptography", "filelock"}

@@ -45,13 +45,16 @@ def test_version(run: Run) -> None:
 def test_every_command_has_help(run: Run) -> None:
     assert set(cli.commands) >= {"init", "generate", "import", "export", "list", "show", "inspect"}
     for name, command in cli.commands.items():
-        assert command.help and len(command.help) > 40, name
+        assert command.help, name
+        assert len(command.help) > 40, name
         result = run(name, "--help")
         assert result.exit_code == 0, name
         assert "--json" in result.output, f"{name} lacks --json"
 
 
-def test_import_output_is_golden(run: Run, tmp_path: Path, rfc7517_rsa: dict[str, Any], fixed_now: Any, golden: Any) -> None:
+def test_import_output_is_golden(
+    run: Run, tmp_path: Path, rfc7517_rsa: dict[str, Any], fixed_now: Any, golden: Any
+) -> None:
     del rfc7517_rsa["kid"]
     result = run("import", "acme", str(write_json(tmp_path / "key.json", rfc7517_rsa)), "--store", str(tmp_path / "s"))
     assert result.exit_code == 0
@@ -206,9 +209,22 @@ def test_kid_styles(run: Run, tmp_path: Path, rfc7517_rsa: dict[str, Any]) -> No
             4,
             "the maskinporten profile allows keys to live at most 365 days; use --expires-in 365d or less",
         ),
-        (("generate", "a", "--expires-in", "soon"), 3, "invalid duration 'soon'; write a number and a unit: 30s, 15m, 24h, 90d, 12w, 1y"),
-        (("generate", "bad/name"), 3, "invalid key set name 'bad/name'; use 1-63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"),
-        (("generate", "a", "--kty", "EC", "--profile", "generic", "--alg", "RS256"), 3, "alg RS256 does not go with curve P-256; use --alg ES256"),
+        (
+            ("generate", "a", "--expires-in", "soon"),
+            3,
+            "invalid duration 'soon'; write a number and a unit: 30s, 15m, 24h, 90d, 12w, 1y",
+        ),
+        (
+            ("generate", "bad/name"),
+            3,
+            "invalid key set name 'bad/name'; use 1-63 characters of A-Z a-z 0-9 . _ -, starting with a letter or "
+            "digit",
+        ),
+        (
+            ("generate", "a", "--kty", "EC", "--profile", "generic", "--alg", "RS256"),
+            3,
+            "alg RS256 does not go with curve P-256; use --alg ES256",
+        ),
         (("show", "nothing"), 6, None),
         (("export", "nothing"), 6, None),
     ],
@@ -261,7 +277,9 @@ def test_passphrase_file_and_missing_passphrase(run: Run, tmp_path: Path, monkey
     assert run("export", "a", "--private").exit_code == 0
 
 
-def test_read_only_commands_need_no_passphrase(run: Run, imported: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_commands_need_no_passphrase(
+    run: Run, imported: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("JWKS_TOOL_PASSPHRASE")
     for args in (("list",), ("show", "acme"), ("export", "acme"), ("export", "acme", "--format", "pem")):
         assert run(*args).exit_code == 0, args
