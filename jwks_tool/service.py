@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -91,6 +91,16 @@ class ImportRequest:
     key_passphrase: Callable[[str], str] | None = dataclasses.field(default=None, repr=False)
 
 
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One state change of one key, for the audit log."""
+
+    record: KeyRecord
+    from_state: KeyState | None
+    to_state: KeyState
+    reason: str
+
+
 def actor() -> str:
     """``user@host`` for records of who did what."""
     try:
@@ -104,9 +114,16 @@ class KeyService:
     """Operations on one store, with the store's passphrase asked for at most once."""
 
     def __init__(
-        self, store: KeyStore, passphrase: PassphraseProvider, *, clock: Callable[[], datetime] | None = None
+        self,
+        store: KeyStore,
+        passphrase: PassphraseProvider,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        command: str = "api",
     ) -> None:
         self.store = store
+        self.command = command
+        """Named in audit events: the command line that asked for the change."""
         self._passphrase = passphrase
         self._clock = clock or (lambda: utcnow())
         self._sealer: Sealer | None = None
@@ -228,8 +245,11 @@ class KeyService:
         return record, render_private(record, members, fmt, pem_passphrase=pem_passphrase, trusted=trusted)
 
     # ---- changing ---------------------------------------------------------------------------------------------
-    def generate(self, request: GenerateRequest) -> KeyRecord:
-        """Make a key and add it to its set (created if new): active if the set has none, else next."""
+    def generate(self, request: GenerateRequest, *, only_if_no_next: bool = False) -> KeyRecord:
+        """Make a key and add it to its set (created if new): active if the set has none, else next.
+
+        ``only_if_no_next`` (rotation): if a next key is waiting by the time the set is locked, return it instead.
+        """
         ref = SetRef.parse(request.name, request.env)
         existing = self.store.read_set(ref)
         profile = self._profile_for(existing, request.profile)
@@ -265,6 +285,7 @@ class KeyService:
             alg=alg,
             lifetime=lifetime,
             origin=Origin.GENERATED,
+            only_if_no_next=only_if_no_next,
         )
 
     def import_key(self, request: ImportRequest) -> KeyRecord:
@@ -356,6 +377,7 @@ class KeyService:
         alg: str,
         lifetime: timedelta,
         origin: Origin,
+        only_if_no_next: bool = False,
     ) -> KeyRecord:
         now = self._clock()
         thumb = keymod.thumbprint(members)
@@ -371,6 +393,9 @@ class KeyService:
         with self.store.lock():
             current = self.store.read_set(ref)
             keyset = current or KeySet(ref=ref, profile=profile.name, created=now, updated=now)
+            waiting = next((key for key in keyset.keys if key.state is KeyState.NEXT), None)
+            if only_if_no_next and waiting is not None:
+                return waiting
             twin = next((key for key in keyset.keys if key.thumbprint == thumb), None)
             if twin is not None:
                 raise ConflictError(f"this key is already in {ref} as {twin.kid}", hint="nothing to import")
@@ -393,11 +418,34 @@ class KeyService:
                 sealed_private=sealed,
                 history=(Transition(now, None, state, origin.value),),
             )
-            self.store.write_set(
-                keyset.replace_keys([*keyset.keys, record]),
-                expected_revision=0 if current is None else current.revision,
+            self.commit(
+                current, keyset.replace_keys([*keyset.keys, record]), [Change(record, None, state, origin.value)]
             )
         return record
+
+    def commit(self, current: KeySet | None, updated: KeySet, changes: Sequence[Change]) -> KeySet:
+        """Write a set changed under the store's lock, then log each change in the audit log."""
+        stored = self.store.write_set(updated, expected_revision=0 if current is None else current.revision)
+        who = actor()
+        at = format_time(self._clock())
+        self.store.append_audit(
+            [
+                {
+                    "time": at,
+                    "user": who,
+                    "command": self.command,
+                    "set": updated.ref.name,
+                    "env": updated.ref.env.value,
+                    "kid": change.record.kid,
+                    "from": None if change.from_state is None else change.from_state.value,
+                    "to": change.to_state.value,
+                    "reason": change.reason,
+                    "revision": stored.revision,
+                }
+                for change in changes
+            ]
+        )
+        return stored
 
 
 def _seal_context(ref: SetRef, kid: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ Layout (``schema`` 1)::
     <root>/                    0700
       store.json               0600  format, schema, how private keys are protected (salt, KDF, check value)
       sets/<env>/<name>.json   0600  one key set: metadata, public JWKs, sealed private JWKs, state history
+      audit.jsonl              0600  one JSON line per change: time, user, host, command, set, kid, states
       .lock                    0600  taken by every writer (filelock), so concurrent commands queue up
 
 Every write is a new file beside the old one, fsynced, then renamed over it (and the folder fsynced): a reader sees
@@ -26,7 +27,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,30 @@ class FileStore(KeyStore):
         _crash_point("set-written")
         return stored
 
+    def append_audit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        lines = [json.dumps(dict(event), ensure_ascii=False, separators=(",", ":")) + "\n" for event in events]
+        _append_lines(self.root / "audit.jsonl", lines)
+
+    def read_audit(self) -> list[dict[str, Any]]:
+        path = self.root / "audit.jsonl"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        events: list[dict[str, Any]] = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                if number == len(text.splitlines()) and not text.endswith("\n"):
+                    break  # a line cut short by a crash: the events before it stand
+                raise StoreCorruptError(f"{path} line {number} is not JSON") from None
+            if isinstance(event, dict):
+                events.append(event)
+        return events
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         from filelock import FileLock, Timeout
@@ -241,6 +266,16 @@ class FileStore(KeyStore):
                 f"another jwks-tool has held the store lock {self.root / '.lock'} for {LOCK_TIMEOUT_SECONDS:.0f} s",
                 hint="wait for it to finish, or end it if it hangs",
             ) from exc
+
+
+def _append_lines(path: Path, lines: Sequence[str]) -> None:
+    make_private_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, "".join(lines).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _dump(document: Mapping[str, Any]) -> bytes:

@@ -15,7 +15,7 @@ can never silently overwrite each other. ``jwks_tool.testing.store_conformance``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -66,6 +66,14 @@ class KeyStore(ABC):
     @abstractmethod
     def lock(self) -> AbstractContextManager[None]:
         """Serialise writers (across processes where the store can)."""
+
+    @abstractmethod
+    def append_audit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Add events to the store's audit log (callers hold the lock). Events never hold key material."""
+
+    @abstractmethod
+    def read_audit(self) -> list[dict[str, Any]]:
+        """The whole audit log, oldest first."""
 
     # ---- defaults a store may override for bulk work -----------------------------------------------------------
     def read_sets(self) -> Iterator[KeySet]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -30,6 +30,7 @@ class MemoryStore(KeyStore):
         self._config: dict[str, Any] | None = None
         self._sets: dict[SetRef, dict[str, Any]] = {}
         self._lock = threading.RLock()
+        self._audit: list[dict[str, Any]] = []
 
     @classmethod
     def supports(cls, url: str) -> bool:
@@ -77,3 +78,10 @@ class MemoryStore(KeyStore):
     def lock(self) -> Iterator[None]:
         with self._lock:
             yield
+
+    def append_audit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        with self._lock:
+            self._audit.extend(copy.deepcopy(dict(event)) for event in events)
+
+    def read_audit(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self._audit)

@@ -143,3 +143,11 @@ class StoreConformance:
         assert read is not None
         assert sorted(key.kid for key in read.keys) == sorted(f"k{i}" for i in range(9))
         assert read.revision == 9
+
+    def test_audit_log_appends_in_order(self, store: KeyStore) -> None:
+        assert store.read_audit() == []
+        with store.lock():
+            store.append_audit([{"n": 1, "kid": "k1"}, {"n": 2, "kid": "k1"}])
+        with store.lock():
+            store.append_audit([{"n": 3, "kid": "k2", "note": "ø"}])
+        assert store.read_audit() == [{"n": 1, "kid": "k1"}, {"n": 2, "kid": "k1"}, {"n": 3, "kid": "k2", "note": "ø"}]
