@@ -195,7 +195,9 @@ def make_service(store_url: str | None, passphrase_file: Path | None) -> KeyServ
     from jwks_tool.service import KeyService
     from jwks_tool.stores import open_store
 
-    return KeyService(open_store(store_url), passphrase_provider(passphrase_file))
+    context = click.get_current_context(silent=True)
+    command = f"jwks-tool {context.command.name}" if context is not None else "jwks-tool"
+    return KeyService(open_store(store_url), passphrase_provider(passphrase_file), command=command)
 
 
 def emit(text: str, out: Path | None, *, private: bool = False) -> None:
@@ -604,6 +606,9 @@ def inspect(source: Any, profile: str, expect: str, as_json: bool) -> None:
         click.echo(render_template("inspect.txt.j2", report=report), nl=False)
     codes = {Verdict.OK: EXIT_OK, Verdict.WARNINGS: EXIT_WARNINGS, Verdict.ERRORS: EXIT_FINDINGS}
     click.get_current_context().exit(codes[report.verdict])
+
+
+from jwks_tool import _cli_lifecycle  # noqa: E402, F401  (registers rotate, revoke, status, check, log)
 
 
 def main() -> None:

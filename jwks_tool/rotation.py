@@ -92,7 +92,7 @@ class Rotation:
         self.svc = service
 
     def _clock(self) -> datetime:
-        return self.svc._clock()
+        return self.svc.now()
 
     def start(self, name: str, env: str, request: GenerateRequest) -> StepResult:
         """Step 1: a new key as next (or the one already waiting)."""

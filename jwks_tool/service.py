@@ -131,6 +131,10 @@ class KeyService:
     def __repr__(self) -> str:
         return f"KeyService({self.store!r})"
 
+    def now(self) -> datetime:
+        """The service's clock (UTC, whole seconds)."""
+        return self._clock()
+
     # ---- the store's protection -------------------------------------------------------------------------------
     def init_store(self, *, plaintext: bool = False) -> dict[str, Any]:
         """Create the store explicitly; ``plaintext`` records the opt-in to unencrypted private keys."""

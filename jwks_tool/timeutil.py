@@ -19,7 +19,9 @@ _DURATION_RE = re.compile(r"^\s*(\d{1,6})\s*([smhdwy])\s*$")
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse ``30s``, ``15m``, ``24h``, ``90d``, ``12w`` or ``1y`` (a year is 365 days)."""
+    """Parse ``0``, ``30s``, ``15m``, ``24h``, ``90d``, ``12w`` or ``1y`` (a year is 365 days)."""
+    if text.strip() == "0":
+        return timedelta(0)
     match = _DURATION_RE.match(text)
     if match is None:
         raise InputError(f"invalid duration {text!r}", hint="write a number and a unit: 30s, 15m, 24h, 90d, 12w, 1y")

@@ -149,3 +149,24 @@ def test_prompted_passphrase_in_a_real_terminal(store_dir: Path, tmp_path: Path)
     assert child.exitstatus == 0
     assert b"typed secret" not in (child.before or b"")
     assert tool("export", "tty", "--private", env={**env, "JWKS_TOOL_PASSPHRASE": "typed secret"}).returncode == 0
+
+
+@pytest.mark.parametrize("point", ["before-rename", "set-written"])
+@pytest.mark.parametrize("step", ["start", "promote", "finish"])
+def test_rotation_steps_converge_after_a_kill(env: dict[str, str], step: str, point: str) -> None:
+    tool("generate", "rot", "--size", "2048", "--kid", "k1", env=env)
+    args = {"start": [], "promote": ["--promote"], "finish": ["--finish", "--overlap", "0"]}
+    order = ["start", "promote", "finish"]
+    for earlier in order[: order.index(step)]:
+        tool("rotate", "rot", *args[earlier], env=env)
+    crashed = tool("rotate", "rot", *args[step], env={**env, "JWKS_TOOL_TEST_CRASH_AT": point}, check=False)
+    assert crashed.returncode == -9
+    tool("rotate", "rot", *args[step], env=env)  # the re-run converges
+    shown = json.loads(tool("show", "rot", "--json", env=env).stdout)
+    got = {key["kid"]: key["state"] for key in shown["keys"]}
+    assert len(got) == 2, got
+    assert got["k1"] == {"start": "active", "promote": "retiring", "finish": "retired"}[step]
+    new = next(kid for kid in got if kid != "k1")
+    assert got[new] == {"start": "next", "promote": "active", "finish": "active"}[step]
+    assert list(got.values()).count("active") == 1
+    assert tool("export", "rot", "--kid", new, "--private", env=env).returncode == 0

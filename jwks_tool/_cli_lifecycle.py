@@ -1,0 +1,290 @@
+"""Lifecycle commands: rotate, revoke, status, check, log (thin layers over rotation.py and status.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from jwks_tool._cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_WARNINGS,
+    cli,
+    emit,
+    json_option,
+    make_service,
+    print_json,
+    set_options,
+    store_options,
+)
+
+if TYPE_CHECKING:
+    from jwks_tool.rotation import StepResult
+
+
+@cli.command()
+@click.argument("name")
+@set_options
+@click.option(
+    "--promote", "step", flag_value="promote", help="Step 2: make the next key active (after registering it)."
+)
+@click.option("--finish", "step", flag_value="finish", help="Step 3: retire the retiring keys after the overlap.")
+@click.option("--all-steps", "step", flag_value="all", help="Start, promote and finish in one go (automation).")
+@click.option("--overlap", default="24h", show_default=True, metavar="DURATION", help="How long retiring keys stay.")
+@click.option("--force", is_flag=True, help="Finish before the overlap has passed.")
+@click.option("--keep-private", is_flag=True, help="Keep the private halves of retired keys (default: destroy).")
+@click.option("--single", is_flag=True, help="Print only the new JWK (for portals that add keys one at a time).")
+@click.option("--size", type=click.Choice(["2048", "3072", "4096"]), help="RSA bits of the new key [the active key's].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the set to register to this file.")
+@store_options
+@json_option
+def rotate(
+    name: str,
+    env: str,
+    step: str | None,
+    overlap: str,
+    force: bool,
+    keep_private: bool,
+    single: bool,
+    size: str | None,
+    out: Path | None,
+    store_url: str | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Rotate the keys of set NAME, one safe step at a time.
+
+    \b
+    jwks-tool rotate NAME             1. make a next key; register the printed set in the portal
+    jwks-tool rotate NAME --promote   2. next becomes active, the old active retiring
+    jwks-tool rotate NAME --finish    3. after --overlap (24h), retire the old key; delete its kid from the portal
+    jwks-tool rotate NAME --all-steps --overlap 0    all three, for automation
+    Each step is safe to run again: it converges and never loses the active key.
+    """
+    from jwks_tool.formats import PublicFormat
+    from jwks_tool.rotation import Rotation
+    from jwks_tool.service import GenerateRequest
+    from jwks_tool.timeutil import parse_duration
+
+    svc = make_service(store_url, passphrase_file)
+    rotation = Rotation(svc)
+    window = parse_duration(overlap)
+    keyset = svc.get_set(name, env)
+    template = keyset.active or keyset.newest
+    request = GenerateRequest(
+        name=name,
+        env=env,
+        kty=template.kty if template else "RSA",
+        size=int(size) if size else (template.size if template and template.kty == "RSA" else 3072),
+        crv=template.crv if template else None,
+        alg=template.alg if template else None,
+    )
+    if step == "promote":
+        results = [rotation.promote(name, env)]
+    elif step == "finish":
+        results = [rotation.finish(name, env, overlap=window, force=force, keep_private=keep_private)]
+    elif step == "all":
+        results = rotation.all_steps(name, env, request, overlap=window, force=force, keep_private=keep_private)
+    else:
+        results = [rotation.start(name, env, request)]
+    final = results[-1].keyset
+    added = next((result.added for result in results if result.added is not None), None)
+    if single and added is not None:
+        document = svc.export_public(final, added.kid, PublicFormat.JWK)
+    else:
+        document = svc.export_public(final, None, PublicFormat.JWKS) if final.registered else '{"keys": []}\n'
+    if out is not None:
+        emit(document, out)
+    if as_json:
+        import json
+
+        print_json(
+            {
+                "set": name,
+                "env": env,
+                "steps": [_step_json(result) for result in results],
+                "register": json.loads(document),
+                "delete_kids": sorted({key.kid for result in results for key in result.removed}),
+                "next_action": results[-1].next_action,
+            }
+        )
+        return
+    for result in results:
+        click.echo(f"{result.step.value}: {result.summary}")
+    removed = sorted({key.kid for result in results for key in result.removed})
+    if removed:
+        click.echo(f"Delete from the portal: {', '.join(removed)}")
+    if out is None:
+        what = (
+            "the new JWK to add" if single and added is not None else "the whole set (it replaces the registered one)"
+        )
+        click.echo(f"Register now, {what}:")
+        click.echo(document, nl=False)
+    else:
+        click.echo(f"Wrote the set to register to {out}")
+    click.echo(f"Next: {results[-1].next_action}")
+
+
+def _step_json(result: StepResult) -> dict[str, Any]:
+    return {
+        "step": result.step.value,
+        "changed": result.changed,
+        "summary": result.summary,
+        "added": None if result.added is None else result.added.kid,
+        "removed": [key.kid for key in result.removed],
+        "states": {key.kid: key.state.value for key in result.keyset.keys},
+    }
+
+
+@cli.command()
+@click.argument("name")
+@set_options
+@click.option("--kid", required=True, help="The compromised key.")
+@click.option("--reason", required=True, help="What happened (kept in the key's history and the audit log).")
+@click.option("--keep-private", is_flag=True, help="Keep the private half (default: destroy it).")
+@store_options
+@json_option
+def revoke(
+    name: str,
+    env: str,
+    kid: str,
+    reason: str,
+    keep_private: bool,
+    store_url: str | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Revoke a compromised key of set NAME at once: it leaves the registered set.
+
+    If it was the active key, a next key becomes active; otherwise you are told exactly what to do.
+    """
+    from jwks_tool.rotation import Rotation
+
+    svc = make_service(store_url, passphrase_file)
+    result = Rotation(svc).revoke(name, env, kid, reason=reason, keep_private=keep_private)
+    if as_json:
+        print_json({"set": name, "env": env, **_step_json(result), "next_action": result.next_action})
+        return
+    click.echo(f"revoke: {result.summary}")
+    if result.changed:
+        click.echo(f"Delete {kid} from the portal now, and register: jwks-tool export {name} --env {env} --format jwks")
+    click.echo(f"Next: {result.next_action}")
+
+
+def _policy(warn: str, fail: str, next_max_age: str) -> Any:
+    from jwks_tool.errors import InputError
+    from jwks_tool.status import CheckPolicy
+    from jwks_tool.timeutil import parse_duration
+
+    policy = CheckPolicy(parse_duration(warn), parse_duration(fail), parse_duration(next_max_age))
+    if policy.fail > policy.warn:
+        raise InputError("--fail must not be longer than --warn", hint="for example --warn 60d --fail 14d")
+    return policy
+
+
+def _sets(svc: Any, name: str | None, env: str | None) -> list[Any]:
+    if name is not None:
+        return (
+            [svc.get_set(name, env or "test")]
+            if env
+            else [s for s in svc.list_sets() if s.ref.name == name] or [svc.get_set(name, "test")]
+        )
+    return list(svc.list_sets())
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
+@click.option("--warn", default="60d", show_default=True, metavar="DURATION")
+@click.option("--fail", default="14d", show_default=True, metavar="DURATION")
+@store_options
+@json_option
+def status(
+    name: str | None,
+    env: str | None,
+    warn: str,
+    fail: str,
+    store_url: str | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Show every set (or NAME): active kid, age, days to expiry, each key's state, and the next step."""
+    from jwks_tool.formats import render_template
+    from jwks_tool.status import check
+
+    svc = make_service(store_url, passphrase_file)
+    report = check(_sets(svc, name, env), svc.now(), _policy(warn, fail, "7d"))
+    if as_json:
+        print_json({"store": svc.store.describe(), **report.to_dict()})
+        return
+    click.echo(render_template("status.txt.j2", report=report, store=svc.store.describe()), nl=False)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
+@click.option("--warn", default="60d", show_default=True, metavar="DURATION", help="Warn when a key expires this soon.")
+@click.option("--fail", default="14d", show_default=True, metavar="DURATION", help="Fail when a key expires this soon.")
+@click.option(
+    "--next-max-age", default="7d", show_default=True, metavar="DURATION", help="Warn when next waits longer."
+)
+@store_options
+@json_option
+def check(
+    name: str | None,
+    env: str | None,
+    warn: str,
+    fail: str,
+    next_max_age: str,
+    store_url: str | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Check key expiry and rotation health, for cron and CI: exit 0 OK, 1 warnings, 2 failing.
+
+    Flags registered keys expiring within --warn / --fail, sets with no active key, a next key waiting longer than
+    --next-max-age, and more registered keys than the profile allows.
+    """
+    from jwks_tool.inspecting import Verdict
+    from jwks_tool.status import check as run_check
+
+    svc = make_service(store_url, passphrase_file)
+    report = run_check(_sets(svc, name, env), svc.now(), _policy(warn, fail, next_max_age))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        for finding in report.findings:
+            click.echo(f"{finding.severity.value.upper()}: {finding.where}: {finding.message}")
+        sets = len(report.statuses)
+        click.echo(f"{report.verdict.value.upper()}: {sets} key set{'s' if sets != 1 else ''} checked")
+    codes = {Verdict.OK: EXIT_OK, Verdict.WARNINGS: EXIT_WARNINGS, Verdict.ERRORS: EXIT_FINDINGS}
+    click.get_current_context().exit(codes[report.verdict])
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
+@store_options
+@json_option
+def log(name: str | None, env: str | None, store_url: str | None, passphrase_file: Path | None, as_json: bool) -> None:
+    """Show the store's audit log (every change: time, user, command, set, kid, from-state, to-state)."""
+    svc = make_service(store_url, passphrase_file)
+    events = [
+        event
+        for event in svc.store.read_audit()
+        if (name is None or event.get("set") == name) and (env is None or event.get("env") == env)
+    ]
+    if as_json:
+        print_json({"store": svc.store.describe(), "events": events})
+        return
+    if not events:
+        click.echo("No changes logged.")
+        return
+    for event in events:
+        moved = f"{event.get('from') or 'new'} -> {event.get('to')}"
+        click.echo(
+            f"{event.get('time')}  {event.get('set')} ({event.get('env')})  {event.get('kid')}  {moved}  "
+            f"{event.get('reason')}  by {event.get('user')} ({event.get('command')})"
+        )
