@@ -288,3 +288,94 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
             f"{event.get('time')}  {event.get('set')} ({event.get('env')})  {event.get('kid')}  {moved}  "
             f"{event.get('reason')}  by {event.get('user')} ({event.get('command')})"
         )
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
+@click.option("--warn", default="60d", show_default=True, metavar="DURATION")
+@click.option("--fail", default="14d", show_default=True, metavar="DURATION")
+@click.option("--template-dir", type=click.Path(file_okay=False, exists=True), help="Templates that override ours.")
+@store_options
+@json_option
+def report(
+    fmt: str,
+    out: Path | None,
+    warn: str,
+    fail: str,
+    template_dir: str | None,
+    store_url: str | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """An inventory of every key set for a security team: a timeline picture, expiry findings, the audit trail.
+
+    The HTML is one self-contained file that opens in any browser; md is Markdown for wikis and tickets.
+    """
+    from jwks_tool.documents import ReportDocFormat, render_report
+    from jwks_tool.status import check as run_check
+
+    svc = make_service(store_url, passphrase_file)
+    keysets = svc.list_sets()
+    result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"))
+    audit = svc.store.read_audit()
+    if as_json:
+        print_json({"store": svc.store.describe(), **result.to_dict(), "audit": audit})
+        return
+    text = render_report(
+        ReportDocFormat(fmt),
+        keysets,
+        result,
+        audit,
+        now=svc.now(),
+        store=svc.store.describe(),
+        template_dir=template_dir,
+    )
+    emit(text, out)
+
+
+@cli.command()
+@click.argument("template")
+@click.argument("name")
+@set_options
+@click.option("--client-id", help="The Maskinporten client id (integration id in the portal).")
+@click.option("--scope", help="Scopes, space separated.")
+@click.option("--vault", help="Key Vault name or URL, for Key Vault references.")
+@click.option("--secret-name", help="Key Vault secret name [MaskinportenSettings--EncodedJwk or --JwkBase64].")
+@click.option("--template-dir", type=click.Path(file_okay=False, exists=True), help="Your own templates (NAME.*.j2).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
+@store_options
+@json_option
+def render(
+    template: str,
+    name: str,
+    env: str,
+    client_id: str | None,
+    scope: str | None,
+    vault: str | None,
+    secret_name: str | None,
+    template_dir: str | None,
+    out: Path | None,
+    store_url: str | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Fill TEMPLATE for the key set NAME: appsettings, altinn-app, portal, runbook, or one of yours.
+
+    \b
+    appsettings  MaskinportenSettings for Altinn.ApiClients.Maskinporten (EncodedJwk as a Key Vault reference)
+    altinn-app   MaskinportenSettings for an Altinn Studio app (Authority, ClientId, JwkBase64)
+    portal       step-by-step registration in Digdir's self-service portal, with the exact JSON to paste
+    runbook      this set's rotation steps, with its kids
+    No template holds private key material.
+    """
+    from jwks_tool.documents import RenderOptions, render_document
+
+    svc = make_service(store_url, passphrase_file)
+    keyset = svc.get_set(name, env)
+    options = RenderOptions(client_id=client_id, scope=scope, vault=vault, secret_name=secret_name)
+    text = render_document(template, keyset, options, now=svc.now(), template_dir=template_dir)
+    if as_json:
+        print_json({"template": template, "set": name, "env": env, "text": text})
+        return
+    emit(text, out)

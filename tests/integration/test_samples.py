@@ -83,7 +83,8 @@ def test_expectations_are_well_formed() -> None:
             assert entry["profile"] in ("maskinporten", "generic"), name
             assert entry["expect"] in ("any", "public", "private", "keyvault"), name
             assert entry["exit_code"] in (1, 2), name
-            assert entry["codes"] == sorted(entry["codes"]) and entry["codes"], name
+            assert entry["codes"], name
+            assert entry["codes"] == sorted(entry["codes"]), name
 
 
 # ---- malformed samples: findings ----------------------------------------------------------------------------------
@@ -140,7 +141,9 @@ def test_findings_are_reported_where_they_are(run: Run) -> None:
         "message": "6 keys; maskinporten holds at most 5 per client",
         "where": "",
     }
-    report = json.loads(run("inspect", str(MALFORMED / "jwks-with-private-members.json"), "--expect", "public", "--json").stdout)
+    report = json.loads(
+        run("inspect", str(MALFORMED / "jwks-with-private-members.json"), "--expect", "public", "--json").stdout
+    )
     (finding,) = report["findings"]
     assert finding["where"] == "keys[0] kid=throwaway-do-not-use-1"
     assert finding["message"].startswith("private members (d, p, q, dp, dq, qi) where a public key belongs")
@@ -210,7 +213,13 @@ def test_public_sample_inspects_clean(run: Run, name: str, as_json: bool) -> Non
 
 def test_public_samples_hold_no_private_member() -> None:
     for value in public_jsons():
-        for jwk in value["keys"] if isinstance(value, dict) and "keys" in value else value if isinstance(value, list) else [value]:
+        for jwk in (
+            value["keys"]
+            if isinstance(value, dict) and "keys" in value
+            else value
+            if isinstance(value, list)
+            else [value]
+        ):
             assert not set(jwk) & set(PRIVATE_MEMBERS)
     assert "PRIVATE" not in (PUBLIC / "maskinporten-rsa3072.spki.pem").read_text()
 
