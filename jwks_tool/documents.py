@@ -133,7 +133,7 @@ def timeline(keysets: Sequence[KeySet], now: datetime, *, width: int = 960, left
     )
     ticks: list[tuple[float, str]] = []
     month = datetime(start.year, start.month, 1, tzinfo=start.tzinfo)
-    step = 1 if span < 400 * 86400 else 3
+    step = 1 if span < 200 * 86400 else (2 if span < 800 * 86400 else 6)
     while month <= end:
         if month >= start:
             ticks.append((x(month), f"{month:%Y-%m}"))

@@ -38,12 +38,8 @@ RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 """RFC 7638 section 3.1: the thumbprint of the RSA key of RFC 7517 Appendix A.1/A.2."""
 PEM_PASSPHRASE = "export pem passphrase 1"
 KEY_PASSPHRASE = "openssl key passphrase"
-CLAIMS = {
-    "iss": "acme-client",
-    "aud": "https://test.maskinporten.no/",
-    "scope": "altinn:serviceowner",
-    "iat": 1700000000,
-}
+AUDIENCE = "https://test.maskinporten.no/"
+CLAIMS: dict[str, Any] = {"iss": "acme-client", "aud": AUDIENCE, "scope": "altinn:serviceowner", "iat": 1_700_000_000}
 RSA_2048 = ("--size", "2048")
 
 
@@ -104,7 +100,7 @@ def sign(private_jwk: dict[str, Any]) -> str:
 def verify(token: str, public_jwk: dict[str, Any]) -> dict[str, Any]:
     assert not set(public_jwk) & set(PRIVATE_MEMBERS)
     key = jwt.PyJWK(public_jwk)
-    claims: dict[str, Any] = jwt.decode(token, key.key, algorithms=[public_jwk["alg"]], audience=CLAIMS["aud"])
+    claims: dict[str, Any] = jwt.decode(token, key.key, algorithms=[public_jwk["alg"]], audience=AUDIENCE)
     return claims
 
 
@@ -207,46 +203,23 @@ def test_openssl_signature_verifies_with_the_exported_public_jwk(run: Run, tmp_p
 
 
 # ---- openssl's keys import with the right thumbprint --------------------------------------------------------------
-OPENSSL_KEYS: dict[str, tuple[list[str], str, str]] = {
-    "rsa-pkcs8": (
-        ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "{out}"],
-        "PRIVATE KEY",
-        "maskinporten",
-    ),
-    "rsa-pkcs1": (["genrsa", "-traditional", "-out", "{out}", "2048"], "RSA PRIVATE KEY", "maskinporten"),
+OPENSSL_KEYS: dict[str, tuple[str, str, str]] = {
+    "rsa-pkcs8": ("genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out {out}", "PRIVATE KEY", "maskinporten"),
+    "rsa-pkcs1": ("genrsa -traditional -out {out} 2048", "RSA PRIVATE KEY", "maskinporten"),
     "rsa-pkcs8-encrypted": (
-        [
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-aes256",
-            "-pass",
-            "env:KEY_PASS",
-            "-out",
-            "{out}",
-        ],
+        "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -aes256 -pass env:KEY_PASS -out {out}",
         "ENCRYPTED PRIVATE KEY",
         "maskinporten",
     ),
-    "ec-p256-pkcs8": (
-        ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "{out}"],
-        "PRIVATE KEY",
-        "generic",
-    ),
-    "ec-p256-sec1": (
-        ["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "{out}"],
-        "EC PRIVATE KEY",
-        "generic",
-    ),
+    "ec-p256-pkcs8": ("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out {out}", "PRIVATE KEY", "generic"),
+    "ec-p256-sec1": ("ecparam -genkey -name prime256v1 -noout -out {out}", "EC PRIVATE KEY", "generic"),
 }
 """openssl commands that write a private key to {out}, the PEM label they write, and the profile to import with."""
 
 
 def openssl_genkey(case: str, out: Path) -> None:
     command, _, _ = OPENSSL_KEYS[case]
-    openssl_ok(*(arg.replace("{out}", str(out)) for arg in command), env={"KEY_PASS": KEY_PASSPHRASE})
+    openssl_ok(*(arg.replace("{out}", str(out)) for arg in command.split()), env={"KEY_PASS": KEY_PASSPHRASE})
 
 
 @pytest.mark.parametrize("case", sorted(OPENSSL_KEYS))
@@ -266,8 +239,10 @@ def test_openssl_key_imports_with_the_thumbprint_others_compute(run: Run, tmp_pa
     by_jwcrypto = JWK.from_pem(data, password=password).thumbprint()
     key = serialization.load_pem_private_key(data, password=password)
     assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
-    algorithm = jwt.algorithms.RSAAlgorithm if isinstance(key, rsa.RSAPrivateKey) else jwt.algorithms.ECAlgorithm
-    by_pyjwt = rfc7638(algorithm.to_jwk(key.public_key(), as_dict=True))
+    if isinstance(key, rsa.RSAPrivateKey):
+        by_pyjwt = rfc7638(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True))
+    else:
+        by_pyjwt = rfc7638(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True))
     assert imported["thumbprint"] == shown["thumbprint"] == by_jwcrypto == by_pyjwt
     assert imported["origin"] == "imported"
     assert imported["kty"] == ("RSA" if case.startswith("rsa") else "EC")
@@ -316,7 +291,7 @@ def test_pyjwt_signs_with_the_private_jwk_and_verifies_with_the_public_one(run: 
     assert only == public
     assert verify(token, only) == CLAIMS
     keyset = jwt.PyJWKSet.from_dict(export_json(run, "acme", "--format", "jwks"))
-    assert jwt.decode(token, keyset[public["kid"]].key, algorithms=[alg], audience=CLAIMS["aud"]) == CLAIMS
+    assert jwt.decode(token, keyset[public["kid"]].key, algorithms=[alg], audience=AUDIENCE) == CLAIMS
 
 
 def test_every_key_of_the_jwks_verifies_its_own_tokens_only(run: Run) -> None:
@@ -329,10 +304,10 @@ def test_every_key_of_the_jwks_verifies_its_own_tokens_only(run: Run) -> None:
         token = sign(export_json(run, "acme", "--private", "--kid", kid))
         header = jwt.get_unverified_header(token)
         assert header["kid"] == kid
-        assert jwt.decode(token, keyset[kid].key, algorithms=[header["alg"]], audience=CLAIMS["aud"]) == CLAIMS
+        assert jwt.decode(token, keyset[kid].key, algorithms=[header["alg"]], audience=AUDIENCE) == CLAIMS
         (other,) = (key for key in jwks["keys"] if key["kid"] != kid)
         with pytest.raises(jwt.InvalidSignatureError):
-            jwt.decode(token, jwt.PyJWK(other).key, algorithms=[header["alg"]], audience=CLAIMS["aud"])
+            jwt.decode(token, jwt.PyJWK(other).key, algorithms=[header["alg"]], audience=AUDIENCE)
 
 
 # ---- the Key Vault value (Altinn's EncodedJwk / JwkBase64) --------------------------------------------------------
