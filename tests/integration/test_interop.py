@@ -67,7 +67,7 @@ def openssl_ok(*args: str, env: dict[str, str] | None = None) -> str:
 
 
 def generate(run: Run, name: str, *args: str) -> dict[str, Any]:
-    """Generate a key in set NAME and return `show --json`'s record of it."""
+    """Generate a key in the set NAME and return `generate --json`'s record of it."""
     added = json.loads(ok(run("generate", name, *args, "--json")))
     key: dict[str, Any] = added["key"]
     return key
@@ -139,9 +139,12 @@ def test_encrypted_private_pem_opens_in_openssl_with_pbkdf2_sha256_600000_aes256
         "pkey", "-in", str(pem), "-passin", "env:PEM_PASS", "-pubout", env={"PEM_PASS": PEM_PASSPHRASE}
     )
     assert public_from_openssl == ok(run("export", "acme", "--format", "pem"))
-    assert openssl_ok(
-        "pkey", "-in", str(pem), "-passin", "env:PEM_PASS", "-noout", "-check", env={"PEM_PASS": PEM_PASSPHRASE}
-    ) == ("Key is valid\n")
+    assert (
+        openssl_ok(
+            "pkey", "-in", str(pem), "-passin", "env:PEM_PASS", "-noout", "-check", env={"PEM_PASS": PEM_PASSPHRASE}
+        )
+        == "Key is valid\n"
+    )
     wrong = openssl("pkey", "-in", str(pem), "-passin", "env:PEM_PASS", "-noout", env={"PEM_PASS": "wrong"})
     assert wrong.returncode != 0
 
@@ -332,8 +335,8 @@ def test_keyvault_value_is_standard_base64_of_one_compact_altinn_jwk(run: Run) -
     assert isinstance(by_pyjwt.key, rsa.RSAPrivateKey)
 
     public = export_json(run, "acme")
-    public_half = [(name, value) for name, value in obj.items() if name not in PRIVATE_MEMBERS]
-    assert public_half == [(name, value) for name, value in public.items() if name != "exp"]
+    public_half = [(name, member) for name, member in obj.items() if name not in PRIVATE_MEMBERS]
+    assert public_half == [(name, member) for name, member in public.items() if name != "exp"]
     assert list(public) == [*ALTINN_MEMBERS[:6], "exp"]
     assert verify(sign(obj), public) == CLAIMS
 

@@ -244,3 +244,21 @@ def test_public_samples_are_one_key_pair_in_four_forms() -> None:
     )
     assert loaded.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo) == expected
     assert pem == expected
+
+
+def test_readme_tables_say_what_expected_json_says() -> None:
+    """samples/README.md's tables list every sample with the exit code and codes (or error) of expected.json."""
+    rows: dict[str, list[str]] = {}
+    for line in (SAMPLES / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if line.startswith("| `") and cells[0].strip("`") not in rows:
+            rows[cells[0].strip("`")] = cells
+    assert set(rows) == set(EXPECTED) | set(PUBLIC_FILES)
+    for name, entry in EXPECTED.items():
+        *_, expect, exit_code, outcome = rows[name]
+        assert int(exit_code) == entry["exit_code"], name
+        if "error" in entry:
+            assert outcome == f"error: `{entry['error']}`", name
+        else:
+            assert expect == f"`{entry['expect']}`", name
+            assert sorted(code.strip("`") for code in outcome.split(", ")) == entry["codes"], name
