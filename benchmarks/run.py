@@ -91,6 +91,9 @@ class Comparison:
     report_fixed_cost: bool = False
     """Also report median A minus median B: what A pays on top of B's work."""
     interval: tuple[float, float] = (0.0, 0.0)
+    """95 % bootstrap interval of the ratio."""
+    fixed_cost_interval: tuple[float, float] = (0.0, 0.0)
+    """95 % bootstrap interval of median A - median B, in seconds."""
 
     @property
     def a_median(self) -> float:
@@ -119,8 +122,12 @@ class Comparison:
             f"ratio {self.ratio:.2f} [95% {low:.2f}-{high:.2f}], n={len(self.a)}"
         )
         if self.report_fixed_cost:
-            text += f", fixed cost {self.fixed_cost * 1000:+.1f} ms"
+            text += f", fixed cost {self.fixed_cost_text()}"
         return text
+
+    def fixed_cost_text(self) -> str:
+        low, high = self.fixed_cost_interval
+        return f"{self.fixed_cost * 1000:+.1f} ms [95% {low * 1000:+.1f} to {high * 1000:+.1f}]"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,6 +143,9 @@ class Comparison:
             "target": self.target,
             "passed": self.passed,
             "fixed_cost_ms": self.fixed_cost * 1000 if self.report_fixed_cost else None,
+            "fixed_cost_95_ms": [value * 1000 for value in self.fixed_cost_interval]
+            if self.report_fixed_cost
+            else None,
             "a_ms": [value * 1000 for value in self.a],
             "b_ms": [value * 1000 for value in self.b],
         }
@@ -229,14 +239,27 @@ def interleave(a: Sampler, b: Sampler, runs: int) -> tuple[list[float], list[flo
     return a_times, b_times
 
 
-def ratio_interval(a: Sequence[float], b: Sequence[float], rng: random.Random) -> tuple[float, float]:
-    """A 95 % bootstrap interval of median(A) / median(B), resampling whole (A, B) pairs to keep their pairing."""
+def median_ratio(a: Sequence[float], b: Sequence[float]) -> float:
+    return statistics.median(a) / statistics.median(b)
+
+
+def median_difference(a: Sequence[float], b: Sequence[float]) -> float:
+    return statistics.median(a) - statistics.median(b)
+
+
+def bootstrap_interval(
+    a: Sequence[float],
+    b: Sequence[float],
+    statistic: Callable[[Sequence[float], Sequence[float]], float],
+    rng: random.Random,
+) -> tuple[float, float]:
+    """A 95 % bootstrap interval of ``statistic(A, B)``, resampling whole (A, B) pairs to keep their pairing."""
     indexes = range(len(a))
-    ratios = sorted(
-        statistics.median([a[i] for i in picked]) / statistics.median([b[i] for i in picked])
+    values = sorted(
+        statistic([a[i] for i in picked], [b[i] for i in picked])
         for picked in (rng.choices(indexes, k=len(a)) for _ in range(BOOTSTRAP_ROUNDS))
     )
-    return ratios[int(0.025 * BOOTSTRAP_ROUNDS)], ratios[int(0.975 * BOOTSTRAP_ROUNDS) - 1]
+    return values[int(0.025 * BOOTSTRAP_ROUNDS)], values[int(0.975 * BOOTSTRAP_ROUNDS) - 1]
 
 
 def compare(
@@ -253,7 +276,9 @@ def compare(
     ctx.log(f"  {figure}: {runs} interleaved pairs ...")
     a, b = interleave(samplers[0], samplers[1], runs)
     result = Comparison(key, figure, labels[0], labels[1], a, b, target, report_fixed_cost)
-    result.interval = ratio_interval(a, b, ctx.rng)
+    result.interval = bootstrap_interval(a, b, median_ratio, ctx.rng)
+    if report_fixed_cost:
+        result.fixed_cost_interval = bootstrap_interval(a, b, median_difference, ctx.rng)
     ctx.log(f"    {result.summary()}")
     return result
 
@@ -511,7 +536,7 @@ def render_report(comparisons: Sequence[Comparison], checks: Sequence[Check], me
             low, high = item.interval
             line = f"  {item.figure}: n={len(item.a)} pairs, ratio 95% interval {low:.2f}-{high:.2f}"
             if item.report_fixed_cost:
-                line += f"; jwks-tool's fixed cost {item.fixed_cost * 1000:+.1f} ms (median A - median B)"
+                line += f"; jwks-tool's fixed cost (median A - median B) {item.fixed_cost_text()}"
             out.append(line)
         out.append("")
     for check in checks:

@@ -608,7 +608,7 @@ def inspect(source: Any, profile: str, expect: str, as_json: bool) -> None:
     click.get_current_context().exit(codes[report.verdict])
 
 
-from jwks_tool import _cli_lifecycle  # noqa: E402, F401  (registers rotate, revoke, status, check, log)
+from jwks_tool import _cli_keyvault, _cli_lifecycle  # noqa: E402, F401  (register their commands)
 
 
 def main() -> None:

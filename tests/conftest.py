@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from jwks_tool._cli import cli
+from jwks_tool.testing.keyvault_server import KeyVaultServer
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"
@@ -90,3 +91,43 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
         assert text == path.read_text(), f"{name} differs from the golden file (pytest --update-goldens to accept)"
 
     return check
+
+
+# ---- the Key Vault-compatible server ------------------------------------------------------------------------------
+_USED_PORTS: set[int] = set()
+"""Each Azure SDK package caches challenges per host:port for the life of the process: never reuse a port."""
+
+
+def _fresh_server(**kwargs: Any) -> KeyVaultServer:
+    rejected: list[KeyVaultServer] = []
+    try:
+        for _ in range(20):
+            server = KeyVaultServer(**kwargs).start()
+            if server.port not in _USED_PORTS:
+                _USED_PORTS.add(server.port)
+                return server
+            rejected.append(server)  # keep it bound so the next start gets another port
+    finally:
+        for server in rejected:
+            server.close()
+    raise RuntimeError("could not get a fresh port")
+
+
+@pytest.fixture
+def make_vault() -> Iterator[Callable[..., KeyVaultServer]]:
+    """make_vault(**KeyVaultServer options): a started server on a port no earlier server in this process used."""
+    servers: list[KeyVaultServer] = []
+
+    def factory(**kwargs: Any) -> KeyVaultServer:
+        server = _fresh_server(**kwargs)
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def vault(make_vault: Callable[..., KeyVaultServer]) -> KeyVaultServer:
+    return make_vault(resource_matches_host=True)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,45 +44,9 @@ pytestmark = pytest.mark.integration
 VERSION_RE = re.compile(r"[0-9a-f]{32}")
 UTC = dt.UTC
 
+
 # The SDK caches the Key Vault challenge per host:port for the life of the process, so every server in this
 # session gets a port no earlier server had.
-_USED_PORTS: set[int] = set()
-
-
-def _fresh_server(**kwargs: Any) -> KeyVaultServer:
-    rejected: list[KeyVaultServer] = []
-    try:
-        for _ in range(20):
-            server = KeyVaultServer(**kwargs).start()
-            if server.port not in _USED_PORTS:
-                _USED_PORTS.add(server.port)
-                return server
-            rejected.append(server)  # keep it bound so the next start gets another port
-    finally:
-        for server in rejected:
-            server.close()
-    raise RuntimeError("could not get a fresh port")
-
-
-@pytest.fixture
-def make_vault() -> Iterator[Callable[..., KeyVaultServer]]:
-    servers: list[KeyVaultServer] = []
-
-    def factory(**kwargs: Any) -> KeyVaultServer:
-        server = _fresh_server(**kwargs)
-        servers.append(server)
-        return server
-
-    yield factory
-    for server in servers:
-        server.close()
-
-
-@pytest.fixture
-def vault(make_vault: Callable[..., KeyVaultServer]) -> KeyVaultServer:
-    return make_vault(resource_matches_host=True)
-
-
 def secret_client(vault: KeyVaultServer, credential: Any = None, **kwargs: Any) -> SecretClient:
     return SecretClient(vault.url, credential or vault.credential(), **vault.client_kwargs(), **kwargs)
 

@@ -178,9 +178,13 @@ def test_throwaway_private_keys_are_labelled(run: Run) -> None:
 
 
 # ---- public samples -----------------------------------------------------------------------------------------------
-def public_jsons() -> Iterator[Any]:
+def public_jwks() -> Iterator[dict[str, Any]]:
+    """Every JWK in the JSON files of samples/public/."""
     for path in PUBLIC.glob("*.json"):
-        yield json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(value, dict) and "keys" in value:
+            value = value["keys"]
+        yield from value if isinstance(value, list) else [value]
 
 
 def test_public_samples_are_the_four_forms() -> None:
@@ -212,15 +216,10 @@ def test_public_sample_inspects_clean(run: Run, name: str, as_json: bool) -> Non
 
 
 def test_public_samples_hold_no_private_member() -> None:
-    for value in public_jsons():
-        for jwk in (
-            value["keys"]
-            if isinstance(value, dict) and "keys" in value
-            else value
-            if isinstance(value, list)
-            else [value]
-        ):
-            assert not set(jwk) & set(PRIVATE_MEMBERS)
+    jwks = list(public_jwks())
+    assert len(jwks) == 5
+    for jwk in jwks:
+        assert not set(jwk) & set(PRIVATE_MEMBERS)
     assert "PRIVATE" not in (PUBLIC / "maskinporten-rsa3072.spki.pem").read_text()
 
 
@@ -262,3 +261,14 @@ def test_readme_tables_say_what_expected_json_says() -> None:
         else:
             assert expect == f"`{entry['expect']}`", name
             assert sorted(code.strip("`") for code in outcome.split(", ")) == entry["codes"], name
+
+
+def test_readme_store_layout_is_the_file_stores() -> None:
+    """The layout in samples/README.md is copied from jwks_tool/stores/file.py's docstring: keep them the same."""
+    import jwks_tool.stores.file
+
+    doc = jwks_tool.stores.file.__doc__ or ""
+    layout = doc.split("::\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert layout[0].strip() == "<root>/                    0700"
+    readme = (SAMPLES / "README.md").read_text(encoding="utf-8").splitlines()
+    assert [line for line in layout if line not in readme] == []

@@ -1,0 +1,165 @@
+"""``jwks-tool keyvault``: push the Key Vault value Altinn's libraries read, and compare a vault with the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jwks_tool._cli import cli, json_option, make_service, print_json, set_options, store_options
+
+
+def vault_options(func: Any) -> Any:
+    func = click.option(
+        "--no-verify-challenge-resource",
+        "no_verify",
+        is_flag=True,
+        help="Accept a challenge resource that is not the vault's domain (emulators, private endpoints).",
+    )(func)
+    func = click.option(
+        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="PEM CA bundle for TLS to the vault."
+    )(func)
+    func = click.option(
+        "--credential",
+        type=click.Choice(["default", "cli", "environment", "managed-identity"]),
+        default="default",
+        show_default=True,
+        help="How to sign in: DefaultAzureCredential, az login, AZURE_* variables, or managed identity.",
+    )(func)
+    func = click.option(
+        "--vault", required=True, metavar="URL", help="https://NAME.vault.azure.net/ or the vault name."
+    )(func)
+    return func
+
+
+def _connection(vault: str, credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
+    from jwks_tool.keyvault import Connection, Credential, normalise_vault_url
+
+    return Connection(normalise_vault_url(vault), Credential(credential), ca_bundle, not no_verify)
+
+
+@cli.group()
+def keyvault() -> None:
+    """Azure Key Vault: push a set's key as the secret Altinn's libraries read, and check what a vault holds."""
+
+
+@keyvault.command()
+@click.argument("name")
+@set_options
+@vault_options
+@click.option(
+    "--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), help="Name the secrets for this consumer."
+)
+@click.option("--secret-name", help="Write the key to this secret instead of a preset's name.")
+@click.option("--client-id", help="Also write MaskinportenSettings--ClientId (and --Authority for altinn-app).")
+@click.option("--kid", help="The key to push [default: the active key].")
+@click.option("--dry-run", is_flag=True, help="Show what would be written (values redacted); write nothing.")
+@store_options
+@json_option
+def push(
+    name: str,
+    env: str,
+    vault: str,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    preset: str | None,
+    secret_name: str | None,
+    client_id: str | None,
+    kid: str | None,
+    dry_run: bool,
+    store_url: str | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Write the active key of set NAME to Key Vault as base64 of its private JWK (EncodedJwk / JwkBase64).
+
+    \b
+    --for altinn-app   MaskinportenSettings--JwkBase64 (+ --ClientId, --Authority with --client-id)
+    --for apiclient    MaskinportenSettings--EncodedJwk (+ --ClientId with --client-id)
+    The secret's expires/not-before follow the key; tags hold kid, thumbprint, set and environment. A key that is
+    there already is not written again; after a rotation a new secret version is added.
+    """
+    from jwks_tool import keyvault as kv
+    from jwks_tool.errors import NotFoundError
+    from jwks_tool.formats import PrivateFormat
+
+    svc = make_service(store_url, passphrase_file)
+    keyset = svc.get_set(name, env)
+    record = svc.pick_key(keyset, kid) if kid else keyset.active
+    if record is None:
+        raise NotFoundError(f"{keyset.ref} has no active key to push", hint="pass --kid, or promote a key first")
+    names = kv.secret_names(kv.Preset(preset) if preset else None, client_id=client_id, secret_name=secret_name)
+    connection = _connection(vault, credential, ca_bundle, no_verify)
+    _, value = svc.export_private(keyset, record.kid, PrivateFormat.BASE64, pem_passphrase=None)
+    planned = kv.plan(keyset, record, value.strip(), names, client_id=client_id)
+    client = kv.secret_client(connection)
+    outcomes = kv.push(client, planned, vault=connection.vault_url, dry_run=dry_run)
+    if as_json:
+        print_json(
+            {
+                "vault": connection.vault_url,
+                "set": name,
+                "env": env,
+                "kid": record.kid,
+                "dry_run": dry_run,
+                "secrets": [
+                    {**outcome.to_dict(), "value": secret.shown_value(), "tags": secret.tags}
+                    for outcome, secret in zip(outcomes, sorted(planned, key=lambda s: s.role == "jwk"), strict=True)
+                ],
+            }
+        )
+        return
+    for outcome, secret in zip(outcomes, sorted(planned, key=lambda s: s.role == "jwk"), strict=True):
+        detail = f"kid {record.kid}" if secret.sensitive else secret.shown_value()
+        was = f" (was {outcome.current_kid})" if outcome.current_kid and outcome.current_kid != record.kid else ""
+        click.echo(f"{outcome.action:<17} {secret.name}  {detail}{was}")
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+
+
+@keyvault.command("status")
+@click.argument("name")
+@set_options
+@vault_options
+@click.option("--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), default="apiclient", show_default=True)
+@click.option("--secret-name", help="The secret to check instead of the preset's name.")
+@store_options
+@json_option
+def status_(
+    name: str,
+    env: str,
+    vault: str,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    preset: str,
+    secret_name: str | None,
+    store_url: str | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Show which kid the vault's secret holds and whether it is the store's active key of set NAME."""
+    from jwks_tool import keyvault as kv
+    from jwks_tool.errors import RemoteError
+
+    svc = make_service(store_url, passphrase_file)
+    keyset = svc.get_set(name, env)
+    names = kv.secret_names(kv.Preset(preset), client_id=None, secret_name=secret_name)
+    connection = _connection(vault, credential, ca_bundle, no_verify)
+    result = kv.status(kv.secret_client(connection), names["jwk"], keyset.active, vault=connection.vault_url)
+    if as_json:
+        print_json(
+            {"vault": connection.vault_url, "active": keyset.active.kid if keyset.active else None, **result.to_dict()}
+        )
+    elif not result.exists:
+        click.echo(f"{result.name}: missing in {connection.vault_url}")
+    else:
+        verdict = "matches the active key" if result.matches_active else "does NOT match the active key"
+        click.echo(f"{result.name}: kid {result.kid}, {verdict} ({keyset.active.kid if keyset.active else 'none'})")
+    if not result.matches_active:
+        raise RemoteError(
+            f"the vault's {result.name} is not the active key of {keyset.ref}",
+            hint=f"run `jwks-tool keyvault push {name} --env {env} --vault {vault} --for {preset}`",
+        )

@@ -1,0 +1,375 @@
+"""Azure Key Vault: push a key set's active private JWK as the secrets Altinn's libraries read, and compare.
+
+    >>> from jwks_tool.keyvault import Preset, secret_names
+    >>> sorted(secret_names(Preset.ALTINN_APP, client_id="abc").values())
+    ['MaskinportenSettings--Authority', 'MaskinportenSettings--ClientId', 'MaskinportenSettings--JwkBase64']
+
+The value is the standard base64 of the compact UTF-8 JSON of one private JWK (``EncodedJwk`` in
+Altinn.ApiClients.Maskinporten, ``JwkBase64`` in Altinn Studio apps). Each secret gets the key's expiry and start as
+``expires`` / ``not-before``, a content type, and tags (kid, thumbprint, set, environment; never key material).
+Re-pushing an unchanged key writes nothing (the current secret's kid and thumbprint tags are compared); after a
+rotation it adds a new secret version. Names and sizes are checked against Key Vault's rules before anything is sent.
+
+The azure packages are imported only here, and only when a vault is used. Every azure exception becomes a
+:class:`~jwks_tool.errors.RemoteError` with the fix: not logged in, missing role, vault not found, throttled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jwks_tool.errors import InputError, RemoteError
+from jwks_tool.model import KeyRecord, KeySet
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.keyvault.secrets import SecretClient
+
+SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+MAX_SECRET_BYTES = 25 * 1024
+CONTENT_TYPE_JWK = "application/jwk+json; encoding=base64"
+AUTHORITIES = {"test": "https://test.maskinporten.no/", "prod": "https://maskinporten.no/"}
+T = TypeVar("T")
+
+
+class Preset(StrEnum):
+    """How a consumer names its secrets (``--`` is ``:`` in .NET configuration)."""
+
+    ALTINN_APP = "altinn-app"
+    """Altinn Studio apps: MaskinportenSettings--JwkBase64 (+ --ClientId, --Authority with a client id)."""
+    APICLIENT = "apiclient"
+    """Altinn.ApiClients.Maskinporten: MaskinportenSettings--EncodedJwk (+ --ClientId with a client id)."""
+
+
+class Credential(StrEnum):
+    DEFAULT = "default"
+    """DefaultAzureCredential: environment, workload identity, managed identity, az login, ..."""
+    CLI = "cli"
+    ENVIRONMENT = "environment"
+    MANAGED_IDENTITY = "managed-identity"
+
+
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """How to reach a vault."""
+
+    vault_url: str
+    credential: Credential = Credential.DEFAULT
+    ca_bundle: str | None = None
+    """A PEM CA bundle for private endpoints, proxies and emulators."""
+    verify_challenge_resource: bool = True
+    """Turn off for emulators and private endpoints whose host is not under vault.azure.net."""
+    retry_total: int | None = None
+
+
+def normalise_vault_url(vault: str) -> str:
+    if vault.startswith("https://"):
+        return vault if vault.endswith("/") else vault + "/"
+    if re.match(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$", vault):
+        return f"https://{vault}.vault.azure.net/"
+    raise InputError(f"invalid vault {vault!r}", hint="give https://NAME.vault.azure.net/ or a vault name")
+
+
+def secret_names(preset: Preset | None, *, client_id: str | None, secret_name: str | None = None) -> dict[str, str]:
+    """The secret names to write: role (jwk, client_id, authority) → name."""
+    if secret_name is not None:
+        names = {"jwk": secret_name}
+    elif preset is Preset.ALTINN_APP:
+        names = {"jwk": "MaskinportenSettings--JwkBase64"}
+        if client_id:
+            names |= {"client_id": "MaskinportenSettings--ClientId", "authority": "MaskinportenSettings--Authority"}
+    elif preset is Preset.APICLIENT:
+        names = {"jwk": "MaskinportenSettings--EncodedJwk"}
+        if client_id:
+            names["client_id"] = "MaskinportenSettings--ClientId"
+    else:
+        raise InputError(
+            "which secret should hold the key?", hint="pass --for altinn-app, --for apiclient or --secret-name"
+        )
+    for name in names.values():
+        if not SECRET_NAME_RE.match(name):
+            raise InputError(
+                f"invalid Key Vault secret name {name!r}",
+                hint="use 1-127 characters of 0-9 A-Z a-z - (write -- where .NET configuration has :)",
+            )
+    return names
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedSecret:
+    """One secret to write. ``value`` may be private key material: it is never in repr, logs or dry-run output."""
+
+    role: str
+    name: str
+    value: str = dataclasses.field(repr=False)
+    content_type: str
+    tags: dict[str, str]
+    expires: datetime | None
+    not_before: datetime | None
+    sensitive: bool
+
+    def shown_value(self) -> str:
+        return f"<{len(self.value)} characters, redacted>" if self.sensitive else self.value
+
+
+def plan(
+    keyset: KeySet,
+    record: KeyRecord,
+    b64_value: str,
+    names: dict[str, str],
+    *,
+    client_id: str | None,
+) -> list[PlannedSecret]:
+    tags = {"kid": record.kid, "thumbprint": record.thumbprint, "set": keyset.ref.name, "env": keyset.ref.env.value}
+    planned = [
+        PlannedSecret(
+            "jwk", names["jwk"], b64_value, CONTENT_TYPE_JWK, tags, record.expires, record.created, sensitive=True
+        )
+    ]
+    if "client_id" in names and client_id:
+        planned.append(
+            PlannedSecret(
+                "client_id", names["client_id"], client_id, "text/plain", {"set": keyset.ref.name}, None, None, False
+            )
+        )
+    if "authority" in names:
+        authority = AUTHORITIES[keyset.ref.env.value]
+        planned.append(
+            PlannedSecret(
+                "authority", names["authority"], authority, "text/plain", {"set": keyset.ref.name}, None, None, False
+            )
+        )
+    for secret in planned:
+        if len(secret.value.encode("utf-8")) > MAX_SECRET_BYTES:
+            raise InputError(
+                f"the value for {secret.name} is {len(secret.value.encode()):,} bytes; Key Vault holds at most 25 KB",
+                hint="use a smaller key (RSA 4096 fits easily)",
+            )
+    return planned
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    name: str
+    action: str
+    """``created``, ``new-version``, ``unchanged`` or (dry run) ``would-create`` / ``would-add-version``."""
+    current_kid: str | None
+    version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "action": self.action, "current_kid": self.current_kid, "version": self.version}
+
+
+# ---- the azure boundary -------------------------------------------------------------------------------------------
+def make_credential(kind: Credential) -> TokenCredential:
+    with azure_errors("sign in to Azure"):
+        import azure.identity as identity
+
+        match kind:
+            case Credential.DEFAULT:
+                return identity.DefaultAzureCredential()
+            case Credential.CLI:
+                return identity.AzureCliCredential()
+            case Credential.ENVIRONMENT:
+                return identity.EnvironmentCredential()
+            case Credential.MANAGED_IDENTITY:
+                return identity.ManagedIdentityCredential()
+    raise InputError(f"unknown credential {kind!r}")  # pragma: no cover - the enum is exhaustive
+
+
+def secret_client(connection: Connection, credential: TokenCredential | None = None) -> SecretClient:
+    from azure.keyvault.secrets import SecretClient
+
+    kwargs: dict[str, Any] = {"verify_challenge_resource": connection.verify_challenge_resource}
+    if connection.ca_bundle:
+        kwargs["connection_verify"] = connection.ca_bundle
+    if connection.retry_total is not None:
+        kwargs["retry_total"] = connection.retry_total
+    return SecretClient(connection.vault_url, credential or make_credential(connection.credential), **kwargs)
+
+
+@contextmanager
+def azure_errors(doing: str, *, vault: str = "") -> Iterator[None]:
+    """Turn azure exceptions into one-line RemoteErrors that name the fix."""
+    try:
+        yield
+    except ImportError as exc:  # pragma: no cover - the azure packages are dependencies
+        raise RemoteError(f"the Azure SDK is missing ({exc.name})", hint="pip install jwks-tool again") from exc
+    except Exception as exc:
+        raise _translate(exc, doing, vault) from exc
+
+
+def _translate(exc: Exception, doing: str, vault: str) -> Exception:
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    try:
+        from azure.identity import CredentialUnavailableError
+    except ImportError:  # pragma: no cover
+        CredentialUnavailableError = ClientAuthenticationError  # type: ignore[misc,assignment]
+
+    where = f" {vault}" if vault else ""
+    if isinstance(exc, CredentialUnavailableError | ClientAuthenticationError):
+        return RemoteError(
+            f"cannot {doing}: not signed in to Azure ({_first_line(exc)})",
+            hint="run `az login`, set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or use a managed identity",
+        )
+    if isinstance(exc, ResourceNotFoundError):
+        return RemoteError(f"cannot {doing}: not found in the vault{where}", hint="check the vault and secret names")
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code or 0
+        code = getattr(getattr(exc, "error", None), "code", None) or ""
+        if status == 403:
+            if "Disabled" in str(exc) or code == "SecretDisabled":
+                return RemoteError(
+                    f"cannot {doing}: the secret is disabled", hint="enable it in the vault or use another name"
+                )
+            return RemoteError(
+                f"cannot {doing}: no permission in the vault{where}",
+                hint="you need the 'Key Vault Secrets Officer' role (or a get/set/list secret access policy)",
+            )
+        if status == 429:
+            return RemoteError(
+                f"cannot {doing}: the vault{where} is throttling requests (HTTP 429) and retries ran out",
+                hint="wait a minute and run it again; nothing was half-written",
+            )
+        if status == 409:
+            return RemoteError(
+                f"cannot {doing}: the secret is deleted but recoverable ({code or 'Conflict'})",
+                hint="recover or purge it in the vault (az keyvault secret recover/purge), or use another name",
+            )
+        return RemoteError(f"cannot {doing}: the vault answered HTTP {status} {code}".rstrip(), hint=_first_line(exc))
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return RemoteError(
+            f"cannot {doing}: the vault{where} cannot be reached ({_first_line(exc)})",
+            hint="check the vault URL, your network or proxy, and --ca-bundle for private endpoints",
+        )
+    if isinstance(exc, ValueError) and "challenge" in str(exc).lower():
+        return RemoteError(
+            f"cannot {doing}: the vault's authentication challenge names another resource",
+            hint="for emulators and private endpoints pass --no-verify-challenge-resource",
+        )
+    return exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+# ---- push and status ----------------------------------------------------------------------------------------------
+def current_secret(client: SecretClient, name: str, *, vault: str) -> Any | None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    with azure_errors(f"read the secret {name}", vault=vault):
+        try:
+            return client.get_secret(name)
+        except ResourceNotFoundError:
+            return None
+
+
+def push(client: SecretClient, planned: Sequence[PlannedSecret], *, vault: str, dry_run: bool) -> list[Outcome]:
+    """Write what changed. The key secret goes last, so a failure never leaves settings pointing at a new key."""
+    outcomes: list[Outcome] = []
+    order = sorted(planned, key=lambda secret: secret.role == "jwk")
+    for secret in order:
+        existing = current_secret(client, secret.name, vault=vault)
+        current_kid = None if existing is None else (existing.properties.tags or {}).get("kid")
+        if existing is not None and _same(existing, secret):
+            outcomes.append(Outcome(secret.name, "unchanged", current_kid, existing.properties.version))
+            continue
+        action = "create" if existing is None else "add-version"
+        if dry_run:
+            outcomes.append(Outcome(secret.name, f"would-{action}", current_kid))
+            continue
+        with azure_errors(f"write the secret {secret.name}", vault=vault):
+            written = client.set_secret(
+                secret.name,
+                secret.value,
+                content_type=secret.content_type,
+                tags=secret.tags,
+                expires_on=secret.expires,
+                not_before=secret.not_before,
+                enabled=True,
+            )
+        outcomes.append(
+            Outcome(
+                secret.name, "created" if existing is None else "new-version", current_kid, written.properties.version
+            )
+        )
+    return outcomes
+
+
+def _same(existing: Any, secret: PlannedSecret) -> bool:
+    tags = existing.properties.tags or {}
+    if not existing.properties.enabled:
+        return False
+    if secret.sensitive:
+        return bool(tags.get("kid") == secret.tags["kid"] and tags.get("thumbprint") == secret.tags["thumbprint"])
+    return bool(existing.value == secret.value)
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretStatus:
+    name: str
+    exists: bool
+    kid: str | None
+    thumbprint: str | None
+    matches_active: bool
+    expires: datetime | None
+    enabled: bool | None
+    version: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "exists": self.exists,
+            "kid": self.kid,
+            "thumbprint": self.thumbprint,
+            "matches_active": self.matches_active,
+            "expires": None if self.expires is None else self.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "enabled": self.enabled,
+            "version": self.version,
+        }
+
+
+def status(client: SecretClient, name: str, active: KeyRecord | None, *, vault: str) -> SecretStatus:
+    existing = current_secret(client, name, vault=vault)
+    if existing is None:
+        return SecretStatus(name, False, None, None, False, None, None, None)
+    tags = existing.properties.tags or {}
+    kid = tags.get("kid")
+    thumb = _value_thumbprint(existing.value) or tags.get("thumbprint")
+    matches = active is not None and kid == active.kid and thumb == active.thumbprint
+    props = existing.properties
+    return SecretStatus(name, True, kid, thumb, matches, props.expires_on, props.enabled, props.version)
+
+
+def _value_thumbprint(value: str | None) -> str | None:
+    """The thumbprint of the JWK a secret value decodes to (the value itself is never kept or shown)."""
+    from jwks_tool.errors import JwksToolError
+    from jwks_tool.keys import decode_base64_json, thumbprint
+
+    if not value:
+        return None
+    try:
+        decoded = decode_base64_json(value)
+        return thumbprint(decoded) if isinstance(decoded, dict) else None
+    except JwksToolError:
+        return None
+
+
+def call(doing: str, vault: str, func: Callable[[], T]) -> T:
+    with azure_errors(doing, vault=vault):
+        return func()

@@ -1,0 +1,154 @@
+"""keyvault push/status through the CLI, against the Key Vault-compatible server, with the real SDK clients.
+
+The CLI signs in with the real ManagedIdentityCredential (IDENTITY_ENDPOINT on the test server) and verifies TLS
+against the server's test CA, with challenge-resource verification on.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from azure.keyvault.secrets import SecretClient
+from click.testing import Result
+
+from jwks_tool.testing.keyvault_server import KeyVaultServer
+
+pytestmark = pytest.mark.integration
+Run = Callable[..., Result]
+ALTINN_MEMBERS = ["kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq", "qi"]
+
+
+@pytest.fixture
+def kv(vault: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> KeyVaultServer:
+    for name, value in vault.identity_env().items():
+        monkeypatch.setenv(name, value)
+    return vault
+
+
+def vault_args(vault: KeyVaultServer) -> list[str]:
+    return ["--vault", vault.url, "--credential", "managed-identity", "--ca-bundle", vault.ca_path]
+
+
+def reader(vault: KeyVaultServer) -> SecretClient:
+    return SecretClient(vault.url, vault.credential(), **vault.client_kwargs())
+
+
+def puts(vault: KeyVaultServer) -> int:
+    return len([r for r in vault.requests if r.method == "PUT" and r.status == 200])
+
+
+def test_push_writes_what_altinn_reads(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    active = json.loads(run("export", "acme", "--private").output)
+    result = run("keyvault", "push", "acme", *vault_args(kv), "--for", "altinn-app", "--client-id", "cid-1")
+    assert result.exit_code == 0, result.stderr
+    assert result.output.splitlines() == [
+        "created           MaskinportenSettings--ClientId  cid-1",
+        "created           MaskinportenSettings--Authority  https://test.maskinporten.no/",
+        f"created           MaskinportenSettings--JwkBase64  kid {active['kid']}",
+    ]
+    secret = reader(kv).get_secret("MaskinportenSettings--JwkBase64")
+    assert secret.value is not None
+    decoded = json.loads(base64.b64decode(secret.value, validate=True), object_pairs_hook=list)
+    assert [name for name, _ in decoded] == ALTINN_MEMBERS
+    assert dict(decoded)["d"] == active["d"]
+    props = secret.properties
+    assert props.tags == {"kid": active["kid"], "thumbprint": props.tags["thumbprint"], "set": "acme", "env": "test"}
+    assert props.expires_on is not None
+    assert int(props.expires_on.timestamp()) == active["exp"]
+    assert props.not_before is not None
+    assert props.content_type == "application/jwk+json; encoding=base64"
+    for value in props.tags.values():
+        assert value not in (active["d"], active["p"], active["q"])
+    assert reader(kv).get_secret("MaskinportenSettings--Authority").value == "https://test.maskinporten.no/"
+    assert kv.identity_env()["IDENTITY_ENDPOINT"]
+    assert any(r.path.startswith("/msi/") for r in kv.requests), "signed in through the managed identity endpoint"
+
+
+def test_re_push_writes_nothing_and_rotation_adds_a_version(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    args = ["keyvault", "push", "acme", *vault_args(kv), "--for", "apiclient"]
+    assert run(*args).exit_code == 0
+    before = puts(kv)
+    again = run(*args)
+    assert again.exit_code == 0
+    assert again.output == "unchanged         MaskinportenSettings--EncodedJwk  kid k1\n"
+    assert puts(kv) == before
+    assert run("rotate", "acme", "--all-steps", "--overlap", "0").exit_code == 0
+    rotated = run(*args, "--json")
+    data = json.loads(rotated.output)
+    assert data["secrets"][0]["action"] == "new-version"
+    assert data["secrets"][0]["current_kid"] == "k1"
+    assert data["secrets"][0]["value"].endswith("characters, redacted>")
+    versions = list(reader(kv).list_properties_of_secret_versions("MaskinportenSettings--EncodedJwk"))
+    assert len(versions) == 2
+    status = run("keyvault", "status", "acme", *vault_args(kv), "--json")
+    assert status.exit_code == 0
+    assert json.loads(status.output)["matches_active"] is True
+
+
+def test_dry_run_writes_nothing_and_redacts(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    secret_d = json.loads(run("export", "acme", "--private").output)["d"]
+    result = run("keyvault", "push", "acme", *vault_args(kv), "--secret-name", "my-key", "--dry-run", "--json")
+    assert result.exit_code == 0
+    assert puts(kv) == 0
+    assert secret_d not in result.output
+    assert json.loads(result.output)["secrets"][0]["action"] == "would-create"
+
+
+def test_status_reports_a_stale_secret(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    assert run("keyvault", "push", "acme", *vault_args(kv), "--for", "apiclient").exit_code == 0
+    assert run("rotate", "acme", "--all-steps", "--overlap", "0").exit_code == 0
+    result = run("keyvault", "status", "acme", *vault_args(kv))
+    assert result.exit_code == 10
+    assert result.output.startswith("MaskinportenSettings--EncodedJwk: kid k1, does NOT match the active key")
+    assert "run `jwks-tool keyvault push acme" in result.stderr
+
+
+def test_bad_names_are_refused_before_anything_is_sent(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    result = run("keyvault", "push", "acme", *vault_args(kv), "--secret-name", "Maskinporten:Jwk")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("jwks-tool: error: invalid Key Vault secret name 'Maskinporten:Jwk'")
+    assert kv.requests == []
+
+
+def test_throttling_is_retried_then_succeeds(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    kv.faults.throttle(retry_after=0, count=1, method="PUT")
+    result = run("keyvault", "push", "acme", *vault_args(kv), "--for", "apiclient")
+    assert result.exit_code == 0, result.stderr
+    assert [r.status for r in kv.requests if r.method == "PUT"] == [429, 200]
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("forbidden", "no permission in the vault"),
+        ("unreachable", "cannot be reached"),
+        ("not-signed-in", "not signed in to Azure"),
+    ],
+)
+def test_errors_are_one_line_with_the_fix(
+    run: Run, kv: KeyVaultServer, monkeypatch: pytest.MonkeyPatch, fault: str, message: str
+) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    args = vault_args(kv)
+    if fault == "forbidden":
+        kv.faults.add("error", status=403, count=None, method="GET")
+    elif fault == "unreachable":
+        args = ["--vault", "https://127.0.0.1:9/", "--credential", "managed-identity", "--ca-bundle", kv.ca_path]
+    else:
+        monkeypatch.delenv("IDENTITY_ENDPOINT")
+        monkeypatch.delenv("IDENTITY_HEADER")
+    result = run("keyvault", "push", "acme", *args, "--for", "apiclient")
+    assert result.exit_code == 10, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
