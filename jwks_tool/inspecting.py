@@ -183,6 +183,15 @@ def _container_findings(found: FoundInput, profile: Profile, expect: Expect) -> 
             )
     if expect in (Expect.PRIVATE, Expect.KEYVAULT) and found.keys and not any(key.private for key in found.keys):
         findings.append(Finding(Severity.ERROR, "not-private", "only public keys, where a private key is expected"))
+    if found.encoding == "base64url" and expect in (Expect.ANY, Expect.KEYVAULT):
+        findings.append(
+            Finding(
+                Severity.ERROR if expect is Expect.KEYVAULT else Severity.WARNING,
+                "not-standard-base64",
+                "URL-safe or unpadded base64: Altinn decodes Key Vault values with .NET's Convert.FromBase64String, "
+                "which needs standard, padded base64 (export --private --format base64)",
+            )
+        )
     if expect is Expect.KEYVAULT and not found.encoding.startswith("base64"):
         findings.append(
             Finding(

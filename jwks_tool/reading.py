@@ -13,6 +13,7 @@ full key check on the way in.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from jwks_tool.errors import InputError
@@ -31,6 +32,7 @@ from jwks_tool.model import PRIVATE_MEMBERS
 MAX_INPUT_BYTES = 1024 * 1024
 """A key file is a few KB; anything above a MiB is not one."""
 
+_STANDARD_B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _WHAT_WE_READ = "jwks-tool reads a JWK, a JWKS, a JSON array of JWKs, a PEM key or certificate, or a base64 JWK"
 
 _PEM_KINDS = {
@@ -104,11 +106,10 @@ def read_input(data: bytes, *, passphrase: PassphraseCallback | None) -> FoundIn
     decoded = decode_base64_json(text)
     if decoded is not None:
         compact = "".join(text.split())
-        encoding = "base64" if any(char in compact for char in "+/=") else "base64url"
-        if "-" in compact or "_" in compact:
-            encoding = "base64url"
+        # standard means: its alphabet and its padding (what .NET's Convert.FromBase64String takes)
+        encoding = "base64" if _STANDARD_B64.match(compact) and len(compact) % 4 == 0 else "base64url"
         found = _from_json(decoded, encoding)
-        label = "standard" if encoding == "base64" else "URL-safe"
+        label = "standard" if encoding == "base64" else "URL-safe or unpadded"
         return dataclasses.replace(found, kind=f"{label} base64 of a {found.kind}")
     raise InputError("the input is not a key", hint=_WHAT_WE_READ)
 

@@ -377,11 +377,6 @@ def test_keyvault_values_with_any_padding_decode_strictly_and_inspect_clean(
         assert [(key["kid"], key["private"]) for key in report["keys"]] == [(obj["kid"], True)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reading.read_input calls a standard base64 value without '=' padding (compact JSON length a "
-    "multiple of 3, about one Key Vault value in three) 'URL-safe base64', encoding base64url, even jwks-tool's own",
-)
 def test_own_keyvault_value_without_padding_is_reported_as_standard_base64(
     run: Run, tmp_path: Path, rfc_keyvault_values: dict[int, str]
 ) -> None:
@@ -391,11 +386,6 @@ def test_own_keyvault_value_without_padding_is_reported_as_standard_base64(
     assert (report["encoding"], report["kind"]) == ("base64", "standard base64 of a private JWK")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: inspect --expect keyvault passes a value with its '=' padding stripped (base64url style) as OK, "
-    "though Altinn decodes it with Convert.FromBase64String, which refuses it as base64.b64decode(validate=True) does",
-)
 def test_inspect_keyvault_flags_a_value_strict_base64_refuses(
     run: Run, tmp_path: Path, rfc_keyvault_values: dict[int, str]
 ) -> None:
@@ -406,7 +396,9 @@ def test_inspect_keyvault_flags_a_value_strict_base64_refuses(
     path.write_text(unpadded + "\n")
     result = run("inspect", str(path), "--expect", "keyvault", "--json")
     assert result.exit_code == 2, result.output
-    assert json.loads(result.stdout)["verdict"] == "errors"
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "errors"
+    assert [f["code"] for f in report["findings"]] == ["not-standard-base64"]
 
 
 # ---- RFC 7638 thumbprints -----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import Result
 
@@ -43,13 +44,19 @@ def test_version(run: Run) -> None:
 
 
 def test_every_command_has_help(run: Run) -> None:
-    assert set(cli.commands) >= {"init", "generate", "import", "export", "list", "show", "inspect"}
+    assert set(cli.commands) >= {"init", "generate", "import", "export", "list", "show", "inspect", "keyvault"}
+    leaves: list[tuple[str, ...]] = []
     for name, command in cli.commands.items():
         assert command.help, name
         assert len(command.help) > 40, name
-        result = run(name, "--help")
-        assert result.exit_code == 0, name
-        assert "--json" in result.output, f"{name} lacks --json"
+        if isinstance(command, click.Group):
+            leaves.extend((name, sub) for sub in command.commands)
+        else:
+            leaves.append((name,))
+    for path in leaves:
+        result = run(*path, "--help")
+        assert result.exit_code == 0, path
+        assert "--json" in result.output, f"{path} lacks --json"
 
 
 def test_import_output_is_golden(
