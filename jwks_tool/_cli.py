@@ -147,6 +147,34 @@ def is_terminal(stream: Any) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def azure_options(func: F) -> F:
+    """--credential, --ca-bundle and --no-verify-challenge-resource: how to reach Key Vault."""
+    func = click.option(
+        "--no-verify-challenge-resource",
+        "no_verify",
+        is_flag=True,
+        help="Accept a challenge resource that is not the vault's domain (emulators, private endpoints).",
+    )(func)
+    func = click.option(
+        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="PEM CA bundle for TLS to the vault."
+    )(func)
+    func = click.option(
+        "--credential",
+        type=click.Choice(["default", "cli", "environment", "managed-identity"]),
+        default="default",
+        show_default=True,
+        help="How to sign in to Azure: DefaultAzureCredential, az login, AZURE_* variables, or managed identity.",
+    )(func)
+    return func
+
+
+def azure_connection(vault: str, credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
+    """A Key Vault connection from the command line's options."""
+    from jwks_tool.keyvault import Connection, Credential, normalise_vault_url
+
+    return Connection(normalise_vault_url(vault), Credential(credential), ca_bundle, not no_verify)
+
+
 def read_secret_file(path: Path, what: str) -> str:
     try:
         text = path.read_text(encoding="utf-8")
@@ -299,6 +327,10 @@ def _protection_text(info: dict[str, Any]) -> str:
     metavar="DURATION",
     help="Lifetime such as 90d or 1y [default and maximum for maskinporten: 365d].",
 )
+@click.option("--in-vault", metavar="URL", help="Make the key inside this Azure Key Vault (non-exportable).")
+@click.option("--hsm", is_flag=True, help="With --in-vault: HSM-protected key (Premium vault).")
+@click.option("--vault-key-name", help="With --in-vault: the Key Vault key name [jwks-<name>-<env>].")
+@azure_options
 @store_options
 @json_option
 def generate(
@@ -312,6 +344,12 @@ def generate(
     kid: str | None,
     kid_style: str,
     expires_in: str | None,
+    in_vault: str | None,
+    hsm: bool,
+    vault_key_name: str | None,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
     store_url: str | None,
     passphrase_file: Path | None,
     as_json: bool,
@@ -321,10 +359,15 @@ def generate(
     The first key of a set is active; later ones wait as next. The private half is sealed in the store and never
     shown; `export` gives the public JWK, `export --private` the private one.
     """
-    from jwks_tool.service import GenerateRequest, KidStyle
+    from jwks_tool.service import GenerateRequest, KidStyle, VaultKeyOptions
     from jwks_tool.timeutil import parse_duration
 
     svc = make_service(store_url, passphrase_file)
+    vault_key = None
+    if in_vault is not None:
+        vault_key = VaultKeyOptions(azure_connection(in_vault, credential, ca_bundle, no_verify), hsm, vault_key_name)
+    elif hsm or vault_key_name:
+        raise InputError("--hsm and --vault-key-name go with --in-vault", hint="add --in-vault URL")
     request = GenerateRequest(
         name=name,
         env=env,
@@ -336,6 +379,7 @@ def generate(
         kid=kid,
         kid_style=KidStyle(kid_style),
         expires_in=None if expires_in is None else parse_duration(expires_in),
+        in_vault=vault_key,
     )
     record = svc.generate(request)
     keyset = svc.get_set(name, env)
@@ -608,7 +652,7 @@ def inspect(source: Any, profile: str, expect: str, as_json: bool) -> None:
     click.get_current_context().exit(codes[report.verdict])
 
 
-from jwks_tool import _cli_keyvault, _cli_lifecycle  # noqa: E402, F401  (register their commands)
+from jwks_tool import _cli_keyvault, _cli_lifecycle, _cli_maskinporten  # noqa: E402, F401  (register their commands)
 
 
 def main() -> None:

@@ -7,36 +7,24 @@ from typing import Any
 
 import click
 
-from jwks_tool._cli import cli, json_option, make_service, print_json, set_options, store_options
+from jwks_tool._cli import (
+    azure_connection,
+    azure_options,
+    cli,
+    json_option,
+    make_service,
+    print_json,
+    set_options,
+    store_options,
+)
 
 
 def vault_options(func: Any) -> Any:
-    func = click.option(
-        "--no-verify-challenge-resource",
-        "no_verify",
-        is_flag=True,
-        help="Accept a challenge resource that is not the vault's domain (emulators, private endpoints).",
-    )(func)
-    func = click.option(
-        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="PEM CA bundle for TLS to the vault."
-    )(func)
-    func = click.option(
-        "--credential",
-        type=click.Choice(["default", "cli", "environment", "managed-identity"]),
-        default="default",
-        show_default=True,
-        help="How to sign in: DefaultAzureCredential, az login, AZURE_* variables, or managed identity.",
-    )(func)
+    func = azure_options(func)
     func = click.option(
         "--vault", required=True, metavar="URL", help="https://NAME.vault.azure.net/ or the vault name."
     )(func)
     return func
-
-
-def _connection(vault: str, credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
-    from jwks_tool.keyvault import Connection, Credential, normalise_vault_url
-
-    return Connection(normalise_vault_url(vault), Credential(credential), ca_bundle, not no_verify)
 
 
 @cli.group()
@@ -91,7 +79,7 @@ def push(
     if record is None:
         raise NotFoundError(f"{keyset.ref} has no active key to push", hint="pass --kid, or promote a key first")
     names = kv.secret_names(kv.Preset(preset) if preset else None, client_id=client_id, secret_name=secret_name)
-    connection = _connection(vault, credential, ca_bundle, no_verify)
+    connection = azure_connection(vault, credential, ca_bundle, no_verify)
     _, value = svc.export_private(keyset, record.kid, PrivateFormat.BASE64, pem_passphrase=None)
     planned = kv.plan(keyset, record, value.strip(), names, client_id=client_id)
     client = kv.secret_client(connection)
@@ -147,7 +135,7 @@ def status_(
     svc = make_service(store_url, passphrase_file)
     keyset = svc.get_set(name, env)
     names = kv.secret_names(kv.Preset(preset), client_id=None, secret_name=secret_name)
-    connection = _connection(vault, credential, ca_bundle, no_verify)
+    connection = azure_connection(vault, credential, ca_bundle, no_verify)
     result = kv.status(kv.secret_client(connection), names["jwk"], keyset.active, vault=connection.vault_url)
     if as_json:
         print_json(

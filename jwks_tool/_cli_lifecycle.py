@@ -11,6 +11,8 @@ from jwks_tool._cli import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_WARNINGS,
+    azure_connection,
+    azure_options,
     cli,
     emit,
     json_option,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 @click.option("--single", is_flag=True, help="Print only the new JWK (for portals that add keys one at a time).")
 @click.option("--size", type=click.Choice(["2048", "3072", "4096"]), help="RSA bits of the new key [the active key's].")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the set to register to this file.")
+@azure_options
 @store_options
 @json_option
 def rotate(
@@ -50,6 +53,9 @@ def rotate(
     single: bool,
     size: str | None,
     out: Path | None,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
     store_url: str | None,
     passphrase_file: Path | None,
     as_json: bool,
@@ -80,6 +86,7 @@ def rotate(
         size=int(size) if size else (template.size if template and template.kty == "RSA" else 3072),
         crv=template.crv if template else None,
         alg=template.alg if template else None,
+        in_vault=_same_vault(template, credential, ca_bundle, no_verify),
     )
     if step == "promote":
         results = [rotation.promote(name, env)]
@@ -125,6 +132,17 @@ def rotate(
     else:
         click.echo(f"Wrote the set to register to {out}")
     click.echo(f"Next: {results[-1].next_action}")
+
+
+def _same_vault(template: Any, credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
+    """Keys made in Key Vault rotate in Key Vault: a new version of the same vault key."""
+    if template is None or template.vault_key is None:
+        return None
+    from jwks_tool.keyvault import split_key_id
+    from jwks_tool.service import VaultKeyOptions
+
+    vault, key_name = split_key_id(template.vault_key)
+    return VaultKeyOptions(azure_connection(vault, credential, ca_bundle, no_verify), key_name=key_name)
 
 
 def _step_json(result: StepResult) -> dict[str, Any]:

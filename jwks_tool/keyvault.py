@@ -373,3 +373,70 @@ def _value_thumbprint(value: str | None) -> str | None:
 def call(doing: str, vault: str, func: Callable[[], T]) -> T:
     with azure_errors(doing, vault=vault):
         return func()
+
+
+# ---- keys made inside the vault -----------------------------------------------------------------------------------
+def split_key_id(key_id: str) -> tuple[str, str]:
+    """``https://v.vault.azure.net/keys/NAME/VERSION`` → (vault URL, key name)."""
+    match = re.match(r"^(https://[^/]+/?)(?:\?[^/]*)?keys/([0-9A-Za-z-]+)(?:/[0-9a-f]*)?$", key_id)
+    if match is None:
+        raise InputError(f"not a Key Vault key id: {key_id!r}")
+    return normalise_vault_url(match.group(1)), match.group(2)
+
+
+def vault_key_name(set_name: str, env: str) -> str:
+    """``jwks-<set>-<env>``: Key Vault key names take ``0-9 A-Z a-z -``; other characters become ``-``."""
+    return re.sub(r"[^0-9A-Za-z-]", "-", f"jwks-{set_name}-{env}")[:127]
+
+
+def create_vault_key(
+    connection: Connection,
+    *,
+    name: str,
+    kty: str,
+    size: int,
+    crv: str | None,
+    hsm: bool,
+    expires: datetime,
+    not_before: datetime,
+    tags: dict[str, str],
+) -> tuple[str, dict[str, str]]:
+    """Create a non-exportable key (a new version when the name exists); returns its id and public JWK members."""
+    from jwks_tool.b64 import b64url_encode
+
+    if not SECRET_NAME_RE.match(name):
+        raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
+    with azure_errors(f"create the key {name}", vault=connection.vault_url):
+        from azure.keyvault.keys import KeyClient, KeyOperation
+
+        kwargs: dict[str, Any] = {"verify_challenge_resource": connection.verify_challenge_resource}
+        if connection.ca_bundle:
+            kwargs["connection_verify"] = connection.ca_bundle
+        client = KeyClient(connection.vault_url, make_credential(connection.credential), **kwargs)
+        common: dict[str, Any] = {
+            "hardware_protected": hsm,
+            "expires_on": expires,
+            "not_before": not_before,
+            "tags": tags,
+            "key_operations": [KeyOperation.sign, KeyOperation.verify],
+            "exportable": False,
+        }
+        if kty == "RSA":
+            key = client.create_rsa_key(name, size=size, **common)
+        else:
+            key = client.create_ec_key(name, curve=crv, **common)
+    material = key.key
+    if kty == "RSA":
+        members = {
+            "kty": "RSA",
+            "n": b64url_encode(bytes(getattr(material, "n"))),  # noqa: B009 - JsonWebKey's members are dynamic
+            "e": b64url_encode(bytes(getattr(material, "e"))),  # noqa: B009
+        }
+    else:
+        members = {
+            "kty": "EC",
+            "crv": str(crv),
+            "x": b64url_encode(bytes(getattr(material, "x"))),  # noqa: B009
+            "y": b64url_encode(bytes(getattr(material, "y"))),  # noqa: B009
+        }
+    return str(key.id), members

@@ -166,6 +166,8 @@ class KeyRecord:
     sealed_private: str | None
     """The private JWK sealed by the store's protection, or ``None`` once destroyed."""
     history: tuple[Transition, ...] = ()
+    vault_key: str | None = None
+    """For keys made inside Azure Key Vault: the key's id (URL with version); the private half never leaves it."""
 
     def __repr__(self) -> str:
         return f"KeyRecord(kid={self.kid!r}, thumbprint={self.thumbprint!r})"
@@ -197,7 +199,7 @@ class KeyRecord:
             "public_jwk": dict(self.public_jwk),
             "sealed_private": self.sealed_private,
             "history": [step.to_dict() for step in self.history],
-        }
+        } | ({"vault_key": self.vault_key} if self.vault_key else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KeyRecord:
@@ -222,6 +224,7 @@ class KeyRecord:
                 public_jwk=public,
                 sealed_private=sealed,
                 history=tuple(Transition.from_dict(step) for step in data.get("history", [])),
+                vault_key=None if data.get("vault_key") is None else str(data["vault_key"]),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise StoreCorruptError(f"bad key record: {exc!r}") from exc

@@ -22,7 +22,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jwks_tool import keys as keymod
 from jwks_tool.errors import ConflictError, InputError, KeyMaterialError, NotFoundError, ProfileError
@@ -49,6 +49,10 @@ from jwks_tool.sealing import (
 )
 from jwks_tool.stores.interface import KeyStore
 
+if TYPE_CHECKING:
+    from jwks_tool.keyvault import Connection
+    from jwks_tool.signing import Signer
+
 DEFAULT_LIFETIME = timedelta(days=365)
 DEFAULT_PROFILE = "maskinporten"
 
@@ -74,6 +78,17 @@ class GenerateRequest:
     kid: str | None = None
     kid_style: KidStyle = KidStyle.READABLE
     expires_in: timedelta | None = None
+    in_vault: VaultKeyOptions | None = None
+    """Make the key inside Azure Key Vault (non-exportable) instead of locally."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VaultKeyOptions:
+    """Where and how to make a vault-native key."""
+
+    connection: Connection
+    hsm: bool = False
+    key_name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,13 +233,19 @@ class KeyService:
 
     def private_jwk(self, keyset: KeySet, record: KeyRecord) -> dict[str, Any]:
         """Open a key's sealed private half (asks for the passphrase); never log or print the result."""
+        if record.vault_key is not None:
+            raise NotFoundError(
+                f"the private half of {record.kid} lives in Azure Key Vault and cannot leave it",
+                hint="sign with it through the vault (jwks-tool grant), or export the public half",
+            )
         if record.sealed_private is None:
             raise NotFoundError(
                 f"the private half of {record.kid} is no longer in the store (state {record.state.value})",
                 hint="export a key whose private half is kept",
             )
         sealer = self._open_sealer(create=False)
-        members = sealer.unseal(record.sealed_private, context=_seal_context(keyset.ref, record.kid))
+        sealed = self.store.resolve_sealed(record.sealed_private)
+        members = sealer.unseal(sealed, context=_seal_context(keyset.ref, record.kid))
         if not sealer.authenticated:
             members = keymod.validate_private_jwk(members)
         if keymod.thumbprint(members) != record.thumbprint:
@@ -277,6 +298,18 @@ class KeyService:
             profile.check_kid(request.kid)
         self._check_room(existing, profile)
 
+        if request.in_vault is not None:
+            return self._generate_in_vault(
+                ref,
+                profile,
+                request,
+                kty=kty,
+                size=size,
+                crv=crv,
+                alg=alg,
+                lifetime=lifetime,
+                only_if_no_next=only_if_no_next,
+            )
         sealer = self._open_sealer(create=True)
         sealer.prepare()  # the KDF runs while the key is generated
         members = keymod.generate_private_jwk(kty=kty, size=size, crv=crv)
@@ -291,6 +324,64 @@ class KeyService:
             origin=Origin.GENERATED,
             only_if_no_next=only_if_no_next,
         )
+
+    def _generate_in_vault(
+        self,
+        ref: SetRef,
+        profile: Profile,
+        request: GenerateRequest,
+        *,
+        kty: str,
+        size: int,
+        crv: str | None,
+        alg: str,
+        lifetime: timedelta,
+        only_if_no_next: bool,
+    ) -> KeyRecord:
+        from jwks_tool.keyvault import create_vault_key, vault_key_name
+
+        assert request.in_vault is not None
+        options = request.in_vault
+        if self.store.read_config() is None:
+            self._open_sealer(create=True)  # a new store still records its protection
+        now = self._clock()
+        key_id, members = create_vault_key(
+            options.connection,
+            name=options.key_name or vault_key_name(ref.name, ref.env.value),
+            kty=kty,
+            size=size,
+            crv=crv,
+            hsm=options.hsm,
+            expires=now + lifetime,
+            not_before=now,
+            tags={"set": ref.name, "env": ref.env.value, "managed-by": "jwks-tool"},
+        )
+        return self._add_key(
+            ref,
+            profile,
+            members,
+            kid=request.kid,
+            kid_style=request.kid_style,
+            alg=alg,
+            lifetime=lifetime,
+            origin=Origin.GENERATED,
+            only_if_no_next=only_if_no_next,
+            vault_key=key_id,
+        )
+
+    def signer_for(self, keyset: KeySet, record: KeyRecord, connection: Connection | None) -> Signer:
+        """A signer for a registered key: local (opens the sealed private half) or through Key Vault."""
+        from jwks_tool.signing import LocalSigner, VaultSigner
+
+        if record.vault_key is not None:
+            if connection is None:
+                from jwks_tool.keyvault import Connection, split_key_id
+
+                connection = Connection(split_key_id(record.vault_key)[0])
+            return VaultSigner(record.vault_key, connection, alg=record.alg)
+        members = self.private_jwk(keyset, record)
+        trusted = self._sealer is not None and self._sealer.authenticated
+        return LocalSigner(members, alg=record.alg, trusted=trusted)
 
     def import_key(self, request: ImportRequest) -> KeyRecord:
         """Bring an existing private key (PEM, JWK, base64 JWK) into a set."""
@@ -382,6 +473,7 @@ class KeyService:
         lifetime: timedelta,
         origin: Origin,
         only_if_no_next: bool = False,
+        vault_key: str | None = None,
     ) -> KeyRecord:
         now = self._clock()
         thumb = keymod.thumbprint(members)
@@ -392,8 +484,9 @@ class KeyService:
         profile.check_kid(kid)
         expires = now + lifetime
         public = keymod.decorate(keymod.public_jwk(members), kid=kid, alg=alg, exp=int(expires.timestamp()))
-        sealer = self._open_sealer(create=True)
-        sealed = sealer.seal(members, context=_seal_context(ref, kid))
+        sealed = None
+        if vault_key is None:  # a vault-native key has no private half outside the vault
+            sealed = self._open_sealer(create=True).seal(members, context=_seal_context(ref, kid))
         with self.store.lock():
             current = self.store.read_set(ref)
             keyset = current or KeySet(ref=ref, profile=profile.name, created=now, updated=now)
@@ -421,6 +514,7 @@ class KeyService:
                 public_jwk=public,
                 sealed_private=sealed,
                 history=(Transition(now, None, state, origin.value),),
+                vault_key=vault_key,
             )
             self.commit(
                 current, keyset.replace_keys([*keyset.keys, record]), [Change(record, None, state, origin.value)]

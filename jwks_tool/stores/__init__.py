@@ -4,8 +4,9 @@
     >>> type(open_store("memory:")).__name__
     'MemoryStore'
 
-Built in: ``file:PATH`` or a plain path (:mod:`jwks_tool.stores.file`, the default, in the user's data folder) and
-``memory:`` (:mod:`jwks_tool.stores.memory`, for tests). Other packages add stores through the ``jwks_tool.stores``
+Built in: ``file:PATH`` or a plain path (:mod:`jwks_tool.stores.file`, the default, in the user's data folder),
+``memory:`` (:mod:`jwks_tool.stores.memory`, for tests) and ``https://NAME.vault.azure.net/``
+(:mod:`jwks_tool.stores.keyvault`, a store shared by a team). Other packages add stores through the ``jwks_tool.stores``
 entry-point group: a :class:`~jwks_tool.stores.interface.KeyStore` subclass whose ``supports(url)`` says yes.
 Store modules are imported only when their URL is used.
 """
@@ -21,10 +22,18 @@ from jwks_tool.stores.interface import KeyStore
 
 ENV_STORE = "JWKS_TOOL_STORE"
 
-_BUILTIN: tuple[tuple[str, str], ...] = (
-    ("memory:", "jwks_tool.stores.memory:MemoryStore"),
-    ("", "jwks_tool.stores.file:FileStore"),  # the fallback: file: URLs and plain paths
-)
+KEYVAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de")
+
+
+def is_keyvault_url(url: str) -> bool:
+    """``https://NAME.vault.azure.net/`` (and the sovereign clouds), or any https URL with ``store=keyvault`` in its
+    query (emulators, private endpoints)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return False
+    return parts.hostname.endswith(KEYVAULT_SUFFIXES) or parse_qs(parts.query).get("store") == ["keyvault"]
 
 
 def default_store_url() -> str:
@@ -43,10 +52,11 @@ def _load(target: str) -> type[KeyStore]:
 
 
 def store_class_for(url: str) -> type[KeyStore]:
-    """The store type for ``url``: a built-in one by prefix, else the first plug-in that supports it."""
-    for prefix, target in _BUILTIN[:-1]:
-        if url.startswith(prefix):
-            return _load(target)
+    """The store type for ``url``: a built-in one, else the first plug-in whose ``supports(url)`` says yes."""
+    if url.startswith("memory:"):
+        return _load("jwks_tool.stores.memory:MemoryStore")
+    if is_keyvault_url(url):
+        return _load("jwks_tool.stores.keyvault:KeyVaultStore")
     if "://" in url and not url.startswith("file://"):
         from importlib.metadata import entry_points
 
@@ -59,9 +69,9 @@ def store_class_for(url: str) -> type[KeyStore]:
                 return candidate
         raise StoreError(
             f"no key store handles {url!r}",
-            hint="use a folder path, file:PATH, or memory: (Key Vault URLs need the Key Vault store plug-in)",
+            hint="use a folder path, file:PATH, memory:, or https://NAME.vault.azure.net/ (Azure Key Vault)",
         )
-    return _load(_BUILTIN[-1][1])
+    return _load("jwks_tool.stores.file:FileStore")
 
 
 def open_store(url: str | None = None) -> KeyStore:
