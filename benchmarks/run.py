@@ -12,9 +12,9 @@ From Python (a smoke test)::
 jwks-tool's speed, measured as ratios against reference commands run side by side in the same process tree:
 ``python -c "import click"`` for start-up, ``openssl genpkey`` for key generation, and one key against fifty for the
 passphrase KDF. The compared commands are interleaved (A, B, A, B, ...) after two untimed warm-up runs each, so drift
-on a shared, noisy machine hits both sides alike; the table gives both medians, their ratio with a 95 % bootstrap
-interval, the target and PASS/FAIL. Pass/fail checks follow: --help imports no heavy package, and read-only commands
-work without a passphrase. See benchmarks/README.md for what each figure means.
+on a shared, noisy machine hits both sides alike; the table gives both medians, their ratio, the target and
+PASS/FAIL, and a 95 % bootstrap interval of each ratio follows it. Pass/fail checks come last: --help imports no heavy
+package, and read-only commands work without a passphrase. See benchmarks/README.md for what each figure means.
 
 The run exits 0 (benchmarks report, they do not fail the build); ``--check`` makes it exit 1 when a target or check
 fails. Exit 2 means a benchmark could not run (a compared command failed, or openssl is missing).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +34,22 @@ def keyvault() -> None:
 
 
 @keyvault.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @set_options
 @vault_options
 @click.option(
     "--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), help="Name the secrets for this consumer."
 )
-@click.option("--secret-name", help="Write the key to this secret instead of a preset's name.")
+@click.option("--secret-name", help="Write the key to this secret instead of a preset's name ({name}, {env} allowed).")
 @click.option("--client-id", help="Also write MaskinportenSettings--ClientId (and --Authority for altinn-app).")
 @click.option("--kid", help="The key to push [default: the active key].")
+@click.option("--all", "all_sets", is_flag=True, help="Push every set of --env; needs --secret-name with {name}.")
+@click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Requests in flight (--all).")
 @click.option("--dry-run", is_flag=True, help="Show what would be written (values redacted); write nothing.")
 @store_options
 @json_option
 def push(
-    name: str,
+    name: str | None,
     env: str,
     vault: str,
     credential: str,
@@ -56,6 +59,8 @@ def push(
     secret_name: str | None,
     client_id: str | None,
     kid: str | None,
+    all_sets: bool,
+    workers: int,
     dry_run: bool,
     store_url: str | None,
     passphrase_file: Path | None,
@@ -67,39 +72,67 @@ def push(
     --for altinn-app   MaskinportenSettings--JwkBase64 (+ --ClientId, --Authority with --client-id)
     --for apiclient    MaskinportenSettings--EncodedJwk (+ --ClientId with --client-id)
     The secret's expires/not-before follow the key; tags hold kid, thumbprint, set and environment. A key that is
-    there already is not written again; after a rotation a new secret version is added.
+    there already is not written again; after a rotation a new secret version is added. --all pushes every set,
+    paced below Key Vault's limit of 300 secret writes per 10 s, with a progress bar.
     """
     from jwks_tool import keyvault as kv
-    from jwks_tool.errors import NotFoundError
+    from jwks_tool.errors import InputError, NotFoundError
     from jwks_tool.formats import PrivateFormat
 
     svc = make_service(store_url, passphrase_file)
-    keyset = svc.get_set(name, env)
-    record = svc.pick_key(keyset, kid) if kid else keyset.active
-    if record is None:
-        raise NotFoundError(f"{keyset.ref} has no active key to push", hint="pass --kid, or promote a key first")
-    names = kv.secret_names(kv.Preset(preset) if preset else None, client_id=client_id, secret_name=secret_name)
+    if all_sets == (name is not None):
+        raise InputError("give a set NAME or --all", hint="jwks-tool keyvault push NAME --vault URL --for apiclient")
+    if all_sets and (secret_name is None or "{name}" not in secret_name or kid):
+        raise InputError(
+            "--all needs --secret-name with {name} (and no --kid)", hint="--secret-name '{name}-{env}-jwk'"
+        )
+    keysets = [s for s in svc.list_sets() if s.ref.env.value == env] if all_sets else [svc.get_set(str(name), env)]
+    batches: list[list[kv.PlannedSecret]] = []
+    records = []
+    for keyset in keysets:
+        record = svc.pick_key(keyset, kid) if kid else keyset.active
+        if record is None:
+            raise NotFoundError(f"{keyset.ref} has no active key to push", hint="pass --kid, or promote a key first")
+        template = None if secret_name is None else secret_name.format(name=keyset.ref.name, env=env)
+        names = kv.secret_names(kv.Preset(preset) if preset else None, client_id=client_id, secret_name=template)
+        _, value = svc.export_private(keyset, record.kid, PrivateFormat.BASE64, pem_passphrase=None)
+        planned = kv.plan(keyset, record, value.strip(), names, client_id=client_id)
+        batches.append(sorted(planned, key=lambda secret: secret.role == "jwk"))
+        records.append(record)
     connection = azure_connection(vault, credential, ca_bundle, no_verify)
-    _, value = svc.export_private(keyset, record.kid, PrivateFormat.BASE64, pem_passphrase=None)
-    planned = kv.plan(keyset, record, value.strip(), names, client_id=client_id)
     client = kv.secret_client(connection)
-    outcomes = kv.push(client, planned, vault=connection.vault_url, dry_run=dry_run)
+    if all_sets:
+        bar: Any
+        with click.progressbar(length=len(batches), label="Pushing", file=sys.stderr) as bar:
+            results = kv.push_many(
+                client,
+                batches,
+                vault=connection.vault_url,
+                dry_run=dry_run,
+                workers=workers,
+                progress=lambda done: bar.update(done),
+            )
+    else:
+        results = [kv.push(client, batches[0], vault=connection.vault_url, dry_run=dry_run)]
+    rows = [
+        (record, outcome, secret)
+        for record, batch, outcomes in zip(records, batches, results, strict=True)
+        for outcome, secret in zip(outcomes, batch, strict=True)
+    ]
     if as_json:
         print_json(
             {
                 "vault": connection.vault_url,
-                "set": name,
                 "env": env,
-                "kid": record.kid,
                 "dry_run": dry_run,
                 "secrets": [
-                    {**outcome.to_dict(), "value": secret.shown_value(), "tags": secret.tags}
-                    for outcome, secret in zip(outcomes, sorted(planned, key=lambda s: s.role == "jwk"), strict=True)
+                    {**outcome.to_dict(), "kid": record.kid, "value": secret.shown_value(), "tags": secret.tags}
+                    for record, outcome, secret in rows
                 ],
             }
         )
         return
-    for outcome, secret in zip(outcomes, sorted(planned, key=lambda s: s.role == "jwk"), strict=True):
+    for record, outcome, secret in rows:
         detail = f"kid {record.kid}" if secret.sensitive else secret.shown_value()
         was = f" (was {outcome.current_kid})" if outcome.current_kid and outcome.current_kid != record.kid else ""
         click.echo(f"{outcome.action:<17} {secret.name}  {detail}{was}")

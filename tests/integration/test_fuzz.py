@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from jwks_tool._cli import cli
@@ -324,11 +324,13 @@ def expected_thumbprint(name: str) -> str | None:
     return None
 
 
-def params(which: str) -> Iterator[Any]:
+def params(which: str) -> list[Any]:
+    chosen = []
     for name, entry in CORPUS.items():
         bug = entry.inspect_bug if which == "inspect" else entry.import_bug
         marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-        yield pytest.param(name, id=name, marks=marks)
+        chosen.append(pytest.param(name, id=name, marks=marks))
+    return chosen
 
 
 def test_the_corpus_and_its_readme_list_every_file() -> None:
@@ -549,7 +551,7 @@ def assert_no_secret(result: Result, base: Base) -> None:
 
 
 FUZZ_SETTINGS = settings(
-    max_examples=150,
+    max_examples=500,
     deadline=None,
     derandomize=True,
     database=None,
@@ -573,6 +575,7 @@ def test_inspect_of_mutated_input(data: st.DataObject, bases: dict[str, Base], s
         path = folder / "input"
         path.write_bytes(payload)
         text = invoke(["inspect", str(path)])
+        event(f"inspect {base.name}: exit {text.exit_code}")
         assert_sane(text, importing=False)
         assert_no_secret(text, base)
         as_json = invoke(["inspect", "--json", str(path)])
@@ -597,6 +600,7 @@ def test_import_of_mutated_input(
         shutil.copytree(template_store, store)
         before = snapshot(store)
         result = invoke(import_args(str(path), store))
+        event(f"import {base.name}: exit {result.exit_code}")
         assert_sane(result, importing=True)
         assert_no_secret(result, base)
         assert_import_outcome(result, store, before, base.thumbprint)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from azure.keyvault.secrets import SecretClient
@@ -152,3 +153,28 @@ def test_errors_are_one_line_with_the_fix(
     assert result.stderr.count("\n") == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_push_all_paces_below_the_limit(run: Run, kv: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--all keeps writes within the vault's window limit (scaled down here: 4 writes per 1 s) and ends with no 429."""
+    from jwks_tool import keyvault as kvmod
+    from jwks_tool.testing.keyvault_server import ThrottleLimits
+
+    for i in range(10):
+        assert run("generate", f"c{i}", "--size", "2048").exit_code == 0
+    kv.set_throttle(ThrottleLimits(window_seconds=1.0, secret_creates=4))
+    real = kvmod.WindowLimiter
+
+    def scaled(limit: int, window: float, **kwargs: Any) -> kvmod.WindowLimiter:
+        return real(4, window * kvmod.PACING_MARGIN / 10.0, **kwargs)  # the vault's 10 s window, scaled to 1 s
+
+    monkeypatch.setattr(kvmod, "WindowLimiter", scaled)
+    result = run("keyvault", "push", "--all", *vault_args(kv), "--secret-name", "{name}-{env}-jwk", "--json")
+    assert result.exit_code == 0, result.stderr
+    secrets = json.loads(result.stdout)["secrets"]
+    assert sorted(s["name"] for s in secrets) == sorted(f"c{i}-test-jwk" for i in range(10))
+    assert {s["action"] for s in secrets} == {"created"}
+    writes = [r for r in kv.requests if r.method == "PUT"]
+    assert [r.status for r in writes] == [200] * 10  # paced: the vault never had to say 429
+    again = run("keyvault", "push", "--all", *vault_args(kv), "--secret-name", "{name}-{env}-jwk", "--json")
+    assert {s["action"] for s in json.loads(again.stdout)["secrets"]} == {"unchanged"}
