@@ -623,6 +623,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         python = sys.executable
         tool_path = find_jwks_tool(python)
+        # An installed wheel has its bytecode compiled; an editable checkout under PYTHONDONTWRITEBYTECODE would
+        # recompile jwks_tool on every run and measure the compiler. Compile once, as pip does on install.
+        import compileall
+
+        compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "jwks_tool"), quiet=1)
         with tempfile.TemporaryDirectory(prefix="jwks-tool-bench-") as scratch:
             ctx = Context(python=python, jwks_tool=tool_path, workdir=Path(scratch), log=log)
             log(f"jwks-tool benchmarks, {mode.name} mode, {python}")

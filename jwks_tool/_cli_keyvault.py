@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -63,7 +62,7 @@ def push(
     workers: int,
     dry_run: bool,
     store_url: str | None,
-    passphrase_file: Path | None,
+    passphrase_file: str | None,
     as_json: bool,
 ) -> None:
     """Write the active key of set NAME to Key Vault as base64 of its private JWK (EncodedJwk / JwkBase64).
@@ -158,7 +157,7 @@ def status_(
     preset: str,
     secret_name: str | None,
     store_url: str | None,
-    passphrase_file: Path | None,
+    passphrase_file: str | None,
     as_json: bool,
 ) -> None:
     """Show which kid the vault's secret holds and whether it is the store's active key of set NAME."""

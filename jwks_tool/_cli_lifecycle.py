@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 @click.option("--keep-private", is_flag=True, help="Keep the private halves of retired keys (default: destroy).")
 @click.option("--single", is_flag=True, help="Print only the new JWK (for portals that add keys one at a time).")
 @click.option("--size", type=click.Choice(["2048", "3072", "4096"]), help="RSA bits of the new key [the active key's].")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the set to register to this file.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the set to register to this file.")
 @azure_options
 @store_options
 @json_option
@@ -52,12 +51,12 @@ def rotate(
     keep_private: bool,
     single: bool,
     size: str | None,
-    out: Path | None,
+    out: str | None,
     credential: str,
     ca_bundle: str | None,
     no_verify: bool,
     store_url: str | None,
-    passphrase_file: Path | None,
+    passphrase_file: str | None,
     as_json: bool,
 ) -> None:
     """Rotate the keys of set NAME, one safe step at a time.
@@ -171,7 +170,7 @@ def revoke(
     reason: str,
     keep_private: bool,
     store_url: str | None,
-    passphrase_file: Path | None,
+    passphrase_file: str | None,
     as_json: bool,
 ) -> None:
     """Revoke a compromised key of set NAME at once: it leaves the registered set.
@@ -225,7 +224,7 @@ def status(
     warn: str,
     fail: str,
     store_url: str | None,
-    passphrase_file: Path | None,
+    passphrase_file: str | None,
     as_json: bool,
 ) -> None:
     """Show every set (or NAME): active kid, age, days to expiry, each key's state, and the next step."""
@@ -257,7 +256,7 @@ def check(
     fail: str,
     next_max_age: str,
     store_url: str | None,
-    passphrase_file: Path | None,
+    passphrase_file: str | None,
     as_json: bool,
 ) -> None:
     """Check key expiry and rotation health, for cron and CI: exit 0 OK, 1 warnings, 2 failing.
@@ -286,7 +285,7 @@ def check(
 @click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
 @store_options
 @json_option
-def log(name: str | None, env: str | None, store_url: str | None, passphrase_file: Path | None, as_json: bool) -> None:
+def log(name: str | None, env: str | None, store_url: str | None, passphrase_file: str | None, as_json: bool) -> None:
     """Show the store's audit log (every change: time, user, command, set, kid, from-state, to-state)."""
     svc = make_service(store_url, passphrase_file)
     events = [
@@ -310,7 +309,7 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION")
 @click.option("--fail", default="14d", show_default=True, metavar="DURATION")
 @click.option("--template-dir", type=click.Path(file_okay=False, exists=True), help="Templates that override ours.")
@@ -318,12 +317,12 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
 @json_option
 def report(
     fmt: str,
-    out: Path | None,
+    out: str | None,
     warn: str,
     fail: str,
     template_dir: str | None,
     store_url: str | None,
-    passphrase_file: Path | None,
+    passphrase_file: str | None,
     as_json: bool,
 ) -> None:
     """An inventory of every key set for a security team: a timeline picture, expiry findings, the audit trail.
@@ -361,7 +360,7 @@ def report(
 @click.option("--vault", help="Key Vault name or URL, for Key Vault references.")
 @click.option("--secret-name", help="Key Vault secret name [MaskinportenSettings--EncodedJwk or --JwkBase64].")
 @click.option("--template-dir", type=click.Path(file_okay=False, exists=True), help="Your own templates (NAME.*.j2).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
 @store_options
 @json_option
 def render(
@@ -373,9 +372,9 @@ def render(
     vault: str | None,
     secret_name: str | None,
     template_dir: str | None,
-    out: Path | None,
+    out: str | None,
     store_url: str | None,
-    passphrase_file: Path | None,
+    passphrase_file: str | None,
     as_json: bool,
 ) -> None:
     """Fill TEMPLATE for the key set NAME: appsettings, altinn-app, portal, runbook, or one of yours.

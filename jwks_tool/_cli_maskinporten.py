@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -85,7 +84,7 @@ def grant(
     ca_bundle: str | None,
     no_verify: bool,
     store_url: str | None,
-    passphrase_file: Path | None,
+    passphrase_file: str | None,
     as_json: bool,
 ) -> None:
     """Print a signed JWT grant for Maskinporten made with a key of set NAME.

@@ -28,6 +28,8 @@ KEYVAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudap
 def is_keyvault_url(url: str) -> bool:
     """``https://NAME.vault.azure.net/`` (and the sovereign clouds), or any https URL with ``store=keyvault`` in its
     query (emulators, private endpoints)."""
+    if not url.startswith("https://"):
+        return False  # cheap: plain paths (the common case) never import urllib
     from urllib.parse import parse_qs, urlsplit
 
     parts = urlsplit(url)

@@ -26,7 +26,6 @@ import dataclasses
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +59,8 @@ def path_from_url(url: str) -> Path:
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new content, never a mix."""
+    import tempfile
+
     make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -44,9 +44,13 @@ def test_version(run: Run) -> None:
 
 
 def test_every_command_has_help(run: Run) -> None:
-    assert set(cli.commands) >= {"init", "generate", "import", "export", "list", "show", "inspect", "keyvault"}
+    context = click.Context(cli)
+    names = cli.list_commands(context)
+    assert set(names) >= {"init", "generate", "import", "export", "list", "show", "inspect", "keyvault"}
     leaves: list[tuple[str, ...]] = []
-    for name, command in cli.commands.items():
+    for name in names:
+        command = cli.get_command(context, name)
+        assert command is not None, name
         assert command.help, name
         assert len(command.help) > 40, name
         if isinstance(command, click.Group):
@@ -132,6 +136,7 @@ def test_export_private_jwk_to_pipe(run: Run, imported: dict[str, Any]) -> None:
 
 def test_private_export_to_a_terminal_asks(run: Run, imported: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("jwks_tool._cli.is_terminal", lambda stream: True)
+    monkeypatch.setattr("jwks_tool._cli_keys.is_terminal", lambda stream: True)
     result = run("export", "acme", "--private", input="n\n")
     assert result.exit_code == EXIT_CODES[AbortedError] == 9
     assert imported["d"] not in result.output
@@ -382,3 +387,18 @@ def test_inspect_exit_codes(run: Run, tmp_path: Path, rfc7517_rsa: dict[str, Any
     as_json = json.loads(run("inspect", str(tmp_path / "bad.json"), "--json").output)
     assert as_json["verdict"] == "errors"
     assert [f["code"] for f in as_json["findings"]] == ["missing-use"]
+
+
+def test_lazy_command_table_is_true() -> None:
+    """--help lists commands from a static table (so it imports no command module): it must match the commands."""
+    import importlib
+
+    from jwks_tool._cli import COMMANDS
+
+    for name, (module, short) in COMMANDS.items():
+        importlib.import_module(module)
+        command = cli.commands[name]
+        assert command.callback is not None
+        assert command.callback.__module__ == module, name
+        assert command.get_short_help_str(limit=1000) == short, name
+    assert set(cli.commands) == set(COMMANDS)

@@ -17,7 +17,9 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_readme_documents_every_command() -> None:
-    for name in cli.commands:
+    from jwks_tool._cli import COMMANDS
+
+    for name in COMMANDS:
         assert re.search(rf"^\| `{name}( |`)", README, re.MULTILINE), f"README's command table lacks {name}"
 
 
