@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jwks_tool._cli import EXIT_CODES, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_IO, EXIT_WARNINGS, cli
+from jwks_tool._cli import EXIT_CODES, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_IO, EXIT_WARNINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
