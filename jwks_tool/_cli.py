@@ -116,6 +116,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Azure Key Vault: push a set's key as the secret Altinn's libraries read, and check what a vault holds.",
     ),
     "grant": ("jwks_tool._cli_maskinporten", "Print a signed JWT grant for Maskinporten made with a key of set NAME."),
+    "token": (
+        "jwks_tool._cli_maskinporten",
+        "Ask Maskinporten for an access token with a grant from set NAME: proves the key is registered and works.",
+    ),
+    "portal": (
+        "jwks_tool._cli_maskinporten",
+        "Digdir's self-service API: register a set's keys (push) and compare what is registered (pull).",
+    ),
 }
 """Every command: the module that defines it (imported only when the command runs) and its one-line help, so
 `jwks-tool --help` costs little more than importing click. tests/unit/test_cli.py keeps this table true."""

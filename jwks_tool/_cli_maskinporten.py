@@ -102,3 +102,238 @@ def grant(
         print_json({"kid": record.kid, "alg": record.alg, "claims": claims, "grant": token})
     else:
         click.echo(token)
+
+
+@cli.command()
+@click.argument("name")
+@set_options
+@grant_options
+@click.option("--token-url", help="The token endpoint [<audience>token].")
+@click.option("--show-token", is_flag=True, help="Print the access token itself (it is a bearer credential).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for Maskinporten.")
+@azure_options
+@store_options
+@json_option
+def token(
+    name: str,
+    env: str,
+    client_id: str,
+    scope: str,
+    kid: str | None,
+    audience: str | None,
+    lifetime: int,
+    resource: str | None,
+    consumer_org: str | None,
+    token_url: str | None,
+    show_token: bool,
+    timeout: float,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Ask Maskinporten for an access token with a grant from set NAME: proves the key is registered and works.
+
+    On success it prints the token's claims and expiry (the token itself only with --show-token); on failure
+    Maskinporten's error code and message, and what to do about it. TLS is always verified (--ca-bundle adds a CA);
+    HTTPS_PROXY and NO_PROXY are honoured.
+    """
+    from datetime import UTC, datetime
+
+    from jwks_tool.maskinporten import GrantRequest, audience_for, request_token, token_url_for
+
+    svc = make_service(store_url, passphrase_file)
+    request = GrantRequest(client_id, scope, audience, lifetime, resource, consumer_org)
+    record, grant_jwt, _claims = _signer_and_grant(svc, name, env, kid, request, (credential, ca_bundle, no_verify))
+    url = token_url or token_url_for(audience or audience_for(env))
+    result = request_token(url, grant_jwt, ca_bundle=ca_bundle, timeout=timeout)
+    expires = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + result.expires_in, UTC)
+    if as_json:
+        data: dict[str, Any] = {
+            "kid": record.kid,
+            "token_url": url,
+            "scope": result.scope,
+            "expires_in": result.expires_in,
+            "claims": result.claims,
+        }
+        if show_token:
+            data["access_token"] = result.access_token
+        print_json(data)
+        return
+    click.echo(f"Maskinporten issued a token for {client_id} with key {record.kid}.")
+    click.echo(f"  scope    {result.scope}")
+    click.echo(f"  expires  in {result.expires_in} s ({expires:%Y-%m-%d %H:%M:%S} UTC)")
+    for claim in ("iss", "client_id", "consumer", "supplier", "aud"):
+        if claim in result.claims:
+            click.echo(f"  {claim:<8} {result.claims[claim]}")
+    if show_token:
+        click.echo(result.access_token)
+
+
+def _admin_token(
+    svc: Any,
+    env: str,
+    admin_set: str | None,
+    admin_client_id: str | None,
+    scope: str,
+    token_url: str | None,
+    ca_bundle: str | None,
+    azure: tuple[str, str | None, bool],
+) -> str:
+    import os
+
+    from jwks_tool.errors import InputError
+    from jwks_tool.maskinporten import GrantRequest, audience_for, request_token, token_url_for
+
+    if admin_set is None:
+        given = os.environ.get("JWKS_TOOL_PORTAL_TOKEN")
+        if given:
+            return given
+        raise InputError(
+            "the self-service API needs an admin token",
+            hint="set JWKS_TOOL_PORTAL_TOKEN, or pass --admin-set and --admin-client-id of a client with "
+            "idporten:dcr.write",
+        )
+    if not admin_client_id:
+        raise InputError("--admin-set needs --admin-client-id", hint="the admin client's id from the portal")
+    request = GrantRequest(admin_client_id, scope)
+    _, grant_jwt, _ = _signer_and_grant(svc, admin_set, env, None, request, azure)
+    url = token_url or token_url_for(audience_for(env))
+    return request_token(url, grant_jwt, ca_bundle=ca_bundle, timeout=30.0).access_token
+
+
+def portal_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--client-id", required=True, help="The client whose keys to read or write."),
+            click.option("--api-url", help="The self-service API [Digdir's for --env]."),
+            click.option(
+                "--admin-set", help="A key set of an admin client (scope idporten:dcr.write) to sign in with."
+            ),
+            click.option("--admin-client-id", help="That admin client's id."),
+            click.option("--token-url", help="The token endpoint for the admin client [<audience>token]."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@cli.group()
+def portal() -> None:
+    """Digdir's self-service API: register a set's keys (push) and compare what is registered (pull)."""
+
+
+@portal.command()
+@click.argument("name")
+@set_options
+@portal_options
+@azure_options
+@store_options
+@json_option
+def push(
+    name: str,
+    env: str,
+    client_id: str,
+    api_url: str | None,
+    admin_set: str | None,
+    admin_client_id: str | None,
+    token_url: str | None,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Register the keys of set NAME for the client: PUT of the whole registered set (next, active, retiring)."""
+    from jwks_tool.keys import public_jwk
+    from jwks_tool.maskinporten import PORTAL_APIS, PortalClient
+
+    svc = make_service(store_url, passphrase_file)
+    keyset = svc.get_set(name, env)
+    keys = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
+    admin = _admin_token(
+        svc,
+        env,
+        admin_set,
+        admin_client_id,
+        "idporten:dcr.write",
+        token_url,
+        ca_bundle,
+        (credential, ca_bundle, no_verify),
+    )
+    client = PortalClient(api_url or PORTAL_APIS[env], admin, ca_bundle=ca_bundle)
+    stored = client.put_jwks(client_id, keys)
+    kids = [str(key.get("kid")) for key in stored]
+    if as_json:
+        print_json({"client_id": client_id, "registered": kids})
+    else:
+        click.echo(f"Registered {len(kids)} key{'s' if len(kids) != 1 else ''} for {client_id}: {', '.join(kids)}")
+
+
+@portal.command()
+@click.argument("name")
+@set_options
+@portal_options
+@click.option("--warn", default="60d", show_default=True, metavar="DURATION", help="Flag keys expiring this soon.")
+@azure_options
+@store_options
+@json_option
+def pull(
+    name: str,
+    env: str,
+    client_id: str,
+    api_url: str | None,
+    admin_set: str | None,
+    admin_client_id: str | None,
+    token_url: str | None,
+    warn: str,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Read the client's registered keys and compare with set NAME: missing, extra and expiring kids.
+
+    Exits 0 when they agree, 1 when something is expiring, 2 when kids are missing or extra.
+    """
+    from jwks_tool._cli import EXIT_FINDINGS, EXIT_OK, EXIT_WARNINGS
+    from jwks_tool.maskinporten import PORTAL_APIS, PortalClient, diff_registered
+    from jwks_tool.timeutil import parse_duration
+
+    svc = make_service(store_url, passphrase_file)
+    keyset = svc.get_set(name, env)
+    admin = _admin_token(
+        svc,
+        env,
+        admin_set,
+        admin_client_id,
+        "idporten:dcr.read",
+        token_url,
+        ca_bundle,
+        (credential, ca_bundle, no_verify),
+    )
+    client = PortalClient(api_url or PORTAL_APIS[env], admin, ca_bundle=ca_bundle)
+    theirs = client.get_jwks(client_id)
+    ours = [dict(key.public_jwk) for key in keyset.registered]
+    diff = diff_registered(ours, theirs, now=svc.now(), warn_days=parse_duration(warn).days)
+    if as_json:
+        print_json({"client_id": client_id, "registered": [k.get("kid") for k in theirs], **diff.to_dict()})
+    else:
+        click.echo(
+            f"{client_id} has {len(theirs)} registered key(s): {', '.join(str(k.get('kid')) for k in theirs) or 'none'}"
+        )
+        for kid in diff.missing:
+            click.echo(f"  missing   {kid}  (in the store's registered set: run jwks-tool portal push)")
+        for kid in diff.extra:
+            click.echo(f"  extra     {kid}  (not registered in the store: push to remove it)")
+        for kid in diff.expiring:
+            click.echo(f"  expiring  {kid}")
+        if diff.in_sync and not diff.expiring:
+            click.echo("  in sync with the store")
+    code = EXIT_FINDINGS if not diff.in_sync else (EXIT_WARNINGS if diff.expiring else EXIT_OK)
+    click.get_current_context().exit(code)

@@ -61,7 +61,9 @@ Errors
         ``Malformed JWT: the header is not base64url-encoded JSON``, ``Malformed JWT: the header is not a JSON
         object``, ``Malformed JWT: the claims are not base64url-encoded JSON``, ``Malformed JWT: the claims are not
         a JSON object``, ``Invalid resource: must be a string or an array of strings``,
-        ``Invalid consumer_org: must be a 9-digit organization number``, ``The token endpoint only accepts POST``.
+        ``Invalid consumer_org: must be a 9-digit organization number``, ``The token endpoint only accepts POST``
+        (405). Elsewhere: 404 ``not_found`` ``No such endpoint: <path>``, 405 ``invalid_request`` ``Method <method>
+        is not allowed``, 413 ``invalid_request`` ``The request body is too large``.
     ``unsupported_grant_type``
         ``Unsupported grant_type: <value>. Use urn:ietf:params:oauth:grant-type:jwt-bearer``.
     ``invalid_client``
@@ -427,13 +429,13 @@ def _parse_jwt(token: str) -> _Jwt:
     if len(parts) != 3 or not parts[0] or not parts[1] or not all(_B64URL_RE.fullmatch(p) for p in parts):
         raise _invalid_request('Malformed JWT: expected three base64url-encoded parts separated by "."')
     decoded: list[Any] = []
-    for part, name in ((parts[0], "header"), (parts[1], "claims")):
+    for part, subject in ((parts[0], "the header is"), (parts[1], "the claims are")):
         try:
             value = _strict_json(_b64url_decode(part))
         except (ValueError, UnicodeDecodeError):
-            raise _invalid_request(f"Malformed JWT: the {name} is not base64url-encoded JSON") from None
+            raise _invalid_request(f"Malformed JWT: {subject} not base64url-encoded JSON") from None
         if not isinstance(value, dict):
-            raise _invalid_request(f"Malformed JWT: the {name} is not a JSON object")
+            raise _invalid_request(f"Malformed JWT: {subject} not a JSON object")
         decoded.append(value)
     try:
         signature = _b64url_decode(parts[2])

@@ -10,7 +10,9 @@ The invariants, for every input:
   whose RFC 7638 thumbprint (computed here, independently) is that of the key in the input;
 * (hypothesis) no output holds a private member of the key an input was made from.
 
-Stores here use PBKDF2 with 1,000 rounds (the least jwks-tool accepts) so that the many imports stay fast.
+Stores here use PBKDF2 with 1,000 rounds (the least jwks-tool accepts) so that the many imports stay fast. Inputs
+that hit a known bug carry an xfail naming it; the hypothesis strategies steer clear of those bugs (see SCALARS and
+value_for), so that they keep looking for new ones.
 """
 
 from __future__ import annotations
@@ -169,18 +171,19 @@ def pem_thumbprint(data: bytes, passphrase: str | None) -> str:
 
 
 # ---- stores ----------------------------------------------------------------------------------------------------
-def make_store(root: Path) -> None:
-    """A store with light PBKDF2 (1,000 rounds) and the set 'fuzzset' holding one generated RSA 2048 key."""
+def light_store(root: Path) -> Path:
+    """An empty store whose PBKDF2 runs 1,000 rounds (the least jwks-tool accepts), so that imports stay fast."""
     protection, _ = new_passphrase_protection(STORE_PASSPHRASE, iterations=1000)
     FileStore.from_url(str(root)).init_config({"created": "2026-01-15T09:30:00Z", "protection": protection})
-    result = invoke(["generate", SET, "--size", "2048", "--store", str(root)])
-    assert result.exit_code == 0, describe(result)
+    return root
 
 
 @pytest.fixture(scope="module")
 def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fuzz-template") / "store"
-    make_store(root)
+    """A light store with the set 'fuzzset' holding one generated RSA 2048 key: what every import goes into."""
+    root = light_store(tmp_path_factory.mktemp("fuzz-template") / "store")
+    result = invoke(["generate", SET, "--size", "2048", "--store", str(root)])
+    assert result.exit_code == 0, describe(result)
     return root
 
 
@@ -376,7 +379,8 @@ def test_import_of_nasty_input_on_stdin(name: str, store: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize("command", ["inspect", "import"])
 def test_ten_mib_on_stdin_of_a_real_process(command: str, store: Path) -> None:
-    """stdin of a real process (in-process, click's test stdin has no name, which inspect reports as the source)."""
+    """10 MiB on the stdin of a real process. (In-process, ``inspect -`` cannot run: click's test stdin has no
+    ``name``, by which inspect names its source.)"""
     data = GENERATED["ten-mib.json"]()
     args = ["inspect", "-"] if command == "inspect" else import_args("-", store)
     env = {key: value for key, value in os.environ.items() if not key.startswith("JWKS_TOOL_")}
@@ -447,9 +451,7 @@ class Base:
 def bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Base]:
     """A public JWK, a JWKS, a private JWK, a public and a private PEM and a base64 JWK of one key, made by jwks-tool
     itself in a store of their own (so that importing them into a fuzz store adds a key)."""
-    root = tmp_path_factory.mktemp("fuzz-bases") / "store"
-    protection, _ = new_passphrase_protection(STORE_PASSPHRASE, iterations=1000)
-    FileStore.from_url(str(root)).init_config({"created": "2026-01-15T09:30:00Z", "protection": protection})
+    root = light_store(tmp_path_factory.mktemp("fuzz-bases") / "store")
     made: dict[str, bytes] = {}
     for name, args in {
         "generate": ["generate", "src", "--size", "2048"],
@@ -477,7 +479,7 @@ MEMBER_NAMES = ("kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq",
 SCALARS = (
     st.none()
     | st.booleans()
-    # Known-bug avoidance: integers stay within time_t years, as an exp beyond them crashes import (exit 70, see
+    # Known-bug avoidance: integers stay within the years datetime holds, as an exp beyond them crashes import (see
     # BUG_EXP_OUT_OF_RANGE); numbers of over 4,300 digits crash both commands (BUG_BIG_NUMBER).
     | st.integers(min_value=-(2**31), max_value=2**33)
     | st.floats()
@@ -554,7 +556,7 @@ def assert_no_secret(result: Result, base: Base) -> None:
 
 
 FUZZ_SETTINGS = settings(
-    max_examples=500,
+    max_examples=1000,
     deadline=None,
     derandomize=True,
     database=None,

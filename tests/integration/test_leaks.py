@@ -74,11 +74,16 @@ class Secrets:
         self.members[kid] = found
 
     def needles(self) -> Iterator[tuple[str, str]]:
-        """(what, text) pairs: every private value whole and as its first 32 characters, every passphrase."""
+        """(what, text) pairs: every private value whole, as its first 32 characters, in hex and in decimal; every
+        passphrase."""
         for kid, members in self.members.items():
             for name, value in members.items():
+                raw = b64url_decode(value)
                 yield f"{kid}.{name}", value
                 yield f"{kid}.{name}[:32]", value[:32]
+                yield f"{kid}.{name} (hex)", raw[8:40].hex()
+                yield f"{kid}.{name} (HEX)", raw[8:40].hex().upper()
+                yield f"{kid}.{name} (decimal)", str(int.from_bytes(raw, "big"))[:40]
         for passphrase in PASSPHRASES:
             yield "a passphrase", passphrase
 
