@@ -120,6 +120,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jwks_tool._cli_maskinporten",
         "Ask Maskinporten for an access token with a grant from set NAME: proves the key is registered and works.",
     ),
+    "doctor": (
+        "jwks_tool._cli_maskinporten",
+        "Check set NAME end to end, with a verdict per check: exit 0 healthy, 1 warnings, 2 failing.",
+    ),
     "portal": (
         "jwks_tool._cli_maskinporten",
         "Digdir's self-service API: register a set's keys (push) and compare what is registered (pull).",

@@ -337,3 +337,132 @@ def pull(
             click.echo("  in sync with the store")
     code = EXIT_FINDINGS if not diff.in_sync else (EXIT_WARNINGS if diff.expiring else EXIT_OK)
     click.get_current_context().exit(code)
+
+
+@cli.command()
+@click.argument("name")
+@set_options
+@click.option(
+    "--registered", "registered_file", type=click.File("rb"), help="The registered JWKS (a file, - for stdin)."
+)
+@click.option("--client-id", help="With --scope: ask Maskinporten for a token; with --api-url etc.: read the portal.")
+@click.option("--scope", help="Ask Maskinporten for a token with this scope (the final proof).")
+@click.option("--token-url", help="The token endpoint [<audience>token].")
+@click.option("--api-url", help="Read the registered set from the self-service API (needs an admin token).")
+@click.option("--admin-set", help="Key set of an admin client (idporten:dcr.read) for --api-url.")
+@click.option("--admin-client-id", help="That admin client's id.")
+@click.option("--vault", help="Compare this Key Vault's secret with the active key.")
+@click.option("--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), default="apiclient", show_default=True)
+@click.option("--secret-name", help="The Key Vault secret to compare [the preset's].")
+@click.option("--warn", default="60d", show_default=True, metavar="DURATION")
+@click.option("--fail", default="14d", show_default=True, metavar="DURATION")
+@azure_options
+@store_options
+@json_option
+def doctor(
+    name: str,
+    env: str,
+    registered_file: Any,
+    client_id: str | None,
+    scope: str | None,
+    token_url: str | None,
+    api_url: str | None,
+    admin_set: str | None,
+    admin_client_id: str | None,
+    vault: str | None,
+    preset: str,
+    secret_name: str | None,
+    warn: str,
+    fail: str,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Check set NAME end to end, with a verdict per check: exit 0 healthy, 1 warnings, 2 failing.
+
+    Active key present; its public JWK passes the profile; expiry far enough; the registered set (--registered
+    FILE, or the self-service API with --api-url) holds its kid; the Key Vault secret (--vault) decodes to it; a
+    grant made now verifies with the published key; and with --client-id and --scope, Maskinporten issues a token.
+    """
+    from jwks_tool._cli import EXIT_FINDINGS, EXIT_OK, EXIT_WARNINGS
+    from jwks_tool.doctor import DoctorOptions, Outcome, examine, verdict
+    from jwks_tool.errors import InputError
+    from jwks_tool.timeutil import parse_duration
+
+    svc = make_service(store_url, passphrase_file)
+    keyset = svc.get_set(name, env)
+    azure = (credential, ca_bundle, no_verify)
+    registered: list[dict[str, Any]] | None = None
+    source = ""
+    if registered_file is not None:
+        from jwks_tool.reading import read_input
+
+        found = read_input(registered_file.read(1024 * 1024 + 1), passphrase=None)
+        registered = [key.jwk for key in found.keys]
+        source = f"the registered set in {registered_file.name}"
+    elif api_url is not None:
+        from jwks_tool.maskinporten import PortalClient
+
+        if not client_id:
+            raise InputError("--api-url needs --client-id", hint="the client whose registered keys to read")
+        admin = _admin_token(svc, env, admin_set, admin_client_id, "idporten:dcr.read", token_url, ca_bundle, azure)
+        registered = PortalClient(api_url, admin, ca_bundle=ca_bundle).get_jwks(client_id)
+        source = f"Maskinporten's registration of {client_id}"
+
+    keyvault_check = None
+    if vault is not None:
+        from jwks_tool import keyvault as kv
+
+        connection = azure_connection(vault, credential, ca_bundle, no_verify)
+        names = kv.secret_names(kv.Preset(preset), client_id=None, secret_name=secret_name)
+
+        def keyvault_check(active: Any) -> tuple[bool, str]:
+            status = kv.status(kv.secret_client(connection), names["jwk"], active, vault=connection.vault_url)
+            if not status.exists:
+                return False, f"{status.name} is missing in {connection.vault_url}"
+            state = "decodes to the active key" if status.matches_active else f"holds {status.kid}, not the active key"
+            return status.matches_active, f"{status.name} {state}"
+
+    token_check = None
+    if scope is not None:
+        if not client_id:
+            raise InputError("--scope needs --client-id", hint="the client to ask a token for")
+        from jwks_tool.maskinporten import GrantRequest, audience_for, request_token, token_url_for
+
+        def token_check(active: Any) -> str:
+            request = GrantRequest(str(client_id), str(scope))
+            _, grant_jwt, _ = _signer_and_grant(svc, name, env, active.kid, request, azure)
+            url = token_url or token_url_for(audience_for(env))
+            result = request_token(url, grant_jwt, ca_bundle=ca_bundle, timeout=30.0)
+            return f"Maskinporten issued a token (scope {result.scope}, {result.expires_in} s)"
+
+    def signer_for(record: Any) -> Any:
+        connection = None
+        if record.vault_key is not None:
+            from jwks_tool.keyvault import split_key_id
+
+            connection = azure_connection(split_key_id(record.vault_key)[0], credential, ca_bundle, no_verify)
+        return svc.signer_for(keyset, record, connection)
+
+    options = DoctorOptions(
+        warn=parse_duration(warn),
+        fail=parse_duration(fail),
+        registered=registered,
+        registered_source=source,
+        keyvault=keyvault_check,
+        token=token_check,
+    )
+    checks = examine(keyset, svc, options, signer_for)
+    result = verdict(checks)
+    if as_json:
+        print_json({"set": name, "env": env, "verdict": result.value, "checks": [c.to_dict() for c in checks]})
+    else:
+        click.echo(f"{keyset.ref}:")
+        for check in checks:
+            click.echo(f"  {check.line()}")
+        click.echo({Outcome.OK: "Healthy.", Outcome.WARN: "Works, with warnings.", Outcome.FAIL: "FAILING."}[result])
+    codes = {Outcome.OK: EXIT_OK, Outcome.WARN: EXIT_WARNINGS, Outcome.FAIL: EXIT_FINDINGS}
+    click.get_current_context().exit(codes[result])
