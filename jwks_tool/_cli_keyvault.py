@@ -44,6 +44,16 @@ def keyvault() -> None:
 @click.option("--kid", help="The key to push [default: the active key].")
 @click.option("--all", "all_sets", is_flag=True, help="Push every set of --env; needs --secret-name with {name}.")
 @click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Requests in flight (--all).")
+@click.option(
+    "--as",
+    "as_",
+    type=click.Choice(["secret", "key"]),
+    default="secret",
+    show_default=True,
+    help="secret: the base64 JWK Altinn reads; key: import it as a Key Vault key (signing in the vault).",
+)
+@click.option("--key-name", help="With --as key: the Key Vault key name [jwks-<name>-<env>].")
+@click.option("--hsm", is_flag=True, help="With --as key: HSM protection (Premium vault).")
 @click.option("--dry-run", is_flag=True, help="Show what would be written (values redacted); write nothing.")
 @store_options
 @json_option
@@ -60,6 +70,9 @@ def push(
     kid: str | None,
     all_sets: bool,
     workers: int,
+    as_: str,
+    key_name: str | None,
+    hsm: bool,
     dry_run: bool,
     store_url: str | None,
     passphrase_file: str | None,
@@ -79,6 +92,11 @@ def push(
     from jwks_tool.formats import PrivateFormat
 
     svc = make_service(store_url, passphrase_file)
+    if as_ == "key":
+        _push_as_key(svc, name, env, vault, credential, ca_bundle, no_verify, kid, key_name, hsm, dry_run, as_json)
+        return
+    if key_name or hsm:
+        raise InputError("--key-name and --hsm go with --as key", hint="add --as key")
     if all_sets == (name is not None):
         raise InputError("give a set NAME or --all", hint="jwks-tool keyvault push NAME --vault URL --for apiclient")
     if all_sets and (secret_name is None or "{name}" not in secret_name or kid):
@@ -137,6 +155,46 @@ def push(
         click.echo(f"{outcome.action:<17} {secret.name}  {detail}{was}")
     if dry_run:
         click.echo("Dry run: nothing was written.")
+
+
+def _push_as_key(
+    svc: Any,
+    name: str | None,
+    env: str,
+    vault: str,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    kid: str | None,
+    key_name: str | None,
+    hsm: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    from jwks_tool import keyvault as kv
+    from jwks_tool.errors import InputError, NotFoundError
+
+    if name is None:
+        raise InputError("--as key takes one set NAME", hint="jwks-tool keyvault push NAME --as key --vault URL")
+    keyset = svc.get_set(name, env)
+    record = svc.pick_key(keyset, kid) if kid else keyset.active
+    if record is None:
+        raise NotFoundError(f"{keyset.ref} has no active key to push", hint="pass --kid, or promote a key first")
+    connection = azure_connection(vault, credential, ca_bundle, no_verify)
+    members = svc.private_jwk(keyset, record)
+    outcome = kv.push_as_key(
+        connection,
+        name=key_name or kv.vault_key_name(keyset.ref.name, env),
+        private_members=members,
+        record=record,
+        keyset=keyset,
+        hsm=hsm,
+        dry_run=dry_run,
+    )
+    if as_json:
+        print_json({"vault": connection.vault_url, "kid": record.kid, "key": outcome.to_dict()})
+    else:
+        click.echo(f"{outcome.action:<17} key {outcome.name}  kid {record.kid}")
 
 
 @keyvault.command("status")

@@ -519,3 +519,65 @@ def push_many(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(one, batches))
+
+
+def push_as_key(
+    connection: Connection,
+    *,
+    name: str,
+    private_members: dict[str, Any],
+    record: KeyRecord,
+    keyset: KeySet,
+    hsm: bool,
+    dry_run: bool,
+) -> Outcome:
+    """Import the private key into Key Vault as a key (not a secret), with the key's expiry and tags.
+
+    An unchanged key (same kid and thumbprint tags) is not imported again; a new one becomes a new key version.
+    """
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from jwks_tool.b64 import b64url_decode
+
+    if not SECRET_NAME_RE.match(name):
+        raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
+    tags = {"kid": record.kid, "thumbprint": record.thumbprint, "set": keyset.ref.name, "env": keyset.ref.env.value}
+    with azure_errors(f"import the key {name}", vault=connection.vault_url):
+        from azure.keyvault.keys import JsonWebKey, KeyClient, KeyOperation
+
+        kwargs: dict[str, Any] = {"verify_challenge_resource": connection.verify_challenge_resource}
+        if connection.ca_bundle:
+            kwargs["connection_verify"] = connection.ca_bundle
+        client = KeyClient(connection.vault_url, make_credential(connection.credential), **kwargs)
+        try:
+            existing = client.get_key(name)
+        except ResourceNotFoundError:
+            existing = None
+        current = None if existing is None else (existing.properties.tags or {})
+        if current is not None and current.get("kid") == record.kid and current.get("thumbprint") == record.thumbprint:
+            return Outcome(name, "unchanged", current.get("kid"), existing.properties.version if existing else None)
+        action = "create" if existing is None else "add-version"
+        if dry_run:
+            return Outcome(name, f"would-{action}", None if current is None else current.get("kid"))
+        kty = str(private_members["kty"])
+        members = {k: b64url_decode(str(v)) for k, v in private_members.items() if k not in ("kty", "crv")}
+        ops = [KeyOperation.sign, KeyOperation.verify]
+        if kty == "EC":
+            jwk = JsonWebKey(kty="EC-HSM" if hsm else "EC", crv=private_members["crv"], key_ops=ops, **members)
+        else:
+            jwk = JsonWebKey(kty="RSA-HSM" if hsm else "RSA", key_ops=ops, **members)
+        imported = client.import_key(
+            name,
+            jwk,
+            hardware_protected=hsm,
+            enabled=True,
+            not_before=record.created,
+            expires_on=record.expires,
+            tags=tags,
+        )
+    return Outcome(
+        name,
+        "created" if existing is None else "new-version",
+        None if current is None else current.get("kid"),
+        imported.properties.version,
+    )

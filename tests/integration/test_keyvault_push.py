@@ -178,3 +178,60 @@ def test_push_all_paces_below_the_limit(run: Run, kv: KeyVaultServer, monkeypatc
     assert [r.status for r in writes] == [200] * 10  # paced: the vault never had to say 429
     again = run("keyvault", "push", "--all", *vault_args(kv), "--secret-name", "{name}-{env}-jwk", "--json")
     assert {s["action"] for s in json.loads(again.stdout)["secrets"]} == {"unchanged"}
+
+
+def test_push_as_key_imports_a_signing_key(run: Run, kv: KeyVaultServer) -> None:
+    from azure.keyvault.keys import KeyClient
+    from azure.keyvault.keys.crypto import CryptographyClient, SignatureAlgorithm
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from jwks_tool.keys import public_key_from_jwk
+
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    result = run("keyvault", "push", "acme", *vault_args(kv), "--as", "key")
+    assert result.exit_code == 0, result.stderr
+    assert result.output == "created           key jwks-acme-test  kid k1\n"
+    assert run("keyvault", "push", "acme", *vault_args(kv), "--as", "key").output.startswith("unchanged")
+    client = KeyClient(kv.url, kv.credential(), **kv.client_kwargs())
+    key = client.get_key("jwks-acme-test")
+    assert key.properties.tags == {
+        "kid": "k1",
+        "thumbprint": key.properties.tags["thumbprint"],
+        "set": "acme",
+        "env": "test",
+    }
+    public = json.loads(run("export", "acme").output)
+    assert key.properties.expires_on is not None
+    assert int(key.properties.expires_on.timestamp()) == public["exp"]
+    import hashlib
+
+    digest = hashlib.sha256(b"hello").digest()
+    signed = CryptographyClient(key, kv.credential(), **kv.client_kwargs()).sign(SignatureAlgorithm.rs256, digest)
+    public_key_from_jwk(public).verify(signed.signature, b"hello", padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg, arg-type]
+
+
+def test_a_throttling_storm_and_dropped_connections_end_clearly(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    args = ["keyvault", "push", "acme", *vault_args(kv), "--for", "apiclient"]
+    kv.faults.throttle(retry_after=0, count=None, method="PUT")
+    storm = run(*args)
+    assert storm.exit_code == 10
+    assert "throttling requests (HTTP 429) and retries ran out" in storm.stderr
+    assert storm.stderr.count("\n") == 1
+    kv.faults.clear()
+    kv.faults.drop_connection(count=1, method="GET")
+    dropped = run(*args)
+    assert dropped.exit_code == 0, dropped.stderr  # a GET is retried by the SDK
+    assert run("keyvault", "status", "acme", *vault_args(kv)).exit_code == 0
+
+
+def test_default_azure_credential_through_managed_identity(
+    run: Run, kv: KeyVaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    result = run("keyvault", "push", "acme", "--vault", kv.url, "--ca-bundle", kv.ca_path, "--for", "apiclient")
+    assert result.exit_code == 0, result.stderr
+    assert any(r.path.startswith("/msi/") for r in kv.requests)

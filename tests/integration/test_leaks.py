@@ -4,7 +4,7 @@ One scenario (module-scoped, so the PBKDF2 work is done once) makes a store with
 RFC 7517 A.2 RSA key imported as a JWK and an RSA key imported from an encrypted PEM — takes every key's private
 members with ``export --private --format jwk`` while the key still has them, then runs every command, with and
 without ``--json``: init, generate, import, export (public formats), list, show, inspect, rotate (every step), revoke,
-status, check, log, report (html, md), render (every template), grant, and a few failing commands. The tests then
+status, check, log, report (html, md), render (every template), grant, doctor, and a few failing commands. The tests then
 look for the private members (verbatim, a 32-character piece of each, and inside anything base64) and for every
 passphrase in:
 
@@ -239,6 +239,9 @@ class Scenario:
                 json_path = self.out(f"{tag}-{name}-json.{fmt}")
                 self.run("export", name, "--format", fmt, "--out", str(json_path), "--json")
                 self.public_files.append(json_path)
+                if fmt == "jwks":
+                    self.both("doctor", name, "--registered", str(path), expect=(0, 1, 2))
+        self.both("doctor", "gamma", expect=(0, 1, 2))
 
 
 def wrong_modes(store: Path) -> list[str]:
