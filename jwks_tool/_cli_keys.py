@@ -346,7 +346,7 @@ def inspect(source: Any, profile: str, expect: str, as_json: bool) -> None:
         data,
         get_profile(profile),
         Expect(expect),
-        source=source.name if source.name != "<stdin>" else "-",
+        source="-" if getattr(source, "name", "<stdin>") == "<stdin>" else str(source.name),
         passphrase=None if not key_passphrase else (lambda _prompt: key_passphrase),
     )
     if as_json:

@@ -58,8 +58,14 @@ class ReportFormat(StrEnum):
 
 
 def to_json(value: object) -> str:
-    """The one JSON style of jwks-tool output: two-space indent, UTF-8, trailing newline."""
-    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    """The one JSON style of jwks-tool output: two-space indent, UTF-8, trailing newline (\\u escapes only when
+    the data holds text that is not valid Unicode, such as a lone surrogate from a file being inspected)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=2, ensure_ascii=True) + "\n"
+    return text
 
 
 def render_public(jwks: Sequence[Mapping[str, Any]], fmt: PublicFormat) -> str:
@@ -127,7 +133,18 @@ def template_env(extra_dir: str | None = None) -> jinja2.Environment:
     )
     env.filters["time"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "-"
     env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if value is not None else "-"
+    env.filters["untrusted"] = untrusted_text
     return env
+
+
+def untrusted_text(value: object) -> str:
+    """Text from outside (a kid in a file being inspected) made safe for a terminal: control characters and lone
+    surrogates are escaped, so nothing can inject lines or colour codes into a report."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    escaped = repr(text)[1:-1]
+    return escaped.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def render_template(name: str, **context: Any) -> str:

@@ -156,7 +156,10 @@ def private_key_from_jwk(jwk: Mapping[str, Any], *, trusted: bool) -> PrivateKey
                 "P-384": ec.SECP384R1(),
                 "P-521": ec.SECP521R1(),
             }
-            curve = curves[str(jwk["crv"])]
+            crv = jwk.get("crv")
+            if not isinstance(crv, str) or crv not in curves:
+                raise KeyMaterialError(f"unsupported curve {crv!r}", hint="use P-256, P-384 or P-521")
+            curve = curves[crv]
             private = ec.derive_private_key(b64url_to_int(jwk["d"]), curve)
             expected = public_key_to_jwk(private.public_key())
             if (expected["x"], expected["y"]) != (jwk["x"], jwk["y"]):
@@ -182,7 +185,7 @@ def validate_private_jwk(jwk: Mapping[str, Any]) -> JsonDict:
 def thumbprint(jwk: Mapping[str, Any]) -> Thumbprint:
     """The RFC 7638 SHA-256 thumbprint of a JWK (public or private), base64url."""
     kty = jwk.get("kty")
-    if kty not in _THUMBPRINT_MEMBERS:
+    if not isinstance(kty, str) or kty not in _THUMBPRINT_MEMBERS:
         raise KeyMaterialError(f"cannot take the thumbprint of kty {kty!r}")
     try:
         members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[str(kty)]}
@@ -405,7 +408,7 @@ def parse_json_text(text: str) -> object | None:
         return None
     try:
         value: object = json.loads(stripped, object_pairs_hook=no_duplicates)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and ValueError for numbers over 4,300 digits
         raise KeyMaterialError(f"the input looks like JSON but is not valid JSON: {exc}") from exc
     return value
 

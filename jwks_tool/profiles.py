@@ -121,7 +121,7 @@ class Profile:
 
         missing = Severity.ERROR if self.strict_members else Severity.WARNING
         kty = jwk.get("kty")
-        if kty not in ("RSA", "EC"):
+        if not isinstance(kty, str) or kty not in ("RSA", "EC"):
             add(Severity.ERROR, "bad-kty", f"kty {kty!r} is not an RSA or EC key")
             return findings
         if kty not in self.key_types:
@@ -170,7 +170,7 @@ class Profile:
                 add(Severity.ERROR, "weak-key", f"RSA {bits} is too weak (at least {self.min_rsa_bits} bits)")
             if not isinstance(jwk.get("e"), str):
                 add(Severity.ERROR, "bad-exponent", "'e' is missing")
-        elif jwk.get("crv") not in EC_CURVE_ALGS:
+        elif not isinstance(jwk.get("crv"), str) or jwk.get("crv") not in EC_CURVE_ALGS:
             add(Severity.ERROR, "bad-curve", f"curve {jwk.get('crv')!r} is not P-256, P-384 or P-521")
         findings.extend(self._lint_expiry(jwk.get("exp"), where, now or datetime.now(UTC)))
         return findings

@@ -89,8 +89,9 @@ def read_input(data: bytes, *, passphrase: PassphraseCallback | None) -> FoundIn
         )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    codec = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"  # PowerShell 5's Out-File
     try:
-        text = data.decode("utf-8")
+        text = data.decode(codec)
     except UnicodeDecodeError:
         raise InputError(
             "the input is binary, not text",

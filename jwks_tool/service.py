@@ -417,8 +417,13 @@ class KeyService:
         now = self._clock()
         lifetime = request.expires_in or profile.max_lifetime or DEFAULT_LIFETIME
         exp = given.get("exp")
-        if request.expires_in is None and isinstance(exp, int) and not isinstance(exp, bool):
-            expires = datetime.fromtimestamp(exp, UTC)
+        if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
+            raise InputError(f"the JWK's exp {exp!r} is not whole seconds since 1970", hint="fix it, or drop exp")
+        if request.expires_in is None and exp is not None:
+            try:
+                expires = datetime.fromtimestamp(exp, UTC)
+            except (OverflowError, OSError, ValueError):
+                raise InputError(f"the JWK's exp {exp} is out of range", hint="fix it, or drop exp") from None
             if expires <= now:
                 raise ProfileError(f"the key expired on {expires:%Y-%m-%d}", hint="generate a new key instead")
             lifetime = min(expires - now, lifetime)

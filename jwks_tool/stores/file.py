@@ -202,6 +202,7 @@ class FileStore(KeyStore):
         return sorted(refs)
 
     def read_set(self, ref: SetRef) -> KeySet | None:
+        self._check_root()
         path = self._set_path(ref)
         data = self._read_json(path)
         if data is None:
@@ -233,6 +234,7 @@ class FileStore(KeyStore):
         _append_lines(self.root / "audit.jsonl", lines)
 
     def read_audit(self) -> list[dict[str, Any]]:
+        self._check_root()
         path = self.root / "audit.jsonl"
         try:
             text = path.read_text(encoding="utf-8")

@@ -3,10 +3,10 @@
 One scenario (module-scoped, so the PBKDF2 work is done once) makes a store with known keys — generated ones, the
 RFC 7517 A.2 RSA key imported as a JWK and an RSA key imported from an encrypted PEM — takes every key's private
 members with ``export --private --format jwk`` while the key still has them, then runs every command, with and
-without ``--json``: init, generate, import, export (public formats), list, show, inspect, rotate (every step), revoke,
-status, check, log, report (html, md), render (every template), grant, doctor, and a few failing commands. The tests then
-look for the private members (verbatim, a 32-character piece of each, and inside anything base64) and for every
-passphrase in:
+without ``--json``: init, generate, import, export (public formats), list, show, inspect, rotate (every step),
+revoke, status, check, log, report (html, md), render (every template), grant, doctor, and a few failing commands.
+The tests then look for the private members (verbatim, a 32-character piece of each, in hex, in decimal, and inside
+anything base64) and for every passphrase in:
 
 * the stdout and stderr of every command except the deliberate private exports;
 * the audit log and every file of the store, where private members may only live inside ``sealed_private``, which
@@ -153,6 +153,8 @@ class Scenario:
     """After each change: the store entries whose mode is not 0600 (files) or 0700 (folders)."""
     private_exports: dict[str, str] = dataclasses.field(default_factory=dict)
     """format -> what ``export --private`` printed, for the acme key that is active at the end."""
+    store_states: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    """After each change: every file of the store, by path (scanned at the end, once every secret is known)."""
     counter: int = 0
 
     def env(self, **extra: str | None) -> dict[str, str | None]:
@@ -190,7 +192,11 @@ class Scenario:
         return self.root / "out" / f"{self.counter:02d}-{name}"
 
     def check_permissions(self, step: str) -> None:
+        """Record the modes and the content of the store after a change."""
         self.permissions[step] = wrong_modes(self.store)
+        self.store_states[step] = {
+            str(path.relative_to(self.store)): path.read_text(encoding="utf-8") for path in store_files(self.store)
+        }
 
     def kids(self, name: str) -> list[str]:
         shown = json.loads(self.run("show", name, "--json").stdout)
@@ -452,12 +458,17 @@ def without_sealed(value: Any, sealed: list[str]) -> Any:
 
 
 def test_store_files_hold_private_values_only_sealed(scenario: Scenario) -> None:
+    """In the store as it was after each change, and as it is at the end."""
     sealed: list[str] = []
-    for path in store_files(scenario.store):
-        raw = path.read_text(encoding="utf-8")
-        rest = json.dumps(without_sealed(json.loads(raw), sealed)) if path.suffix == ".json" else raw
-        assert not scenario.secrets.leaks(rest), f"{path.name} holds {scenario.secrets.leaks(rest)} outside sealing"
-    assert sealed
+    final = {
+        str(path.relative_to(scenario.store)): path.read_text(encoding="utf-8") for path in store_files(scenario.store)
+    }
+    for step, files in [*scenario.store_states.items(), ("the end", final)]:
+        for name, raw in files.items():
+            rest = json.dumps(without_sealed(json.loads(raw), sealed)) if name.endswith(".json") else raw
+            leaks = scenario.secrets.leaks(rest)
+            assert not leaks, f"after {step}, {name} holds {leaks} outside sealed_private"
+    assert len(set(sealed)) >= 7
     for item in sealed:
         assert COMPACT_JWE.match(item), f"sealed_private is not a compact JWE: {item[:40]}..."
         header = json.loads(b64url_decode(item.split(".")[0]))
@@ -591,11 +602,6 @@ def writable_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store
 
 
-BUG_UNCHECKED_READS = (
-    "BUG: only the commands that read store.json, list the sets or take the lock check the store folder's mode; "
-    "show, public export, log and render read a store folder that other users can write to (chmod 777) and exit 0, "
-    "so another local user could swap the public key a user registers. README: such a store is refused (exit 5)"
-)
 WRITABLE_COMMANDS = [
     ("list",),
     ("status",),
@@ -610,8 +616,6 @@ WRITABLE_COMMANDS = [
     ("revoke", "acme", "--kid", "KID", "--reason", "test"),
     ("grant", "acme", "--client-id", "c", "--scope", "s"),
     ("init",),
-]
-WRITABLE_BUGS = [
     ("show", "acme"),
     ("export", "acme"),
     ("export", "acme", "--format", "jwks"),
@@ -621,10 +625,7 @@ WRITABLE_BUGS = [
 
 
 def writable_params() -> list[Any]:
-    params = [pytest.param(args, id=" ".join(args[:3])) for args in WRITABLE_COMMANDS]
-    bug = pytest.mark.xfail(strict=True, reason=BUG_UNCHECKED_READS)
-    params += [pytest.param(args, id=" ".join(args[:4]), marks=bug) for args in WRITABLE_BUGS]
-    return params
+    return [pytest.param(args, id=" ".join(args[:4])) for args in WRITABLE_COMMANDS]
 
 
 @pytest.mark.parametrize("args", writable_params())
@@ -646,3 +647,17 @@ def test_a_store_others_can_write_to_is_refused(args: tuple[str, ...], writable_
     after = {str(p.relative_to(store)): (p.read_bytes(), p.stat().st_mode) for p in store.rglob("*") if p.is_file()}
     assert after == before, "a refused command changed the store"
     assert stat.S_IMODE(store.stat().st_mode) == 0o777
+
+
+def test_doctor_fails_on_a_store_others_can_write_to(writable_template: Path, tmp_path: Path) -> None:
+    """doctor reports every problem as a failed check (exit 2) rather than stopping at the first (exit 5)."""
+    store = tmp_path / "store"
+    shutil.copytree(writable_template, store)
+    store.chmod(0o777)
+    before = {str(p.relative_to(store)): p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    env: dict[str, str | None] = {name: None for name in os.environ if name.startswith("JWKS_TOOL_")}
+    env.update(JWKS_TOOL_PASSPHRASE=STORE_PASSPHRASE, JWKS_TOOL_STORE=str(store))
+    result = CliRunner().invoke(cli, ["doctor", "acme"], env=env, catch_exceptions=False)
+    assert result.exit_code in (2, 5), result.output
+    assert "can be written by other users" in result.stdout + result.stderr
+    assert {str(p.relative_to(store)): p.read_bytes() for p in store.rglob("*") if p.is_file()} == before
