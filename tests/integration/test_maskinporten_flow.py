@@ -191,3 +191,29 @@ def test_portal_needs_an_admin_token(run: Run, mp: MaskinportenServer) -> None:
     )
     assert bad.exit_code == 10
     assert "answered 401" in bad.stderr
+
+
+def test_a_three_minute_grant_made_elsewhere_is_explained(run: Run, mp: MaskinportenServer) -> None:
+    """jwks-tool never makes one (see above), but a grant from another tool with exp - iat = 180 s is explained."""
+    import time
+
+    from jwks_tool.errors import RemoteError
+    from jwks_tool.maskinporten import request_token
+
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    mp.register_client("client-1", ["altinn:instances.read"], {"keys": registered(run)})
+    private = json.loads(run("export", "acme", "--private").output)
+    now = int(time.time())
+    claims = {
+        "aud": mp.audience,
+        "iss": "client-1",
+        "scope": "altinn:instances.read",
+        "iat": now,
+        "exp": now + 180,
+        "jti": "j1",
+    }
+    grant = jwt.encode(claims, jwt.PyJWK(private).key, algorithm="RS256", headers={"kid": private["kid"]})
+    with pytest.raises(RemoteError) as refused:
+        request_token(mp.token_url, grant, ca_bundle=mp.ca_path, timeout=10)
+    assert "The jwt lifetime (exp - iat) is longer than 120 seconds" in refused.value.message
+    assert refused.value.hint == "exp - iat must be at most 120 seconds"
