@@ -217,7 +217,8 @@ def store_options(func: F) -> F:
         "store_url",
         envvar="JWKS_TOOL_STORE",
         metavar="URL",
-        help="Key store: a folder, file:PATH, https://NAME.vault.azure.net/ or memory: (default: $JWKS_TOOL_STORE, else your data folder).",
+        help="Key store: a folder, file:PATH, https://NAME.vault.azure.net/ or memory: "
+        "(default: $JWKS_TOOL_STORE, else your data folder).",
     )(func)
     return func
 
