@@ -183,15 +183,28 @@ def make_credential(kind: Credential) -> TokenCredential:
     raise InputError(f"unknown credential {kind!r}")  # pragma: no cover - the enum is exhaustive
 
 
-def secret_client(connection: Connection, credential: TokenCredential | None = None) -> SecretClient:
-    from azure.keyvault.secrets import SecretClient
-
+def client_kwargs(connection: Connection) -> dict[str, Any]:
+    """Keyword arguments for every Key Vault SDK client: challenge-resource check, CA bundle, retries."""
     kwargs: dict[str, Any] = {"verify_challenge_resource": connection.verify_challenge_resource}
     if connection.ca_bundle:
         kwargs["connection_verify"] = connection.ca_bundle
     if connection.retry_total is not None:
         kwargs["retry_total"] = connection.retry_total
-    return SecretClient(connection.vault_url, credential or make_credential(connection.credential), **kwargs)
+    return kwargs
+
+
+def secret_client(connection: Connection, credential: TokenCredential | None = None) -> SecretClient:
+    from azure.keyvault.secrets import SecretClient
+
+    return SecretClient(
+        connection.vault_url, credential or make_credential(connection.credential), **client_kwargs(connection)
+    )
+
+
+def key_client(connection: Connection) -> Any:
+    from azure.keyvault.keys import KeyClient
+
+    return KeyClient(connection.vault_url, make_credential(connection.credential), **client_kwargs(connection))
 
 
 @contextmanager
@@ -407,12 +420,9 @@ def create_vault_key(
     if not SECRET_NAME_RE.match(name):
         raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
     with azure_errors(f"create the key {name}", vault=connection.vault_url):
-        from azure.keyvault.keys import KeyClient, KeyOperation
+        from azure.keyvault.keys import KeyOperation
 
-        kwargs: dict[str, Any] = {"verify_challenge_resource": connection.verify_challenge_resource}
-        if connection.ca_bundle:
-            kwargs["connection_verify"] = connection.ca_bundle
-        client = KeyClient(connection.vault_url, make_credential(connection.credential), **kwargs)
+        client = key_client(connection)
         common: dict[str, Any] = {
             "hardware_protected": hsm,
             "expires_on": expires,
@@ -543,12 +553,9 @@ def push_as_key(
         raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
     tags = {"kid": record.kid, "thumbprint": record.thumbprint, "set": keyset.ref.name, "env": keyset.ref.env.value}
     with azure_errors(f"import the key {name}", vault=connection.vault_url):
-        from azure.keyvault.keys import JsonWebKey, KeyClient, KeyOperation
+        from azure.keyvault.keys import JsonWebKey, KeyOperation
 
-        kwargs: dict[str, Any] = {"verify_challenge_resource": connection.verify_challenge_resource}
-        if connection.ca_bundle:
-            kwargs["connection_verify"] = connection.ca_bundle
-        client = KeyClient(connection.vault_url, make_credential(connection.credential), **kwargs)
+        client = key_client(connection)
         try:
             existing = client.get_key(name)
         except ResourceNotFoundError:

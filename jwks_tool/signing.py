@@ -86,15 +86,13 @@ class VaultSigner:
         return f"VaultSigner(key_id={self.key_id!r}, alg={self.alg!r})"
 
     def sign(self, data: bytes) -> bytes:
-        from jwks_tool.keyvault import azure_errors, make_credential
+        from jwks_tool.keyvault import azure_errors, client_kwargs, make_credential
 
         with azure_errors(f"sign with the Key Vault key {self.key_id}", vault=self._connection.vault_url):
             from azure.keyvault.keys.crypto import CryptographyClient, SignatureAlgorithm
 
-            kwargs: dict[str, Any] = {"verify_challenge_resource": self._connection.verify_challenge_resource}
-            if self._connection.ca_bundle:
-                kwargs["connection_verify"] = self._connection.ca_bundle
-            client = CryptographyClient(self.key_id, make_credential(self._connection.credential), **kwargs)
+            credential = make_credential(self._connection.credential)
+            client = CryptographyClient(self.key_id, credential, **client_kwargs(self._connection))
             result = client.sign(SignatureAlgorithm(self.alg), digest(self.alg, data))
         return bytes(result.signature)
 
