@@ -306,7 +306,8 @@ def private_pem(key: PrivateKey, passphrase: str | None) -> str:
     der = _der_seq(algorithm, _der(0x04, ciphertext))
     body = base64.encodebytes(der).decode("ascii").replace("\n", "")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    label = "ENCRYPTED PRIVATE KEY"
+    return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"
 
 
 def _der(tag: int, content: bytes) -> bytes:
