@@ -236,3 +236,18 @@ def test_default_azure_credential_through_managed_identity(
     result = run("keyvault", "push", "acme", "--vault", kv.url, "--ca-bundle", kv.ca_path, "--for", "apiclient")
     assert result.exit_code == 0, result.stderr
     assert any(r.path.startswith("/msi/") for r in kv.requests)
+
+
+def test_a_disabled_secret_is_named_with_the_fix(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    args = [*vault_args(kv), "--for", "apiclient"]
+    assert run("keyvault", "push", "acme", *args).exit_code == 0
+    reader(kv).update_secret_properties("MaskinportenSettings--EncodedJwk", enabled=False)
+    status = run("keyvault", "status", "acme", *args)
+    assert status.exit_code == 10
+    assert status.stderr.startswith(
+        "jwks-tool: error: cannot read the secret MaskinportenSettings--EncodedJwk: the secret is disabled"
+    )
+    pushed = run("keyvault", "push", "acme", *args)
+    assert pushed.exit_code == 10  # reading a disabled secret is refused by the vault: say so, write nothing
+    assert "enable it in the vault or use another name" in pushed.stderr
