@@ -22,7 +22,7 @@ Layout (everything is a secret; Key Vault names are ``[0-9A-Za-z-]{1,127}``, cas
                                   "kv-secret:jwks-tool-key-..."; each version is tagged revision, parent, writer
     jwks-tool-key-<64 hex>        one private half (the sealed JWE), named by the bytes of its RFC 7638
                                   thumbprint; tags set, env, kid, thumbprint (never key material)
-    jwks-tool-audit-<yyyymm>[-n]  the audit log: JSON lines, a new version per append, rolled at about 24 KB
+    jwks-tool-audit-<yyyymm>      the audit log: each append a new version holding its events (JSON lines)
 
 Set names are encoded into lowercase (Key Vault names ignore case): letters and digits as they are, ``-`` → ``-0``,
 ``.`` → ``-1``, ``_`` → ``-2``, an uppercase letter X → ``-3x``. A name whose encoding would not fit in 127
@@ -46,8 +46,8 @@ won the race and it raises ConflictError. The losing version stays in the histor
 for about a second, see a version that then loses the race; nothing written on top of it can win. So every
 successful write costs about a second of waiting. :meth:`KeyVaultStore.lock` serialises the writers of one store
 object (a thread lock); safety across processes and machines comes from the revision check. The configuration
-is protected the same way (its earliest version wins). The audit log is a read-modify-write under the lock: two
-machines appending in the same instant can lose one of the two entries (the set writes themselves cannot be lost).
+is protected the same way (its earliest version wins). Each audit append is a version of its own, so appends from
+several machines at once are never lost; reading the log costs one request per append.
 """
 
 from __future__ import annotations
@@ -95,8 +95,6 @@ REFERENCE_PREFIX = "kv-secret:"
 CONTENT_TYPE_JSON = "application/json"
 CONTENT_TYPE_AUDIT = "application/x-ndjson"
 CONTENT_TYPE_SEALED = "application/vnd.jwks-tool.sealed-jwk"
-AUDIT_ROLL_BYTES = 24 * 1024
-"""An audit secret that would grow past this starts a new part."""
 SETTLE_MARGIN_SECONDS = 0.15
 """How far past the second of its creation the vault's clock must be before a writer trusts its version won."""
 LOCK_TIMEOUT_SECONDS = 60.0
@@ -361,7 +359,6 @@ class KeyVaultStore(KeyStore):
         self._dropped: list[_Dropped] = []
         self._values: dict[tuple[str, str], str] = {}
         """Secret values by (name, version): versions never change, so they are kept for the store's life."""
-        self._audit_parts: dict[str, int] = {}
         self._clock = _VaultClock()
 
     @classmethod
@@ -709,49 +706,48 @@ class KeyVaultStore(KeyStore):
                     self._delete_dropped(quiet=failed)
 
     def append_audit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Each append is a new version of the month's audit secret holding only the new events: a version is
+        written atomically and never overwritten, so writers on several machines can append at once without
+        losing an entry."""
         lines = "".join(json.dumps(dict(event), ensure_ascii=False, separators=(",", ":")) + "\n" for event in events)
         if not lines:
             return
-        with self._held():
-            month = datetime.now(UTC).strftime("%Y%m")
-            part = self._audit_parts.get(month, 1)
-            current = self._value(audit_secret_name(month, part), None, "read the audit log")
-            while current is not None:  # find the month's last part
-                following = self._value(audit_secret_name(month, part + 1), None, "read the audit log")
-                if following is None:
-                    break
-                part, current = part + 1, following
-            text = (current or "") + lines
-            if current and len(text.encode("utf-8")) > AUDIT_ROLL_BYTES:
-                part, text = part + 1, lines
-            if len(text.encode("utf-8")) > MAX_SECRET_BYTES:
-                raise StoreError(f"the audit events are {len(lines.encode()):,} bytes, too many for one secret")
-            self._put(
-                audit_secret_name(month, part),
-                text,
-                content_type=CONTENT_TYPE_AUDIT,
-                tags={"month": month, "part": str(part)},
-                doing="append to the audit log",
-            )
-            self._audit_parts[month] = part
+        if len(lines.encode("utf-8")) > MAX_SECRET_BYTES:
+            raise StoreError(f"the audit events are {len(lines.encode()):,} bytes, too many for one secret")
+        month = datetime.now(UTC).strftime("%Y%m")
+        self._put(
+            audit_secret_name(month, 1),
+            lines,
+            content_type=CONTENT_TYPE_AUDIT,
+            tags={"month": month, "at": str(time.time_ns())},  # orders appends within the vault's 1 s resolution
+            doing="append to the audit log",
+        )
 
     def read_audit(self) -> list[dict[str, Any]]:
-        parts: list[tuple[str, int, str]] = []
+        """Every version of every audit secret, events in time order (reads one version per append)."""
+        names: list[tuple[str, int, str]] = []
         with self._azure("list the audit log"):
             for props in self.client.list_properties_of_secrets(raw_response_hook=self._clock.hook):
                 match = _AUDIT_NAME_RE.match((props.name or "").lower())
                 if match and props.enabled is not False:
-                    parts.append((match.group(1), int(match.group(2) or 1), props.name or ""))
-        events: list[dict[str, Any]] = []
-        for _month, _part, name in sorted(parts):
-            text = self._value(name, None, "read the audit log") or ""
-            for number, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    raise StoreCorruptError(f"the audit secret {name} line {number} is not JSON") from None
-                if isinstance(event, dict):
-                    events.append(event)
-        return events
+                    names.append((match.group(1), int(match.group(2) or 1), props.name or ""))
+        events: list[tuple[int, float, str, int, dict[str, Any]]] = []
+
+        def appended(version: _Version) -> tuple[int, float, str]:
+            at = version.tags.get("at", "")
+            return (int(at) if at.isdigit() else int(version.created * 1e9), version.created, version.version)
+
+        for _month, _part, name in sorted(names):
+            for version in sorted(self._versions(name, "list the audit log"), key=appended):
+                text = self._value(name, version.version, "read the audit log") or ""
+                for number, line in enumerate(text.splitlines(), 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except json.JSONDecodeError:
+                        raise StoreCorruptError(f"the audit secret {name} line {number} is not JSON") from None
+                    if isinstance(event, dict):
+                        events.append((*appended(version), number, event))
+        events.sort(key=lambda item: item[:4])
+        return [event for *_, event in events]
