@@ -7,7 +7,7 @@ Usage::
 
     with KeyVaultServer() as vault:
         client = SecretClient(vault.url, vault.credential(), **vault.client_kwargs())
-        client.set_secret("signing-key", "-----BEGIN PRIVATE KEY-----...", content_type="application/x-pem-file")
+        client.set_secret("signing-key", "a PEM key ...", content_type="application/x-pem-file")
         assert client.get_secret("signing-key").content_type == "application/x-pem-file"
         vault.faults.throttle(retry_after=0, count=1, method="GET")  # the next GET is answered 429
         assert vault.requests[0].status == 401                        # the SDK's challenge request
@@ -66,34 +66,23 @@ import argparse
 import base64
 import binascii
 import collections
-import contextlib
-import datetime as dt
 import hmac
-import ipaddress
 import json
 import logging
 import math
 import os
 import re
 import secrets
-import shutil
-import signal
-import socket
-import ssl
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeAlias, TypeVar, final
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -102,7 +91,28 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from jwks_tool.testing._https import MAX_BODY_BYTES as MAX_BODY_BYTES
+from jwks_tool.testing._https import MAX_CHUNKS as MAX_CHUNKS
+from jwks_tool.testing._https import MAX_FAULT_DELAY_SECONDS as MAX_FAULT_DELAY_SECONDS
+from jwks_tool.testing._https import (
+    BackgroundServer,
+    BodyError,
+    FaultInjector,
+    FaultRule,
+    HttpsHandler,
+    HttpsService,
+    RequestLog,
+    TlsFiles,
+    announce_and_wait,
+    bearer_token,
+    read_body,
+    retry_after_value,
+    send,
+    stop_on_sigterm,
+    write_private,
+)
+from jwks_tool.testing._https import FaultKind as FaultKind
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken
@@ -134,9 +144,6 @@ MAX_TAGS: Final = 15
 MAX_TAG_NAME_CHARS: Final = 512
 MAX_TAG_VALUE_CHARS: Final = 256
 MAX_PAGE_SIZE: Final = 25
-MAX_BODY_BYTES: Final = 1 << 20
-MAX_FAULT_DELAY_SECONDS: Final = 60.0
-MAX_CHUNKS: Final = 4096
 
 _NAME_RE: Final = re.compile(r"[0-9a-zA-Z-]{1,127}")
 _HOST_RE: Final = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
@@ -176,7 +183,6 @@ _UNSUPPORTED_KEY_OPS: Final = frozenset({"rotate", "backup", "rotationpolicy", "
 
 _PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 _Json: TypeAlias = dict[str, Any]
-FaultKind: TypeAlias = Literal["throttle", "error", "drop", "latency"]
 
 
 @dataclass(frozen=True)
@@ -286,147 +292,6 @@ class RequestRecord:
     def is_challenge(self) -> bool:
         """True for an unauthenticated request answered with the 401 bearer challenge."""
         return self.status == 401 and self.token is None
-
-
-@dataclass
-class FaultRule:
-    """A fault applied to the next ``remaining`` matching requests (``None``: every matching request)."""
-
-    id: int
-    kind: FaultKind
-    method: str | None
-    path: re.Pattern[str] | None
-    remaining: int | None
-    status: int
-    retry_after: float | None
-    delay: float
-    hits: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.remaining is not None and self.remaining <= 0:
-            return False
-        if self.method is not None and self.method != method:
-            return False
-        return self.path is None or self.path.search(path) is not None
-
-
-class FaultInjector:
-    """Thread-safe, runtime-configurable fault injection (``KeyVaultServer.faults``).
-
-    Each request is checked against the rules in the order they were added: every matching ``latency`` rule adds
-    its delay, then the first matching ``throttle`` / ``error`` / ``drop`` rule answers the request. A rule
-    matches when ``method`` (case-insensitive; ``None`` = any) equals the request's method and the regex ``path``
-    (``None`` = any) is found in the URL path (identity endpoint included). ``count`` is how many matching
-    requests the rule applies to; ``None`` means all of them until removed. Faults apply before authentication.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rules: list[FaultRule] = []
-        self._next_id = 1
-
-    def add(
-        self,
-        kind: FaultKind,
-        *,
-        method: str | None = None,
-        path: str | None = None,
-        count: int | None = 1,
-        status: int | None = None,
-        retry_after: float | None = None,
-        delay: float = 0.0,
-    ) -> FaultRule:
-        """Add a rule and return it (its ``hits`` / ``remaining`` show how often it fired)."""
-        if kind not in ("throttle", "error", "drop", "latency"):
-            raise ValueError(f"unknown fault kind {kind!r}")
-        if count is not None and count < 1:
-            raise ValueError("count must be a positive integer or None")
-        if not 0.0 <= delay <= MAX_FAULT_DELAY_SECONDS:
-            raise ValueError(f"delay must be between 0 and {MAX_FAULT_DELAY_SECONDS} seconds")
-        if retry_after is not None and not 0.0 <= retry_after <= MAX_FAULT_DELAY_SECONDS:
-            raise ValueError(f"retry_after must be between 0 and {MAX_FAULT_DELAY_SECONDS} seconds")
-        if kind == "throttle":
-            status = 429 if status is None else status
-        elif kind == "error":
-            status = 500 if status is None else status
-            if not 400 <= status <= 599:
-                raise ValueError("error faults need a 4xx or 5xx status")
-        with self._lock:
-            rule = FaultRule(
-                id=self._next_id,
-                kind=kind,
-                method=method.upper() if method else None,
-                path=re.compile(path) if path is not None else None,
-                remaining=count,
-                status=status or 0,
-                retry_after=retry_after,
-                delay=delay,
-            )
-            self._next_id += 1
-            self._rules.append(rule)
-            return rule
-
-    def throttle(
-        self,
-        *,
-        retry_after: float | None = 1,
-        count: int | None = 1,
-        method: str | None = None,
-        path: str | None = None,
-    ) -> FaultRule:
-        """Answer 429 ``Throttled``, with ``Retry-After: <retry_after>`` unless ``retry_after`` is None."""
-        return self.add("throttle", method=method, path=path, count=count, retry_after=retry_after)
-
-    def server_error(
-        self, status: int = 500, *, count: int | None = 1, method: str | None = None, path: str | None = None
-    ) -> FaultRule:
-        """Answer with ``status`` (500 ``InternalServerError``, 503 ``ServiceUnavailable``, ...)."""
-        return self.add("error", method=method, path=path, count=count, status=status)
-
-    def drop_connection(
-        self, *, count: int | None = 1, method: str | None = None, path: str | None = None
-    ) -> FaultRule:
-        """Read the request, then close the connection without sending any response."""
-        return self.add("drop", method=method, path=path, count=count)
-
-    def latency(
-        self, seconds: float, *, count: int | None = None, method: str | None = None, path: str | None = None
-    ) -> FaultRule:
-        """Delay matching requests by ``seconds`` before handling them."""
-        return self.add("latency", method=method, path=path, count=count, delay=seconds)
-
-    def remove(self, rule: FaultRule) -> None:
-        with self._lock:
-            self._rules = [r for r in self._rules if r.id != rule.id]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
-
-    @property
-    def rules(self) -> list[FaultRule]:
-        """The active rules (exhausted rules are dropped)."""
-        with self._lock:
-            return list(self._rules)
-
-    def _select(self, method: str, path: str) -> tuple[float, FaultRule | None]:
-        delay = 0.0
-        chosen: FaultRule | None = None
-        with self._lock:
-            for rule in self._rules:
-                if not rule.matches(method, path):
-                    continue
-                if rule.kind == "latency":
-                    delay += rule.delay
-                elif chosen is None:
-                    chosen = rule
-                else:
-                    continue
-                rule.hits += 1
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-            self._rules = [r for r in self._rules if r.remaining is None or r.remaining > 0]
-        return min(delay, MAX_FAULT_DELAY_SECONDS), chosen
 
 
 def _default_key_other_software() -> dict[str, int]:
@@ -556,6 +421,7 @@ class _Attrs:
     updated: int = 0
 
 
+@final
 @dataclass
 class _SecretVersion:
     version: str
@@ -565,6 +431,7 @@ class _SecretVersion:
     attrs: _Attrs
 
 
+@final
 @dataclass
 class _KeyVersion:
     version: str
@@ -862,6 +729,18 @@ class _Vault:
             out["tags"] = dict(kv.tags)
         return out
 
+    def object_json(self, base: str, entry: _Entry[_V], version: _V) -> _Json:
+        """A secret (without its value) or key bundle."""
+        if isinstance(version, _SecretVersion):
+            return self.secret_json(base, entry, version, value=False)
+        return self.key_json(base, entry, version)
+
+    def item_json(self, base: str, entry: _Entry[_V], version: _V, *, versioned: bool) -> _Json:
+        """A secret or key list item."""
+        if isinstance(version, _SecretVersion):
+            return self.secret_item(base, entry, version, versioned=versioned)
+        return self.key_item(base, entry, version, versioned=versioned)
+
     def deleted_info(self, base: str, collection: str, entry: _Entry[Any]) -> _Json:
         if entry.deleted_date is None:
             return {}
@@ -953,16 +832,16 @@ class _Vault:
         seg = req.segments
         head = seg[0].lower() if seg else ""
         if head == "secrets":
-            return self._route_secrets(req, seg)
+            return self._route_collection(req, seg, keys=False)
         if head == "deletedsecrets":
             return self._route_deleted(req, seg, keys=False)
         if head == "keys":
-            return self._route_keys(req, seg)
+            return self._route_collection(req, seg, keys=True)
         if head == "deletedkeys":
             return self._route_deleted(req, seg, keys=True)
         if head == "rng" and len(seg) == 1:
             return self._rng(req)
-        raise _ApiError(404, "NotFound", f"The requested resource {req.path} was not found.")
+        raise self._not_found_path(req)
 
     @staticmethod
     def _method_not_allowed(req: _Req) -> _ApiError:
@@ -974,114 +853,94 @@ class _Vault:
             501, "NotImplemented", f"{req.method} {req.path} is not implemented by the Key Vault test server."
         )
 
-    def _route_secrets(self, req: _Req, seg: list[str]) -> _Resp:
-        m = req.method
-        if len(seg) == 1:
-            if m == "GET":
-                return self.list_secrets(req)
+    def _by_method(self, req: _Req, handlers: Mapping[str, Callable[[], _Resp]]) -> _Resp:
+        """Call the handler of the request's method; 405 if there is none."""
+        handler = handlers.get(req.method)
+        if handler is None:
             raise self._method_not_allowed(req)
-        if len(seg) == 2 and seg[1].lower() == "restore" and m == "POST":
-            raise self._not_implemented(req)
-        name = _check_name(seg[1])
-        if len(seg) == 2:
-            if m == "PUT":
-                return self.set_secret(req, name)
-            if m == "GET":
-                return self.get_secret(req, name, "")
-            if m == "DELETE":
-                return self.delete_secret(req, name)
-            raise self._method_not_allowed(req)
-        if len(seg) == 3:
-            sub = seg[2]
-            if sub == "versions":
-                if m == "GET":
-                    return self.list_secret_versions(req, name)
-                raise self._method_not_allowed(req)
-            if sub == "backup" and m == "POST":
-                raise self._not_implemented(req)
-            if m == "GET":
-                return self.get_secret(req, name, sub)
-            if m == "PATCH":
-                return self.update_secret(req, name, sub)
-            raise self._method_not_allowed(req)
-        raise _ApiError(404, "NotFound", f"The requested resource {req.path} was not found.")
+        return handler()
 
-    def _route_keys(self, req: _Req, seg: list[str]) -> _Resp:
-        m = req.method
+    @staticmethod
+    def _not_found_path(req: _Req) -> _ApiError:
+        return _ApiError(404, "NotFound", f"The requested resource {req.path} was not found.")
+
+    def _route_collection(self, req: _Req, seg: list[str], *, keys: bool) -> _Resp:
+        """``/secrets`` and ``/keys``: list, and set / import, get, delete by name; deeper paths go further."""
         if len(seg) == 1:
-            if m == "GET":
-                return self.list_keys(req)
-            raise self._method_not_allowed(req)
-        if len(seg) == 2 and seg[1].lower() == "restore" and m == "POST":
+            return self._by_method(req, {"GET": lambda: self.list_keys(req) if keys else self.list_secrets(req)})
+        if len(seg) == 2 and seg[1].lower() == "restore" and req.method == "POST":
             raise self._not_implemented(req)
         name = _check_name(seg[1])
-        if len(seg) == 2:
-            if m == "PUT":
-                return self.import_key(req, name)
-            if m == "GET":
-                return self.get_key(req, name, "")
-            if m == "DELETE":
-                return self.delete_key(req, name)
-            raise self._method_not_allowed(req)
+        if len(seg) > 2:
+            return self._route_key(req, seg, name) if keys else self._route_secret(req, seg, name)
+        if keys:
+            put, get, delete = self.import_key, self.get_key, self.delete_key
+        else:
+            put, get, delete = self.set_secret, self.get_secret, self.delete_secret
+        return self._by_method(
+            req, {"PUT": lambda: put(req, name), "GET": lambda: get(req, name, ""), "DELETE": lambda: delete(req, name)}
+        )
+
+    def _route_secret(self, req: _Req, seg: list[str], name: str) -> _Resp:
+        if len(seg) != 3:
+            raise self._not_found_path(req)
+        sub = seg[2]
+        if sub == "versions":
+            return self._by_method(req, {"GET": lambda: self.list_secret_versions(req, name)})
+        if sub == "backup" and req.method == "POST":
+            raise self._not_implemented(req)
+        return self._by_method(
+            req, {"GET": lambda: self.get_secret(req, name, sub), "PATCH": lambda: self.update_secret(req, name, sub)}
+        )
+
+    def _route_key(self, req: _Req, seg: list[str], name: str) -> _Resp:
         sub = seg[2]
         low = sub.lower()
         if len(seg) == 3:
             if low == "create":
-                if m == "POST":
-                    return self.create_key(req, name)
-                raise self._method_not_allowed(req)
+                return self._by_method(req, {"POST": lambda: self.create_key(req, name)})
             if low == "versions":
-                if m == "GET":
-                    return self.list_key_versions(req, name)
-                raise self._method_not_allowed(req)
+                return self._by_method(req, {"GET": lambda: self.list_key_versions(req, name)})
             if low in _UNSUPPORTED_KEY_OPS:
                 raise self._not_implemented(req)
-            if low in _CRYPTO_OPS and m == "POST":
+            if low in _CRYPTO_OPS and req.method == "POST":
                 return self.key_operation(req, name, "", low)
-            if m == "GET":
-                return self.get_key(req, name, sub)
-            if m == "PATCH":
-                return self.update_key(req, name, sub)
-            raise self._method_not_allowed(req)
+            return self._by_method(
+                req, {"GET": lambda: self.get_key(req, name, sub), "PATCH": lambda: self.update_key(req, name, sub)}
+            )
         if len(seg) == 4:
             op = seg[3].lower()
             if op in _CRYPTO_OPS:
-                if m == "POST":
-                    return self.key_operation(req, name, sub, op)
-                raise self._method_not_allowed(req)
+                return self._by_method(req, {"POST": lambda: self.key_operation(req, name, sub, op)})
             if op in _UNSUPPORTED_KEY_OPS:
                 raise self._not_implemented(req)
-        raise _ApiError(404, "NotFound", f"The requested resource {req.path} was not found.")
+        raise self._not_found_path(req)
 
     def _route_deleted(self, req: _Req, seg: list[str], *, keys: bool) -> _Resp:
-        m = req.method
         if len(seg) == 1:
-            if m == "GET":
-                return self.list_deleted(req, keys=keys)
-            raise self._method_not_allowed(req)
+            return self._by_method(req, {"GET": lambda: self.list_deleted(req, keys=keys)})
         name = _check_name(seg[1])
         if len(seg) == 2:
-            if m == "GET":
-                return self.get_deleted(req, name, keys=keys)
-            if m == "DELETE":
-                return self.purge_deleted(req, name, keys=keys)
-            raise self._method_not_allowed(req)
+            return self._by_method(
+                req,
+                {
+                    "GET": lambda: self.get_deleted(req, name, keys=keys),
+                    "DELETE": lambda: self.purge_deleted(req, name, keys=keys),
+                },
+            )
         if len(seg) == 3 and seg[2].lower() == "recover":
-            if m == "POST":
-                return self.recover_deleted(req, name, keys=keys)
-            raise self._method_not_allowed(req)
-        raise _ApiError(404, "NotFound", f"The requested resource {req.path} was not found.")
+            return self._by_method(req, {"POST": lambda: self.recover_deleted(req, name, keys=keys)})
+        raise self._not_found_path(req)
 
     # ---------------------------------------------------------------- secrets
 
     @staticmethod
-    def _secret_not_found(name: str, version: str = "") -> _ApiError:
+    def _not_found(kind: Literal["secret", "key"], name: str, version: str = "") -> _ApiError:
         ident = f"{name}/{version}" if version else name
         return _ApiError(
             404,
-            "SecretNotFound",
-            f"A secret with (name/id) {ident} was not found in this key vault. "
-            + _NOT_FOUND_HELP.format(kind="secret"),
+            f"{kind.capitalize()}NotFound",
+            f"A {kind} with (name/id) {ident} was not found in this key vault. " + _NOT_FOUND_HELP.format(kind=kind),
         )
 
     @staticmethod
@@ -1094,16 +953,72 @@ class _Vault:
             inner="ObjectIsDeletedButRecoverable",
         )
 
-    def _secret_version(self, name: str, version: str) -> tuple[_Entry[_SecretVersion], _SecretVersion]:
-        entry = self.secrets.get(name.lower())
+    def _find_version(
+        self, kind: Literal["secret", "key"], table: Mapping[str, _Entry[_V]], name: str, version: str
+    ) -> tuple[_Entry[_V], _V]:
+        """The entry and the version (the latest if ``version`` is empty) of a live secret or key; 404 if none."""
+        entry = table.get(name.lower())
         if entry is None or not entry.versions:
-            raise self._secret_not_found(name)
+            raise self._not_found(kind, name)
         if not version:
             return entry, entry.latest
-        sv = entry.versions.get(version.lower())
-        if sv is None:
-            raise self._secret_not_found(name, version)
-        return entry, sv
+        found = entry.versions.get(version.lower())
+        if found is None:
+            raise self._not_found(kind, name, version)
+        return entry, found
+
+    def _add_version(
+        self, kind: Literal["Secret", "Key"], table: dict[str, _Entry[_V]], name: str, new: _V, attrs: _Json
+    ) -> tuple[_Entry[_V], _V]:
+        """Add ``new`` as the latest version of the named entry (created if needed); 409 if the name is deleted."""
+        deleted: Mapping[str, _Entry[Any]] = self.deleted_secrets if kind == "Secret" else self.deleted_keys
+        with self.lock:
+            key = name.lower()
+            if key in deleted:
+                raise self._deleted_conflict(kind, name)
+            entry = table.setdefault(key, _Entry(name=name))
+            _apply_attrs(new.attrs, attrs)
+            entry.versions[new.version] = new
+            return entry, new
+
+    def _list_latest(self, req: _Req, table: Mapping[str, _Entry[_V]], path: str) -> _Resp:
+        with self.lock:
+            entries = sorted((e for e in table.values() if e.versions), key=lambda e: e.name.lower())
+            items = [self.item_json(req.base, e, e.latest, versioned=False) for e in entries]
+        return self.page(req, items, path)
+
+    def _list_versions(self, req: _Req, table: Mapping[str, _Entry[_V]], name: str, path: str) -> _Resp:
+        with self.lock:
+            entry = table.get(name.lower())
+            items = (
+                []
+                if entry is None
+                else [self.item_json(req.base, entry, v, versioned=True) for v in entry.versions.values()]
+            )
+        return self.page(req, items, path)
+
+    def _delete(
+        self,
+        req: _Req,
+        kind: Literal["secret", "key"],
+        table: dict[str, _Entry[_V]],
+        deleted: dict[str, _Entry[_V]],
+        name: str,
+    ) -> _Resp:
+        with self.lock:
+            entry = table.get(name.lower())
+            if entry is None or not entry.versions:
+                raise self._not_found(kind, name)
+            del table[name.lower()]
+            self._mark_deleted(entry)
+            if entry.deleted_date is not None:
+                deleted[name.lower()] = entry
+            body = self.object_json(req.base, entry, entry.latest)
+            body.update(self.deleted_info(req.base, f"deleted{kind}s", entry))
+            return _Resp(200, body)
+
+    def _secret_version(self, name: str, version: str) -> tuple[_Entry[_SecretVersion], _SecretVersion]:
+        return self._find_version("secret", self.secrets, name, version)
 
     def store_secret(
         self,
@@ -1120,21 +1035,14 @@ class _Vault:
                 f"the maximum is {self.max_secret_bytes} bytes."
             )
         now = _now()
-        with self.lock:
-            key = name.lower()
-            if key in self.deleted_secrets:
-                raise self._deleted_conflict("Secret", name)
-            entry = self.secrets.setdefault(key, _Entry(name=name))
-            sv = _SecretVersion(
-                version=uuid.uuid4().hex,
-                value=value,
-                content_type=content_type,
-                tags=tags,
-                attrs=_Attrs(created=now, updated=now),
-            )
-            _apply_attrs(sv.attrs, attrs)
-            entry.versions[sv.version] = sv
-            return entry, sv
+        sv = _SecretVersion(
+            version=uuid.uuid4().hex,
+            value=value,
+            content_type=content_type,
+            tags=tags,
+            attrs=_Attrs(created=now, updated=now),
+        )
+        return self._add_version("Secret", self.secrets, name, sv, attrs)
 
     def set_secret(self, req: _Req, name: str) -> _Resp:
         body = req.json()
@@ -1175,33 +1083,13 @@ class _Vault:
             return _Resp(200, self.secret_json(req.base, entry, sv, value=False))
 
     def list_secrets(self, req: _Req) -> _Resp:
-        with self.lock:
-            entries = sorted((e for e in self.secrets.values() if e.versions), key=lambda e: e.name.lower())
-            items = [self.secret_item(req.base, e, e.latest, versioned=False) for e in entries]
-        return self.page(req, items, "/secrets")
+        return self._list_latest(req, self.secrets, "/secrets")
 
     def list_secret_versions(self, req: _Req, name: str) -> _Resp:
-        with self.lock:
-            entry = self.secrets.get(name.lower())
-            items = (
-                []
-                if entry is None
-                else [self.secret_item(req.base, entry, sv, versioned=True) for sv in entry.versions.values()]
-            )
-        return self.page(req, items, f"/secrets/{name}/versions")
+        return self._list_versions(req, self.secrets, name, f"/secrets/{name}/versions")
 
     def delete_secret(self, req: _Req, name: str) -> _Resp:
-        with self.lock:
-            entry = self.secrets.get(name.lower())
-            if entry is None or not entry.versions:
-                raise self._secret_not_found(name)
-            del self.secrets[name.lower()]
-            self._mark_deleted(entry)
-            if entry.deleted_date is not None:
-                self.deleted_secrets[name.lower()] = entry
-            body = self.secret_json(req.base, entry, entry.latest, value=False)
-            body.update(self.deleted_info(req.base, "deletedsecrets", entry))
-            return _Resp(200, body)
+        return self._delete(req, "secret", self.secrets, self.deleted_secrets, name)
 
     def _mark_deleted(self, entry: _Entry[Any]) -> None:
         if self.soft_delete_days is None:
@@ -1212,9 +1100,14 @@ class _Vault:
 
     # ---------------------------------------------------------------- deleted objects
 
+    def _tables(self, *, keys: bool) -> tuple[dict[str, _Entry[Any]], dict[str, _Entry[Any]]]:
+        """The live and the deleted table of keys or secrets."""
+        if keys:
+            return self.keys, self.deleted_keys
+        return self.secrets, self.deleted_secrets
+
     def _deleted_entry(self, name: str, *, keys: bool) -> _Entry[Any]:
-        table: Mapping[str, _Entry[Any]] = self.deleted_keys if keys else self.deleted_secrets
-        entry = table.get(name.lower())
+        entry = self._tables(keys=keys)[1].get(name.lower())
         if entry is None:
             if keys:
                 raise _ApiError(404, "KeyNotFound", f"Deleted Key not found: {name}")
@@ -1223,20 +1116,11 @@ class _Vault:
 
     def _deleted_json(self, req: _Req, entry: _Entry[Any], *, keys: bool, item: bool) -> _Json:
         latest = entry.latest
-        if keys:
-            assert isinstance(latest, _KeyVersion)
-            body = (
-                self.key_item(req.base, entry, latest, versioned=False)
-                if item
-                else self.key_json(req.base, entry, latest)
-            )
-        else:
-            assert isinstance(latest, _SecretVersion)
-            body = (
-                self.secret_item(req.base, entry, latest, versioned=False)
-                if item
-                else self.secret_json(req.base, entry, latest, value=False)
-            )
+        body = (
+            self.item_json(req.base, entry, latest, versioned=False)
+            if item
+            else self.object_json(req.base, entry, latest)
+        )
         body.update(self.deleted_info(req.base, "deletedkeys" if keys else "deletedsecrets", entry))
         return body
 
@@ -1247,54 +1131,29 @@ class _Vault:
 
     def list_deleted(self, req: _Req, *, keys: bool) -> _Resp:
         with self.lock:
-            table: Mapping[str, _Entry[Any]] = self.deleted_keys if keys else self.deleted_secrets
-            entries = sorted(table.values(), key=lambda e: e.name.lower())
+            entries = sorted(self._tables(keys=keys)[1].values(), key=lambda e: e.name.lower())
             items = [self._deleted_json(req, e, keys=keys, item=True) for e in entries]
         return self.page(req, items, "/deletedkeys" if keys else "/deletedsecrets")
 
     def purge_deleted(self, req: _Req, name: str, *, keys: bool) -> _Resp:
         with self.lock:
             self._deleted_entry(name, keys=keys)
-            if keys:
-                del self.deleted_keys[name.lower()]
-            else:
-                del self.deleted_secrets[name.lower()]
+            del self._tables(keys=keys)[1][name.lower()]
         return _Resp(204)
 
     def recover_deleted(self, req: _Req, name: str, *, keys: bool) -> _Resp:
         with self.lock:
             self._deleted_entry(name, keys=keys)
-            if keys:
-                key_entry = self.deleted_keys.pop(name.lower())
-                key_entry.deleted_date = key_entry.scheduled_purge = None
-                self.keys[name.lower()] = key_entry
-                return _Resp(200, self.key_json(req.base, key_entry, key_entry.latest))
-            secret_entry = self.deleted_secrets.pop(name.lower())
-            secret_entry.deleted_date = secret_entry.scheduled_purge = None
-            self.secrets[name.lower()] = secret_entry
-            return _Resp(200, self.secret_json(req.base, secret_entry, secret_entry.latest, value=False))
+            live, deleted = self._tables(keys=keys)
+            entry = deleted.pop(name.lower())
+            entry.deleted_date = entry.scheduled_purge = None
+            live[name.lower()] = entry
+            return _Resp(200, self.object_json(req.base, entry, entry.latest))
 
     # ---------------------------------------------------------------- keys
 
-    @staticmethod
-    def _key_not_found(name: str, version: str = "") -> _ApiError:
-        ident = f"{name}/{version}" if version else name
-        return _ApiError(
-            404,
-            "KeyNotFound",
-            f"A key with (name/id) {ident} was not found in this key vault. " + _NOT_FOUND_HELP.format(kind="key"),
-        )
-
     def _key_version(self, name: str, version: str) -> tuple[_Entry[_KeyVersion], _KeyVersion]:
-        entry = self.keys.get(name.lower())
-        if entry is None or not entry.versions:
-            raise self._key_not_found(name)
-        if not version:
-            return entry, entry.latest
-        kv = entry.versions.get(version.lower())
-        if kv is None:
-            raise self._key_not_found(name, version)
-        return entry, kv
+        return self._find_version("key", self.keys, name, version)
 
     def store_key(
         self,
@@ -1307,22 +1166,15 @@ class _Vault:
         attrs: _Json,
     ) -> tuple[_Entry[_KeyVersion], _KeyVersion]:
         now = _now()
-        with self.lock:
-            key = name.lower()
-            if key in self.deleted_keys:
-                raise self._deleted_conflict("Key", name)
-            entry = self.keys.setdefault(key, _Entry(name=name))
-            kv = _KeyVersion(
-                version=uuid.uuid4().hex,
-                kty=kty,
-                private=private,
-                key_ops=key_ops,
-                tags=tags,
-                attrs=_Attrs(created=now, updated=now),
-            )
-            _apply_attrs(kv.attrs, attrs)
-            entry.versions[kv.version] = kv
-            return entry, kv
+        kv = _KeyVersion(
+            version=uuid.uuid4().hex,
+            kty=kty,
+            private=private,
+            key_ops=key_ops,
+            tags=tags,
+            attrs=_Attrs(created=now, updated=now),
+        )
+        return self._add_version("Key", self.keys, name, kv, attrs)
 
     def create_key(self, req: _Req, name: str) -> _Resp:
         body = req.json()
@@ -1404,33 +1256,13 @@ class _Vault:
             return _Resp(200, self.key_json(req.base, entry, kv))
 
     def list_keys(self, req: _Req) -> _Resp:
-        with self.lock:
-            entries = sorted((e for e in self.keys.values() if e.versions), key=lambda e: e.name.lower())
-            items = [self.key_item(req.base, e, e.latest, versioned=False) for e in entries]
-        return self.page(req, items, "/keys")
+        return self._list_latest(req, self.keys, "/keys")
 
     def list_key_versions(self, req: _Req, name: str) -> _Resp:
-        with self.lock:
-            entry = self.keys.get(name.lower())
-            items = (
-                []
-                if entry is None
-                else [self.key_item(req.base, entry, kv, versioned=True) for kv in entry.versions.values()]
-            )
-        return self.page(req, items, f"/keys/{name}/versions")
+        return self._list_versions(req, self.keys, name, f"/keys/{name}/versions")
 
     def delete_key(self, req: _Req, name: str) -> _Resp:
-        with self.lock:
-            entry = self.keys.get(name.lower())
-            if entry is None or not entry.versions:
-                raise self._key_not_found(name)
-            del self.keys[name.lower()]
-            self._mark_deleted(entry)
-            if entry.deleted_date is not None:
-                self.deleted_keys[name.lower()] = entry
-            body = self.key_json(req.base, entry, entry.latest)
-            body.update(self.deleted_info(req.base, "deletedkeys", entry))
-            return _Resp(200, body)
+        return self._delete(req, "key", self.keys, self.deleted_keys, name)
 
     def key_operation(self, req: _Req, name: str, version: str, op: str) -> _Resp:
         body = req.json()
@@ -1480,95 +1312,90 @@ class _Vault:
     # ---------------------------------------------------------------- persistence
 
     def dump(self) -> _Json:
-        def secret_entry(entry: _Entry[_SecretVersion]) -> _Json:
+        def secret_version(sv: _SecretVersion) -> _Json:
             return {
-                "name": entry.name,
-                "deletedDate": entry.deleted_date,
-                "scheduledPurgeDate": entry.scheduled_purge,
-                "versions": [
-                    {
-                        "version": sv.version,
-                        "value": sv.value,
-                        "contentType": sv.content_type,
-                        "tags": sv.tags,
-                        "attributes": vars(sv.attrs),
-                    }
-                    for sv in entry.versions.values()
-                ],
+                "version": sv.version,
+                "value": sv.value,
+                "contentType": sv.content_type,
+                "tags": sv.tags,
+                "attributes": vars(sv.attrs),
             }
 
-        def key_entry(entry: _Entry[_KeyVersion]) -> _Json:
+        def key_version(kv: _KeyVersion) -> _Json:
             return {
-                "name": entry.name,
-                "deletedDate": entry.deleted_date,
-                "scheduledPurgeDate": entry.scheduled_purge,
-                "versions": [
-                    {
-                        "version": kv.version,
-                        "kty": kv.kty,
-                        "key_ops": kv.key_ops,
-                        "tags": kv.tags,
-                        "attributes": vars(kv.attrs),
-                        "privateKeyPem": kv.private.private_bytes(
-                            serialization.Encoding.PEM,
-                            serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption(),
-                        ).decode("ascii"),
-                    }
-                    for kv in entry.versions.values()
-                ],
+                "version": kv.version,
+                "kty": kv.kty,
+                "key_ops": kv.key_ops,
+                "tags": kv.tags,
+                "attributes": vars(kv.attrs),
+                "privateKeyPem": kv.private.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ).decode("ascii"),
             }
 
         with self.lock:
             return {
                 "format": 1,
-                "secrets": [secret_entry(e) for e in self.secrets.values()],
-                "deletedSecrets": [secret_entry(e) for e in self.deleted_secrets.values()],
-                "keys": [key_entry(e) for e in self.keys.values()],
-                "deletedKeys": [key_entry(e) for e in self.deleted_keys.values()],
+                "secrets": [_dump_entry(e, secret_version) for e in self.secrets.values()],
+                "deletedSecrets": [_dump_entry(e, secret_version) for e in self.deleted_secrets.values()],
+                "keys": [_dump_entry(e, key_version) for e in self.keys.values()],
+                "deletedKeys": [_dump_entry(e, key_version) for e in self.deleted_keys.values()],
             }
 
     def load(self, data: _Json) -> None:
         if data.get("format") != 1:
             raise ValueError("unsupported vault state format")
 
-        def secret_entry(raw: _Json) -> _Entry[_SecretVersion]:
-            entry: _Entry[_SecretVersion] = _Entry(
-                name=raw["name"], deleted_date=raw.get("deletedDate"), scheduled_purge=raw.get("scheduledPurgeDate")
+        def secret_version(v: _Json) -> _SecretVersion:
+            return _SecretVersion(
+                version=v["version"],
+                value=v["value"],
+                content_type=v.get("contentType"),
+                tags=v.get("tags"),
+                attrs=_Attrs(**v["attributes"]),
             )
-            for v in raw["versions"]:
-                entry.versions[v["version"]] = _SecretVersion(
-                    version=v["version"],
-                    value=v["value"],
-                    content_type=v.get("contentType"),
-                    tags=v.get("tags"),
-                    attrs=_Attrs(**v["attributes"]),
-                )
-            return entry
 
-        def key_entry(raw: _Json) -> _Entry[_KeyVersion]:
-            entry: _Entry[_KeyVersion] = _Entry(
-                name=raw["name"], deleted_date=raw.get("deletedDate"), scheduled_purge=raw.get("scheduledPurgeDate")
+        def key_version(v: _Json) -> _KeyVersion:
+            private = serialization.load_pem_private_key(v["privateKeyPem"].encode("ascii"), password=None)
+            if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+                raise TypeError("unsupported key type in vault state")
+            return _KeyVersion(
+                version=v["version"],
+                kty=v["kty"],
+                private=private,
+                key_ops=list(v["key_ops"]),
+                tags=v.get("tags"),
+                attrs=_Attrs(**v["attributes"]),
             )
-            for v in raw["versions"]:
-                private = serialization.load_pem_private_key(v["privateKeyPem"].encode("ascii"), password=None)
-                if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-                    raise TypeError("unsupported key type in vault state")
-                entry.versions[v["version"]] = _KeyVersion(
-                    version=v["version"],
-                    kty=v["kty"],
-                    private=private,
-                    key_ops=list(v["key_ops"]),
-                    tags=v.get("tags"),
-                    attrs=_Attrs(**v["attributes"]),
-                )
-            return entry
+
+        def table(name: str, version: Callable[[_Json], _V]) -> dict[str, _Entry[_V]]:
+            return {e.name.lower(): e for e in (_load_entry(raw, version) for raw in data.get(name, []))}
 
         with self.lock:
-            self.secrets = {e.name.lower(): e for e in map(secret_entry, data.get("secrets", []))}
-            self.deleted_secrets = {e.name.lower(): e for e in map(secret_entry, data.get("deletedSecrets", []))}
-            self.keys = {e.name.lower(): e for e in map(key_entry, data.get("keys", []))}
-            self.deleted_keys = {e.name.lower(): e for e in map(key_entry, data.get("deletedKeys", []))}
+            self.secrets = table("secrets", secret_version)
+            self.deleted_secrets = table("deletedSecrets", secret_version)
+            self.keys = table("keys", key_version)
+            self.deleted_keys = table("deletedKeys", key_version)
+
+
+def _dump_entry(entry: _Entry[_V], version: Callable[[_V], _Json]) -> _Json:
+    return {
+        "name": entry.name,
+        "deletedDate": entry.deleted_date,
+        "scheduledPurgeDate": entry.scheduled_purge,
+        "versions": [version(v) for v in entry.versions.values()],
+    }
+
+
+def _load_entry(raw: _Json, version: Callable[[_Json], _V]) -> _Entry[_V]:
+    entry: _Entry[_V] = _Entry(
+        name=raw["name"], deleted_date=raw.get("deletedDate"), scheduled_purge=raw.get("scheduledPurgeDate")
+    )
+    for v in raw["versions"]:
+        entry.versions[v["version"]] = version(v)
+    return entry
 
 
 def _sign_alg(body: _Json, digest_field: str) -> tuple[_SignAlg, bytes]:
@@ -1648,270 +1475,21 @@ def _rsa_cipher(private: _PrivateKey, op: str, body: _Json) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# TLS material
-# --------------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _TlsFiles:
-    ca_cert: Path
-    server_chain: Path
-    server_key: Path
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _load_ca(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
-    if not (cert_path.is_file() and key_path.is_file()):
-        return None
-    try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except ValueError:
-        return None
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        return None
-    if cert.not_valid_after_utc < dt.datetime.now(dt.UTC) + dt.timedelta(days=2):
-        return None
-    return cert, key
-
-
-def _make_tls(directory: Path) -> _TlsFiles:
-    """Create (or reuse) a test CA in ``directory`` and issue a fresh localhost server certificate from it."""
-    now = dt.datetime.now(dt.UTC)
-    ca_cert_path, ca_key_path = directory / "ca.pem", directory / "ca-key.pem"
-    loaded = _load_ca(ca_cert_path, ca_key_path)
-    if loaded is None:
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, "jwks-tool Key Vault test CA"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "jwks-tool tests"),
-            ]
-        )
-        ca_cert = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(ca_name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        _write_private(ca_key_path, _pem_key(ca_key))
-        ca_cert_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    else:
-        ca_cert, ca_key = loaded
-
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_cert.subject)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    chain_path, key_path = directory / "server.pem", directory / "server-key.pem"
-    chain_path.write_bytes(
-        server_cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM)
-    )
-    _write_private(key_path, _pem_key(server_key))
-    return _TlsFiles(ca_cert=ca_cert_path, server_chain=chain_path, server_key=key_path)
-
-
-# --------------------------------------------------------------------------------------------------------------------
 # HTTP plumbing
 # --------------------------------------------------------------------------------------------------------------------
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 64
-
-    def __init__(self, address: tuple[str, int], owner: KeyVaultServer, context: ssl.SSLContext) -> None:
-        self.owner = owner
-        self._context = context
-        self._conn_lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self._workers: set[threading.Thread] = set()
-        self._closing = False
-        super().__init__(address, _Handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        raw, address = self.socket.accept()
-        try:
-            conn = self._context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
-        except OSError:
-            raw.close()
-            raise
-        return conn, address
-
-    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
-        if not isinstance(request, socket.socket):  # pragma: no cover - TCP servers only get sockets
-            return
-        worker = threading.Thread(
-            target=self._work, args=(request, client_address), name=f"kv-test-conn-{client_address}", daemon=True
-        )
-        with self._conn_lock:
-            if self._closing:
-                self.shutdown_request(request)
-                return
-            self._connections.add(request)
-            self._workers.add(worker)
-        worker.start()
-
-    def _work(self, request: socket.socket, client_address: Any) -> None:
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self._conn_lock:
-                self._connections.discard(request)
-                self._workers.discard(threading.current_thread())
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, OSError):  # resets, TLS failures, timeouts: normal for a test server
-            _log.debug("connection from %s ended: %r", client_address, exc)
-        else:
-            _log.error("error while handling a request from %s", client_address, exc_info=exc)
-
-    def close_connections(self, timeout: float) -> None:
-        """Unblock every connection thread (shut its socket down) and join the threads."""
-        with self._conn_lock:
-            self._closing = True
-            connections = list(self._connections)
-            workers = list(self._workers)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(conn, socket.SHUT_RDWR)  # the raw socket, bypassing the TLS layer
-        deadline = time.monotonic() + timeout
-        for worker in workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(HttpsHandler):
     server_version = "KeyVaultTestServer/1.0"
-    sys_version = ""
-    timeout = 30.0
-    disable_nagle_algorithm = True  # headers and body go out in separate writes: avoid the 40 ms delayed-ACK stall
-    server: _HttpServer
-
-    def setup(self) -> None:
-        super().setup()
-        if isinstance(self.connection, ssl.SSLSocket):
-            self.connection.do_handshake()
-
-    def _dispatch(self) -> None:
-        self.server.owner._serve(self)
-
-    do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _dispatch
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("%s - %s", self.address_string(), format % args)
 
 
-def _read_body(handler: _Handler) -> bytes:
-    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
-        chunks: list[bytes] = []
-        total = 0
-        for _ in range(MAX_CHUNKS):
-            line = handler.rfile.readline(1024)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _bad("Malformed chunked request body.") from None
-            if size == 0:
-                for _ in range(64):  # trailers, up to the blank line
-                    if handler.rfile.readline(8192) in (b"\r\n", b"\n", b""):
-                        break
-                return b"".join(chunks)
-            total += size
-            if total > MAX_BODY_BYTES:
-                raise _ApiError(413, "RequestEntityTooLarge", "The request body is too large.")
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline(8)
-        raise _bad("Too many chunks in the request body.")
-    raw_length = handler.headers.get("Content-Length")
-    if raw_length is None:
-        return b""
+def _read_body(handler: HttpsHandler) -> bytes:
     try:
-        length = int(raw_length)
-    except ValueError:
-        raise _bad("Invalid Content-Length.") from None
-    if length < 0 or length > MAX_BODY_BYTES:
-        raise _ApiError(413, "RequestEntityTooLarge", "The request body is too large.")
-    data = handler.rfile.read(length)
-    if len(data) != length:
-        raise ConnectionError("client closed the connection mid-body")
-    return data
-
-
-def _bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
+        return read_body(handler)
+    except BodyError as exc:
+        if exc.status == 413:
+            raise _ApiError(413, "RequestEntityTooLarge", f"{exc.message}.") from None
+        raise _bad(f"{exc.message}.") from None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -1919,7 +1497,7 @@ def _bearer(header: str | None) -> str | None:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-class KeyVaultServer:
+class KeyVaultServer(BackgroundServer[RequestRecord]):
     """A Key Vault-compatible HTTPS server on 127.0.0.1 for tests (see the module docstring).
 
     :param port: TCP port; 0 (default) picks a free ephemeral port.
@@ -1964,18 +1542,12 @@ class KeyVaultServer:
         self.faults = FaultInjector()
         self._throttle = _Throttle(throttle)
         self._vault = _Vault(soft_delete_days=soft_delete_retention_days, max_secret_bytes=max_secret_bytes)
-        self._log_lock = threading.Lock()
-        self._log: collections.deque[RequestRecord] = collections.deque(maxlen=max_log_entries)
-        self._seq = 0
+        self._log: RequestLog[RequestRecord] = RequestLog(max_log_entries)
         self._token_lock = threading.Lock()
         self._tokens: dict[str, tuple[str, int]] = {}
         self._issued: list[str] = []
         self.token = f"kvtest.{secrets.token_urlsafe(24)}"
-        self._stop = threading.Event()
-        self._httpd: _HttpServer | None = None
-        self._thread: threading.Thread | None = None
-        self._tmpdir: Path | None = None
-        self._tls: _TlsFiles | None = None
+        self._service = HttpsService(self._serve, _Handler, name="kv-test", logger=_log)
         self._port = 0
         self._resource = DEFAULT_RESOURCE
 
@@ -1983,94 +1555,39 @@ class KeyVaultServer:
 
     def start(self) -> KeyVaultServer:
         """Bind, generate TLS material and serve in a background thread. Idempotent."""
-        if self._httpd is not None:
+        if self._service.running:
             return self
         if self._state_dir is not None:
             self._state_dir.mkdir(parents=True, exist_ok=True)
-            directory = self._state_dir
-            state_file = directory / _STATE_FILE
+            state_file = self._state_dir / _STATE_FILE
             if state_file.is_file():
                 self._vault.load(json.loads(state_file.read_text(encoding="utf-8")))
-        else:
-            self._tmpdir = Path(tempfile.mkdtemp(prefix="kv-test-server-"))
-            directory = self._tmpdir
-        try:
-            self._tls = _make_tls(directory)
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(str(self._tls.server_chain), str(self._tls.server_key))
-            httpd = _HttpServer(("127.0.0.1", self._requested_port), self, context)
-        except BaseException:
-            self._remove_tmpdir()
-            raise
-        self._port = int(httpd.server_address[1])
+        self._port = self._service.bind(self._state_dir, self._requested_port)
         if self._resource_override is not None:
             self._resource = self._resource_override.rstrip("/")
         elif self.resource_matches_host:
             self._resource = f"https://1:{self._port}"
         self._tokens[self.token] = (_normalize_resource(self._resource), sys.maxsize)
-        self._stop.clear()
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"kv-test-server-{self._port}"
-        )
-        self._thread.daemon = True
-        self._thread.start()
+        self._service.serve_in_background()
         return self
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop serving, close every connection, join the threads, save state (if ``state_dir``). Idempotent."""
-        httpd, thread = self._httpd, self._thread
-        if httpd is None:
+        if not self._service.close(timeout):
             return
-        self._stop.set()
-        httpd.shutdown()
-        if thread is not None:
-            thread.join(timeout)
-        httpd.server_close()
-        httpd.close_connections(timeout)
-        self._httpd = self._thread = None
         if self._state_dir is not None:
             state_file = self._state_dir / _STATE_FILE
             tmp = state_file.with_suffix(".json.tmp")
-            _write_private(tmp, json.dumps(self._vault.dump(), indent=1).encode("utf-8"))
+            write_private(tmp, json.dumps(self._vault.dump(), indent=1).encode("utf-8"))
             tmp.replace(state_file)
-        self._remove_tmpdir()
-
-    def _remove_tmpdir(self) -> None:
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
-
-    def __enter__(self) -> KeyVaultServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    @property
-    def running(self) -> bool:
-        return self._httpd is not None
 
     # ---------------------------------------------------------------- connection details
 
-    def _require_started(self) -> _TlsFiles:
-        if self._tls is None or self._port == 0:
+    def _require_started(self) -> TlsFiles:
+        tls = self._service.tls
+        if tls is None or self._port == 0:
             raise RuntimeError("the server has not been started; use it as a context manager or call start()")
-        return self._tls
-
-    @property
-    def port(self) -> int:
-        self._require_started()
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The vault URL, ``https://127.0.0.1:PORT/``."""
-        self._require_started()
-        return f"https://127.0.0.1:{self._port}/"
+        return tls
 
     @property
     def ca_path(self) -> str:
@@ -2119,7 +1636,7 @@ class KeyVaultServer:
         with self._token_lock:
             return list(self._issued)
 
-    # ---------------------------------------------------------------- throttling and log
+    # ---------------------------------------------------------------- throttling
 
     @property
     def throttle_limits(self) -> ThrottleLimits | None:
@@ -2128,25 +1645,6 @@ class KeyVaultServer:
     def set_throttle(self, limits: ThrottleLimits | None) -> None:
         """Turn the throttling limiter on (with these limits, fresh windows) or off (``None``)."""
         self._throttle.configure(limits)
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """Every request so far (a snapshot), oldest first."""
-        with self._log_lock:
-            return list(self._log)
-
-    def find_requests(self, method: str | None = None, path: str | None = None) -> list[RequestRecord]:
-        """Recorded requests with this method (any if None) whose path matches the regex ``path``."""
-        pattern = re.compile(path) if path is not None else None
-        return [
-            r
-            for r in self.requests
-            if (method is None or r.method == method.upper()) and (pattern is None or pattern.search(r.path))
-        ]
-
-    def clear_requests(self) -> None:
-        with self._log_lock:
-            self._log.clear()
 
     # ---------------------------------------------------------------- direct state access (no HTTP, not logged)
 
@@ -2223,13 +1721,13 @@ class KeyVaultServer:
             return f"https://{host.strip()}"
         return f"https://127.0.0.1:{self._port}"
 
-    def _serve(self, handler: _Handler) -> None:
+    def _serve(self, handler: HttpsHandler) -> None:
         started, t0 = time.time(), time.monotonic()
         split = urlsplit(handler.path)
         path = split.path or "/"
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         method = handler.command.upper()
-        token = _bearer(handler.headers.get("Authorization"))
+        token = bearer_token(handler.headers.get("Authorization"))
         body = b""
         response: _Resp | None
         fault: str | None = None
@@ -2264,50 +1762,42 @@ class KeyVaultServer:
         started: float,
         duration: float,
     ) -> None:
-        with self._log_lock:
-            self._seq += 1
-            self._log.append(
-                RequestRecord(
-                    seq=self._seq,
-                    method=method,
-                    path=path,
-                    query=dict(query),
-                    status=None if response is None else response.status,
-                    fault=fault,
-                    token=token,
-                    body_size=body_size,
-                    started=started,
-                    duration=duration,
-                )
+        self._log.append(
+            lambda seq: RequestRecord(
+                seq=seq,
+                method=method,
+                path=path,
+                query=dict(query),
+                status=None if response is None else response.status,
+                fault=fault,
+                token=token,
+                body_size=body_size,
+                started=started,
+                duration=duration,
             )
+        )
 
     def _process(
         self,
         method: str,
         path: str,
         query: dict[str, str],
-        handler: _Handler,
+        handler: HttpsHandler,
         body: bytes,
         token: str | None,
     ) -> tuple[_Resp | None, str | None]:
-        applied: list[str] = []
-        delay, rule = self.faults._select(method, path)
-        if delay > 0:
-            applied.append("latency")
-            self._stop.wait(delay)
+        outcome = self.faults.apply(method, path, self._service.stopping)
+        fault, rule = outcome.label, outcome.rule
         if rule is not None:
-            applied.append(rule.kind)
-            injected = "+".join(applied)
             if rule.kind == "drop":
-                return None, injected
+                return None, fault
             if rule.kind == "throttle":
-                return self._throttled(rule.retry_after, "injected fault"), injected
+                return self._throttled(rule.retry_after, "injected fault"), fault
             code = {503: "ServiceUnavailable", 502: "BadGateway", 504: "GatewayTimeout"}.get(
                 rule.status, "InternalServerError"
             )
             message = f"Injected fault: HTTP {rule.status}."
-            return _Resp(rule.status, _ApiError(rule.status, code, message).body()), injected
-        fault = "+".join(applied) or None
+            return _Resp(rule.status, _ApiError(rule.status, code, message).body()), fault
 
         if path == IDENTITY_PATH:
             return self._identity(method, query, handler), fault
@@ -2323,7 +1813,9 @@ class KeyVaultServer:
                 raise _bad("The api-version query parameter is required for all requests.")
             retry_after = self._throttle.admit(self._vault.classify(req))
             if retry_after is not None:
-                return self._throttled(retry_after, "vault transaction limit"), "+".join([*applied, "throttle-limit"])
+                return self._throttled(retry_after, "vault transaction limit"), "+".join(
+                    [*outcome.applied, "throttle-limit"]
+                )
             return self._vault.handle(req), fault
         except _ApiError as exc:
             return _Resp(exc.status, exc.body(), exc.headers), fault
@@ -2332,7 +1824,7 @@ class KeyVaultServer:
     def _throttled(retry_after: float | None, reason: str) -> _Resp:
         headers: dict[str, str] = {}
         if retry_after is not None:
-            headers["Retry-After"] = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
+            headers["Retry-After"] = retry_after_value(retry_after)
         error = _ApiError(
             429,
             "Throttled",
@@ -2362,7 +1854,7 @@ class KeyVaultServer:
             )
         return None
 
-    def _identity(self, method: str, query: dict[str, str], handler: _Handler) -> _Resp:
+    def _identity(self, method: str, query: dict[str, str], handler: HttpsHandler) -> _Resp:
         if method != "GET":
             return _Resp(405, {"statusCode": 405, "message": "Only GET is supported."})
         presented = handler.headers.get("X-IDENTITY-HEADER") or ""
@@ -2393,27 +1885,20 @@ class KeyVaultServer:
         )
 
     @staticmethod
-    def _write(handler: _Handler, response: _Resp) -> None:
+    def _write(handler: HttpsHandler, response: _Resp) -> None:
         payload = b"" if response.body is None else json.dumps(response.body, separators=(",", ":")).encode()
-        try:
-            handler.send_response(response.status)
-            handler.send_header("Cache-Control", "no-cache")
-            handler.send_header("x-ms-request-id", str(uuid.uuid4()))
-            handler.send_header("x-ms-keyvault-service-version", "1.9.0.0")
-            handler.send_header("x-ms-keyvault-region", "local")
-            for name, value in response.headers.items():
-                handler.send_header(name, value)
-            if response.status != 204:
-                if response.body is not None:
-                    handler.send_header("Content-Type", "application/json; charset=utf-8")
-                handler.send_header("Content-Length", str(len(payload)))
-            if handler.close_connection:
-                handler.send_header("Connection", "close")
-            handler.end_headers()
-            if payload and response.status != 204:
-                handler.wfile.write(payload)
-        except OSError:
-            handler.close_connection = True
+        headers = [
+            ("Cache-Control", "no-cache"),
+            ("x-ms-request-id", str(uuid.uuid4())),
+            ("x-ms-keyvault-service-version", "1.9.0.0"),
+            ("x-ms-keyvault-region", "local"),
+            *response.headers.items(),
+        ]
+        if response.status != 204:
+            if response.body is not None:
+                headers.append(("Content-Type", "application/json; charset=utf-8"))
+            headers.append(("Content-Length", str(len(payload))))
+        send(handler, response.status, headers, payload if response.status != 204 else b"")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -2443,12 +1928,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-soft-delete", action="store_true", help="make deletes permanent (purgeable vault)")
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop = stop_on_sigterm()
     server = KeyVaultServer(
         port=args.port,
         state_dir=args.state_dir,
@@ -2472,10 +1952,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
             "Press Ctrl-C to stop.",
         ]
-        print("\n".join(lines), flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean shutdown
+        announce_and_wait(lines, stop)
     print("Key Vault test server stopped.", flush=True)
     return 0
 
