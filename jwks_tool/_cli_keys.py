@@ -61,7 +61,7 @@ def _protection_text(info: dict[str, Any]) -> str:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("names", metavar="NAME...", nargs=-1, required=True)
 @set_options
 @click.option(
     "--profile",
@@ -88,11 +88,12 @@ def _protection_text(info: dict[str, Any]) -> str:
 @click.option("--in-vault", metavar="URL", help="Make the key inside this Azure Key Vault (non-exportable).")
 @click.option("--hsm", is_flag=True, help="With --in-vault: HSM-protected key (Premium vault).")
 @click.option("--vault-key-name", help="With --in-vault: the Key Vault key name [jwks-<name>-<env>].")
+@click.option("--workers", type=click.IntRange(1, 64), help="With several NAMEs: keys made at once [one per core].")
 @azure_options
 @store_options
 @json_option
 def generate(
-    name: str,
+    names: tuple[str, ...],
     env: str,
     profile: str | None,
     kty: str,
@@ -108,6 +109,7 @@ def generate(
     credential: str,
     ca_bundle: str | None,
     no_verify: bool,
+    workers: int | None,
     store_url: str | None,
     passphrase_file: str | None,
     as_json: bool,
@@ -126,8 +128,10 @@ def generate(
         vault_key = VaultKeyOptions(azure_connection(in_vault, credential, ca_bundle, no_verify), hsm, vault_key_name)
     elif hsm or vault_key_name:
         raise InputError("--hsm and --vault-key-name go with --in-vault", hint="add --in-vault URL")
+    if len(names) > 1 and kid is not None:
+        raise InputError("--kid names one key; with several sets let jwks-tool choose", hint="drop --kid")
     request = GenerateRequest(
-        name=name,
+        name=names[0],
         env=env,
         profile=profile,
         kty=kty.upper(),
@@ -139,9 +143,18 @@ def generate(
         expires_in=None if expires_in is None else parse_duration(expires_in),
         in_vault=vault_key,
     )
-    record = svc.generate(request)
-    keyset = svc.get_set(name, env)
-    _report_added(svc, keyset, record, as_json, verb="Generated")
+    if len(names) == 1:
+        record = svc.generate(request)
+        _report_added(svc, svc.get_set(names[0], env), record, as_json, verb="Generated")
+        return
+    import dataclasses
+
+    records = svc.generate_many([dataclasses.replace(request, name=name) for name in names], workers=workers or 0)
+    if as_json:
+        print_json({"store": svc.store.describe(), "env": env, "keys": [key_json(record) for record in records]})
+        return
+    for name, record in zip(names, records, strict=True):
+        click.echo(f"Generated {record.describe()} key {record.kid} in {name} ({env}), state {record.state.value}")
 
 
 def _report_added(svc: KeyService, keyset: KeySet, record: KeyRecord, as_json: bool, *, verb: str) -> None:

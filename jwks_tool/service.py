@@ -325,6 +325,35 @@ class KeyService:
             only_if_no_next=only_if_no_next,
         )
 
+    def generate_many(self, requests: Sequence[GenerateRequest], *, workers: int = 0) -> list[KeyRecord]:
+        """Generate keys for many sets at once, on ``workers`` threads (default: one per core).
+
+        RSA generation releases the GIL inside OpenSSL, so threads use every core; the KDF runs once; each set is
+        written under the store's lock as with one key. Every request is tried; if any failed, the first error is
+        raised after the others have landed.
+        """
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not requests:
+            return []
+        if any(request.in_vault is None for request in requests):
+            self._open_sealer(create=True).prepare()  # one passphrase, one KDF, before the threads start
+        outcomes: list[KeyRecord | BaseException] = []
+
+        def one(request: GenerateRequest) -> KeyRecord | BaseException:
+            try:
+                return self.generate(request)
+            except Exception as exc:  # reported after the rest have landed
+                return exc
+
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            outcomes = list(pool.map(one, requests))
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [outcome for outcome in outcomes if isinstance(outcome, KeyRecord)]
+
     def _generate_in_vault(
         self,
         ref: SetRef,

@@ -402,3 +402,16 @@ def test_lazy_command_table_is_true() -> None:
         assert command.callback.__module__ == module, name
         assert command.get_short_help_str(limit=1000) == short, name
     assert set(cli.commands) == set(COMMANDS)
+
+
+def test_generate_many_sets_at_once(run: Run) -> None:
+    result = run("generate", "a1", "a2", "a3", "a4", "--size", "2048", "--workers", "2", "--json")
+    assert result.exit_code == 0, result.stderr
+    keys = json.loads(result.output)["keys"]
+    assert [key["kid"].split("-")[0] for key in keys] == ["a1", "a2", "a3", "a4"]
+    assert {key["state"] for key in keys} == {"active"}
+    listing = json.loads(run("list", "--json").output)
+    assert sorted(s["name"] for s in listing["sets"]) == ["a1", "a2", "a3", "a4"]
+    refused = run("generate", "b1", "b2", "--kid", "same")
+    assert refused.exit_code == 3
+    assert "--kid names one key" in refused.stderr
