@@ -74,7 +74,7 @@ def rotate(
     from jwks_tool.timeutil import parse_duration
 
     svc = make_service(store_url, passphrase_file)
-    rotation = Rotation(svc)
+    rotation = Rotation(svc, disable_vault_key=_disabler(credential, ca_bundle, no_verify))
     window = parse_duration(overlap)
     keyset = svc.get_set(name, env)
     template = keyset.active or keyset.newest
@@ -133,6 +133,18 @@ def rotate(
     click.echo(f"Next: {results[-1].next_action}")
 
 
+def _disabler(credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
+    """Disables a retired or revoked vault-native key with the command line's Azure options."""
+
+    def disable(record: Any) -> None:
+        from jwks_tool.keyvault import disable_key_version, split_key_id
+
+        vault = split_key_id(record.vault_key)[0]
+        disable_key_version(azure_connection(vault, credential, ca_bundle, no_verify), record.vault_key)
+
+    return disable
+
+
 def _same_vault(template: Any, credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
     """Keys made in Key Vault rotate in Key Vault: a new version of the same vault key."""
     if template is None or template.vault_key is None:
@@ -161,6 +173,7 @@ def _step_json(result: StepResult) -> dict[str, Any]:
 @click.option("--kid", required=True, help="The compromised key.")
 @click.option("--reason", required=True, help="What happened (kept in the key's history and the audit log).")
 @click.option("--keep-private", is_flag=True, help="Keep the private half (default: destroy it).")
+@azure_options
 @store_options
 @json_option
 def revoke(
@@ -169,6 +182,9 @@ def revoke(
     kid: str,
     reason: str,
     keep_private: bool,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
     store_url: str | None,
     passphrase_file: str | None,
     as_json: bool,
@@ -180,7 +196,8 @@ def revoke(
     from jwks_tool.rotation import Rotation
 
     svc = make_service(store_url, passphrase_file)
-    result = Rotation(svc).revoke(name, env, kid, reason=reason, keep_private=keep_private)
+    rotation = Rotation(svc, disable_vault_key=_disabler(credential, ca_bundle, no_verify))
+    result = rotation.revoke(name, env, kid, reason=reason, keep_private=keep_private)
     if as_json:
         print_json({"set": name, "env": env, **_step_json(result), "next_action": result.next_action})
         return

@@ -26,7 +26,7 @@ def grant_options(func: Any) -> Any:
             click.option("--kid", help="Sign with this key [default: the active key]."),
             click.option("--audience", help="aud [default: the environment's Maskinporten identifier]."),
             click.option(
-                "--lifetime", type=int, default=120, show_default=True, help="exp - iat in seconds (max 120)."
+                "--lifetime", default="120s", show_default=True, help="exp - iat: 120s, 2m or 60 (at most 120 s)."
             ),
             click.option("--resource", help="The resource claim (the target API), if the API asks for one."),
             click.option("--consumer-org", help="consumer_org: act for this organisation (delegation)."),
@@ -34,6 +34,12 @@ def grant_options(func: Any) -> Any:
     ):
         func = option(func)
     return func
+
+
+def _seconds(text: str) -> int:
+    from jwks_tool.timeutil import parse_duration
+
+    return int(text) if text.strip().isdigit() else int(parse_duration(text).total_seconds())
 
 
 def _signer_and_grant(
@@ -77,7 +83,7 @@ def grant(
     scope: str,
     kid: str | None,
     audience: str | None,
-    lifetime: int,
+    lifetime: str,
     resource: str | None,
     consumer_org: str | None,
     credential: str,
@@ -96,7 +102,7 @@ def grant(
     from jwks_tool.maskinporten import GrantRequest
 
     svc = make_service(store_url, passphrase_file)
-    request = GrantRequest(client_id, scope, audience, lifetime, resource, consumer_org)
+    request = GrantRequest(client_id, scope, audience, _seconds(lifetime), resource, consumer_org)
     record, token, claims = _signer_and_grant(svc, name, env, kid, request, (credential, ca_bundle, no_verify))
     if as_json:
         print_json({"kid": record.kid, "alg": record.alg, "claims": claims, "grant": token})
@@ -121,7 +127,7 @@ def token(
     scope: str,
     kid: str | None,
     audience: str | None,
-    lifetime: int,
+    lifetime: str,
     resource: str | None,
     consumer_org: str | None,
     token_url: str | None,
@@ -140,12 +146,13 @@ def token(
     Maskinporten's error code and message, and what to do about it. TLS is always verified (--ca-bundle adds a CA);
     HTTPS_PROXY and NO_PROXY are honoured.
     """
+    import json
     from datetime import UTC, datetime
 
     from jwks_tool.maskinporten import GrantRequest, audience_for, request_token, token_url_for
 
     svc = make_service(store_url, passphrase_file)
-    request = GrantRequest(client_id, scope, audience, lifetime, resource, consumer_org)
+    request = GrantRequest(client_id, scope, audience, _seconds(lifetime), resource, consumer_org)
     record, grant_jwt, _claims = _signer_and_grant(svc, name, env, kid, request, (credential, ca_bundle, no_verify))
     url = token_url or token_url_for(audience or audience_for(env))
     result = request_token(url, grant_jwt, ca_bundle=ca_bundle, timeout=timeout)
@@ -167,7 +174,8 @@ def token(
     click.echo(f"  expires  in {result.expires_in} s ({expires:%Y-%m-%d %H:%M:%S} UTC)")
     for claim in ("iss", "client_id", "consumer", "supplier", "aud"):
         if claim in result.claims:
-            click.echo(f"  {claim:<8} {result.claims[claim]}")
+            value = result.claims[claim]
+            click.echo(f"  {claim:<8} {value if isinstance(value, str) else json.dumps(value)}")
     if show_token:
         click.echo(result.access_token)
 

@@ -588,3 +588,11 @@ def push_as_key(
         None if current is None else current.get("kid"),
         imported.properties.version,
     )
+
+
+def disable_key_version(connection: Connection, key_id: str) -> None:
+    """Take a vault-native key version out of use (retired or revoked): it can no longer sign."""
+    _, name = split_key_id(key_id)
+    version = key_id.rstrip("/").rsplit("/", 1)[-1]
+    with azure_errors(f"disable the key {name}", vault=connection.vault_url):
+        key_client(connection).update_key_properties(name, version, enabled=False)

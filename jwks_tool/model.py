@@ -247,10 +247,10 @@ class KeySet:
 
     @property
     def newest(self) -> KeyRecord | None:
-        """The most recently created key that is not retired or revoked (else the most recent of all)."""
-        live = [key for key in self.keys if key.state not in (KeyState.RETIRED, KeyState.REVOKED)]
-        pool = live or list(self.keys)
-        return max(pool, key=lambda key: (key.created, self.keys.index(key)), default=None)
+        """The most recently created registered key (next, active or retiring); None when every key is retired or
+        revoked: such a key is never offered for registration or use by default."""
+        live = [key for key in self.keys if key.state.registered]
+        return max(live, key=lambda key: (key.created, self.keys.index(key)), default=None)
 
     @property
     def active(self) -> KeyRecord | None:

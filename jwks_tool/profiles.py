@@ -75,7 +75,7 @@ class Profile:
             if size < self.min_rsa_bits:
                 raise ProfileError(
                     f"RSA {size} is too small for the {self.name} profile (at least {self.min_rsa_bits} bits)",
-                    hint=f"use --size {RSA_SIZES[1]}",
+                    hint=f"use a key of {self.min_rsa_bits} bits or more ({RSA_SIZES[1]} recommended)",
                 )
             if alg not in self.rsa_algs:
                 raise ProfileError(

@@ -28,6 +28,7 @@ and running a step again converges: a second ``start`` finds the next key alread
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -88,8 +89,20 @@ def next_action(keyset: KeySet, overlap: timedelta = DEFAULT_OVERLAP, now: datet
 class Rotation:
     """The rotation lifecycle over a :class:`KeyService`."""
 
-    def __init__(self, service: KeyService) -> None:
+    def __init__(self, service: KeyService, *, disable_vault_key: Callable[[KeyRecord], None] | None = None) -> None:
         self.svc = service
+        self._disable_vault_key = disable_vault_key
+
+    def _take_out_of_use(self, record: KeyRecord) -> None:
+        """A vault-native key leaving the registered set is disabled in Key Vault (before the set is written)."""
+        if record.vault_key is None:
+            return
+        if self._disable_vault_key is not None:
+            self._disable_vault_key(record)
+            return
+        from jwks_tool.keyvault import Connection, disable_key_version, split_key_id
+
+        disable_key_version(Connection(split_key_id(record.vault_key)[0]), record.vault_key)
 
     def _clock(self) -> datetime:
         return self.svc.now()
@@ -163,12 +176,16 @@ class Rotation:
                     f"(until {ready:%Y-%m-%d %H:%M} UTC): clients may still hold tokens signed with it",
                     hint="wait, or pass --force (or a shorter --overlap) if you are sure",
                 )
+            for key in retiring:
+                self._take_out_of_use(key)
             changes = [Change(key, KeyState.RETIRING, KeyState.RETIRED, "finish") for key in retiring]
             gone = {key.kid for key in retiring}
             keys = [_retire(key, now, "finish", keep_private) if key.kid in gone else key for key in current.keys]
             stored = self.svc.commit(current, current.replace_keys(keys), changes)
         removed = tuple(key for key in stored.keys if key.kid in gone)
         kept = " (private halves kept)" if keep_private else " (private halves destroyed)"
+        if all(key.vault_key is not None for key in retiring):
+            kept = " (disabled in Key Vault)"
         return self._result(Step.FINISH, True, f"retired {', '.join(sorted(gone))}{kept}", stored, removed=removed)
 
     def all_steps(
@@ -192,6 +209,7 @@ class Rotation:
             if target.state is KeyState.REVOKED:
                 return self._result(Step.REVOKE, False, f"{kid} is revoked already", current)
             now = self._clock()
+            self._take_out_of_use(target)
             changes = [Change(target, target.state, KeyState.REVOKED, f"revoke: {reason}")]
             successor = _one(current, KeyState.NEXT) if target.state is KeyState.ACTIVE else None
             keys: list[KeyRecord] = []

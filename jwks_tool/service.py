@@ -153,19 +153,22 @@ class KeyService:
     # ---- the store's protection -------------------------------------------------------------------------------
     def init_store(self, *, plaintext: bool = False) -> dict[str, Any]:
         """Create the store explicitly; ``plaintext`` records the opt-in to unencrypted private keys."""
+        if self.store.read_config() is not None:
+            raise ConflictError(f"the store {self.store.describe()} exists already")
+        secret = None if plaintext else self._passphrase(True)  # asked before anything is created
         with self.store.lock():
             if self.store.read_config() is not None:
                 raise ConflictError(f"the store {self.store.describe()} exists already")
-            self._create_store(plaintext=plaintext)
+            self._create_store(plaintext=plaintext, passphrase=secret)
             return self.store.read_config() or {}
 
-    def _create_store(self, *, plaintext: bool) -> Sealer:
+    def _create_store(self, *, plaintext: bool, passphrase: str | None = None) -> Sealer:
         created = format_time(self._clock())
         if plaintext:
             protection = new_plaintext_protection(created, actor())
             sealer: Sealer = open_protection(protection, self._passphrase)
         else:
-            protection, sealer = new_passphrase_protection(self._passphrase(True))
+            protection, sealer = new_passphrase_protection(passphrase or self._passphrase(True))
         self._sealer = sealer
         self.store.init_config({"created": created, "protection": protection})
         return self._sealer
@@ -180,10 +183,11 @@ class KeyService:
                     f"there is no key store at {self.store.describe()}",
                     hint="run `jwks-tool generate NAME` to create one, or pass --store",
                 )
+            secret = self._passphrase(True)  # asked before anything is created: a refusal leaves no trace
             with self.store.lock():
                 config = self.store.read_config()
                 if config is None:
-                    return self._create_store(plaintext=False)
+                    return self._create_store(plaintext=False, passphrase=secret)
         self._sealer = open_protection(config.get("protection", {}), self._passphrase)
         return self._sealer
 
@@ -223,7 +227,11 @@ class KeyService:
         if kid is None:
             newest = keyset.newest
             if newest is None:
-                raise NotFoundError(f"key set {keyset.ref} has no keys", hint="run `jwks-tool generate` first")
+                what = "no keys" if not keyset.keys else "no registered key (every key is retired or revoked)"
+                raise NotFoundError(
+                    f"key set {keyset.ref} has {what}",
+                    hint=f"run `jwks-tool rotate {keyset.ref.name} --env {keyset.ref.env.value}`, or pass --kid",
+                )
             return newest
         found = keyset.key(kid)
         if found is None:
@@ -256,7 +264,7 @@ class KeyService:
     def export_public(self, keyset: KeySet, kid: str | None, fmt: PublicFormat) -> str:
         """One key (jwk, pem) or the registered set (jwks, jwks-array; one key when ``kid`` is given)."""
         if fmt in (PublicFormat.JWKS, PublicFormat.JWKS_ARRAY) and kid is None:
-            records = list(keyset.registered) or [self.pick_key(keyset, None)]
+            records = list(keyset.registered)  # may be empty: then nothing is to be registered
         else:
             records = [self.pick_key(keyset, kid)]
         return render_public([record.public_jwk for record in records], fmt)
@@ -290,7 +298,7 @@ class KeyService:
             raise InputError(
                 f"alg {alg} does not go with curve {crv}", hint=f"use --alg {EC_CURVE_ALGS[crv or 'P-256']}"
             )
-        lifetime = request.expires_in or profile.max_lifetime or DEFAULT_LIFETIME
+        lifetime = request.expires_in if request.expires_in is not None else (profile.max_lifetime or DEFAULT_LIFETIME)
         profile.check_new_key(kty=kty, size=size, crv=crv, alg=alg, lifetime=lifetime)
         if kty == "RSA" and size not in (2048, 3072, 4096):
             raise InputError(f"unsupported RSA size {size}", hint="use --size 2048, 3072 or 4096")
@@ -444,7 +452,7 @@ class KeyService:
         if kid is not None and not isinstance(kid, str):
             raise InputError("the JWK's kid is not a string", hint="pass --kid")
         now = self._clock()
-        lifetime = request.expires_in or profile.max_lifetime or DEFAULT_LIFETIME
+        lifetime = request.expires_in if request.expires_in is not None else (profile.max_lifetime or DEFAULT_LIFETIME)
         exp = given.get("exp")
         if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
             raise InputError(f"the JWK's exp {exp!r} is not whole seconds since 1970", hint="fix it, or drop exp")
@@ -533,6 +541,12 @@ class KeyService:
             if keyset.key(kid) is not None:
                 raise ConflictError(f"key set {ref} already has a key with kid {kid!r}", hint="pass another --kid")
             self._check_room(current, profile)
+            if waiting is not None:
+                raise ConflictError(
+                    f"key set {ref} already has a next key waiting: {waiting.kid}",
+                    hint=f"register and promote it (jwks-tool rotate {ref.name} --env {ref.env.value} --promote), "
+                    "or revoke it, before making another",
+                )
             state = KeyState.NEXT if keyset.active is not None else KeyState.ACTIVE
             record = KeyRecord(
                 kid=Kid(kid),

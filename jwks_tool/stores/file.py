@@ -109,6 +109,7 @@ class FileStore(KeyStore):
     def __init__(self, root: Path, url: str) -> None:
         self.root = root
         self.url = url
+        self._verified = False
 
     @classmethod
     def supports(cls, url: str) -> bool:
@@ -192,8 +193,17 @@ class FileStore(KeyStore):
         document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
         atomic_write(self._config_path, _dump(document))
 
-    def list_refs(self) -> list[SetRef]:
+    def _verify(self) -> None:
+        """Every read checks the folder's permissions; the first also checks store.json (a foreign file or a newer
+        schema is refused before any set is read)."""
         self._check_root()
+        if not self._verified:
+            if self._config_path.exists():
+                self.read_config()
+            self._verified = True
+
+    def list_refs(self) -> list[SetRef]:
+        self._verify()
         refs: list[SetRef] = []
         for env in Env:
             folder = self.root / "sets" / env.value
@@ -202,7 +212,7 @@ class FileStore(KeyStore):
         return sorted(refs)
 
     def read_set(self, ref: SetRef) -> KeySet | None:
-        self._check_root()
+        self._verify()
         path = self._set_path(ref)
         data = self._read_json(path)
         if data is None:
@@ -234,7 +244,7 @@ class FileStore(KeyStore):
         _append_lines(self.root / "audit.jsonl", lines)
 
     def read_audit(self) -> list[dict[str, Any]]:
-        self._check_root()
+        self._verify()
         path = self.root / "audit.jsonl"
         try:
             text = path.read_text(encoding="utf-8")

@@ -81,3 +81,20 @@ def test_ec_vault_key_under_generic_profile(run: Run, kv: KeyVaultServer) -> Non
         "grant", "ec", "--client-id", "c", "--scope", "s", "--audience", "https://idp/", *azure(kv)
     ).output.strip()
     jwt.decode(token, jwt.PyJWK(public).key, algorithms=["ES384"], audience="https://idp/")
+
+
+def test_retired_and_revoked_vault_keys_are_disabled(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048", "--in-vault", kv.url, *azure(kv)).exit_code == 0
+    result = run("rotate", "acme", "--all-steps", "--overlap", "0", *azure(kv), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "disabled in Key Vault" in json.loads(result.output)["steps"][2]["summary"]
+    client = KeyClient(kv.url, kv.credential(), **kv.client_kwargs())
+    versions = sorted(client.list_properties_of_key_versions("jwks-acme-test"), key=lambda p: p.created_on)
+    assert [v.enabled for v in versions] == [False, True]
+    active = json.loads(run("show", "acme", "--json").output)["active"]
+    assert run("revoke", "acme", "--kid", active, "--reason", "test", *azure(kv)).exit_code == 0
+    versions = sorted(client.list_properties_of_key_versions("jwks-acme-test"), key=lambda p: p.created_on)
+    assert [v.enabled for v in versions] == [False, False]
+    added = run("generate", "fresh", "--size", "2048", "--in-vault", kv.url, *azure(kv))
+    assert "it never leaves the vault" in added.output
+    assert "--private" not in added.output

@@ -415,3 +415,29 @@ def test_generate_many_sets_at_once(run: Run) -> None:
     refused = run("generate", "b1", "b2", "--kid", "same")
     assert refused.exit_code == 3
     assert "--kid names one key" in refused.stderr
+
+
+def test_review_findings_stay_fixed(run: Run, store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a zero lifetime is refused, not silently a year
+    zero = run("generate", "z", "--size", "2048", "--expires-in", "0d")
+    assert zero.exit_code == 3
+    assert "the key's lifetime must be positive" in zero.stderr
+    # one next key per set: export and promote always mean the same key
+    assert run("generate", "n", "--size", "2048").exit_code == 0
+    assert run("generate", "n", "--size", "2048").exit_code == 0
+    third = run("generate", "n", "--size", "2048")
+    assert third.exit_code == 7
+    assert "already has a next key waiting" in third.stderr
+    # a store written by a newer jwks-tool is refused by read-only commands too
+    config = json.loads((store_dir / "store.json").read_text())
+    (store_dir / "store.json").write_text(json.dumps({**config, "schema": 99}))
+    for args in (("list",), ("show", "n"), ("export", "n"), ("status",), ("log",)):
+        result = run(*args)
+        assert result.exit_code == 5, args
+        assert "newer jwks-tool" in result.stderr
+    # a refused passphrase leaves no store folder behind
+    fresh = tmp_path / "never-made"
+    monkeypatch.delenv("JWKS_TOOL_PASSPHRASE")
+    refused = run("generate", "x", "--size", "2048", env={"JWKS_TOOL_STORE": str(fresh)})
+    assert refused.exit_code == 8
+    assert not fresh.exists()

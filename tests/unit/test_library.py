@@ -173,13 +173,15 @@ def test_kdf_runs_once_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sealing, "derive_kek", counting)
     store = MemoryStore()
     svc = KeyService(store, lambda confirm: "pw")
-    for _ in range(3):
+    for _ in range(2):  # an active key, then a next one
         svc.generate(GenerateRequest(name="many", size=2048, profile="generic"))
+    svc.generate(GenerateRequest(name="other", size=2048))
     assert calls == [600_000]
     reader = KeyService(store, lambda confirm: "pw")
-    keyset = reader.get_set("many")
-    for record in keyset.keys:
-        reader.private_jwk(keyset, record)
+    for name in ("many", "other"):
+        keyset = reader.get_set(name)
+        for record in keyset.keys:
+            reader.private_jwk(keyset, record)
     assert calls == [600_000, 600_000]
 
 

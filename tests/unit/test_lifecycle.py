@@ -196,3 +196,16 @@ def test_finish_refuses_early_without_force() -> None:
     with pytest.raises(ConflictError):
         rotation.finish("acme", "test", overlap=timedelta(hours=1))
     assert rotation.finish("acme", "test", overlap=timedelta(hours=1), force=True).changed
+
+
+def test_revoked_keys_are_never_offered_for_registration(run: Run) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    assert run("revoke", "acme", "--kid", "k1", "--reason", "leaked").exit_code == 0
+    assert json.loads(run("export", "acme", "--format", "jwks").output) == {"keys": []}
+    assert json.loads(run("export", "acme", "--format", "jwks-array").output) == []
+    single = run("export", "acme")
+    assert single.exit_code == 6
+    assert "no registered key (every key is retired or revoked)" in single.stderr
+    portal = run("render", "portal", "acme")
+    assert "k1" not in portal.output.split("## ")[0].split("Paste this JSON")[1]
+    assert run("export", "acme", "--kid", "k1").exit_code == 0  # asked for by kid: still shown
