@@ -166,7 +166,7 @@ class FileStore(KeyStore):
         self._check_root()
         data = self._read_json(self._config_path)
         if data is None:
-            if self.root.is_dir() and any(entry.name != ".lock" for entry in self.root.iterdir()):
+            if self.root.is_dir() and any(not _ours(entry.name) for entry in self.root.iterdir()):
                 raise StoreCorruptError(
                     f"{self.root} is not a jwks-tool store (no store.json)",
                     hint="give --store an empty or new folder",
@@ -190,6 +190,8 @@ class FileStore(KeyStore):
         make_private_dirs(self.root)
         if self._config_path.exists():
             raise ConflictError(f"the store {self.root} exists already")
+        for stale in self.root.glob(".store.json.*.tmp"):  # left by a writer killed while creating the store
+            stale.unlink(missing_ok=True)
         document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
         atomic_write(self._config_path, _dump(document))
 
@@ -281,11 +283,27 @@ class FileStore(KeyStore):
             ) from exc
 
 
+def _ours(name: str) -> bool:
+    """The lock file, or a temp file a writer killed while creating the store left (the next write replaces it)."""
+    return name == ".lock" or (name.startswith(".store.json.") and name.endswith(".tmp"))
+
+
 def _append_lines(path: Path, lines: Sequence[str]) -> None:
+    """Append whole lines (callers hold the lock). A last line cut short by a crash is dropped first, so it can
+    never glue onto the new one; every byte is written before the fsync."""
     make_private_dirs(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, "".join(lines).encode("utf-8"))
+        size = os.fstat(fd).st_size
+        if size:
+            tail = os.pread(fd, min(size, 65536), max(0, size - 65536))
+            if not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n")
+                os.ftruncate(fd, size - len(tail) + cut + 1 if cut >= 0 else (0 if size <= 65536 else size))
+        data = memoryview("".join(lines).encode("utf-8"))
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]
         os.fsync(fd)
     finally:
         os.close(fd)
