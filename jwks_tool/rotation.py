@@ -35,7 +35,7 @@ from enum import StrEnum
 from jwks_tool.errors import ConflictError, InputError, NotFoundError, ProfileError
 from jwks_tool.model import KeyRecord, KeySet, KeyState, SetRef
 from jwks_tool.profiles import get_profile
-from jwks_tool.service import Change, GenerateRequest, KeyService
+from jwks_tool.service import Change, GenerateRequest, KeyService, NextKeyWaiting
 from jwks_tool.timeutil import format_duration
 
 DEFAULT_OVERLAP = timedelta(hours=24)
@@ -119,7 +119,15 @@ class Rotation:
                 f"{keyset.ref} already has {len(keyset.registered)} registered keys, the most {profile.name} allows",
                 hint=f"finish the rotation in progress first (jwks-tool rotate {name} --env {env} --finish)",
             )
-        record = self.svc.generate(dataclasses.replace(request, name=name, env=env, profile=None), only_if_no_next=True)
+        try:
+            record = self.svc.generate(
+                dataclasses.replace(request, name=name, env=env, profile=None), only_if_no_next=True
+            )
+        except NextKeyWaiting as raced:  # another writer's next key landed first: report it as theirs
+            keyset = self.svc.get_set(name, env)
+            return self._result(
+                Step.START, False, f"{raced.record.kid} is already waiting as next", keyset, raced.record
+            )
         keyset = self.svc.get_set(name, env)
         made = record.state is KeyState.NEXT
         summary = (

@@ -106,6 +106,14 @@ class ImportRequest:
     key_passphrase: Callable[[str], str] | None = dataclasses.field(default=None, repr=False)
 
 
+class NextKeyWaiting(Exception):  # a signal for rotation, not an error a user sees
+    """Raised by ``generate(only_if_no_next=True)`` when another writer's next key got there first."""
+
+    def __init__(self, record: KeyRecord) -> None:
+        super().__init__(record.kid)
+        self.record = record
+
+
 @dataclasses.dataclass(frozen=True)
 class Change:
     """One state change of one key, for the audit log."""
@@ -281,7 +289,8 @@ class KeyService:
     def generate(self, request: GenerateRequest, *, only_if_no_next: bool = False) -> KeyRecord:
         """Make a key and add it to its set (created if new): active if the set has none, else next.
 
-        ``only_if_no_next`` (rotation): if a next key is waiting by the time the set is locked, return it instead.
+        ``only_if_no_next`` (rotation): if a next key is waiting by the time the set is locked, raise
+        :class:`NextKeyWaiting` with it instead of adding another.
         """
         ref = SetRef.parse(request.name, request.env)
         existing = self.store.read_set(ref)
@@ -534,7 +543,7 @@ class KeyService:
             keyset = current or KeySet(ref=ref, profile=profile.name, created=now, updated=now)
             waiting = next((key for key in keyset.keys if key.state is KeyState.NEXT), None)
             if only_if_no_next and waiting is not None:
-                return waiting
+                raise NextKeyWaiting(waiting)
             twin = next((key for key in keyset.keys if key.thumbprint == thumb), None)
             if twin is not None:
                 raise ConflictError(f"this key is already in {ref} as {twin.kid}", hint="nothing to import")

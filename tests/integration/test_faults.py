@@ -524,13 +524,6 @@ def test_a_torn_audit_line_does_not_break_the_log(tmp_path: Path) -> None:
     assert "k2" in log.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Rotation.start races: it checks for a next key before the lock, generates, then "
-    "KeyService._add_key(only_if_no_next=True) returns the next key another process made meanwhile, and start "
-    "reports it as its own: changed=true, 'made K as next', added=K (the audit log rightly has only the other "
-    "writer's event)",
-)
 def test_a_start_that_loses_the_race_does_not_claim_the_other_key(
     run: Callable[..., Result], store_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -760,7 +753,8 @@ def test_eight_processes_times_25_operations_on_one_store(tmp_path: Path) -> Non
             for kid in step["removed"]:
                 retired.add((name, kid))
                 expected[(name, kid, "retiring", "retired")] += 1
-    claimed_twice = sum(len(reports) - 1 for reports in made.values())  # the start race: see the xfail test
+    claimed_twice = sum(len(reports) - 1 for reports in made.values())
+    assert claimed_twice == 0, "a start that lost the race claimed the other writer's next key"
     for (name, kid), reports in made.items():
         assert len(set(reports)) == 1, (name, kid, reports)
         expected[(name, kid, None, reports[0])] += 1
