@@ -255,7 +255,7 @@ def _translate(exc: Exception, doing: str, vault: str) -> Exception:
         if status == 429:
             return RemoteError(
                 f"cannot {doing}: the vault{where} is throttling requests (HTTP 429) and retries ran out",
-                hint="wait a minute and run it again; nothing was half-written",
+                hint="wait a minute and run the command again (each step is safe to repeat)",
             )
         if status == 409:
             return RemoteError(

@@ -574,7 +574,17 @@ class KeyVaultStore(KeyStore):
                 "set": ref.name,
                 "env": ref.env.value,
             }
-            written = self._put(name, text, content_type=CONTENT_TYPE_JSON, tags=tags, doing=f"write the key set {ref}")
+            try:
+                written = self._put(
+                    name, text, content_type=CONTENT_TYPE_JSON, tags=tags, doing=f"write the key set {ref}"
+                )
+            except Exception:
+                # the set write failed: if it did not land, the private halves uploaded for it are orphans
+                with contextlib.suppress(Exception):
+                    versions = self._versions(name, f"check the write of the key set {ref}")
+                    if not any(version.tags.get("writer") == writer for version in versions):
+                        self._discard(ref, created, None)
+                raise
             self._settle(written)
             chain = _winners(self._versions(name, f"check the write of the key set {ref}"))
             winner = chain[revision] if len(chain) > revision else None

@@ -1003,12 +1003,6 @@ def test_a_failed_audit_append_on_key_vault_keeps_the_change_s_event(kv_runs: li
         assert changed <= set(r.audit), (r.fault.label, changed - set(r.audit))  # today: missing for good
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: KeyVaultStore.write_set uploads a new key's sealed private half before the set document; when the "
-    "set write then fails (503s until retries run out) it raises without deleting the upload (only a lost race calls "
-    "_discard), so the vault keeps a jwks-tool-key-* secret that no set references and no command ever deletes",
-)
 def test_a_failed_set_write_on_key_vault_leaves_no_orphan_private_half(kv_runs: list[KvRun]) -> None:
     (r,) = [r for r in kv_runs if r.fault.label == SET_WRITE_503]
     assert r.ran.code == 10
