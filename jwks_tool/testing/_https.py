@@ -72,6 +72,7 @@ import sys
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -418,7 +419,7 @@ class HttpsServer(ThreadingHTTPServer):
             worker.join(max(0.0, deadline - time.monotonic()))
 
 
-class BackgroundServer(Generic[_R]):
+class BackgroundServer(ABC, Generic[_R]):
     """Base of the test servers: a context manager around ``start()`` / ``close()``; ``running``, ``port``, ``url``.
 
 
@@ -431,11 +432,13 @@ class BackgroundServer(Generic[_R]):
     _port: int
     _log: RequestLog[_R]
 
+    @abstractmethod
     def start(self) -> Self:
-        raise NotImplementedError
+        """Start serving (idempotent); returns the server."""
 
+    @abstractmethod
     def close(self, timeout: float = 5.0) -> None:
-        raise NotImplementedError
+        """Stop serving and clean up."""
 
     def __enter__(self) -> Self:
         return self.start()
@@ -449,9 +452,9 @@ class BackgroundServer(Generic[_R]):
     def running(self) -> bool:
         return self._service.running
 
+    @abstractmethod
     def _require_started(self) -> TlsFiles:
         """The TLS files; RuntimeError if the server cannot be used (yet)."""
-        raise NotImplementedError
 
     @property
     def port(self) -> int:
