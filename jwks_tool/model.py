@@ -144,7 +144,7 @@ class Transition:
             raise StoreCorruptError(f"bad state transition record: {exc}") from exc
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class KeyRecord:
     """One key of a set: metadata, public JWK and (sealed, opaque) private half.
 
@@ -230,7 +230,7 @@ class KeyRecord:
             raise StoreCorruptError(f"bad key record: {exc!r}") from exc
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class KeySet:
     """All keys of one client in one environment, as a store keeps them."""
 
