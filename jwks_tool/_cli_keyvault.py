@@ -88,7 +88,7 @@ def push(
     paced below Key Vault's limit of 300 secret writes per 10 s, with a progress bar.
     """
     from jwks_tool import keyvault as kv
-    from jwks_tool.errors import InputError, NotFoundError
+    from jwks_tool.errors import InputError
     from jwks_tool.formats import PrivateFormat
 
     svc = make_service(store_url, passphrase_file)
@@ -107,9 +107,7 @@ def push(
     batches: list[list[kv.PlannedSecret]] = []
     records = []
     for keyset in keysets:
-        record = svc.pick_key(keyset, kid) if kid else keyset.active
-        if record is None:
-            raise NotFoundError(f"{keyset.ref} has no active key to push", hint="pass --kid, or promote a key first")
+        record = svc.key_to_use(keyset, kid)
         template = None if secret_name is None else secret_name.format(name=keyset.ref.name, env=env)
         names = kv.secret_names(kv.Preset(preset) if preset else None, client_id=client_id, secret_name=template)
         _, value = svc.export_private(keyset, record.kid, PrivateFormat.BASE64, pem_passphrase=None)
@@ -172,14 +170,12 @@ def _push_as_key(
     as_json: bool,
 ) -> None:
     from jwks_tool import keyvault as kv
-    from jwks_tool.errors import InputError, NotFoundError
+    from jwks_tool.errors import InputError
 
     if name is None:
         raise InputError("--as key takes one set NAME", hint="jwks-tool keyvault push NAME --as key --vault URL")
     keyset = svc.get_set(name, env)
-    record = svc.pick_key(keyset, kid) if kid else keyset.active
-    if record is None:
-        raise NotFoundError(f"{keyset.ref} has no active key to push", hint="pass --kid, or promote a key first")
+    record = svc.key_to_use(keyset, kid)
     connection = azure_connection(vault, credential, ca_bundle, no_verify)
     members = svc.private_jwk(keyset, record)
     outcome = kv.push_as_key(

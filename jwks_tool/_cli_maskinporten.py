@@ -50,14 +50,11 @@ def _signer_and_grant(
     request: Any,
     vault_args: tuple[str, str | None, bool],
 ) -> tuple[Any, str, dict[str, Any]]:
-    from jwks_tool.errors import NotFoundError
     from jwks_tool.keyvault import split_key_id
     from jwks_tool.maskinporten import check_signing_key, make_grant
 
     keyset = svc.get_set(name, env)
-    record = svc.pick_key(keyset, kid) if kid else keyset.active
-    if record is None:
-        raise NotFoundError(f"{keyset.ref} has no active key", hint="pass --kid, or rotate to make one active")
+    record = svc.key_to_use(keyset, kid)
     now = svc.now()
     check_signing_key(record, now, profile=keyset.profile)
     connection = None

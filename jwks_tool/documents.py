@@ -24,10 +24,11 @@ from typing import Any, assert_never
 
 from jwks_tool.errors import InputError
 from jwks_tool.keys import public_jwk
+from jwks_tool.keyvault import SECRET_NAME_RE, normalise_vault_url
+from jwks_tool.maskinporten import audience_for
 from jwks_tool.model import Env, KeySet, KeyState
 from jwks_tool.status import CheckReport
 
-AUTHORITIES = {Env.TEST: "https://test.maskinporten.no/", Env.PROD: "https://maskinporten.no/"}
 PORTALS = {
     Env.TEST: "https://sjolvbetjening.test.samarbeid.digdir.no/integrations",
     Env.PROD: "https://sjolvbetjening.samarbeid.digdir.no/integrations",
@@ -39,7 +40,6 @@ STATE_COLOURS = {
     KeyState.RETIRED: "#9ca3af",
     KeyState.REVOKED: "#dc2626",
 }
-_SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 
 
 class ReportDocFormat(StrEnum):
@@ -175,19 +175,6 @@ class RenderOptions:
     secret_name: str | None = None
 
 
-def vault_url(vault: str | None) -> str | None:
-    """``my-vault`` → ``https://my-vault.vault.azure.net/``; a URL stays as it is."""
-    if vault is None:
-        return None
-    if vault.startswith("https://"):
-        return vault if vault.endswith("/") else vault + "/"
-    if not re.match(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$", vault):
-        raise InputError(
-            f"invalid Key Vault name {vault!r}", hint="use 3-24 letters, digits and dashes, or the vault URL"
-        )
-    return f"https://{vault}.vault.azure.net/"
-
-
 def render_document(
     name: str,
     keyset: KeySet,
@@ -206,9 +193,9 @@ def render_document(
         file = _user_template(name, template_dir)
     default_secret = "MaskinportenSettings--JwkBase64" if name == "altinn-app" else "MaskinportenSettings--EncodedJwk"
     secret_name = options.secret_name or default_secret
-    if not _SECRET_NAME_RE.match(secret_name):
+    if not SECRET_NAME_RE.match(secret_name):
         raise InputError(f"invalid Key Vault secret name {secret_name!r}", hint="use 1-127 of 0-9 A-Z a-z -")
-    url = vault_url(options.vault)
+    url = None if options.vault is None else normalise_vault_url(options.vault)
     registered = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
     return env.get_template(file).render(
         keyset=keyset,
@@ -220,7 +207,7 @@ def render_document(
         newest_json=json.dumps(public_jwk(dict(keyset.newest.public_jwk)), indent=2) if keyset.newest else "{}",
         client_id=options.client_id or "<client id from the portal>",
         scope=options.scope or "<scopes, space separated>",
-        authority=AUTHORITIES[keyset.ref.env],
+        authority=audience_for(keyset.ref.env.value),
         portal=PORTALS[keyset.ref.env],
         vault_url=url,
         secret_name=secret_name,

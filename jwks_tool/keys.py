@@ -52,12 +52,17 @@ def generate_private_key(*, kty: str, size: int, crv: str | None) -> PrivateKey:
         return rsa.generate_private_key(public_exponent=65537, key_size=size)
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    curves: dict[str, ec.EllipticCurve] = {
-        "P-256": ec.SECP256R1(),
-        "P-384": ec.SECP384R1(),
-        "P-521": ec.SECP521R1(),
-    }
-    return ec.generate_private_key(curves[crv or "P-256"])
+    return ec.generate_private_key(_curve(crv or "P-256"))
+
+
+def _curve(crv: object) -> Any:
+    """The cryptography curve of a JWK ``crv`` (P-256, P-384, P-521)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    curves: dict[str, ec.EllipticCurve] = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+    if not isinstance(crv, str) or crv not in curves:
+        raise KeyMaterialError(f"unsupported curve {crv!r}", hint="use P-256, P-384 or P-521")
+    return curves[crv]
 
 
 def generate_private_jwk(*, kty: str, size: int, crv: str | None) -> JsonDict:
@@ -151,16 +156,7 @@ def private_key_from_jwk(jwk: Mapping[str, Any], *, trusted: bool) -> PrivateKey
             )
             return numbers.private_key(unsafe_skip_rsa_key_validation=trusted)
         if jwk.get("kty") == "EC":
-            curves: dict[str, ec.EllipticCurve] = {
-                "P-256": ec.SECP256R1(),
-                "P-384": ec.SECP384R1(),
-                "P-521": ec.SECP521R1(),
-            }
-            crv = jwk.get("crv")
-            if not isinstance(crv, str) or crv not in curves:
-                raise KeyMaterialError(f"unsupported curve {crv!r}", hint="use P-256, P-384 or P-521")
-            curve = curves[crv]
-            private = ec.derive_private_key(b64url_to_int(jwk["d"]), curve)
+            private = ec.derive_private_key(b64url_to_int(jwk["d"]), _curve(jwk.get("crv")))
             expected = public_key_to_jwk(private.public_key())
             if (expected["x"], expected["y"]) != (jwk["x"], jwk["y"]):
                 raise KeyMaterialError("the EC JWK's x/y do not match its private value d")
@@ -253,14 +249,8 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
         if jwk.get("kty") == "RSA":
             return rsa.RSAPublicNumbers(b64url_to_int(jwk["e"]), b64url_to_int(jwk["n"])).public_key()
         if jwk.get("kty") == "EC":
-            curves: dict[str, ec.EllipticCurve] = {
-                "P-256": ec.SECP256R1(),
-                "P-384": ec.SECP384R1(),
-                "P-521": ec.SECP521R1(),
-            }
-            return ec.EllipticCurvePublicNumbers(
-                b64url_to_int(jwk["x"]), b64url_to_int(jwk["y"]), curves[str(jwk["crv"])]
-            ).public_key()
+            curve = _curve(jwk.get("crv"))
+            return ec.EllipticCurvePublicNumbers(b64url_to_int(jwk["x"]), b64url_to_int(jwk["y"]), curve).public_key()
     except (KeyError, ValueError, TypeError) as exc:
         raise KeyMaterialError(f"the JWK is not a valid public key: {exc!r}") from exc
     raise KeyMaterialError(f"kty {jwk.get('kty')!r} is not supported", hint="use an RSA or EC key")

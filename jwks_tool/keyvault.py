@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 MAX_SECRET_BYTES = 25 * 1024
 CONTENT_TYPE_JWK = "application/jwk+json; encoding=base64"
-AUTHORITIES = {"test": "https://test.maskinporten.no/", "prod": "https://maskinporten.no/"}
 T = TypeVar("T")
 
 
@@ -139,7 +138,9 @@ def plan(
             )
         )
     if "authority" in names:
-        authority = AUTHORITIES[keyset.ref.env.value]
+        from jwks_tool.maskinporten import audience_for
+
+        authority = audience_for(keyset.ref.env.value)
         planned.append(
             PlannedSecret(
                 "authority", names["authority"], authority, "text/plain", {"set": keyset.ref.name}, None, None, False
@@ -389,6 +390,11 @@ def call(doing: str, vault: str, func: Callable[[], T]) -> T:
 
 
 # ---- keys made inside the vault -----------------------------------------------------------------------------------
+def check_key_name(name: str) -> None:
+    if not SECRET_NAME_RE.match(name):
+        raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
+
+
 def split_key_id(key_id: str) -> tuple[str, str]:
     """``https://v.vault.azure.net/keys/NAME/VERSION`` → (vault URL, key name)."""
     match = re.match(r"^(https://[^/]+/?)(?:\?[^/]*)?keys/([0-9A-Za-z-]+)(?:/[0-9a-f]*)?$", key_id)
@@ -417,8 +423,7 @@ def create_vault_key(
     """Create a non-exportable key (a new version when the name exists); returns its id and public JWK members."""
     from jwks_tool.b64 import b64url_encode
 
-    if not SECRET_NAME_RE.match(name):
-        raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
+    check_key_name(name)
     with azure_errors(f"create the key {name}", vault=connection.vault_url):
         from azure.keyvault.keys import KeyOperation
 
@@ -549,8 +554,7 @@ def push_as_key(
 
     from jwks_tool.b64 import b64url_decode
 
-    if not SECRET_NAME_RE.match(name):
-        raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
+    check_key_name(name)
     tags = {"kid": record.kid, "thumbprint": record.thumbprint, "set": keyset.ref.name, "env": keyset.ref.env.value}
     with azure_errors(f"import the key {name}", vault=connection.vault_url):
         from azure.keyvault.keys import JsonWebKey, KeyOperation

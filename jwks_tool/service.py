@@ -247,6 +247,14 @@ class KeyService:
             raise NotFoundError(f"no key {kid!r} in {keyset.ref}", hint=f"its kids are: {kids}")
         return found
 
+    def key_to_use(self, keyset: KeySet, kid: str | None) -> KeyRecord:
+        """The key a command signs with or pushes: ``kid``, else the active key."""
+        if kid is not None:
+            return self.pick_key(keyset, kid)
+        if keyset.active is None:
+            raise NotFoundError(f"{keyset.ref} has no active key", hint="pass --kid, or promote a key first")
+        return keyset.active
+
     def private_jwk(self, keyset: KeySet, record: KeyRecord) -> dict[str, Any]:
         """Open a key's sealed private half (asks for the passphrase); never log or print the result."""
         if record.vault_key is not None:
@@ -315,21 +323,14 @@ class KeyService:
             profile.check_kid(request.kid)
         self._check_room(existing, profile)
 
+        vault_key = None
         if request.in_vault is not None:
-            return self._generate_in_vault(
-                ref,
-                profile,
-                request,
-                kty=kty,
-                size=size,
-                crv=crv,
-                alg=alg,
-                lifetime=lifetime,
-                only_if_no_next=only_if_no_next,
+            vault_key, members = self._create_in_vault(
+                ref, request.in_vault, kty=kty, size=size, crv=crv, lifetime=lifetime
             )
-        sealer = self._open_sealer(create=True)
-        sealer.prepare()  # the KDF runs while the key is generated
-        members = keymod.generate_private_jwk(kty=kty, size=size, crv=crv)
+        else:
+            self._open_sealer(create=True).prepare()  # the KDF runs while the key is generated
+            members = keymod.generate_private_jwk(kty=kty, size=size, crv=crv)
         return self._add_key(
             ref,
             profile,
@@ -340,6 +341,7 @@ class KeyService:
             lifetime=lifetime,
             origin=Origin.GENERATED,
             only_if_no_next=only_if_no_next,
+            vault_key=vault_key,
         )
 
     def generate_many(self, requests: Sequence[GenerateRequest], *, workers: int = 0) -> list[KeyRecord]:
@@ -371,27 +373,16 @@ class KeyService:
                 raise outcome
         return [outcome for outcome in outcomes if isinstance(outcome, KeyRecord)]
 
-    def _generate_in_vault(
-        self,
-        ref: SetRef,
-        profile: Profile,
-        request: GenerateRequest,
-        *,
-        kty: str,
-        size: int,
-        crv: str | None,
-        alg: str,
-        lifetime: timedelta,
-        only_if_no_next: bool,
-    ) -> KeyRecord:
+    def _create_in_vault(
+        self, ref: SetRef, options: VaultKeyOptions, *, kty: str, size: int, crv: str | None, lifetime: timedelta
+    ) -> tuple[str, dict[str, str]]:
+        """A non-exportable key made in Key Vault: its id and public members."""
         from jwks_tool.keyvault import create_vault_key, vault_key_name
 
-        assert request.in_vault is not None
-        options = request.in_vault
         if self.store.read_config() is None:
             self._open_sealer(create=True)  # a new store still records its protection
         now = self._clock()
-        key_id, members = create_vault_key(
+        return create_vault_key(
             options.connection,
             name=options.key_name or vault_key_name(ref.name, ref.env.value),
             kty=kty,
@@ -401,18 +392,6 @@ class KeyService:
             expires=now + lifetime,
             not_before=now,
             tags={"set": ref.name, "env": ref.env.value, "managed-by": "jwks-tool"},
-        )
-        return self._add_key(
-            ref,
-            profile,
-            members,
-            kid=request.kid,
-            kid_style=request.kid_style,
-            alg=alg,
-            lifetime=lifetime,
-            origin=Origin.GENERATED,
-            only_if_no_next=only_if_no_next,
-            vault_key=key_id,
         )
 
     def signer_for(self, keyset: KeySet, record: KeyRecord, connection: Connection | None) -> Signer:
