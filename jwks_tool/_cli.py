@@ -318,7 +318,14 @@ def make_service(store_url: str | None, passphrase_file: str | None) -> KeyServi
 
     context = click.get_current_context(silent=True)
     command = f"jwks-tool {context.command.name}" if context is not None else "jwks-tool"
-    return KeyService(open_store(store_url), passphrase_provider(passphrase_file), command=command)
+    return KeyService(
+        open_store(store_url), passphrase_provider(passphrase_file), command=command, on_warning=print_warning
+    )
+
+
+def print_warning(message: str) -> None:
+    """One ``jwks-tool: warning:`` line on stderr: something failed that did not undo the command's change."""
+    click.echo(f"jwks-tool: warning: {' '.join(message.split())}", err=True)
 
 
 def emit(text: str, out: str | None, *, private: bool = False) -> None:

@@ -303,11 +303,23 @@ def check(
 @store_options
 @json_option
 def log(name: str | None, env: str | None, store_url: str | None, passphrase_file: str | None, as_json: bool) -> None:
-    """Show the store's audit log (every change: time, user, command, set, kid, from-state, to-state)."""
+    """Show the store's audit log (every change: time, user, command, set, kid, from-state, to-state).
+
+    A change whose log append was interrupted (a kill, a vault refusing the append) is recovered from its key's
+    history and marked "recovered".
+    """
+    from jwks_tool.audit import trail
+    from jwks_tool.model import Env, SetRef
+
     svc = make_service(store_url, passphrase_file)
+    if name is None:
+        keysets = svc.list_sets()
+    else:
+        refs = [SetRef.parse(name, one) for one in ([env] if env else list(Env))]
+        keysets = [keyset for keyset in map(svc.store.read_set, refs) if keyset is not None]
     events = [
         event
-        for event in svc.store.read_audit()
+        for event in trail(svc.store, keysets)
         if (name is None or event.get("set") == name) and (env is None or event.get("env") == env)
     ]
     if as_json:
@@ -321,6 +333,7 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
         click.echo(
             f"{event.get('time')}  {event.get('set')} ({event.get('env')})  {event.get('kid')}  {moved}  "
             f"{event.get('reason')}  by {event.get('user')} ({event.get('command')})"
+            + ("  [recovered from the key's history]" if event.get("recovered") else "")
         )
 
 
@@ -346,13 +359,14 @@ def report(
 
     The HTML is one self-contained file that opens in any browser; md is Markdown for wikis and tickets.
     """
+    from jwks_tool.audit import trail
     from jwks_tool.documents import ReportDocFormat, render_report
     from jwks_tool.status import check as run_check
 
     svc = make_service(store_url, passphrase_file)
     keysets = svc.list_sets()
     result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"))
-    audit = svc.store.read_audit()
+    audit = trail(svc.store, keysets)
     if as_json:
         print_json({"store": svc.store.describe(), **result.to_dict(), "audit": audit})
         return

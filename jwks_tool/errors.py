@@ -73,3 +73,8 @@ class AbortedError(JwksToolError):
 
 class RemoteError(JwksToolError):
     """A remote service (Key Vault, Maskinporten) failed or refused."""
+
+
+class JwksToolWarning(UserWarning):
+    """Something failed that did not undo the change (an audit append after the set was written): library callers
+    get it through :mod:`warnings`, the command line prints it as one ``jwks-tool: warning:`` line on stderr."""

@@ -121,14 +121,23 @@ class Transition:
     from_state: KeyState | None
     to_state: KeyState
     reason: str
+    by: str | None = None
+    """``user@host`` of the writer (stamped when the change is stored; None in documents older than this field)."""
+    command: str | None = None
+    """The command that made the change."""
+    revision: int | None = None
+    """The set revision the change was stored in: with ``by`` and ``command``, the change's whole audit event."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "at": format_time(self.at),
             "from": None if self.from_state is None else self.from_state.value,
             "to": self.to_state.value,
             "reason": self.reason,
         }
+        if self.by is not None:
+            data |= {"by": self.by, "command": self.command, "revision": self.revision}
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transition:
@@ -139,6 +148,9 @@ class Transition:
                 from_state,
                 KeyState(data["to"]),
                 str(data["reason"]),
+                None if data.get("by") is None else str(data["by"]),
+                None if data.get("command") is None else str(data["command"]),
+                None if data.get("revision") is None else int(data["revision"]),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise StoreCorruptError(f"bad state transition record: {exc}") from exc

@@ -19,13 +19,23 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import socket
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from jwks_tool import audit
 from jwks_tool import keys as keymod
-from jwks_tool.errors import ConflictError, InputError, KeyMaterialError, NotFoundError, ProfileError
+from jwks_tool.errors import (
+    ConflictError,
+    InputError,
+    JwksToolError,
+    JwksToolWarning,
+    KeyMaterialError,
+    NotFoundError,
+    ProfileError,
+)
 from jwks_tool.formats import PrivateFormat, PublicFormat, render_private, render_public
 from jwks_tool.model import (
     Env,
@@ -143,10 +153,12 @@ class KeyService:
         *,
         clock: Callable[[], datetime] | None = None,
         command: str = "api",
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.command = command
         """Named in audit events: the command line that asked for the change."""
+        self._on_warning = on_warning or _warn
         self._passphrase = passphrase
         self._clock = clock or (lambda: utcnow())
         self._sealer: Sealer | None = None
@@ -558,28 +570,44 @@ class KeyService:
         return record
 
     def commit(self, current: KeySet | None, updated: KeySet, changes: Sequence[Change]) -> KeySet:
-        """Write a set changed under the store's lock, then log each change in the audit log."""
-        stored = self.store.write_set(updated, expected_revision=0 if current is None else current.revision)
+        """Write a set changed under the store's lock, then append the changes to the audit log.
+
+        Each change's transition (the newest step of its key's history) is stamped with the writer, the command and
+        the new revision before the write, so the set document holds every change's whole audit event (see
+        :mod:`jwks_tool.audit`). The change is stored once the set is written: a failed append is then a warning
+        (``on_warning``), not an error, and ``jwks-tool log`` recovers the event from the history.
+        """
+        expected = 0 if current is None else current.revision
         who = actor()
-        at = format_time(self._clock())
-        self.store.append_audit(
-            [
-                {
-                    "time": at,
-                    "user": who,
-                    "command": self.command,
-                    "set": updated.ref.name,
-                    "env": updated.ref.env.value,
-                    "kid": change.record.kid,
-                    "from": None if change.from_state is None else change.from_state.value,
-                    "to": change.to_state.value,
-                    "reason": change.reason,
-                    "revision": stored.revision,
-                }
-                for change in changes
-            ]
-        )
+        changed = {change.record.kid: change for change in changes}
+        if len(changed) != len(changes):
+            raise AssertionError(f"two changes of one key in one write: {[c.record.kid for c in changes]}")
+        keys: list[KeyRecord] = []
+        for record in updated.keys:
+            change = changed.get(record.kid)
+            if change is not None:
+                step = record.history[-1]
+                if step.to_state is not change.to_state or step.by is not None:
+                    raise AssertionError(f"{record.kid}: the change to {change.to_state} is not its newest step")
+                step = dataclasses.replace(step, by=who, command=self.command, revision=expected + 1)
+                record = dataclasses.replace(record, history=(*record.history[:-1], step))
+            keys.append(record)
+        stored = self.store.write_set(dataclasses.replace(updated, keys=tuple(keys)), expected_revision=expected)
+        steps = {record.kid: record.history[-1] for record in stored.keys if record.kid in changed}
+        events = [audit.event(stored.ref, change.record.kid, steps[change.record.kid]) for change in changes]
+        try:
+            self.store.append_audit(events)
+        except (JwksToolError, OSError) as exc:
+            reason = exc.diagnostics() if isinstance(exc, JwksToolError) else str(exc)
+            self._on_warning(
+                f"{stored.ref} was changed, but its audit events could not be appended to the log ({reason}); "
+                "the key set's history keeps them and `jwks-tool log` shows them"
+            )
         return stored
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, JwksToolWarning, stacklevel=3)
 
 
 def _seal_context(ref: SetRef, kid: str) -> dict[str, str]:

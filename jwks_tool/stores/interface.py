@@ -60,7 +60,8 @@ class KeyStore(ABC):
     def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
         """Store ``keyset`` atomically if the stored revision is still ``expected_revision`` (0: a new set).
 
-        Returns what was stored, with its revision bumped. Raises ConflictError if someone else wrote in between.
+        Returns what was stored, its revision ``expected_revision + 1``. Raises ConflictError if someone else wrote
+        in between.
         """
 
     @abstractmethod

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from click.testing import Result
 
-from jwks_tool.errors import ConflictError
+from jwks_tool.audit import event, trail
+from jwks_tool.errors import ConflictError, JwksToolWarning, StoreError
 from jwks_tool.model import KeyState
 from jwks_tool.rotation import Rotation
-from jwks_tool.service import GenerateRequest, KeyService
+from jwks_tool.service import GenerateRequest, KeyService, actor
+from jwks_tool.stores.file import FileStore
 from jwks_tool.stores.memory import MemoryStore
 
 Run = Callable[..., Result]
@@ -209,3 +213,79 @@ def test_revoked_keys_are_never_offered_for_registration(run: Run) -> None:
     portal = run("render", "portal", "acme")
     assert "k1" not in portal.output.split("## ")[0].split("Paste this JSON")[1]
     assert run("export", "acme", "--kid", "k1").exit_code == 0  # asked for by kid: still shown
+
+
+# ---- the audit trail: the log, completed from the sets' histories ----------------------------------------------------
+class RefusingAppends(MemoryStore):
+    """A store whose audit appends fail after the set was written (a vault throttling the append, a full disk)."""
+
+    refuse = True
+
+    def append_audit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        if self.refuse:
+            raise StoreError("cannot append to the audit log: 429 Too Many Requests")
+        super().append_audit(events)
+
+
+def test_each_stored_change_carries_its_whole_audit_event() -> None:
+    store = MemoryStore()
+    svc = KeyService(store, lambda confirm: "pw", command="jwks-tool rotate")
+    svc.generate(GenerateRequest(name="acme", size=2048, kid="k1"))
+    Rotation(svc).start("acme", "test", GenerateRequest(name="acme", size=2048, kid="k2"))
+    Rotation(svc).promote("acme", "test")
+    logged = store.read_audit()
+    keyset = svc.get_set("acme")
+    from_history = [event(keyset.ref, key.kid, step) for key in keyset.keys for step in key.history]
+    assert sorted(map(json.dumps, from_history)) == sorted(map(json.dumps, logged))
+    assert [e["revision"] for e in logged] == [1, 2, 3, 3]
+    assert {e["command"] for e in logged} == {"jwks-tool rotate"}
+    assert trail(store) == logged  # nothing to recover
+
+
+def test_a_failed_append_warns_and_the_trail_recovers_the_event() -> None:
+    store = RefusingAppends()
+    svc = KeyService(store, lambda confirm: "pw", command="jwks-tool generate")
+    with pytest.warns(JwksToolWarning, match=r"acme \(test\) was changed, but its audit events could not be appended"):
+        record = svc.generate(GenerateRequest(name="acme", size=2048, kid="k1"))
+    assert store.read_audit() == []
+    store.refuse = False
+    Rotation(svc).start("acme", "test", GenerateRequest(name="acme", size=2048, kid="k2"))
+    recovered, logged = trail(store)
+    assert recovered["kid"] == record.kid == "k1"
+    assert recovered["recovered"] is True
+    assert (recovered["to"], recovered["revision"], recovered["command"]) == ("active", 1, "jwks-tool generate")
+    assert recovered["user"] == actor()
+    assert (logged["kid"], logged["revision"]) == ("k2", 2)
+    assert "recovered" not in logged
+
+
+def test_log_shows_a_recovered_event(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(self: FileStore, events: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileStore, "append_audit", full_disk)
+    generated = run("generate", "acme", "--size", "2048", "--kid", "k1")
+    assert generated.exit_code == 0
+    assert generated.stderr.count("\n") == 1
+    assert generated.stderr.startswith("jwks-tool: warning: acme (test) was changed, but its audit events could not")
+    assert "No space left on device" in generated.stderr
+    assert "`jwks-tool log` shows them" in generated.stderr
+    (shown,) = json.loads(run("log", "acme", "--json").output)["events"]
+    assert (shown["kid"], shown["to"], shown["recovered"]) == ("k1", "active", True)
+    assert run("log").output.rstrip().endswith("[recovered from the key's history]")
+
+
+def test_transitions_from_before_the_writer_stamp_match_their_logged_events() -> None:
+    store = MemoryStore()
+    svc = KeyService(store, lambda confirm: "pw")
+    svc.generate(GenerateRequest(name="acme", size=2048, kid="k1"))
+    keyset = svc.get_set("acme")
+    (key,) = keyset.keys
+    unstamped = dataclasses.replace(key.history[0], by=None, command=None, revision=None)
+    assert "by" not in unstamped.to_dict()  # what a document from an older jwks-tool holds
+    old = keyset.replace_keys([dataclasses.replace(key, history=(unstamped,))])
+    store.write_set(old, expected_revision=keyset.revision)
+    assert trail(store) == store.read_audit()  # matched by set, env, kid and states: no duplicate
+    store._audit.clear()
+    (recovered,) = trail(store)
+    assert (recovered["user"], recovered["command"], recovered["revision"]) == ("unknown", None, None)

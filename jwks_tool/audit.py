@@ -1,0 +1,79 @@
+"""The audit trail: every change of every key, with who made it, with which command, in which set revision.
+
+Each change is recorded twice. The key set document is a store's atomic unit, and a change lands in it together with
+its transition in the key's history, stamped with the writer (``user@host``), the command and the revision. The
+audit log is the store's append-only record, written right after the set: it keeps the order of events and keeps
+them even if a set document is rewritten by hand. The two writes are not atomic together: a process killed between
+them, or a vault that refuses the append (a 429 storm that outlasts the retries), leaves a stored change that the log
+lacks. :func:`trail` is therefore the log completed from the sets' histories: each stored transition the log has no
+event for is added in time order as an event of the same shape, marked ``"recovered": true``.
+
+    >>> from datetime import UTC, datetime
+    >>> from jwks_tool.model import Env, KeyState, SetRef, Transition
+    >>> step = Transition(datetime(2026, 3, 1, tzinfo=UTC), None, KeyState.ACTIVE, "generated", "ann@ws1",
+    ...                   "jwks-tool generate", 1)
+    >>> event(SetRef("acme", Env.TEST), "k1", step)["user"]
+    'ann@ws1'
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from jwks_tool.model import KeySet, SetRef, Transition, format_time
+from jwks_tool.stores.interface import KeyStore
+
+UNKNOWN_WRITER = "unknown"
+"""The user of a recovered event whose transition predates the writer stamp."""
+
+
+def event(ref: SetRef, kid: str, step: Transition) -> dict[str, Any]:
+    """The audit event for one stored transition of key ``kid`` in set ``ref``."""
+    return {
+        "time": format_time(step.at),
+        "user": step.by or UNKNOWN_WRITER,
+        "command": step.command,
+        "set": ref.name,
+        "env": ref.env.value,
+        "kid": kid,
+        "from": None if step.from_state is None else step.from_state.value,
+        "to": step.to_state.value,
+        "reason": step.reason,
+        "revision": step.revision,
+    }
+
+
+def _identity(event: Mapping[str, Any]) -> tuple[object, ...]:
+    """What makes two records the same change: a key enters each state once."""
+    return (event.get("set"), event.get("env"), event.get("kid"), event.get("from"), event.get("to"))
+
+
+def trail(store: KeyStore, keysets: Iterable[KeySet] | None = None) -> list[dict[str, Any]]:
+    """The store's audit log, completed from the histories of ``keysets`` (default: every set in the store).
+
+    The log's own events keep their order; recovered ones are merged in by time. Pass the sets a caller has read
+    already (one set for ``log NAME``) to save reading them again.
+    """
+    logged = store.read_audit()
+    unmatched = Counter(_identity(entry) for entry in logged)
+    recovered: list[dict[str, Any]] = []
+    for keyset in store.read_sets() if keysets is None else keysets:
+        for record in keyset.keys:
+            for step in record.history:
+                candidate = event(keyset.ref, record.kid, step)
+                identity = _identity(candidate)
+                if unmatched[identity] > 0:
+                    unmatched[identity] -= 1
+                else:
+                    recovered.append(candidate | {"recovered": True})
+    recovered.sort(key=_when)
+    return list(heapq.merge(logged, recovered, key=_when))
+
+
+def _when(event: Mapping[str, Any]) -> tuple[str, int]:
+    """Time, then revision: the writes of one set within one second keep their order."""
+    revision = event.get("revision")
+    return str(event.get("time", "")), revision if isinstance(revision, int) else 0
