@@ -42,7 +42,9 @@ version id), the winner of revision n+1 the earliest created of the versions who
 n. A writer reads the current revision (ConflictError if it is not the one it expects), writes its version, waits
 until the vault's clock has passed the second of its version's creation time (creation times have whole seconds, so
 no later write can sort before it), then lists the versions again: if its version is not the winner, someone else
-won the race and it raises ConflictError. The losing version stays in the history; readers skip it. A reader may,
+won the race and it raises ConflictError. A write whose reply never arrives (lost on the way back, retries spent)
+looks for its own version by the writer tag and, if it landed, goes on to the same check: a write that won is not
+reported as failed. The losing version stays in the history; readers skip it. A reader may,
 for about a second, see a version that then loses the race; nothing written on top of it can win. So every
 successful write costs about a second of waiting. :meth:`KeyVaultStore.lock` serialises the writers of one store
 object (a thread lock); safety across processes and machines comes from the revision check. The configuration
@@ -579,12 +581,19 @@ class KeyVaultStore(KeyStore):
                     name, text, content_type=CONTENT_TYPE_JSON, tags=tags, doing=f"write the key set {ref}"
                 )
             except Exception:
-                # the set write failed: if it did not land, the private halves uploaded for it are orphans
+                # no reply: the write may have landed all the same (a reply lost on the way back). Our versions
+                # carry our writer tag: if one is there, go on and let the race decide; if none is, the private
+                # halves uploaded for this write are orphans
+                landed = None
                 with contextlib.suppress(Exception):
                     versions = self._versions(name, f"check the write of the key set {ref}")
-                    if not any(version.tags.get("writer") == writer for version in versions):
+                    ours = [v for v in versions if v.tags.get("writer") == writer]
+                    landed = min(ours, key=lambda v: v.order) if ours else None
+                    if landed is None:
                         self._discard(ref, created, None)
-                raise
+                if landed is None:
+                    raise
+                written = landed
             self._settle(written)
             chain = _winners(self._versions(name, f"check the write of the key set {ref}"))
             winner = chain[revision] if len(chain) > revision else None

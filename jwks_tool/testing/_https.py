@@ -38,7 +38,7 @@ Usage::
     def serve(handler: HttpsHandler) -> None:
         outcome = faults.apply(handler.command, handler.path, service.stopping)
         log.append(lambda seq: Record(seq, handler.command, handler.path, outcome.label))
-        if outcome.rule is not None and outcome.rule.kind == "drop":
+        if outcome.rule is not None and outcome.rule.kind in ("drop", "lose_reply"):
             handler.close_connection = True
             return
         status = outcome.rule.status if outcome.rule is not None else 200
@@ -117,7 +117,7 @@ MAX_CHUNKS: Final = 4096
 MAX_FAULT_DELAY_SECONDS: Final = 60.0
 CA_COMMON_NAME: Final = "jwks-tool Key Vault test CA"
 
-FaultKind: TypeAlias = Literal["throttle", "error", "drop", "latency"]
+FaultKind: TypeAlias = Literal["throttle", "error", "drop", "lose_reply", "latency"]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -735,7 +735,7 @@ class FaultInjector:
         delay: float = 0.0,
     ) -> FaultRule:
         """Add a rule and return it (its ``hits`` / ``remaining`` show how often it fired)."""
-        if kind not in ("throttle", "error", "drop", "latency"):
+        if kind not in ("throttle", "error", "drop", "lose_reply", "latency"):
             raise ValueError(f"unknown fault kind {kind!r}")
         if count is not None and count < 1:
             raise ValueError("count must be a positive integer or None")
@@ -786,6 +786,11 @@ class FaultInjector:
     ) -> FaultRule:
         """Read the request, then close the connection without sending any response."""
         return self.add("drop", method=method, path=path, count=count)
+
+    def lose_reply(self, *, count: int | None = 1, method: str | None = None, path: str | None = None) -> FaultRule:
+        """Handle the request (a write lands), then close the connection without sending the response: a reply
+        lost on the way back."""
+        return self.add("lose_reply", method=method, path=path, count=count)
 
     def latency(
         self, seconds: float, *, count: int | None = None, method: str | None = None, path: str | None = None

@@ -52,7 +52,8 @@ Authentication
 
 Faults, throttling and the request log
     ``vault.faults`` (:class:`FaultInjector`) answers the next N requests matching a method / path regex with 429
-    (with or without ``Retry-After``), a 5xx, a dropped connection, or added latency. ``ThrottleLimits`` models the
+    (with or without ``Retry-After``), a 5xx, a dropped connection, a lost reply (the request is carried out, the
+    connection closed before the response), or added latency. ``ThrottleLimits`` models the
     documented per-vault limits per 10-second window (off by default). Every request is recorded as a
     :class:`RequestRecord` in :attr:`KeyVaultServer.requests`.
 
@@ -273,8 +274,8 @@ class RequestRecord:
     """One request as the server saw it.
 
     ``status`` is ``None`` when the connection was dropped without a response; ``fault`` names what the server
-    injected (``"latency"``, ``"throttle"``, ``"error"``, ``"drop"``, ``"throttle-limit"``, joined with ``+``);
-    ``token`` is the bearer token the request carried, if any.
+    injected (``"latency"``, ``"throttle"``, ``"error"``, ``"drop"``, ``"lose_reply"``, ``"throttle-limit"``,
+    joined with ``+``); ``token`` is the bearer token the request carried, if any.
     """
 
     seq: int
@@ -1788,6 +1789,9 @@ class KeyVaultServer(BackgroundServer[RequestRecord]):
     ) -> tuple[_Resp | None, str | None]:
         outcome = self.faults.apply(method, path, self._service.stopping)
         fault, rule = outcome.label, outcome.rule
+        if rule is not None and rule.kind == "lose_reply":
+            self._process_normally(method, path, query, handler, body, token, outcome.applied)
+            return None, fault
         if rule is not None:
             if rule.kind == "drop":
                 return None, fault
@@ -1798,7 +1802,19 @@ class KeyVaultServer(BackgroundServer[RequestRecord]):
             )
             message = f"Injected fault: HTTP {rule.status}."
             return _Resp(rule.status, _ApiError(rule.status, code, message).body()), fault
+        return self._process_normally(method, path, query, handler, body, token, outcome.applied)
 
+    def _process_normally(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        handler: HttpsHandler,
+        body: bytes,
+        token: str | None,
+        applied: tuple[str, ...],
+    ) -> tuple[_Resp, str | None]:
+        fault = "+".join(applied) or None
         if path == IDENTITY_PATH:
             return self._identity(method, query, handler), fault
 
@@ -1813,9 +1829,7 @@ class KeyVaultServer(BackgroundServer[RequestRecord]):
                 raise _bad("The api-version query parameter is required for all requests.")
             retry_after = self._throttle.admit(self._vault.classify(req))
             if retry_after is not None:
-                return self._throttled(retry_after, "vault transaction limit"), "+".join(
-                    [*outcome.applied, "throttle-limit"]
-                )
+                return self._throttled(retry_after, "vault transaction limit"), "+".join([*applied, "throttle-limit"])
             return self._vault.handle(req), fault
         except _ApiError as exc:
             return _Resp(exc.status, exc.body(), exc.headers), fault

@@ -96,11 +96,12 @@ Errors
 
 Clock, faults and the request log
     The server's clock is ``time.time() + clock_offset``; set :attr:`MaskinportenServer.clock_offset` at any time to
-    simulate skew. ``mp.faults`` is a :class:`FaultInjector` (shared with the Key Vault server):
-    ``server_error(500, path="^/token$")`` (5xx once), ``latency(2.0, path="^/token$")``,
-    ``drop_connection(path="^/token$")``. Every request is recorded as a :class:`RequestRecord` (method, path, status,
-    OAuth error code and description, client id) in :attr:`MaskinportenServer.requests` before its response is
-    written; :attr:`MaskinportenServer.issued_tokens` lists the access tokens issued over HTTP.
+    simulate skew. ``mp.faults`` is a :class:`FaultInjector` (shared with the Key Vault server): ``server_error(500,
+    path="^/token$")`` (5xx once), ``latency(2.0, path="^/token$")``, ``drop_connection(path="^/token$")``,
+    ``lose_reply(path="^/token$")`` (handled, reply lost). Every request is recorded as a :class:`RequestRecord`
+    (method, path, status, OAuth error code and description, client id) in :attr:`MaskinportenServer.requests`
+    before its response is written; :attr:`MaskinportenServer.issued_tokens` lists the access tokens issued over
+    HTTP.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
+import contextlib
 import hashlib
 import json
 import logging
@@ -363,7 +365,7 @@ class RequestRecord:
     ``status`` is ``None`` when the connection was dropped without a response; ``error`` / ``error_description`` are
     the OAuth error of a failed request; ``client_id`` is the grant's ``iss`` at ``/token`` and the path's client id
     in the JWKS API; ``fault`` names what the server injected (``"latency"``, ``"error"``, ``"drop"``,
-    ``"throttle"``, joined with ``+``).
+    ``"lose_reply"``, ``"throttle"``, joined with ``+``).
     """
 
     seq: int
@@ -745,6 +747,10 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
     def _process(self, req: _Req) -> tuple[_Resp | None, str | None]:
         outcome = self.faults.apply(req.method, req.path, self._service.stopping)
         fault, rule = outcome.label, outcome.rule
+        if rule is not None and rule.kind == "lose_reply":
+            with contextlib.suppress(_OAuthError):
+                self._route(req)
+            return None, fault
         if rule is not None:
             if rule.kind == "drop":
                 return None, fault

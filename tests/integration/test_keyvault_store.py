@@ -257,15 +257,21 @@ def test_concurrent_rotations_never_lose_a_key(vault: KeyVaultServer) -> None:
     assert len(check.read_audit()) >= 2 * rounds
 
 
-def test_a_forced_race_has_exactly_one_winner(vault: KeyVaultServer) -> None:
-    """Both writers read revision 1; their writes are slowed down so both land before either checks."""
+@pytest.mark.parametrize("replies", ["received", "lost"])
+def test_a_forced_race_has_exactly_one_winner(vault: KeyVaultServer, replies: str) -> None:
+    """Both writers read revision 1; their writes are slowed down so both land before either checks. With the
+    replies lost (and no retries), each writer finds its own version by its writer tag: still exactly one wins."""
     first = store_for(vault).write_set(sample_set("acme", Env.TEST, "k1"), expected_revision=0)
     vault.faults.latency(0.5, method="PUT", path="/secrets/jwks-tool-set-", count=2)
+    if replies == "lost":
+        vault.faults.lose_reply(count=2, method="PUT", path="/secrets/jwks-tool-set-")
     barrier = threading.Barrier(2)
     outcomes: dict[str, Any] = {}
 
     def write(kid: str) -> None:
-        store = store_for(vault)
+        store = KeyVaultStore(
+            f"{vault.url}?store=keyvault&ca_bundle={vault.ca_path}&retry_total=0", credential=vault.credential()
+        )
         current = store.read_set(ACME)
         assert current is not None
         barrier.wait()
@@ -289,7 +295,8 @@ def test_a_forced_race_has_exactly_one_winner(vault: KeyVaultServer) -> None:
     assert len(lost) == 1
     (winner, stored), (loser, error) = next(iter(won.items())), next(iter(lost.items()))
     assert "changed by someone else at the same time; run the command again" in error.message
-    assert len([r for r in vault.requests if r.method == "PUT" and r.fault == "latency"]) == 2
+    faults = "latency+lose_reply" if replies == "lost" else "latency"
+    assert len([r for r in vault.requests if r.method == "PUT" and r.fault == faults]) == 2
     for store in (store_for(vault), store_for(vault)):  # every reader agrees on the winner
         read = store.read_set(ACME)
         assert read is not None
@@ -342,3 +349,24 @@ def test_throttling_and_dropped_connections(run: Run, kv: KeyVaultServer) -> Non
     assert again.exit_code == 0, again.stderr
     shown = json.loads(run("show", "three", "--json", "--store", url).output)
     assert [key["state"] for key in shown["keys"]] == ["active"]
+
+
+def test_a_set_write_whose_replies_are_lost_still_wins(vault: KeyVaultServer) -> None:
+    """The vault stores each PUT of the set but every reply is lost and the retries run out: the store looks for its
+    own version (the writer tag) and, as it won the race, the write succeeds instead of reporting an error."""
+    store = KeyVaultStore(
+        f"{vault.url}?store=keyvault&ca_bundle={vault.ca_path}&retry_total=1", credential=vault.credential()
+    )
+    first = store.write_set(sample_set("acme", Env.TEST, "k1"), expected_revision=0)
+    name = set_secret_name(ACME)
+    rule = vault.faults.lose_reply(count=None, method="PUT", path=f"/secrets/{name}")
+    with store.lock():
+        second = store.write_set(sample_set("acme", Env.TEST, "k1", "k2"), expected_revision=first.revision)
+    vault.faults.clear()
+    assert rule.hits == 2  # the PUT and its one retry: both landed, neither reply arrived
+    assert len(vault.secret_versions(name)) == 3
+    assert second.revision == 2
+    stored = store_for(vault).read_set(ACME)
+    assert stored is not None
+    assert [key.kid for key in stored.keys] == ["k1", "k2"]
+    assert stored.revision == 2
