@@ -309,6 +309,7 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
     history and marked "recovered".
     """
     from jwks_tool.audit import trail
+    from jwks_tool.formats import render_template
     from jwks_tool.model import Env, SetRef
 
     svc = make_service(store_url, passphrase_file)
@@ -325,16 +326,7 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
     if as_json:
         print_json({"store": svc.store.describe(), "events": events})
         return
-    if not events:
-        click.echo("No changes logged.")
-        return
-    for event in events:
-        moved = f"{event.get('from') or 'new'} -> {event.get('to')}"
-        click.echo(
-            f"{event.get('time')}  {event.get('set')} ({event.get('env')})  {event.get('kid')}  {moved}  "
-            f"{event.get('reason')}  by {event.get('user')} ({event.get('command')})"
-            + ("  [recovered from the key's history]" if event.get("recovered") else "")
-        )
+    click.echo(render_template("log.txt.j2", events=events), nl=False)
 
 
 @cli.command()

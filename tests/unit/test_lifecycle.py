@@ -7,6 +7,7 @@ import errno
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -289,3 +290,30 @@ def test_transitions_from_before_the_writer_stamp_match_their_logged_events() ->
     store._audit.clear()
     (recovered,) = trail(store)
     assert (recovered["user"], recovered["command"], recovered["revision"]) == ("unknown", None, None)
+
+
+def test_log_is_golden_and_escapes_what_users_typed(
+    run: Run, rfc7517_rsa: dict[str, Any], fixed_now: Any, golden: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("jwks_tool.service.actor", lambda: "tester@host")
+    assert run("log").output == "No changes logged.\n"
+    del rfc7517_rsa["kid"]
+    (tmp_path / "k.json").write_text(json.dumps(rfc7517_rsa))
+    assert run("import", "acme", str(tmp_path / "k.json"), "--kid", "k1").exit_code == 0
+    reason = "leaked\nFAKE 2026-01-01T00:00:00Z  acme (test)  k1  new -> active\x1b[2J"  # a line and a screen wipe
+    assert run("revoke", "acme", "--kid", "k1", "--reason", reason).exit_code == 0
+    shown = run("log")
+    assert shown.exit_code == 0
+    assert shown.output.count("\n") == 2
+    assert "\x1b" not in shown.output
+    golden("log.txt", shown.output)
+
+
+def test_the_markdown_report_keeps_a_typed_reason_in_its_table_cell(run: Run) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    assert run("revoke", "acme", "--kid", "k1", "--reason", "a | b\n| x | y |").exit_code == 0
+    report = run("report", "--format", "md")
+    assert report.exit_code == 0
+    (row,) = [line for line in report.output.splitlines() if "revoke: a" in line]
+    assert "revoke: a \\| b\\n\\| x \\| y \\|" in row
+    assert row.count(" | ") == 5  # six cells, the reason in one
