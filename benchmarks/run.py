@@ -296,10 +296,17 @@ class Context:
             env["JWKS_TOOL_PASSPHRASE"] = PASSPHRASE
         return env
 
+    def default_env(self) -> dict[str, str]:
+        """No JWKS_TOOL_STORE, as most users run: the store is the default one in the user data folder
+        (XDG_DATA_HOME points into the work folder), where :meth:`few_sets_store` makes its store."""
+        env = {name: value for name, value in os.environ.items() if name not in SECRET_ENV and name != ENV_STORE}
+        env["XDG_DATA_HOME"] = str(self.workdir / "xdg-data")
+        return env
+
     def few_sets_store(self) -> Path:
-        """A store with three sets (four keys), made once with the command line."""
+        """A store with three sets (four keys), made once with the command line, where the default store is."""
         if self._few_sets is None:
-            store = self.workdir / "store-few-sets"
+            store = self.workdir / "xdg-data" / "jwks-tool" / "store"
             env = self.env(store, passphrase=True)
             self.log("  making a store with a few key sets ...")
             for args in (
@@ -434,9 +441,12 @@ def finish(ctx: Context, result: Comparison) -> Comparison:
 
 # ---- 1. start-up -------------------------------------------------------------------------------------------------
 def startup_figures(ctx: Context, runs: int) -> list[Comparison]:
-    """``jwks-tool --help`` and ``jwks-tool list`` against ``python -c "import click"``."""
-    store = ctx.few_sets_store()
-    env = ctx.env(store, passphrase=False)
+    """``jwks-tool --help`` and ``jwks-tool list`` (the default store) against ``python -c "import click"``."""
+    ctx.few_sets_store()
+    env = ctx.default_env()
+    listed = subprocess.run([ctx.jwks_tool, "list"], env=env, cwd=ctx.workdir, capture_output=True, text=True)
+    if listed.returncode != 0 or "globex" not in listed.stdout:
+        raise BenchmarkError(f"jwks-tool list does not show the default store's sets: {listed.stderr.strip()}")
     baseline = command_sampler([ctx.python, "-c", "import click"], env=env, cwd=ctx.workdir)
     results = []
     for key, args in (("help", ["--help"]), ("list", ["list"])):

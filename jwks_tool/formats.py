@@ -21,12 +21,13 @@ import json
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
 
 from jwks_tool import keys as keymod
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import jinja2
 
     from jwks_tool.model import KeyRecord
@@ -111,6 +112,8 @@ def render_private(
 # ---- templates for people -------------------------------------------------------------------------------------
 def templates_dir() -> Path:
     """``jwks_tool/templates`` in an installed wheel, the checkout's ``templates/`` otherwise."""
+    from pathlib import Path  # here, not at the top: pathlib costs start-up time that show --json need not pay
+
     here = Path(__file__).resolve().parent
     for candidate in (here / "templates", here.parent / "templates"):
         if candidate.is_dir():

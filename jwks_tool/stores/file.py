@@ -28,12 +28,14 @@ import os
 import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
 from jwks_tool.model import Env, KeySet, SetRef
 from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 LOCK_TIMEOUT_SECONDS = 60.0
 _TEST_CRASH_HOOK = "JWKS_TOOL_TEST_CRASH_AT"
@@ -47,14 +49,40 @@ def _crash_point(name: str) -> None:
 
 def path_from_url(url: str) -> Path:
     """``file:///abs``, ``file:/abs``, ``file:rel`` or a plain path."""
+    from pathlib import Path
+
+    return Path(_folder_from_url(url))
+
+
+def _folder_from_url(url: str) -> str:
+    """:func:`path_from_url` as a string: the read path (``jwks-tool list``) must start about as fast as click, and
+    pathlib would add some 4 ms of imports (urllib.parse, ipaddress); writers use pathlib."""
     if url.startswith("file://"):
         rest = url[len("file://") :]
         if rest and not rest.startswith("/"):
             raise StoreError(f"file URLs name no host: {url}", hint="write file:///absolute/path or a plain path")
-        return Path(rest)
+        return _tidy(rest)
     if url.startswith("file:"):
-        return Path(url[len("file:") :]).expanduser()
-    return Path(url).expanduser()
+        return _tidy(os.path.expanduser(url[len("file:") :]))
+    return _tidy(os.path.expanduser(url))
+
+
+def _tidy(path: str) -> str:
+    """The folder as the user spelled it, without a trailing separator (``.`` for nothing)."""
+    return path.rstrip(os.sep) or (os.sep if path else ".")
+
+
+def _json_names(folder: str) -> list[str]:
+    """The ``*.json`` names in ``folder``; an unreadable folder holds none (as pathlib's glob)."""
+    try:
+        return [name for name in os.listdir(folder) if name.endswith(".json")]
+    except OSError:
+        return []
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
@@ -106,10 +134,17 @@ def _fsync_dir(path: Path) -> None:
 class FileStore(KeyStore):
     """Key sets as JSON files in a folder on this machine."""
 
-    def __init__(self, root: Path, url: str) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str], url: str) -> None:
+        self._root = _tidy(os.fspath(root))
         self.url = url
         self._verified = False
+
+    @property
+    def root(self) -> Path:
+        """The store folder."""
+        from pathlib import Path
+
+        return Path(self._root)
 
     @classmethod
     def supports(cls, url: str) -> bool:
@@ -121,37 +156,37 @@ class FileStore(KeyStore):
 
     @classmethod
     def from_url(cls, url: str) -> FileStore:
-        return cls(path_from_url(url), url)
+        return cls(_folder_from_url(url), url)
 
     def describe(self) -> str:
-        return str(self.root)
+        return self._root
 
     # ---- paths ------------------------------------------------------------------------------------------------
     @property
-    def _config_path(self) -> Path:
-        return self.root / "store.json"
+    def _config_path(self) -> str:
+        return os.path.join(self._root, "store.json")
 
-    def _set_path(self, ref: SetRef) -> Path:
-        return self.root / "sets" / ref.env.value / f"{ref.name}.json"
+    def _set_path(self, ref: SetRef) -> str:
+        return os.path.join(self._root, "sets", ref.env.value, f"{ref.name}.json")
 
     def _check_root(self) -> None:
         try:
-            info = self.root.stat()
+            info = os.stat(self._root)
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise StoreError(f"cannot read the store folder {self.root}: {exc.strerror}") from exc
+            raise StoreError(f"cannot read the store folder {self._root}: {exc.strerror}") from exc
         if not stat.S_ISDIR(info.st_mode):
-            raise StoreError(f"the store path {self.root} is not a folder", hint="give --store a folder")
+            raise StoreError(f"the store path {self._root} is not a folder", hint="give --store a folder")
         if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             raise StoreError(
-                f"the store folder {self.root} can be written by other users",
-                hint=f"run `chmod 700 {self.root}` if you trust its content",
+                f"the store folder {self._root} can be written by other users",
+                hint=f"run `chmod 700 {self._root}` if you trust its content",
             )
 
-    def _read_json(self, path: Path) -> Any:
+    def _read_json(self, path: str) -> Any:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = _read_text(path)
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
@@ -166,9 +201,9 @@ class FileStore(KeyStore):
         self._check_root()
         data = self._read_json(self._config_path)
         if data is None:
-            if self.root.is_dir() and any(not _ours(entry.name) for entry in self.root.iterdir()):
+            if os.path.isdir(self._root) and any(not _ours(name) for name in os.listdir(self._root)):
                 raise StoreCorruptError(
-                    f"{self.root} is not a jwks-tool store (no store.json)",
+                    f"{self._root} is not a jwks-tool store (no store.json)",
                     hint="give --store an empty or new folder",
                 )
             return None
@@ -179,7 +214,7 @@ class FileStore(KeyStore):
             raise StoreCorruptError(f"{self._config_path} has no schema version")
         if schema > STORE_SCHEMA:
             raise StoreVersionError(
-                f"the store {self.root} was written by a newer jwks-tool (schema {schema}, this one reads "
+                f"the store {self._root} was written by a newer jwks-tool (schema {schema}, this one reads "
                 f"{STORE_SCHEMA})",
                 hint="upgrade jwks-tool (pip install -U jwks-tool)",
             )
@@ -187,20 +222,21 @@ class FileStore(KeyStore):
 
     def init_config(self, config: Mapping[str, Any]) -> None:
         self._check_root()
-        make_private_dirs(self.root)
-        if self._config_path.exists():
-            raise ConflictError(f"the store {self.root} exists already")
-        for stale in self.root.glob(".store.json.*.tmp"):  # left by a writer killed while creating the store
+        root = self.root
+        make_private_dirs(root)
+        if (root / "store.json").exists():
+            raise ConflictError(f"the store {root} exists already")
+        for stale in root.glob(".store.json.*.tmp"):  # left by a writer killed while creating the store
             stale.unlink(missing_ok=True)
         document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
-        atomic_write(self._config_path, _dump(document))
+        atomic_write(root / "store.json", _dump(document))
 
     def _verify(self) -> None:
         """Every read checks the folder's permissions; the first also checks store.json (a foreign file or a newer
         schema is refused before any set is read)."""
         self._check_root()
         if not self._verified:
-            if self._config_path.exists():
+            if os.path.exists(self._config_path):
                 self.read_config()
             self._verified = True
 
@@ -208,9 +244,11 @@ class FileStore(KeyStore):
         self._verify()
         refs: list[SetRef] = []
         for env in Env:
-            folder = self.root / "sets" / env.value
-            if folder.is_dir():
-                refs.extend(SetRef(path.stem, env) for path in folder.glob("*.json") if not path.name.startswith("."))
+            folder = os.path.join(self._root, "sets", env.value)
+            if os.path.isdir(folder):
+                refs.extend(
+                    SetRef(name[: -len(".json")], env) for name in _json_names(folder) if not name.startswith(".")
+                )
         return sorted(refs)
 
     def read_set(self, ref: SetRef) -> KeySet | None:
@@ -219,7 +257,7 @@ class FileStore(KeyStore):
         data = self._read_json(path)
         if data is None:
             return None
-        keyset = KeySet.from_dict(data, str(path))
+        keyset = KeySet.from_dict(data, path)
         if keyset.ref != ref:
             raise StoreCorruptError(f"{path} holds the key set {keyset.ref}, not {ref}")
         return keyset
@@ -234,7 +272,9 @@ class FileStore(KeyStore):
                 hint="run the command again",
             )
         stored = dataclasses.replace(keyset, revision=revision + 1)
-        path = self._set_path(keyset.ref)
+        from pathlib import Path
+
+        path = Path(self._set_path(keyset.ref))
         for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that crashed (we hold the lock)
             stale.unlink(missing_ok=True)
         atomic_write(path, _dump(stored.to_dict()))
@@ -247,9 +287,9 @@ class FileStore(KeyStore):
 
     def read_audit(self) -> list[dict[str, Any]]:
         self._verify()
-        path = self.root / "audit.jsonl"
+        path = os.path.join(self._root, "audit.jsonl")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = _read_text(path)
         except FileNotFoundError:
             return []
         events: list[dict[str, Any]] = []

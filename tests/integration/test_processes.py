@@ -96,37 +96,6 @@ def test_a_kill_at_a_write_point_loses_nothing(env: dict[str, str], store_dir: P
         assert tool("export", "crash", "--kid", kid, "--private", env=env).returncode == 0
 
 
-def test_help_imports_nothing_heavy(env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "jwks_tool", "--help"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
-    assert "click" in imported
-    assert not imported & {"azure", "jinja2", "jwcrypto", "cryptography", "filelock"}, imported & {
-        "azure",
-        "jinja2",
-        "jwcrypto",
-        "cryptography",
-    }
-
-
-def test_list_imports_no_crypto(env: dict[str, str]) -> None:
-    tool("generate", "x", "--size", "2048", env=env)
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "jwks_tool", "list"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
-    assert not imported & {"azure", "jinja2", "jwcrypto", "cryptography", "filelock"}
-
-
 def test_console_script_and_module_agree(env: dict[str, str]) -> None:
     script = Path(sys.executable).with_name("jwks-tool")
     assert script.exists(), "pip install -e . installs the jwks-tool command"

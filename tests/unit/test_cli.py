@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +84,59 @@ def test_show_and_list_are_golden(run: Run, imported: dict[str, Any], golden: An
     golden("list.txt", listing.output)
     show_json = run("show", "acme", "--json")
     golden("show.json", show_json.output.replace(str(store_dir), "<store>"))
+
+
+HEAVY = {"azure", "cryptography", "filelock", "jinja2", "jwcrypto"}
+"""Imports no command that only reads the store's documents may pay for."""
+LAZY_IMPORTS = HEAVY | {"pathlib", "platformdirs", "tempfile"}
+"""... nor these: each costs start-up time, and list is benchmarked against python -c "import click"."""
+
+
+@pytest.mark.parametrize(
+    ("args", "store"),
+    [
+        (("--help",), "set"),
+        (("list",), "set"),
+        (("list",), "default"),
+        (("list", "--json"), "set"),
+        (("show", "acme", "--json"), "set"),
+        (("show", "acme", "--json"), "default"),
+    ],
+)
+def test_read_only_commands_import_little(
+    run: Run,
+    rfc7517_rsa: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    store: str,
+) -> None:
+    """Checked in a fresh interpreter, by sys.modules (python -X importtime misses importlib.import_module).
+    ``default``: no JWKS_TOOL_STORE, the store in the user data folder (what most users run)."""
+    if store == "default":
+        monkeypatch.delenv("JWKS_TOOL_STORE")
+    del rfc7517_rsa["kid"]
+    assert run("import", "acme", str(write_json(tmp_path / "key.json", rfc7517_rsa))).exit_code == 0
+    if store == "default":
+        assert (tmp_path / "xdg-data" / "jwks-tool" / "store" / "store.json").is_file()
+    env = dict(os.environ)
+    code = (
+        "import sys\n"
+        "from jwks_tool._cli import main\n"
+        f"sys.argv = ['jwks-tool', *{list(args)!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    print(*sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "acme" in done.stdout or args == ("--help",)
+    loaded = {name.split(".")[0] for name in done.stderr.split()}
+    assert {"jwks_tool", "click"} <= loaded
+    assert not loaded & LAZY_IMPORTS, loaded & LAZY_IMPORTS
 
 
 def test_show_never_holds_key_material(run: Run, imported: dict[str, Any]) -> None:

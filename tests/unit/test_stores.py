@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
 
 from jwks_tool.errors import StoreCorruptError, StoreError, StoreVersionError
 from jwks_tool.model import Env, SetRef
-from jwks_tool.stores import default_store_url, open_store, store_class_for
+from jwks_tool.stores import ENV_STORE, _xdg_data_home, default_store_url, open_store, store_class_for
 from jwks_tool.stores.file import FileStore, atomic_write, path_from_url
 from jwks_tool.stores.interface import KeyStore
 from jwks_tool.stores.memory import MemoryStore
@@ -59,12 +61,58 @@ def test_file_urls() -> None:
         path_from_url("file://server/share")
 
 
+def test_a_store_describes_itself_as_its_path(tmp_path: Path) -> None:
+    for url in (f"{tmp_path}/s/", f"file://{tmp_path}/s/", f"file:{tmp_path}/s"):
+        store = FileStore.from_url(url)
+        assert store.describe() == str(tmp_path / "s")
+        assert store.root == tmp_path / "s"
+    assert FileStore(tmp_path / "s", "x").describe() == str(tmp_path / "s")
+    assert FileStore.from_url("~/keys").describe() == str(Path.home() / "keys")
+    assert FileStore.from_url("file:~/keys/").root == Path.home() / "keys"
+    assert FileStore.from_url("").describe() == "."
+
+
 def test_default_store_is_in_the_user_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("JWKS_TOOL_STORE")
     assert default_store_url() == str(tmp_path / "xdg-data" / "jwks-tool" / "store")
     monkeypatch.setenv("JWKS_TOOL_STORE", "memory:x")
     assert default_store_url() == "memory:x"
     assert isinstance(open_store(), MemoryStore)
+
+
+SPELLINGS = ["", " ", "rel", "rel/dir", "/", "/abs", "/abs/", "/a//b", "/a/./b", "/a/../b", "//net", "~", "~/x"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fast path is for Linux; elsewhere platformdirs decides")
+def test_the_default_store_is_where_platformdirs_puts_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default store's folder is found without importing platformdirs (start-up time) where the XDG rule is
+    plain; in every environment tried (each pair of spellings), it is the folder platformdirs names."""
+    from platformdirs import user_data_path
+
+    monkeypatch.delenv(ENV_STORE)
+    fast = 0
+    for xdg, home in itertools.product([None, *SPELLINGS], repeat=2):
+        for name, value in (("XDG_DATA_HOME", xdg), ("HOME", home)):
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        fast += _xdg_data_home() is not None
+        try:
+            expected = str(user_data_path("jwks-tool", appauthor=False) / "store")
+        except RuntimeError:  # platformdirs finds no home: the fast path must not claim one
+            assert _xdg_data_home() is None, (xdg, home)
+            continue
+        assert default_store_url() == expected, (xdg, home)
+    assert fast >= 50  # the common spellings take the fast path
+
+
+def test_the_common_default_store_needs_no_platformdirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(ENV_STORE)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if sys.platform == "linux":
+        assert _xdg_data_home() == str(tmp_path / ".local" / "share")
 
 
 def test_layout_and_permissions(tmp_path: Path) -> None:
