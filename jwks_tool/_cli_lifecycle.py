@@ -17,9 +17,11 @@ from jwks_tool._cli import (
     json_option,
     make_service,
     print_json,
+    print_warning,
     set_options,
     store_options,
 )
+from jwks_tool.errors import StoreError
 
 if TYPE_CHECKING:
     from jwks_tool.rotation import StepResult
@@ -313,11 +315,17 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
     from jwks_tool.model import Env, SetRef
 
     svc = make_service(store_url, passphrase_file)
-    if name is None:
-        keysets = svc.list_sets()
-    else:
-        refs = [SetRef.parse(name, one) for one in ([env] if env else list(Env))]
-        keysets = [keyset for keyset in map(svc.store.read_set, refs) if keyset is not None]
+    envs = [env] if env else list(Env)
+    refs = svc.store.list_refs() if name is None else [SetRef.parse(name, one) for one in envs]
+    keysets = []
+    for ref in refs:  # a set that cannot be read must not hide the log: that is when it is needed most
+        try:
+            keyset = svc.store.read_set(ref)
+        except StoreError as exc:
+            print_warning(f"cannot read {ref} ({exc.diagnostics()}): events only its history holds are not shown")
+            continue
+        if keyset is not None:
+            keysets.append(keyset)
     events = [
         event
         for event in trail(svc.store, keysets)

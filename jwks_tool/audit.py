@@ -47,28 +47,44 @@ def event(ref: SetRef, kid: str, step: Transition) -> dict[str, Any]:
 
 
 def _identity(event: Mapping[str, Any]) -> tuple[object, ...]:
-    """What makes two records the same change: a key enters each state once."""
+    """What makes two records the same change of a key (a key enters each state once)."""
     return (event.get("set"), event.get("env"), event.get("kid"), event.get("from"), event.get("to"))
+
+
+def _exact(event: Mapping[str, Any]) -> tuple[object, ...]:
+    """... and for a stamped step, which carries the event's revision and time: the very write (a set deleted by
+    hand and made again reuses kids and revisions, not the second)."""
+    return (*_identity(event), event.get("revision"), event.get("time"))
 
 
 def trail(store: KeyStore, keysets: Iterable[KeySet] | None = None) -> list[dict[str, Any]]:
     """The store's audit log, completed from the histories of ``keysets`` (default: every set in the store).
 
     The log's own events keep their order; recovered ones are merged in by time. Pass the sets a caller has read
-    already (one set for ``log NAME``) to save reading them again.
+    already (one set for ``log NAME``) to save reading them again. A stamped step matches its logged event
+    exactly; a step from before the stamp (no writer recorded) matches any logged event of the same change.
     """
     logged = store.read_audit()
-    unmatched = Counter(_identity(entry) for entry in logged)
+    exact = Counter(_exact(entry) for entry in logged)
+    loose = Counter(_identity(entry) for entry in logged)
+    unstamped: list[dict[str, Any]] = []
     recovered: list[dict[str, Any]] = []
     for keyset in store.read_sets() if keysets is None else keysets:
         for record in keyset.keys:
             for step in record.history:
                 candidate = event(keyset.ref, record.kid, step)
-                identity = _identity(candidate)
-                if unmatched[identity] > 0:
-                    unmatched[identity] -= 1
+                if step.by is None:
+                    unstamped.append(candidate)
+                elif exact[_exact(candidate)] > 0:
+                    exact[_exact(candidate)] -= 1
+                    loose[_identity(candidate)] -= 1
                 else:
                     recovered.append(candidate | {"recovered": True})
+    for candidate in unstamped:  # after the stamped steps took their own events
+        if loose[_identity(candidate)] > 0:
+            loose[_identity(candidate)] -= 1
+        else:
+            recovered.append(candidate | {"recovered": True})
     recovered.sort(key=_when)
     return list(heapq.merge(logged, recovered, key=_when))
 

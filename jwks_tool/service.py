@@ -598,7 +598,7 @@ class KeyService:
         try:
             self.store.append_audit(events)
         except (JwksToolError, OSError) as exc:
-            reason = exc.diagnostics() if isinstance(exc, JwksToolError) else str(exc)
+            reason = exc.message if isinstance(exc, JwksToolError) else str(exc)  # its hint (run again) would not help
             self._on_warning(
                 f"{stored.ref} was changed, but its audit events could not be appended to the log ({reason}); "
                 "the key set's history keeps them and `jwks-tool log` shows them"

@@ -60,7 +60,9 @@ def _xdg_data_home() -> str | None:
     if sys.platform != "linux" or os.environ.get("ANDROID_ROOT") or hasattr(sys, "getandroidapilevel"):
         return None
     xdg, home = os.environ.get("XDG_DATA_HOME", ""), os.environ.get("HOME", "")
-    base = xdg if xdg.startswith("/") else os.path.join(home, ".local", "share")
+    if xdg.strip() and not xdg.startswith("/"):
+        return None  # a relative XDG_DATA_HOME: platformdirs releases disagree on it, so ask the installed one
+    base = xdg or os.path.join(home, ".local", "share")
     return base if base.startswith("/") and os.path.normpath(base) == base else None
 
 

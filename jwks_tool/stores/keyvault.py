@@ -188,6 +188,15 @@ def key_secret_name(thumbprint: str) -> str:
     return KEY_PREFIX + raw.hex()
 
 
+def _answered(exc: BaseException) -> bool:
+    """Whether the vault answered a request with an error status (so that request changed nothing), rather than
+    leaving it without a reply (dropped, timed out: it may have landed, or may yet)."""
+    from azure.core.exceptions import HttpResponseError
+
+    cause = exc if isinstance(exc, HttpResponseError) else exc.__cause__
+    return isinstance(cause, HttpResponseError) and cause.status_code is not None
+
+
 def audit_secret_name(month: str, part: int) -> str:
     """``jwks-tool-audit-<yyyymm>`` for the first part of a month, ``...-<n>`` for the n-th."""
     return f"{AUDIT_PREFIX}{month}" if part == 1 else f"{AUDIT_PREFIX}{month}-{part}"
@@ -580,16 +589,18 @@ class KeyVaultStore(KeyStore):
                 written = self._put(
                     name, text, content_type=CONTENT_TYPE_JSON, tags=tags, doing=f"write the key set {ref}"
                 )
-            except Exception:
-                # no reply: the write may have landed all the same (a reply lost on the way back). Our versions
-                # carry our writer tag: if one is there, go on and let the race decide; if none is, the private
-                # halves uploaded for this write are orphans
+            except Exception as exc:
+                # the write may have landed all the same (a reply lost on the way back, retries spent). Our
+                # versions carry our writer tag: if one is there, go on and let the race decide. If none is and the
+                # vault answered with an error, the private halves uploaded for this write are orphans: delete
+                # them. If it never answered, a request may still be on its way in: keep them (sealed) rather than
+                # risk a set that names a deleted private half
                 landed = None
                 with contextlib.suppress(Exception):
                     versions = self._versions(name, f"check the write of the key set {ref}")
                     ours = [v for v in versions if v.tags.get("writer") == writer]
                     landed = min(ours, key=lambda v: v.order) if ours else None
-                    if landed is None:
+                    if landed is None and _answered(exc):
                         self._discard(ref, created, None)
                 if landed is None:
                     raise

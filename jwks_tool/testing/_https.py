@@ -38,7 +38,7 @@ Usage::
     def serve(handler: HttpsHandler) -> None:
         outcome = faults.apply(handler.command, handler.path, service.stopping)
         log.append(lambda seq: Record(seq, handler.command, handler.path, outcome.label))
-        if outcome.rule is not None and outcome.rule.kind in ("drop", "lose_reply"):
+        if outcome.rule is not None and outcome.rule.kind in ("drop", "lose_reply"):  # echoing changes nothing
             handler.close_connection = True
             return
         status = outcome.rule.status if outcome.rule is not None else 200

@@ -18,7 +18,7 @@ from click.testing import Result
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jwks_tool.errors import ConflictError, StoreError
+from jwks_tool.errors import ConflictError, RemoteError, StoreError
 from jwks_tool.model import SET_NAME_RE, Env, KeySet, KeyState, SetRef
 from jwks_tool.rotation import Rotation
 from jwks_tool.sealing import MIN_ITERATIONS, new_passphrase_protection
@@ -370,3 +370,30 @@ def test_a_set_write_whose_replies_are_lost_still_wins(vault: KeyVaultServer) ->
     assert stored is not None
     assert [key.kid for key in stored.keys] == ["k1", "k2"]
     assert stored.revision == 2
+
+
+@pytest.mark.parametrize("fault", ["answered 503", "no reply"])
+def test_a_failed_set_write_deletes_its_private_halves_only_when_the_vault_refused_it(
+    vault: KeyVaultServer, fault: str
+) -> None:
+    """A 503 means the write changed nothing: the private half uploaded for it is an orphan and goes. No reply at
+    all (the request read, the connection dropped) proves nothing: the half stays, sealed, so a write that lands
+    late can never name a deleted secret."""
+    store = KeyVaultStore(
+        f"{vault.url}?store=keyvault&ca_bundle={vault.ca_path}&retry_total=0", credential=vault.credential()
+    )
+    first = store.write_set(sample_set("acme", Env.TEST, "k1"), expected_revision=0)
+    path = f"/secrets/{set_secret_name(ACME)}"
+    if fault == "no reply":
+        vault.faults.drop_connection(count=None, method="PUT", path=path)
+    else:
+        vault.faults.server_error(503, count=None, method="PUT", path=path)
+    with pytest.raises(RemoteError, match=r"cannot write the key set acme \(test\)"):
+        store.write_set(sample_set("acme", Env.TEST, "k1", "k2"), expected_revision=first.revision)
+    vault.faults.clear()
+    half = key_secret_name("thumb-k2")
+    assert (half in vault.deleted_secret_names()) is (fault == "answered 503")
+    assert (half in vault.secret_names()) is (fault == "no reply")
+    stored = store_for(vault).read_set(ACME)
+    assert stored is not None
+    assert [key.kid for key in stored.keys] == ["k1"]

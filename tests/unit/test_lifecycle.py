@@ -6,7 +6,7 @@ import dataclasses
 import errno
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from jwks_tool.stores.file import FileStore
 from jwks_tool.stores.memory import MemoryStore
 
 Run = Callable[..., Result]
+FIRST = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def states(run: Run, name: str = "acme") -> dict[str, str]:
@@ -317,3 +318,34 @@ def test_the_markdown_report_keeps_a_typed_reason_in_its_table_cell(run: Run) ->
     (row,) = [line for line in report.output.splitlines() if "revoke: a" in line]
     assert "revoke: a \\| b\\n\\| x \\| y \\|" in row
     assert row.count(" | ") == 5  # six cells, the reason in one
+
+
+def test_a_set_made_again_with_the_same_kid_gets_its_own_event() -> None:
+    """Found in review: matching on (set, env, kid, states) let an old logged event stand for a new change."""
+    store = RefusingAppends()
+    store.refuse = False
+    svc = KeyService(store, lambda confirm: "pw", clock=lambda: FIRST)
+    svc.generate(GenerateRequest(name="acme", size=2048, kid="k1"))
+    store._sets.clear()  # the set deleted by hand; the log keeps its event
+    store.refuse = True
+    again = KeyService(store, lambda confirm: "pw", clock=lambda: FIRST + timedelta(days=1))
+    with pytest.warns(JwksToolWarning):
+        again.generate(GenerateRequest(name="acme", size=2048, kid="k1"))
+    old, new = trail(store)
+    assert "recovered" not in old
+    assert new["recovered"] is True
+    assert new["time"] == "2026-03-02T00:00:00Z"
+
+
+def test_log_shows_the_log_when_a_set_cannot_be_read(run: Run, store_dir: Path) -> None:
+    """Found in review: one unreadable set (here from a newer jwks-tool) hid the whole log."""
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    assert run("generate", "globex", "--size", "2048", "--kid", "g1").exit_code == 0
+    path = store_dir / "sets" / "test" / "globex.json"
+    path.write_text(path.read_text().replace('"schema": 1', '"schema": 99'))
+    shown = run("log")
+    assert shown.exit_code == 0
+    assert [line.split()[3] for line in shown.stdout.splitlines()] == ["k1", "g1"]
+    (warning,) = shown.stderr.splitlines()
+    assert warning.startswith("jwks-tool: warning: cannot read globex (test) (")
+    assert "newer jwks-tool" in warning
