@@ -91,6 +91,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jwks_tool._cli_lifecycle",
         "Revoke a compromised key of set NAME at once: it leaves the registered set.",
     ),
+    "prune": (
+        "jwks_tool._cli_lifecycle",
+        "Drop retired and revoked keys from set NAME; the audit log keeps their whole story.",
+    ),
     "status": (
         "jwks_tool._cli_lifecycle",
         "Show every set (or NAME): active kid, age, days to expiry, each key's state, and the next step.",

@@ -300,6 +300,38 @@ def check(
 
 
 @cli.command()
+@click.argument("name")
+@set_options
+@click.option(
+    "--older-than",
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="Prune keys retired or revoked at least this long ago.",
+)
+@store_options
+@json_option
+def prune(
+    name: str, env: str, older_than: str, store_url: str | None, passphrase_file: str | None, as_json: bool
+) -> None:
+    """Drop retired and revoked keys from set NAME; the audit log keeps their whole story.
+
+    A set keeps every key it ever had. On a Key Vault store a set is one secret of at most 25 KB, about a dozen
+    rotations of RSA-3072 keys: prune before it fills. Registered keys (next, active, retiring) are never pruned.
+    """
+    from jwks_tool.rotation import Rotation
+    from jwks_tool.timeutil import parse_duration
+
+    svc = make_service(store_url, passphrase_file)
+    result = Rotation(svc).prune(name, env, older_than=parse_duration(older_than))
+    if as_json:
+        pruned = {"pruned": [key.kid for key in result.pruned]}
+        print_json({"set": name, "env": env, **_step_json(result), **pruned, "next_action": result.next_action})
+        return
+    click.echo(f"prune: {result.summary}")
+
+
+@cli.command()
 @click.argument("name", required=False)
 @click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
 @store_options

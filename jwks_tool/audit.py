@@ -21,9 +21,10 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
-from jwks_tool.model import KeySet, SetRef, Transition, format_time
+from jwks_tool.model import KeyRecord, KeySet, SetRef, Transition, format_time
 from jwks_tool.stores.interface import KeyStore
 
 UNKNOWN_WRITER = "unknown"
@@ -43,6 +44,26 @@ def event(ref: SetRef, kid: str, step: Transition) -> dict[str, Any]:
         "to": step.to_state.value,
         "reason": step.reason,
         "revision": step.revision,
+    }
+
+
+PRUNED = "pruned"
+"""The ``to`` of the event that records a retired or revoked key leaving its set document (:func:`removal`)."""
+
+
+def removal(ref: SetRef, record: KeyRecord, *, at: datetime, by: str, command: str, revision: int) -> dict[str, Any]:
+    """The audit event for a retired or revoked key dropped from its set (``jwks-tool prune``)."""
+    return {
+        "time": format_time(at),
+        "user": by,
+        "command": command,
+        "set": ref.name,
+        "env": ref.env.value,
+        "kid": record.kid,
+        "from": record.state.value,
+        "to": PRUNED,
+        "reason": "prune",
+        "revision": revision,
     }
 
 

@@ -39,6 +39,7 @@ from jwks_tool.service import Change, GenerateRequest, KeyService, NextKeyWaitin
 from jwks_tool.timeutil import format_duration
 
 DEFAULT_OVERLAP = timedelta(hours=24)
+DEFAULT_PRUNE_AGE = timedelta(days=30)
 
 
 class Step(StrEnum):
@@ -46,6 +47,7 @@ class Step(StrEnum):
     PROMOTE = "promote"
     FINISH = "finish"
     REVOKE = "revoke"
+    PRUNE = "prune"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +62,8 @@ class StepResult:
     removed: tuple[KeyRecord, ...] = ()
     """Keys that left the registered set in this step: delete their kids from the portal."""
     next_action: str = ""
+    pruned: tuple[KeyRecord, ...] = ()
+    """Retired or revoked keys dropped from the set document (``prune``); the audit log keeps their story."""
 
 
 def transition_time(record: KeyRecord, state: KeyState) -> datetime:
@@ -238,6 +242,34 @@ class Rotation:
                 "register the new key, and update Key Vault"
             )
         return self._result(Step.REVOKE, True, summary, stored, removed=(target,))
+
+    def prune(self, name: str, env: str, *, older_than: timedelta = DEFAULT_PRUNE_AGE) -> StepResult:
+        """Drop retired and revoked keys, out of use for at least ``older_than``, from the set document.
+
+        A set keeps every key it ever had, so it grows by a key per rotation; a Key Vault store's set is one secret
+        of at most 25 KB (about a dozen rotations of RSA-3072 keys). Their history stays in the audit log (see
+        :meth:`KeyService.prune_keys`). Keys whose private half was kept (``--keep-private``) stay too.
+        """
+        ref = SetRef.parse(name, env)
+        with self.svc.store.lock():
+            current = self._read(ref)
+            now = self._clock()
+            old = [
+                key
+                for key in current.keys
+                if not key.state.registered and transition_time(key, key.state) + older_than <= now
+            ]
+            gone = tuple(key for key in old if key.sealed_private is None)
+            held = sorted(key.kid for key in old if key.sealed_private is not None)
+            kept = (
+                f"; kept {', '.join(held)}: still holding a private half (revoked with --keep-private)" if held else ""
+            )
+            if not gone:
+                summary = f"nothing to prune: no retired or revoked key out of use for {format_duration(older_than)}"
+                return self._result(Step.PRUNE, False, summary + kept, current)
+            stored = self.svc.prune_keys(current, gone)
+        summary = f"pruned {', '.join(key.kid for key in gone)}; their history stays in the audit log{kept}"
+        return dataclasses.replace(self._result(Step.PRUNE, True, summary, stored), pruned=gone)
 
     # ---- helpers ----------------------------------------------------------------------------------------------
     def _read(self, ref: SetRef) -> KeySet:

@@ -605,6 +605,36 @@ class KeyService:
             )
         return stored
 
+    def prune_keys(self, current: KeySet, gone: Sequence[KeyRecord]) -> KeySet:
+        """Drop retired or revoked keys from a set (the caller holds the store's lock); the audit log keeps their
+        story. First every event of theirs that only the set's history holds is appended to the log (after the
+        write nothing could recover it), then the set is written, then one ``pruned`` event per key is appended (a
+        failed append is a warning: the keys are gone from the set, their story is in the log)."""
+        kids = {record.kid for record in gone}
+        if any(record.state.registered or record.sealed_private is not None for record in gone):
+            raise AssertionError("only retired or revoked keys without a private half are pruned")
+        mine = (current.ref.name, current.ref.env.value)
+        only_in_history = [
+            event
+            for event in audit.trail(self.store, [current])
+            if event.get("recovered") and (event.get("set"), event.get("env")) == mine and event.get("kid") in kids
+        ]
+        if only_in_history:
+            self.store.append_audit(only_in_history)
+        kept = [record for record in current.keys if record.kid not in kids]
+        stored = self.store.write_set(current.replace_keys(kept), expected_revision=current.revision)
+        at, who = self._clock(), actor()
+        events = [
+            audit.removal(stored.ref, record, at=at, by=who, command=self.command, revision=stored.revision)
+            for record in gone
+        ]
+        try:
+            self.store.append_audit(events)
+        except (JwksToolError, OSError) as exc:
+            reason = exc.message if isinstance(exc, JwksToolError) else str(exc)
+            self._on_warning(f"{stored.ref} was pruned, but the log could not record it ({reason})")
+        return stored
+
 
 def _warn(message: str) -> None:
     warnings.warn(message, JwksToolWarning, stacklevel=3)

@@ -574,7 +574,8 @@ class KeyVaultStore(KeyStore):
             if size > MAX_SECRET_BYTES:
                 raise StoreError(
                     f"key set {ref} would be {size:,} bytes; a Key Vault secret holds at most {MAX_SECRET_BYTES:,}",
-                    hint="retire old keys and remove retired ones from the set, or start a new set for new keys",
+                    hint=f"drop its retired keys (their history stays in the audit log): jwks-tool prune {ref.name} "
+                    f"--env {ref.env.value}",
                 )
             created = [upload.name for upload in uploads if self._upload(ref, upload)]
             writer = uuid.uuid4().hex

@@ -312,7 +312,10 @@ def test_a_set_too_big_for_a_secret_is_refused(vault: KeyVaultServer) -> None:
     big = sample_set("acme", Env.TEST, *(f"key-{n:03}" for n in range(80)))
     with pytest.raises(StoreError, match=r"key set acme \(test\) would be .* bytes; .* at most 25,600") as info:
         store.write_set(big, expected_revision=0)
-    assert "retire old keys" in (info.value.hint or "")
+    assert (
+        info.value.hint
+        == "drop its retired keys (their history stays in the audit log): jwks-tool prune acme --env test"
+    )
     assert vault.secret_names() == []  # refused before anything was written
 
 
@@ -397,3 +400,45 @@ def test_a_failed_set_write_deletes_its_private_halves_only_when_the_vault_refus
     stored = store_for(vault).read_set(ACME)
     assert stored is not None
     assert [key.kid for key in stored.keys] == ["k1"]
+
+
+def test_a_set_that_outgrew_its_secret_is_pruned_and_rotates_again(run: Run, kv: KeyVaultServer) -> None:
+    """A set keeps every key it had; a Key Vault set is one secret of at most 25 KB. When a rotation would overflow
+    it, the error names `jwks-tool prune`, which drops the retired keys (their story stays in the audit log)."""
+    url = cli_url(kv)
+    assert run("generate", "acme", "--size", "2048", "--kid", "k0", "--store", url).exit_code == 0
+    store = store_for(kv)
+    current = store.read_set(ACME)
+    assert current is not None
+    old = [
+        dataclasses.replace(
+            sample_record(f"old{n:02}", KeyState.RETIRED),
+            sealed_private=None,
+            public_jwk={"kty": "RSA", "use": "sig", "kid": f"old{n:02}", "alg": "RS256", "n": "x" * 683, "e": "AQAB"},
+        )
+        for n in range(24)
+    ]
+    while True:  # as many old keys as the secret holds
+        try:
+            current = store.write_set(current.replace_keys([*old, *current.keys]), expected_revision=current.revision)
+            break
+        except StoreError:
+            old.pop()
+    assert len(kv.secret_value(set_secret_name(ACME)) or "") > 25_600 - 1_200  # less room than one more key needs
+
+    refused = run("rotate", "acme", "--size", "2048", "--store", url)
+    assert refused.exit_code == 5
+    (line,) = refused.stderr.splitlines()
+    assert "bytes; a Key Vault secret holds at most 25,600; drop its retired keys" in line
+    assert line.endswith("jwks-tool prune acme --env test")
+
+    pruned = run("prune", "acme", "--older-than", "0d", "--store", url, "--json")
+    assert pruned.exit_code == 0, pruned.stderr
+    assert json.loads(pruned.stdout)["pruned"] == [key.kid for key in old]
+    assert run("rotate", "acme", "--size", "2048", "--store", url).exit_code == 0
+    shown = json.loads(run("show", "acme", "--json", "--store", url).stdout)
+    assert [key["state"] for key in shown["keys"]] == ["active", "next"]
+    events = json.loads(run("log", "acme", "--json", "--store", url).stdout)["events"]
+    for key in old:  # each old key's story, though no set holds it any more: made (recovered), then pruned
+        mine = [(e["to"], bool(e.get("recovered"))) for e in events if e["kid"] == key.kid]
+        assert mine == [("retired", True), ("pruned", False)], (key.kid, mine)

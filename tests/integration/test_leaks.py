@@ -328,6 +328,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     acme = scene.kids("acme")
     scene.run("revoke", "acme", "--kid", acme[0], "--reason", "old laptop", "--json")
     scene.check_permissions("revoke --json")
+    scene.run("prune", "gamma", "--older-than", "0d")  # the revoked key leaves the set, its events stay in the log
+    scene.check_permissions("prune")
+    scene.run("prune", "acme", "--json")  # nothing old enough: the set stays as it is
+    scene.check_permissions("prune --json")
 
     scene.read_only_commands("after")
 
@@ -375,9 +379,11 @@ def stored_sets(store: Path) -> dict[str, dict[str, Any]]:
 
 
 def test_the_scan_knows_every_key(scenario: Scenario) -> None:
-    kids = {key["kid"] for keyset in stored_sets(scenario.store).values() for key in keyset["keys"]}
-    assert kids == set(scenario.secrets.members)
-    assert len(kids) == 7
+    stored = {key["kid"] for keyset in stored_sets(scenario.store).values() for key in keyset["keys"]}
+    logged = {json.loads(line)["kid"] for line in (scenario.store / "audit.jsonl").read_text().splitlines()}
+    assert stored | logged == set(scenario.secrets.members)  # the pruned key is only in the log now
+    assert len(logged - stored) == 1
+    assert len(scenario.secrets.members) == 7
 
 
 def test_the_scanner_finds_what_it_looks_for(scenario: Scenario) -> None:
@@ -582,6 +588,8 @@ def test_store_files_are_0600_and_folders_0700_after_every_change(scenario: Scen
         "rotate --all-steps",
         "revoke",
         "revoke --json",
+        "prune",
+        "prune --json",
         "failures",
     }
     assert set(scenario.permissions) == expected_steps
@@ -614,6 +622,7 @@ WRITABLE_COMMANDS = [
     ("rotate", "acme", "--promote"),
     ("rotate", "acme", "--finish", "--force"),
     ("revoke", "acme", "--kid", "KID", "--reason", "test"),
+    ("prune", "acme"),
     ("grant", "acme", "--client-id", "c", "--scope", "s"),
     ("init",),
     ("show", "acme"),

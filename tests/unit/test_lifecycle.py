@@ -349,3 +349,64 @@ def test_log_shows_the_log_when_a_set_cannot_be_read(run: Run, store_dir: Path) 
     (warning,) = shown.stderr.splitlines()
     assert warning.startswith("jwks-tool: warning: cannot read globex (test) (")
     assert "newer jwks-tool" in warning
+
+
+# ---- prune: retired keys leave the set, their story stays in the log -------------------------------------------------
+def test_prune_drops_old_retired_keys_and_keeps_their_story() -> None:
+    store = MemoryStore()
+    svc = KeyService(store, lambda confirm: "pw", command="jwks-tool rotate")
+    rotation = Rotation(svc)
+    svc.generate(GenerateRequest(name="acme", size=2048, kid="k1"))
+    for kid in ("k2", "k3"):
+        request = GenerateRequest(name="acme", size=2048, kid=kid)
+        rotation.all_steps("acme", "test", request, overlap=timedelta(0), force=False, keep_private=False)
+    before = trail(store)
+    assert rotation.prune("acme", "test").changed is False  # retired just now: younger than 30 days
+    result = rotation.prune("acme", "test", older_than=timedelta(0))
+    assert [key.kid for key in result.pruned] == ["k1", "k2"]
+    assert result.summary == "pruned k1, k2; their history stays in the audit log"
+    assert [(key.kid, key.state) for key in svc.get_set("acme").keys] == [("k3", KeyState.ACTIVE)]
+    after = trail(store)
+    assert after[: len(before)] == before  # every earlier event is still there, none recovered
+    assert [(e["kid"], e["from"], e["to"], e["revision"]) for e in after[len(before) :]] == [
+        ("k1", "retired", "pruned", 8),
+        ("k2", "retired", "pruned", 8),
+    ]
+    assert not any(e.get("recovered") for e in after)
+    assert rotation.prune("acme", "test", older_than=timedelta(0)).changed is False
+
+
+def test_prune_first_moves_what_only_the_history_holds_into_the_log() -> None:
+    store = RefusingAppends()
+    store.refuse = False
+    svc = KeyService(store, lambda confirm: "pw")
+    rotation = Rotation(svc)
+    svc.generate(GenerateRequest(name="acme", size=2048, kid="k1"))
+    rotation.start("acme", "test", GenerateRequest(name="acme", size=2048, kid="k2"))
+    rotation.promote("acme", "test")
+    store.refuse = True
+    with pytest.warns(JwksToolWarning):
+        rotation.finish("acme", "test", overlap=timedelta(0))  # k1 retired: only the set's history says so
+    store.refuse = False
+    rotation.prune("acme", "test", older_than=timedelta(0))
+    logged = [(e["kid"], e["to"], bool(e.get("recovered"))) for e in store.read_audit()]
+    assert ("k1", "retired", True) in logged  # appended before the set dropped k1, marked where it came from
+    assert logged[-1] == ("k1", "pruned", False)
+    assert [(e["kid"], e["to"]) for e in trail(store)] == [(e[0], e[1]) for e in logged]
+
+
+def test_prune_keeps_a_revoked_key_that_still_holds_its_private_half(run: Run) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    assert run("rotate", "acme", "--all-steps", "--overlap", "0").exit_code == 0
+    (k2,) = [kid for kid, state in states(run).items() if state == "active"]
+    assert run("generate", "acme", "--size", "2048", "--kid", "k3").exit_code == 0  # next
+    assert run("revoke", "acme", "--kid", "k3", "--reason", "test", "--keep-private").exit_code == 0
+    pruned = run("prune", "acme", "--older-than", "0d", "--json")
+    assert pruned.exit_code == 0, pruned.stderr
+    data = json.loads(pruned.stdout)
+    assert (data["step"], data["changed"], data["pruned"]) == ("prune", True, ["k1"])
+    assert data["states"] == {k2: "active", "k3": "revoked"}
+    assert "kept k3: still holding a private half" in data["summary"]
+    again = run("prune", "acme", "--older-than", "0d")
+    assert again.stdout.startswith("prune: nothing to prune: no retired or revoked key out of use for 0")
+    assert "kept k3" in again.stdout
