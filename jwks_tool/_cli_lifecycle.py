@@ -251,7 +251,7 @@ def status(
     from jwks_tool.status import check
 
     svc = make_service(store_url, passphrase_file)
-    report = check(_sets(svc, name, env), svc.now(), _policy(warn, fail, "7d"))
+    report = check(_sets(svc, name, env), svc.now(), _policy(warn, fail, "7d"), svc.store.set_size)
     if as_json:
         print_json({"store": svc.store.describe(), **report.to_dict()})
         return
@@ -287,7 +287,7 @@ def check(
     from jwks_tool.status import check as run_check
 
     svc = make_service(store_url, passphrase_file)
-    report = run_check(_sets(svc, name, env), svc.now(), _policy(warn, fail, next_max_age))
+    report = run_check(_sets(svc, name, env), svc.now(), _policy(warn, fail, next_max_age), svc.store.set_size)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -397,7 +397,7 @@ def report(
 
     svc = make_service(store_url, passphrase_file)
     keysets = svc.list_sets()
-    result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"))
+    result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size)
     audit = trail(svc.store, keysets)
     if as_json:
         print_json({"store": svc.store.describe(), **result.to_dict(), "audit": audit})

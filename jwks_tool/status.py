@@ -12,14 +12,20 @@ long to be promoted, more registered keys than the profile allows. Its verdict m
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from jwks_tool.inspecting import Verdict
 from jwks_tool.model import KeySet, KeyState, format_time
 from jwks_tool.profiles import Finding, Severity, get_profile
 from jwks_tool.rotation import next_action, transition_time
+
+SIZE_WARN = 0.8
+"""``check`` warns when a set fills this share of what its store holds (a Key Vault secret: 25 KB)."""
+
+SetSize: TypeAlias = Callable[[KeySet], tuple[int, int] | None]
+"""A store's :meth:`~jwks_tool.stores.interface.KeyStore.set_size`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +81,7 @@ def _verdict(findings: Iterable[Finding]) -> Verdict:
     return Verdict.WARNINGS if severities else Verdict.OK
 
 
-def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy) -> SetStatus:
+def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy, size: SetSize | None = None) -> SetStatus:
     findings: list[Finding] = []
     where = f"{keyset.ref.name} ({keyset.ref.env.value})"
 
@@ -101,6 +107,14 @@ def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy) -> SetStatus:
             Severity.ERROR,
             "too-many-keys",
             f"{len(keyset.registered)} registered keys; {profile.name} holds at most {profile.max_registered}",
+        )
+    used = None if size is None else size(keyset)
+    if used is not None and used[0] > SIZE_WARN * used[1]:
+        add(
+            Severity.WARNING,
+            "set-size",
+            f"the set takes {used[0] / 1024:.1f} of the {used[1] / 1024:.0f} KB its store holds: drop retired keys "
+            f"before a rotation is refused (jwks-tool prune {keyset.ref.name} --env {keyset.ref.env.value})",
         )
     return SetStatus(keyset, now, tuple(findings), next_action(keyset, now=now))
 
@@ -131,5 +145,6 @@ class CheckReport:
         }
 
 
-def check(keysets: Iterable[KeySet], now: datetime, policy: CheckPolicy) -> CheckReport:
-    return CheckReport(tuple(set_status(keyset, now, policy) for keyset in keysets), policy)
+def check(keysets: Iterable[KeySet], now: datetime, policy: CheckPolicy, size: SetSize | None = None) -> CheckReport:
+    """Every set's status; ``size`` (the store's ``set_size``) adds a warning for a set near its store's limit."""
+    return CheckReport(tuple(set_status(keyset, now, policy, size) for keyset in keysets), policy)

@@ -84,6 +84,11 @@ class KeyStore(ABC):
             if keyset is not None:
                 yield keyset
 
+    def set_size(self, keyset: KeySet) -> tuple[int, int] | None:
+        """``(bytes, limit)``: what ``keyset`` takes in a store that limits a set's size, and that limit; None for
+        stores without one (``check`` warns before a set fills)."""
+        return None
+
     def resolve_sealed(self, sealed: str) -> str:
         """The sealed private JWK a key record holds; stores that keep private halves apart (as secrets of their
         own) store a reference in the record and override this to fetch it."""

@@ -188,6 +188,11 @@ def key_secret_name(thumbprint: str) -> str:
     return KEY_PREFIX + raw.hex()
 
 
+def _document_text(document: Mapping[str, Any]) -> str:
+    """A set document as its secret holds it."""
+    return json.dumps(document, indent=1, ensure_ascii=False)
+
+
 def _answered(exc: BaseException) -> bool:
     """Whether the vault answered a request with an error status (so that request changed nothing), rather than
     leaving it without a reply (dropped, timed out: it may have landed, or may yet)."""
@@ -569,7 +574,7 @@ class KeyVaultStore(KeyStore):
             previous = None if head is None else self._set_document(ref, head)
             stored = dataclasses.replace(keyset, revision=revision + 1)
             document, uploads = self._with_references(stored)
-            text = json.dumps(document, indent=1, ensure_ascii=False)
+            text = _document_text(document)
             size = len(text.encode("utf-8"))
             if size > MAX_SECRET_BYTES:
                 raise StoreError(
@@ -622,6 +627,10 @@ class KeyVaultStore(KeyStore):
             if self._depth == 0:  # not inside lock(): nothing else comes, delete now
                 self._delete_dropped(quiet=False)
             return KeySet.from_dict(document, f"the secret {name} in {self.describe()}")
+
+    def set_size(self, keyset: KeySet) -> tuple[int, int]:
+        """A set is one secret: its document, private halves replaced by references, holds at most 25 KB."""
+        return len(_document_text(self._with_references(keyset)[0]).encode("utf-8")), MAX_SECRET_BYTES
 
     def _with_references(self, keyset: KeySet) -> tuple[dict[str, Any], list[_Upload]]:
         """The set document to store (private halves replaced by references) and the private halves to write."""

@@ -426,6 +426,14 @@ def test_a_set_that_outgrew_its_secret_is_pruned_and_rotates_again(run: Run, kv:
             old.pop()
     assert len(kv.secret_value(set_secret_name(ACME)) or "") > 25_600 - 1_200  # less room than one more key needs
 
+    checked = run("check", "--json", "--store", url)
+    assert checked.exit_code == 1  # a warning, before any rotation is refused
+    (finding,) = [f for f in json.loads(checked.stdout)["findings"] if f["code"] == "set-size"]
+    assert finding["severity"] == "warning"
+    assert finding["message"].endswith(
+        "KB its store holds: drop retired keys before a rotation is refused (jwks-tool prune acme --env test)"
+    )
+
     refused = run("rotate", "acme", "--size", "2048", "--store", url)
     assert refused.exit_code == 5
     (line,) = refused.stderr.splitlines()
@@ -435,6 +443,7 @@ def test_a_set_that_outgrew_its_secret_is_pruned_and_rotates_again(run: Run, kv:
     pruned = run("prune", "acme", "--older-than", "0d", "--store", url, "--json")
     assert pruned.exit_code == 0, pruned.stderr
     assert json.loads(pruned.stdout)["pruned"] == [key.kid for key in old]
+    assert run("check", "--store", url).exit_code == 0  # room again
     assert run("rotate", "acme", "--size", "2048", "--store", url).exit_code == 0
     shown = json.loads(run("show", "acme", "--json", "--store", url).stdout)
     assert [key["state"] for key in shown["keys"]] == ["active", "next"]
