@@ -33,18 +33,8 @@ UNKNOWN_WRITER = "unknown"
 
 def event(ref: SetRef, kid: str, step: Transition) -> dict[str, Any]:
     """The audit event for one stored transition of key ``kid`` in set ``ref``."""
-    return {
-        "time": format_time(step.at),
-        "user": step.by or UNKNOWN_WRITER,
-        "command": step.command,
-        "set": ref.name,
-        "env": ref.env.value,
-        "kid": kid,
-        "from": None if step.from_state is None else step.from_state.value,
-        "to": step.to_state.value,
-        "reason": step.reason,
-        "revision": step.revision,
-    }
+    moved = (None if step.from_state is None else step.from_state.value, step.to_state.value)
+    return _event(ref, kid, step.at, step.by or UNKNOWN_WRITER, step.command, moved, step.reason, step.revision)
 
 
 PRUNED = "pruned"
@@ -53,16 +43,30 @@ PRUNED = "pruned"
 
 def removal(ref: SetRef, record: KeyRecord, *, at: datetime, by: str, command: str, revision: int) -> dict[str, Any]:
     """The audit event for a retired or revoked key dropped from its set (``jwks-tool prune``)."""
+    return _event(ref, record.kid, at, by, command, (record.state.value, PRUNED), "prune", revision)
+
+
+def _event(
+    ref: SetRef,
+    kid: str,
+    at: datetime,
+    by: str,
+    command: str | None,
+    moved: tuple[str | None, str],
+    reason: str,
+    revision: int | None,
+) -> dict[str, Any]:
+    """The one shape of an audit event (the log's JSON lines, ``log --json``)."""
     return {
         "time": format_time(at),
         "user": by,
         "command": command,
         "set": ref.name,
         "env": ref.env.value,
-        "kid": record.kid,
-        "from": record.state.value,
-        "to": PRUNED,
-        "reason": "prune",
+        "kid": kid,
+        "from": moved[0],
+        "to": moved[1],
+        "reason": reason,
         "revision": revision,
     }
 

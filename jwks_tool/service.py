@@ -595,15 +595,21 @@ class KeyService:
         stored = self.store.write_set(dataclasses.replace(updated, keys=tuple(keys)), expected_revision=expected)
         steps = {record.kid: record.history[-1] for record in stored.keys if record.kid in changed}
         events = [audit.event(stored.ref, change.record.kid, steps[change.record.kid]) for change in changes]
+        self._append_after_write(
+            events,
+            f"{stored.ref} was changed, but its audit events could not be appended to the log",
+            "the key set's history keeps them and `jwks-tool log` shows them",
+        )
+        return stored
+
+    def _append_after_write(self, events: Sequence[Mapping[str, Any]], failed: str, *after: str) -> None:
+        """Append the events of a set written already: the change stands, so a failed append is a warning (without
+        the error's hint: running the command again would find nothing to do)."""
         try:
             self.store.append_audit(events)
         except (JwksToolError, OSError) as exc:
-            reason = exc.message if isinstance(exc, JwksToolError) else str(exc)  # its hint (run again) would not help
-            self._on_warning(
-                f"{stored.ref} was changed, but its audit events could not be appended to the log ({reason}); "
-                "the key set's history keeps them and `jwks-tool log` shows them"
-            )
-        return stored
+            reason = exc.message if isinstance(exc, JwksToolError) else str(exc)
+            self._on_warning("; ".join([f"{failed} ({reason})", *after]))
 
     def prune_keys(self, current: KeySet, gone: Sequence[KeyRecord]) -> KeySet:
         """Drop retired or revoked keys from a set (the caller holds the store's lock); the audit log keeps their
@@ -628,11 +634,7 @@ class KeyService:
             audit.removal(stored.ref, record, at=at, by=who, command=self.command, revision=stored.revision)
             for record in gone
         ]
-        try:
-            self.store.append_audit(events)
-        except (JwksToolError, OSError) as exc:
-            reason = exc.message if isinstance(exc, JwksToolError) else str(exc)
-            self._on_warning(f"{stored.ref} was pruned, but the log could not record it ({reason})")
+        self._append_after_write(events, f"{stored.ref} was pruned, but the log could not record it")
         return stored
 
 

@@ -47,16 +47,10 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), 9)
 
 
-def path_from_url(url: str) -> Path:
-    """``file:///abs``, ``file:/abs``, ``file:rel`` or a plain path."""
-    from pathlib import Path
-
-    return Path(_folder_from_url(url))
-
-
 def _folder_from_url(url: str) -> str:
-    """:func:`path_from_url` as a string: the read path (``jwks-tool list``) must start about as fast as click, and
-    pathlib would add some 4 ms of imports (urllib.parse, ipaddress); writers use pathlib."""
+    """The folder of ``file:///abs``, ``file:/abs``, ``file:rel`` or a plain path, as a string: the read path
+    (``jwks-tool list``) must start about as fast as click, and pathlib would add some 4 ms of imports (urllib.parse,
+    ipaddress); writers use pathlib (:attr:`FileStore.root`)."""
     if url.startswith("file://"):
         rest = url[len("file://") :]
         if rest and not rest.startswith("/"):

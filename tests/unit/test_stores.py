@@ -14,7 +14,7 @@ import pytest
 from jwks_tool.errors import StoreCorruptError, StoreError, StoreVersionError
 from jwks_tool.model import Env, SetRef
 from jwks_tool.stores import ENV_STORE, _xdg_data_home, default_store_url, open_store, store_class_for
-from jwks_tool.stores.file import FileStore, atomic_write, path_from_url
+from jwks_tool.stores.file import FileStore, atomic_write
 from jwks_tool.stores.interface import KeyStore
 from jwks_tool.stores.memory import MemoryStore
 from jwks_tool.testing.store_conformance import StoreConformance, sample_set
@@ -54,11 +54,11 @@ def test_unknown_url_scheme_is_a_clear_error() -> None:
 
 
 def test_file_urls() -> None:
-    assert path_from_url("file:///srv/keys") == Path("/srv/keys")
-    assert path_from_url("file:/srv/keys") == Path("/srv/keys")
-    assert path_from_url("/srv/keys") == Path("/srv/keys")
+    assert FileStore.from_url("file:///srv/keys").root == Path("/srv/keys")
+    assert FileStore.from_url("file:/srv/keys").root == Path("/srv/keys")
+    assert FileStore.from_url("/srv/keys").root == Path("/srv/keys")
     with pytest.raises(StoreError, match="file URLs name no host"):
-        path_from_url("file://server/share")
+        FileStore.from_url("file://server/share")
 
 
 def test_a_store_describes_itself_as_its_path(tmp_path: Path) -> None:
