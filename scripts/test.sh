@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (a .venv with jwks-tool and its test tools) and run every check: ruff, mypy --strict, the whole test suite.
+# Set up (a .venv with jwks-tool and its test tools) and run every check: ruff, mypy --strict, a dependency audit
+# (pip-audit; skipped with one line where its advisory database cannot be reached), the whole test suite.
 # Usage: bash scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,5 +27,6 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy --strict"
 .venv/bin/mypy
+.venv/bin/python scripts/audit_deps.py   # prints its own "== pip-audit" line
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
