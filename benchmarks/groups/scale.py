@@ -168,36 +168,27 @@ def scale_figures(ctx: Context, rounds: int) -> list[Comparison]:
             per_key[command, keys] = [
                 (t - t0) / (keys - small) for t, t0 in zip(samples[command, keys], base, strict=True)
             ]
-        results.append(
-            finish(
-                ctx,
-                Comparison(
-                    f"scale.{command}",
-                    f"{command}: {big:,} keys in {big_sets:,} sets",
-                    f"{big:,} keys",
-                    f"{small:,} keys",
-                    samples[command, big],
-                    base,
-                    None,
-                    limit=SCALE_LIMIT,
-                ),
-            )
+        absolute = Comparison(
+            f"scale.{command}",
+            f"{command}: {big:,} keys in {big_sets:,} sets",
+            f"{big:,} keys",
+            f"{small:,} keys",
+            samples[command, big],
+            base,
+            None,
+            limit=SCALE_LIMIT,
         )
-        results.append(
-            finish(
-                ctx,
-                Comparison(
-                    f"scale.{command}.linearity",
-                    f"{command}: time per key at {big:,} / at {mid:,}",
-                    f"per key at {big:,}",
-                    f"per key at {mid:,}",
-                    per_key[command, big],
-                    per_key[command, mid],
-                    LINEARITY_TARGET,
-                    unit="us",
-                ),
-            )
+        linearity = Comparison(
+            f"scale.{command}.linearity",
+            f"{command}: time per key at {big:,} / at {mid:,}",
+            f"per key at {big:,}",
+            f"per key at {mid:,}",
+            per_key[command, big],
+            per_key[command, mid],
+            LINEARITY_TARGET,
+            unit="us",
         )
+        results += [finish(ctx, absolute), finish(ctx, linearity)]
     results[0].notes.extend(_curve(samples, per_key, rounds))
     return results
 
