@@ -187,7 +187,9 @@ class JwksGroup(click.Group):
             import traceback
 
             traceback.print_exc()
-        click.echo(f"jwks-tool: error: {line}", err=True)
+        from jwks_tool.text import printable
+
+        click.echo(f"jwks-tool: error: {printable(line, limit=4000)}", err=True)
         ctx.exit(code)
 
 
@@ -329,7 +331,9 @@ def make_service(store_url: str | None, passphrase_file: str | None) -> KeyServi
 
 def print_warning(message: str) -> None:
     """One ``jwks-tool: warning:`` line on stderr: something failed that did not undo the command's change."""
-    click.echo(f"jwks-tool: warning: {' '.join(message.split())}", err=True)
+    from jwks_tool.text import printable
+
+    click.echo(f"jwks-tool: warning: {printable(' '.join(message.split()), limit=4000)}", err=True)
 
 
 def emit(text: str, out: str | None, *, private: bool = False) -> None:
