@@ -4,6 +4,7 @@ hostile endpoints."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -34,10 +35,8 @@ class Hostile:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 outer.requests.append((self.command, self.path, dict(self.headers), body))
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     behaviour(self)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             do_GET = do_POST = do_PUT = _any
 
@@ -241,7 +240,8 @@ def test_a_hostile_error_reaches_the_terminal_escaped(
     result = run("token", "acme", *token_args(server.url, "--allow-http-loopback"))
     assert result.exit_code == 10
     line = result.stderr
-    assert line.count("\n") == 1 and line.endswith("\n")
+    assert line.count("\n") == 1
+    assert line.endswith("\n")
     assert not any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in line[:-1]), repr(line)
     assert "\u202e" not in line
     assert line.startswith(
@@ -262,7 +262,8 @@ def test_hostile_claims_and_kids_are_escaped(
     server = hostile(answer(200, body))
     result = run("token", "acme", *token_args(server.url, "--allow-http-loopback"))
     assert result.exit_code == 0, result.stderr
-    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    assert "\x1b" not in result.stdout
+    assert "\r" not in result.stdout
     assert "  iss      x\\x1b[2Jy\n" in result.stdout
     assert "  scope    a\\x1bb\n" in result.stdout
 
@@ -271,13 +272,15 @@ def test_hostile_claims_and_kids_are_escaped(
     args = ("portal", "pull", "acme", "--client-id", "c", "--api-url", portal.url, "--allow-http-loopback")
     result = run(*args)
     assert result.exit_code == 2
-    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\x1b" not in result.stdout
+    assert "\x07" not in result.stdout
     assert "  extra     k\\x1b]0;t\\x07  (not registered" in result.stdout
 
 
 def test_the_error_printer_escapes_whatever_reaches_it(run: Run) -> None:
     result = run("show", "\x1b]0;x\x07")
-    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "\x1b" not in result.stderr
+    assert "\x07" not in result.stderr
     assert result.stderr.count("\n") == 1
 
 
