@@ -379,7 +379,11 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
 @out_option()
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION")
 @click.option("--fail", default="14d", show_default=True, metavar="DURATION")
-@click.option("--template-dir", type=click.Path(file_okay=False, exists=True), help="Templates that override ours.")
+@click.option(
+    "--template-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="A folder with your own report.html.j2 / report.md.j2 (rendered in Jinja2's sandbox).",
+)
 @store_options
 @json_option
 def report(
@@ -429,7 +433,11 @@ def report(
 @click.option("--scope", help="Scopes, space separated.")
 @click.option("--vault", help="Key Vault name or URL, for Key Vault references.")
 @click.option("--secret-name", help="Key Vault secret name [MaskinportenSettings--EncodedJwk or --JwkBase64].")
-@click.option("--template-dir", type=click.Path(file_okay=False, exists=True), help="Your own templates (NAME.*.j2).")
+@click.option(
+    "--template-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Your own templates, NAME.<ext>.j2, rendered in Jinja2's sandbox (they cannot replace ours).",
+)
 @out_option()
 @store_options
 @json_option
