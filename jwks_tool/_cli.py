@@ -187,7 +187,9 @@ class JwksGroup(click.Group):
             import traceback
 
             traceback.print_exc()
-        click.echo(f"jwks-tool: error: {line}", err=True)
+        from jwks_tool.text import printable
+
+        click.echo(f"jwks-tool: error: {printable(line, limit=4000)}", err=True)
         ctx.exit(code)
 
 
@@ -329,19 +331,146 @@ def make_service(store_url: str | None, passphrase_file: str | None) -> KeyServi
 
 def print_warning(message: str) -> None:
     """One ``jwks-tool: warning:`` line on stderr: something failed that did not undo the command's change."""
-    click.echo(f"jwks-tool: warning: {' '.join(message.split())}", err=True)
+    from jwks_tool.text import printable
+
+    click.echo(f"jwks-tool: warning: {printable(' '.join(message.split()), limit=4000)}", err=True)
 
 
-def emit(text: str, out: str | None, *, private: bool = False) -> None:
-    """Write a result to ``out`` (atomically, 0600 for private material) or stdout."""
-    if out is None:
+OUT_TEMP_SUFFIX = ".jwks-tool-out.tmp"
+"""``--force`` over an existing file writes ``.<name>.jwks-tool-out.tmp`` beside it and renames it over the file; a
+temp a crash left there is removed by the next command given that --out path, before anything else."""
+
+
+def out_option(*names: str, flag: str = "--force") -> Callable[[F], F]:
+    """--out FILE, and the flag (``--force``, or ``--overwrite`` where --force means something else) that lets it
+    replace an existing file."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            flag,
+            *names,
+            "force_out",
+            is_flag=True,
+            help="Replace an existing --out file (without it: refused, or asked on a terminal).",
+        )(func)
+        return click.option(
+            "--out",
+            metavar="FILE",
+            help="Write to this new file instead of stdout (- is stdout). Never a link, device or pipe; its "
+            "folder must exist.",
+        )(func)
+
+    return decorate
+
+
+def _out_temp(out: str) -> str:
+    folder, name = os.path.split(out)
+    return os.path.join(folder, f".{name}{OUT_TEMP_SUFFIX}")
+
+
+def check_out(out: str | None, *, force: bool, flag: str = "--force") -> bool:
+    """Refuse an --out path that is not a regular file or absent (a link, device, pipe, folder), whose folder is
+    missing, or that exists while ``force`` is not given (a terminal is asked instead). Call it before doing the
+    work; it returns whether an existing file may be replaced. Also removes a temp an interrupted run left."""
+    if out is None or out == "-":
+        return force
+    import stat
+
+    folder = os.path.dirname(out) or "."
+    try:
+        folder_mode = os.stat(folder).st_mode
+    except FileNotFoundError:
+        raise InputError(
+            f"the folder {folder} does not exist", hint="create it first (--out makes no folders)"
+        ) from None
+    except NotADirectoryError:
+        folder_mode = 0
+    if not stat.S_ISDIR(folder_mode):
+        raise InputError(f"{folder} is not a folder", hint="give --out a path in a folder")
+    _remove_stale_temp(out)
+    try:
+        mode = os.lstat(out).st_mode
+    except FileNotFoundError:
+        return force
+    if stat.S_ISLNK(mode):
+        raise InputError(
+            f"{out} is a symbolic link", hint="jwks-tool does not write through links: give the path of the file itself"
+        )
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{out} is not a regular file", hint="--out writes regular files only (--out - is stdout)")
+    if force:
+        return True
+    replace_hint = f"pass {flag} to replace it, or choose another path"
+    if is_terminal(sys.stdin) and is_terminal(sys.stderr):
+        if click.confirm(f"{out} exists: replace it?", default=False, err=True):
+            return True
+        raise AbortedError(f"{out} was left as it was", hint=replace_hint)
+    raise ConflictError(f"{out} exists", hint=replace_hint)
+
+
+def _remove_stale_temp(out: str) -> None:
+    import contextlib
+    import stat
+
+    temp = _out_temp(out)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISDIR(os.lstat(temp).st_mode):
+            os.unlink(temp)
+
+
+def emit(text: str, out: str | None, *, private: bool = False, force: bool = False, flag: str = "--force") -> None:
+    """Write a result to stdout (``out`` None or -) or to the file ``out``, checked by :func:`check_out`.
+
+    A new file is created with O_EXCL|O_NOFOLLOW (0600 for private material), written and fsynced: the content is
+    written once, where it belongs. Replacing an existing file (``force``) writes a temp beside it the same way and
+    renames it over the file, so readers see the old or the new content; an interrupted run's temp is removed by the
+    next run to that path."""
+    if out is None or out == "-":
         click.echo(text, nl=False)
         return
-    from pathlib import Path
+    force = check_out(out, force=force, flag=flag)
+    exists = os.path.lexists(out)
+    target = _out_temp(out) if exists else out
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for extra in ("O_NOFOLLOW", "O_CLOEXEC", "O_BINARY"):
+        flags |= getattr(os, extra, 0)
+    mode = 0o600 if private else 0o644
+    try:
+        fd = os.open(target, flags, mode)
+    except FileExistsError:
+        raise ConflictError(f"{target} appeared while jwks-tool was writing", hint="run the command again") from None
+    try:
+        if private and hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(target)
+        raise
+    os.close(fd)
+    if exists:
+        try:
+            os.replace(target, out)
+        except BaseException:
+            os.unlink(target)
+            raise
+    _fsync_folder(os.path.dirname(out) or ".")
 
-    from jwks_tool.stores.file import atomic_write
 
-    atomic_write(Path(out), text.encode("utf-8"), mode=0o600 if private else 0o644)
+def _fsync_folder(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without folder descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
 
 
 def key_json(record: KeyRecord, keyset: KeySet | None = None) -> dict[str, Any]:

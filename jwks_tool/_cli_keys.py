@@ -16,12 +16,14 @@ from jwks_tool._cli import (
     EXIT_WARNINGS,
     azure_connection,
     azure_options,
+    check_out,
     cli,
     emit,
     is_terminal,
     json_option,
     key_json,
     make_service,
+    out_option,
     print_json,
     secret_from_env_or_prompt,
     set_options,
@@ -241,11 +243,7 @@ def import_(
 @click.option("--private", is_flag=True, help="Export the PRIVATE key (deliberate: asks on a terminal unless --yes).")
 @click.option("--unencrypted", is_flag=True, help="With --private --format pem: do not encrypt the PEM.")
 @click.option("--yes", is_flag=True, help="Do not ask before printing a private key to a terminal.")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    help="Write to this file (atomically; 0600 if private).",
-)
+@out_option()
 @store_options
 @json_option
 def export(
@@ -257,6 +255,7 @@ def export(
     unencrypted: bool,
     yes: bool,
     out: str | None,
+    force_out: bool,
     store_url: str | None,
     passphrase_file: str | None,
     as_json: bool,
@@ -271,6 +270,8 @@ def export(
     """
     from jwks_tool.formats import PrivateFormat, PublicFormat
 
+    out = None if out == "-" else out
+    force_out = check_out(out, force=force_out)
     svc = make_service(store_url, passphrase_file)
     keyset = svc.get_set(name, env)
     if not private:
@@ -281,7 +282,7 @@ def export(
         public_format = PublicFormat(fmt or "jwk")
         text = svc.export_public(keyset, kid, public_format)
         record = svc.pick_key(keyset, kid) if public_format in (PublicFormat.JWK, PublicFormat.PEM) else None
-        _emit_export(text, out, as_json, keyset, record, public_format.value, private=False)
+        _emit_export(text, out, force_out, as_json, keyset, record, public_format.value, private=False)
         return
     if fmt in ("jwks", "jwks-array"):
         raise InputError(f"--format {fmt} is public only", hint="use --format jwk, pem or base64 with --private")
@@ -289,7 +290,7 @@ def export(
     if unencrypted and private_format is not PrivateFormat.PEM:
         raise InputError("--unencrypted goes with --format pem", hint="drop --unencrypted")
     record = svc.pick_key(keyset, kid)
-    if out is None and not yes and is_terminal(sys.stdout) and not as_json:
+    if out is None and not yes and is_terminal(sys.stdout):  # with --json too: the JSON holds the key
         if not is_terminal(sys.stdin):
             raise AbortedError(
                 "refusing to print a private key to the terminal unasked", hint="pass --yes or --out FILE"
@@ -300,12 +301,13 @@ def export(
     if private_format is PrivateFormat.PEM and not unencrypted:
         pem_passphrase = secret_from_env_or_prompt(ENV_EXPORT_PASSPHRASE, "Passphrase for the PEM file", confirm=True)
     record, text = svc.export_private(keyset, record.kid, private_format, pem_passphrase=pem_passphrase)
-    _emit_export(text, out, as_json, keyset, record, private_format.value, private=True)
+    _emit_export(text, out, force_out, as_json, keyset, record, private_format.value, private=True)
 
 
 def _emit_export(
     text: str,
     out: str | None,
+    force_out: bool,
     as_json: bool,
     keyset: KeySet,
     record: KeyRecord | None,
@@ -314,7 +316,7 @@ def _emit_export(
     private: bool,
 ) -> None:
     if not as_json:
-        emit(text, out, private=private)
+        emit(text, out, private=private, force=force_out)
         return
     result: dict[str, Any] = {
         "set": keyset.ref.name,
@@ -324,7 +326,7 @@ def _emit_export(
         "private": private,
     }
     if out is not None:
-        emit(text, out, private=private)
+        emit(text, out, private=private, force=force_out)
         result["out"] = str(out)
     else:
         result["value"] = text

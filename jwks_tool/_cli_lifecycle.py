@@ -12,10 +12,12 @@ from jwks_tool._cli import (
     EXIT_WARNINGS,
     azure_connection,
     azure_options,
+    check_out,
     cli,
     emit,
     json_option,
     make_service,
+    out_option,
     print_json,
     print_warning,
     set_options,
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 @click.option("--keep-private", is_flag=True, help="Keep the private halves of retired keys (default: destroy).")
 @click.option("--single", is_flag=True, help="Print only the new JWK (for portals that add keys one at a time).")
 @click.option("--size", type=click.Choice(["2048", "3072", "4096"]), help="RSA bits of the new key [the active key's].")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the set to register to this file.")
+@out_option(flag="--overwrite")
 @azure_options
 @store_options
 @json_option
@@ -54,6 +56,7 @@ def rotate(
     single: bool,
     size: str | None,
     out: str | None,
+    force_out: bool,
     credential: str,
     ca_bundle: str | None,
     no_verify: bool,
@@ -75,6 +78,8 @@ def rotate(
     from jwks_tool.service import GenerateRequest
     from jwks_tool.timeutil import parse_duration
 
+    out = None if out == "-" else out  # - is stdout: the set is printed as without --out
+    force_out = check_out(out, force=force_out, flag="--overwrite")  # before the step: a refusal changes nothing
     svc = make_service(store_url, passphrase_file)
     rotation = Rotation(svc, disable_vault_key=_disabler(credential, ca_bundle, no_verify))
     window = parse_duration(overlap)
@@ -104,7 +109,7 @@ def rotate(
     else:
         document = svc.export_public(final, None, PublicFormat.JWKS) if final.registered else '{"keys": []}\n'
     if out is not None:
-        emit(document, out)
+        emit(document, out, force=force_out, flag="--overwrite")
     if as_json:
         import json
 
@@ -371,15 +376,20 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
+@out_option()
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION")
 @click.option("--fail", default="14d", show_default=True, metavar="DURATION")
-@click.option("--template-dir", type=click.Path(file_okay=False, exists=True), help="Templates that override ours.")
+@click.option(
+    "--template-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="A folder with your own report.html.j2 / report.md.j2 (rendered in Jinja2's sandbox).",
+)
 @store_options
 @json_option
 def report(
     fmt: str,
     out: str | None,
+    force_out: bool,
     warn: str,
     fail: str,
     template_dir: str | None,
@@ -395,6 +405,7 @@ def report(
     from jwks_tool.documents import ReportDocFormat, render_report
     from jwks_tool.status import check as run_check
 
+    force_out = check_out(out, force=force_out)
     svc = make_service(store_url, passphrase_file)
     keysets = svc.list_sets()
     result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size)
@@ -411,7 +422,7 @@ def report(
         store=svc.store.describe(),
         template_dir=template_dir,
     )
-    emit(text, out)
+    emit(text, out, force=force_out)
 
 
 @cli.command()
@@ -422,8 +433,12 @@ def report(
 @click.option("--scope", help="Scopes, space separated.")
 @click.option("--vault", help="Key Vault name or URL, for Key Vault references.")
 @click.option("--secret-name", help="Key Vault secret name [MaskinportenSettings--EncodedJwk or --JwkBase64].")
-@click.option("--template-dir", type=click.Path(file_okay=False, exists=True), help="Your own templates (NAME.*.j2).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
+@click.option(
+    "--template-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Your own templates, NAME.<ext>.j2, rendered in Jinja2's sandbox (they cannot replace ours).",
+)
+@out_option()
 @store_options
 @json_option
 def render(
@@ -436,6 +451,7 @@ def render(
     secret_name: str | None,
     template_dir: str | None,
     out: str | None,
+    force_out: bool,
     store_url: str | None,
     passphrase_file: str | None,
     as_json: bool,
@@ -451,6 +467,7 @@ def render(
     """
     from jwks_tool.documents import RenderOptions, render_document
 
+    force_out = check_out(out, force=force_out)
     svc = make_service(store_url, passphrase_file)
     keyset = svc.get_set(name, env)
     options = RenderOptions(client_id=client_id, scope=scope, vault=vault, secret_name=secret_name)
@@ -458,4 +475,4 @@ def render(
     if as_json:
         print_json({"template": template, "set": name, "env": env, "text": text})
         return
-    emit(text, out)
+    emit(text, out, force=force_out)

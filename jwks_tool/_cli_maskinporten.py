@@ -36,6 +36,16 @@ def grant_options(func: Any) -> Any:
     return func
 
 
+def loopback_option(func: Any) -> Any:
+    return click.option(
+        "--allow-http-loopback",
+        "allow_http_loopback",
+        is_flag=True,
+        help="Allow plain http:// to this machine (127.0.0.1, ::1, localhost) for a test server; elsewhere only "
+        "https:// is used, and redirects are never followed.",
+    )(func)
+
+
 def _seconds(text: str) -> int:
     from jwks_tool.timeutil import parse_duration
 
@@ -113,7 +123,10 @@ def grant(
 @grant_options
 @click.option("--token-url", help="The token endpoint [<audience>token].")
 @click.option("--show-token", is_flag=True, help="Print the access token itself (it is a bearer credential).")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for Maskinporten.")
+@click.option(
+    "--timeout", type=float, default=30.0, show_default=True, help="Seconds for the whole call to Maskinporten."
+)
+@loopback_option
 @azure_options
 @store_options
 @json_option
@@ -130,6 +143,7 @@ def token(
     token_url: str | None,
     show_token: bool,
     timeout: float,
+    allow_http_loopback: bool,
     credential: str,
     ca_bundle: str | None,
     no_verify: bool,
@@ -147,12 +161,15 @@ def token(
     from datetime import UTC, datetime
 
     from jwks_tool.maskinporten import GrantRequest, audience_for, request_token, token_url_for
+    from jwks_tool.text import printable
 
     svc = make_service(store_url, passphrase_file)
     request = GrantRequest(client_id, scope, audience, _seconds(lifetime), resource, consumer_org)
     record, grant_jwt, _claims = _signer_and_grant(svc, name, env, kid, request, (credential, ca_bundle, no_verify))
     url = token_url or token_url_for(audience or audience_for(env))
-    result = request_token(url, grant_jwt, ca_bundle=ca_bundle, timeout=timeout)
+    result = request_token(
+        url, grant_jwt, ca_bundle=ca_bundle, timeout=timeout, allow_http_loopback=allow_http_loopback
+    )
     expires = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + result.expires_in, UTC)
     if as_json:
         data: dict[str, Any] = {
@@ -167,12 +184,12 @@ def token(
         print_json(data)
         return
     click.echo(f"Maskinporten issued a token for {client_id} with key {record.kid}.")
-    click.echo(f"  scope    {result.scope}")
+    click.echo(f"  scope    {printable(result.scope)}")
     click.echo(f"  expires  in {result.expires_in} s ({expires:%Y-%m-%d %H:%M:%S} UTC)")
     for claim in ("iss", "client_id", "consumer", "supplier", "aud"):
         if claim in result.claims:
             value = result.claims[claim]
-            click.echo(f"  {claim:<8} {value if isinstance(value, str) else json.dumps(value)}")
+            click.echo(f"  {claim:<8} {printable(value if isinstance(value, str) else json.dumps(value))}")
     if show_token:
         click.echo(result.access_token)
 
@@ -186,6 +203,7 @@ def _admin_token(
     token_url: str | None,
     ca_bundle: str | None,
     azure: tuple[str, str | None, bool],
+    allow_http_loopback: bool = False,
 ) -> str:
     import os
 
@@ -206,7 +224,9 @@ def _admin_token(
     request = GrantRequest(admin_client_id, scope)
     _, grant_jwt, _ = _signer_and_grant(svc, admin_set, env, None, request, azure)
     url = token_url or token_url_for(audience_for(env))
-    return request_token(url, grant_jwt, ca_bundle=ca_bundle, timeout=30.0).access_token
+    return request_token(
+        url, grant_jwt, ca_bundle=ca_bundle, timeout=30.0, allow_http_loopback=allow_http_loopback
+    ).access_token
 
 
 def portal_options(func: Any) -> Any:
@@ -219,6 +239,12 @@ def portal_options(func: Any) -> Any:
             ),
             click.option("--admin-client-id", help="That admin client's id."),
             click.option("--token-url", help="The token endpoint for the admin client [<audience>token]."),
+            click.option(
+                "--allow-http-loopback",
+                "allow_http_loopback",
+                is_flag=True,
+                help="Allow plain http:// to this machine for test servers (elsewhere https:// only, no redirects).",
+            ),
         ]
     ):
         func = option(func)
@@ -245,6 +271,7 @@ def push(
     admin_set: str | None,
     admin_client_id: str | None,
     token_url: str | None,
+    allow_http_loopback: bool,
     credential: str,
     ca_bundle: str | None,
     no_verify: bool,
@@ -255,6 +282,7 @@ def push(
     """Register the keys of set NAME for the client: PUT of the whole registered set (next, active, retiring)."""
     from jwks_tool.keys import public_jwk
     from jwks_tool.maskinporten import PORTAL_APIS, PortalClient
+    from jwks_tool.text import printable
 
     svc = make_service(store_url, passphrase_file)
     keyset = svc.get_set(name, env)
@@ -268,10 +296,13 @@ def push(
         token_url,
         ca_bundle,
         (credential, ca_bundle, no_verify),
+        allow_http_loopback,
     )
-    client = PortalClient(api_url or PORTAL_APIS[env], admin, ca_bundle=ca_bundle)
+    client = PortalClient(
+        api_url or PORTAL_APIS[env], admin, ca_bundle=ca_bundle, allow_http_loopback=allow_http_loopback
+    )
     stored = client.put_jwks(client_id, keys)
-    kids = [str(key.get("kid")) for key in stored]
+    kids = [printable(key.get("kid")) for key in stored]
     if as_json:
         print_json({"client_id": client_id, "registered": kids})
     else:
@@ -294,6 +325,7 @@ def pull(
     admin_set: str | None,
     admin_client_id: str | None,
     token_url: str | None,
+    allow_http_loopback: bool,
     warn: str,
     credential: str,
     ca_bundle: str | None,
@@ -308,6 +340,7 @@ def pull(
     """
     from jwks_tool._cli import EXIT_FINDINGS, EXIT_OK, EXIT_WARNINGS
     from jwks_tool.maskinporten import PORTAL_APIS, PortalClient, diff_registered
+    from jwks_tool.text import printable
     from jwks_tool.timeutil import parse_duration
 
     svc = make_service(store_url, passphrase_file)
@@ -321,8 +354,11 @@ def pull(
         token_url,
         ca_bundle,
         (credential, ca_bundle, no_verify),
+        allow_http_loopback,
     )
-    client = PortalClient(api_url or PORTAL_APIS[env], admin, ca_bundle=ca_bundle)
+    client = PortalClient(
+        api_url or PORTAL_APIS[env], admin, ca_bundle=ca_bundle, allow_http_loopback=allow_http_loopback
+    )
     theirs = client.get_jwks(client_id)
     ours = [dict(key.public_jwk) for key in keyset.registered]
     diff = diff_registered(ours, theirs, now=svc.now(), warn_days=parse_duration(warn).days)
@@ -330,14 +366,15 @@ def pull(
         print_json({"client_id": client_id, "registered": [k.get("kid") for k in theirs], **diff.to_dict()})
     else:
         click.echo(
-            f"{client_id} has {len(theirs)} registered key(s): {', '.join(str(k.get('kid')) for k in theirs) or 'none'}"
+            f"{client_id} has {len(theirs)} registered key(s): "
+            f"{', '.join(printable(k.get('kid')) for k in theirs) or 'none'}"
         )
         for kid in diff.missing:
-            click.echo(f"  missing   {kid}  (in the store's registered set: run jwks-tool portal push)")
+            click.echo(f"  missing   {printable(kid)}  (in the store's registered set: run jwks-tool portal push)")
         for kid in diff.extra:
-            click.echo(f"  extra     {kid}  (not registered in the store: push to remove it)")
+            click.echo(f"  extra     {printable(kid)}  (not registered in the store: push to remove it)")
         for kid in diff.expiring:
-            click.echo(f"  expiring  {kid}")
+            click.echo(f"  expiring  {printable(kid)}")
         if diff.in_sync and not diff.expiring:
             click.echo("  in sync with the store")
     code = EXIT_FINDINGS if not diff.in_sync else (EXIT_WARNINGS if diff.expiring else EXIT_OK)
@@ -357,6 +394,7 @@ def pull(
 @click.option("--admin-set", help="Key set of an admin client (idporten:dcr.read) for --api-url.")
 @click.option("--admin-client-id", help="That admin client's id.")
 @click.option("--vault", help="Compare this Key Vault's secret with the active key.")
+@loopback_option
 @click.option("--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), default="apiclient", show_default=True)
 @click.option("--secret-name", help="The Key Vault secret to compare [the preset's].")
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION")
@@ -375,6 +413,7 @@ def doctor(
     admin_set: str | None,
     admin_client_id: str | None,
     vault: str | None,
+    allow_http_loopback: bool,
     preset: str,
     secret_name: str | None,
     warn: str,
@@ -413,8 +452,20 @@ def doctor(
 
         if not client_id:
             raise InputError("--api-url needs --client-id", hint="the client whose registered keys to read")
-        admin = _admin_token(svc, env, admin_set, admin_client_id, "idporten:dcr.read", token_url, ca_bundle, azure)
-        registered = PortalClient(api_url, admin, ca_bundle=ca_bundle).get_jwks(client_id)
+        PortalClient(api_url, "", allow_http_loopback=allow_http_loopback)  # refuses a bad URL before signing in
+        admin = _admin_token(
+            svc,
+            env,
+            admin_set,
+            admin_client_id,
+            "idporten:dcr.read",
+            token_url,
+            ca_bundle,
+            azure,
+            allow_http_loopback,
+        )
+        client = PortalClient(api_url, admin, ca_bundle=ca_bundle, allow_http_loopback=allow_http_loopback)
+        registered = client.get_jwks(client_id)
         source = f"Maskinporten's registration of {client_id}"
 
     keyvault_check = None
@@ -436,13 +487,16 @@ def doctor(
         if not client_id:
             raise InputError("--scope needs --client-id", hint="the client to ask a token for")
         from jwks_tool.maskinporten import GrantRequest, audience_for, request_token, token_url_for
+        from jwks_tool.text import printable
 
         def token_check(active: Any) -> str:
             request = GrantRequest(str(client_id), str(scope))
             _, grant_jwt, _ = _signer_and_grant(svc, name, env, active.kid, request, azure)
             url = token_url or token_url_for(audience_for(env))
-            result = request_token(url, grant_jwt, ca_bundle=ca_bundle, timeout=30.0)
-            return f"Maskinporten issued a token (scope {result.scope}, {result.expires_in} s)"
+            result = request_token(
+                url, grant_jwt, ca_bundle=ca_bundle, timeout=30.0, allow_http_loopback=allow_http_loopback
+            )
+            return f"Maskinporten issued a token (scope {printable(result.scope)}, {result.expires_in} s)"
 
     def signer_for(record: Any) -> Any:
         connection = None

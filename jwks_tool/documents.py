@@ -155,8 +155,8 @@ def render_report(
 ) -> str:
     from jwks_tool.formats import template_env
 
-    env = template_env(template_dir)
-    return env.get_template(template_file(fmt)).render(
+    file = template_file(fmt)
+    context = dict(
         keysets=keysets,
         check=check,
         audit=audit,
@@ -165,6 +165,9 @@ def render_report(
         timeline=timeline(keysets, now),
         colours={state.value: colour for state, colour in STATE_COLOURS.items()},
     )
+    if template_dir is not None and (Path(template_dir) / file).is_file():
+        return _render_user(template_dir, file, context)  # the folder's own report, asked for by --template-dir
+    return template_env().get_template(file).render(**context)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,21 +186,26 @@ def render_document(
     now: datetime,
     template_dir: str | None = None,
 ) -> str:
-    """Fill one template (built in, or NAME.* in ``template_dir``) for one set."""
+    """Fill one template (built in, or NAME.j2 / NAME.<ext>.j2 in ``template_dir``, rendered in Jinja2's immutable
+    sandbox) for one set. A user template never replaces a built-in one: a folder that holds one of our names is
+    refused."""
     from jwks_tool.formats import template_env
 
-    env = template_env(template_dir)
+    built_in: str | None
     try:
-        file = template_file(RenderTemplate(name))
+        built_in = template_file(RenderTemplate(name))
     except ValueError:
-        file = _user_template(name, template_dir)
+        built_in = None
+    if built_in is not None and template_dir is not None:
+        _refuse_shadowing(name, built_in, template_dir)
+    file = built_in if built_in is not None else _user_template(name, template_dir)
     default_secret = "MaskinportenSettings--JwkBase64" if name == "altinn-app" else "MaskinportenSettings--EncodedJwk"
     secret_name = options.secret_name or default_secret
     if not SECRET_NAME_RE.match(secret_name):
         raise InputError(f"invalid Key Vault secret name {secret_name!r}", hint="use 1-127 of 0-9 A-Z a-z -")
     url = None if options.vault is None else normalise_vault_url(options.vault)
     registered = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
-    return env.get_template(file).render(
+    context = dict(
         keyset=keyset,
         env=keyset.ref.env.value,
         active=keyset.active,
@@ -214,11 +222,74 @@ def render_document(
         secret_uri=f"{url}secrets/{secret_name}" if url else None,
         now=now,
     )
+    if built_in is None:
+        assert template_dir is not None  # _user_template found the file there
+        return _render_user(template_dir, file, context)
+    return template_env().get_template(file).render(**context)
+
+
+def _user_files(name: str, template_dir: str) -> list[str]:
+    """The files of ``template_dir`` that are the template NAME: NAME.j2 or NAME.<ext>.j2."""
+    folder = Path(template_dir)
+    return sorted(
+        path.name for path in [folder / f"{name}.j2", *folder.glob(f"{glob_escape(name)}.*.j2")] if path.is_file()
+    )
+
+
+def glob_escape(text: str) -> str:
+    import glob
+
+    return glob.escape(text)
+
+
+def _refuse_shadowing(name: str, built_in: str, template_dir: str) -> None:
+    found = _user_files(name, template_dir)
+    if (Path(template_dir) / built_in).is_file():
+        found.append(built_in)
+    if found:
+        raise InputError(
+            f"{template_dir} has {found[0]}, which would replace the built-in template {name}",
+            hint=f"rename yours (e.g. my-{Path(found[0]).name}) and render it by that name",
+        )
+
+
+def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
+    """A user's template, in Jinja2's immutable sandbox (no attribute that leads to code, no mutation), loading only
+    from the user's folder; whatever it does wrong is an InputError naming it."""
+    import jinja2
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from jwks_tool.formats import template_env
+    from jwks_tool.text import printable
+
+    ours = template_env()
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([template_dir]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html", "html.j2", "svg", "svg.j2"]),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    for name in ("time", "date", "untrusted", "md"):
+        env.filters[name] = ours.filters[name]
+    try:
+        return env.get_template(file).render(**context)
+    except SecurityError as exc:
+        raise InputError(
+            f"the template {file} tried something unsafe ({printable(exc, limit=200)})",
+            hint="templates may only read the values they are given",
+        ) from exc
+    except jinja2.TemplateError as exc:
+        raise InputError(
+            f"the template {file} cannot be rendered: {printable(exc, limit=200)}", hint="fix the template"
+        ) from exc
 
 
 def _user_template(name: str, template_dir: str | None) -> str:
-    if template_dir is not None and re.match(r"^[A-Za-z0-9_.-]+$", name):
-        matches = sorted(p.name for p in Path(template_dir).glob(f"{name}*.j2"))
+    if template_dir is not None and re.match(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$", name):
+        matches = _user_files(name, template_dir)
         if matches:
             return matches[0]
     known = ", ".join(t.value for t in RenderTemplate)

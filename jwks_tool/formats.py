@@ -137,6 +137,7 @@ def template_env(extra_dir: str | None = None) -> jinja2.Environment:
     env.filters["time"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "-"
     env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if value is not None else "-"
     env.filters["untrusted"] = untrusted_text
+    env.filters["md"] = markdown_text
     return env
 
 
@@ -148,6 +149,22 @@ def untrusted_text(value: object) -> str:
         return text
     escaped = repr(text)[1:-1]
     return escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_MARKDOWN_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    **{char: "\\" + char for char in "\\`*_[]|~"},
+}
+
+
+def markdown_text(value: object) -> str:
+    """Text someone wrote (a reason, a user name, a client id) made inert in Markdown, in running text or a table
+    cell: control characters escaped as by :func:`untrusted_text`, HTML's ``& < >`` as entities (no tag survives),
+    and the Markdown punctuation that starts emphasis, code, links or cells (``\\ ` * _ [ ] | ~``) backslashed.
+    Every Markdown template uses it (the ``md`` filter) for such values."""
+    return "".join(_MARKDOWN_ESCAPES.get(char, char) for char in untrusted_text(value))
 
 
 def render_template(name: str, **context: Any) -> str:

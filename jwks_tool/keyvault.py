@@ -243,7 +243,9 @@ def _translate(exc: Exception, doing: str, vault: str) -> Exception:
         return RemoteError(f"cannot {doing}: not found in the vault{where}", hint="check the vault and secret names")
     if isinstance(exc, HttpResponseError):
         status = exc.status_code or 0
-        code = getattr(getattr(exc, "error", None), "code", None) or ""
+        from jwks_tool.text import printable
+
+        code = printable(getattr(getattr(exc, "error", None), "code", None) or "", limit=100)
         if status == 403:
             if "Disabled" in str(exc) or code == "SecretDisabled":
                 return RemoteError(
@@ -278,8 +280,10 @@ def _translate(exc: Exception, doing: str, vault: str) -> Exception:
 
 
 def _first_line(exc: BaseException) -> str:
+    from jwks_tool.text import printable
+
     text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    return printable(text[0], limit=200) if text else type(exc).__name__
 
 
 # ---- push and status ----------------------------------------------------------------------------------------------

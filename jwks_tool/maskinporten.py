@@ -156,6 +156,48 @@ def _verify(ca_bundle: str | None) -> str | bool:
     return ca_bundle if ca_bundle else True
 
 
+MAX_RESPONSE_BYTES = 1024 * 1024
+"""The most of an answer read from the token endpoint or the self-service API: honest answers are a few KB."""
+HTTP_LOOPBACK_FLAG = "--allow-http-loopback"
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, what: str, carries: str, allow_http_loopback: bool = False) -> str:
+    """Refuse a URL a grant or an admin token must not be sent to: anything but https, except plain http to this
+    machine when ``allow_http_loopback`` (test servers)."""
+    from urllib.parse import urlsplit
+
+    from jwks_tool.text import printable
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    scheme = parts.scheme.lower() if parts is not None else ""
+    shown = printable(url, limit=200)
+    if scheme == "https" and host:
+        return url
+    if scheme == "http" and host:
+        if allow_http_loopback and _is_loopback(host):
+            return url
+        raise InputError(
+            f"{what} {shown} is plain http: {carries} would travel in clear",
+            hint=f"use an https:// URL (for a test server on this machine: {HTTP_LOOPBACK_FLAG})",
+        )
+    raise InputError(f"{what} {shown} is not an https:// URL", hint="use an https:// URL")
+
+
 def _http(doing: str, func: Any) -> Any:
     import requests
 
@@ -174,7 +216,134 @@ def _http(doing: str, func: Any) -> Any:
             f"cannot {doing}: cannot connect", hint="check the URL, the network and HTTPS_PROXY / NO_PROXY"
         ) from exc
     except requests.exceptions.RequestException as exc:
-        raise RemoteError(f"cannot {doing}: {exc}") from exc
+        from jwks_tool.text import printable
+
+        raise RemoteError(f"cannot {doing}: {printable(exc, limit=300)}") from exc
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read whole (at most :data:`MAX_RESPONSE_BYTES`)."""
+
+    status: int
+    reason: str
+    body: bytes = dataclasses.field(repr=False)
+
+    def json(self) -> Any:
+        """The body as JSON, or {} when it is not JSON."""
+        import json
+
+        try:
+            return json.loads(self.body)
+        except ValueError:  # includes UnicodeDecodeError
+            return {}
+
+
+def exchange(
+    doing: str, session: Any, method: str, url: str, *, timeout: float, verify: str | bool, **kwargs: Any
+) -> Answer:
+    """One HTTP call with one deadline (``timeout`` seconds for connecting, sending and reading the whole answer; a
+    server that trickles bytes cannot stretch it), no redirects (a 3xx is an error naming where it points) and at
+    most :data:`MAX_RESPONSE_BYTES` read."""
+    import threading
+    import time
+
+    from jwks_tool.errors import RemoteError
+
+    deadline = time.monotonic() + timeout
+    state: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            state["answer"] = _http(
+                doing, lambda: _fetch(doing, session, method, url, deadline, timeout, verify, kwargs, state)
+            )
+        except BaseException as exc:  # handed to the caller's thread
+            state["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="jwks-tool-http", daemon=True)
+    worker.start()
+    if not done.wait(max(deadline - time.monotonic(), 0.0) + 0.05):
+        state["late"] = True
+        _interrupt(state.get("response"), session)
+        raise RemoteError(
+            f"cannot {doing}: no complete answer within {timeout:g} s",
+            hint="check the network or proxy, or raise --timeout",
+        )
+    error = state.get("error")
+    if error is not None:
+        raise error
+    answer: Answer = state["answer"]
+    return answer
+
+
+def _fetch(
+    doing: str,
+    session: Any,
+    method: str,
+    url: str,
+    deadline: float,
+    timeout: float,
+    verify: str | bool,
+    kwargs: dict[str, Any],
+    state: dict[str, Any],
+) -> Answer:
+    import time
+    from urllib.parse import urljoin, urlsplit
+
+    from jwks_tool.errors import RemoteError
+    from jwks_tool.text import printable
+
+    response = session.request(
+        method, url, allow_redirects=False, stream=True, timeout=timeout, verify=verify, **kwargs
+    )
+    state["response"] = response
+    try:
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("Location", "")
+            try:
+                host = urlsplit(urljoin(url, location)).hostname or "an unnamed place"
+            except ValueError:
+                host = "an unreadable place"
+            raise RemoteError(
+                f"cannot {doing}: it redirects (HTTP {response.status_code}) to {printable(host, limit=200)}",
+                hint="jwks-tool does not follow redirects with grants and tokens: give the final https:// URL",
+            )
+        too_big = RemoteError(
+            f"cannot {doing}: its answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB",
+            hint="check the URL: no honest answer is that large",
+        )
+        declared = response.headers.get("Content-Length", "")
+        if declared.strip().isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+            raise too_big
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(16384):
+            if state.get("late") or time.monotonic() > deadline:
+                raise RemoteError(f"cannot {doing}: no complete answer within {timeout:g} s")
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise too_big
+            chunks.append(chunk)
+        return Answer(response.status_code, str(response.reason or ""), b"".join(chunks))
+    finally:
+        response.close()
+
+
+def _interrupt(response: Any, session: Any) -> None:
+    """Past the deadline: wake the worker blocked on a slow server (it gives up at its next read) and free the
+    connection."""
+    import contextlib
+    import socket
+
+    if response is not None:
+        with contextlib.suppress(Exception):
+            response.raw.connection.sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        session.close()
 
 
 def decode_unverified(token: str) -> dict[str, Any]:
@@ -193,30 +362,37 @@ def decode_unverified(token: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def request_token(token_url: str, grant: str, *, ca_bundle: str | None, timeout: float) -> TokenResult:
-    """POST the grant; a refusal becomes a RemoteError with Maskinporten's code, message and the fix."""
+def request_token(
+    token_url: str, grant: str, *, ca_bundle: str | None, timeout: float, allow_http_loopback: bool = False
+) -> TokenResult:
+    """POST the grant; a refusal becomes a RemoteError with Maskinporten's code, message and the fix. The URL must
+    be https (plain http only to this machine with ``allow_http_loopback``); redirects are errors."""
     from jwks_tool.errors import RemoteError
+    from jwks_tool.text import printable
 
-    session = _session(ca_bundle)
-    response = _http(
+    check_url(token_url, what="the token endpoint", carries="the grant", allow_http_loopback=allow_http_loopback)
+    response = exchange(
         "reach the token endpoint",
-        lambda: session.post(
-            token_url,
-            data={"grant_type": GRANT_TYPE, "assertion": grant},
-            timeout=timeout,
-            verify=_verify(ca_bundle),
-        ),
+        _session(ca_bundle),
+        "POST",
+        token_url,
+        data={"grant_type": GRANT_TYPE, "assertion": grant},
+        timeout=timeout,
+        verify=_verify(ca_bundle),
     )
-    try:
-        body = response.json()
-    except ValueError:
+    body = response.json()
+    if not isinstance(body, dict):
         body = {}
-    if response.status_code != 200:
-        error = str(body.get("error", f"HTTP {response.status_code}"))
-        description = str(body.get("error_description", response.reason or ""))
+    if response.status != 200:
+        error = printable(body.get("error", f"HTTP {response.status}"), limit=100)
+        description = printable(body.get("error_description", response.reason or ""), limit=300)
         raise RemoteError(f"Maskinporten refused the grant: {error}: {description}", hint=explain(error, description))
     token = str(body.get("access_token", ""))
-    return TokenResult(token, int(body.get("expires_in", 0)), str(body.get("scope", "")), decode_unverified(token))
+    try:
+        expires_in = int(body.get("expires_in", 0))
+    except (TypeError, ValueError):
+        expires_in = 0
+    return TokenResult(token, expires_in, str(body.get("scope", "")), decode_unverified(token))
 
 
 # ---- the self-service API ----------------------------------------------------------------------------------------
@@ -245,7 +421,18 @@ class PortalDiff:
 class PortalClient:
     """Digdir's self-service API for a client's keys: GET/PUT /clients/{id}/jwks with an admin bearer token."""
 
-    def __init__(self, api_url: str, token: str, *, ca_bundle: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        ca_bundle: str | None = None,
+        timeout: float = 30.0,
+        allow_http_loopback: bool = False,
+    ) -> None:
+        check_url(
+            api_url, what="the self-service API", carries="the admin token", allow_http_loopback=allow_http_loopback
+        )
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
         self._token = token
         self._session = _session(ca_bundle)
@@ -259,39 +446,43 @@ class PortalClient:
         from urllib.parse import quote
 
         from jwks_tool.errors import RemoteError
+        from jwks_tool.text import printable
 
         url = f"{self.api_url}clients/{quote(client_id, safe='')}/jwks"
         headers = {"Authorization": f"Bearer {self._token}"}
-        response = _http(
+        response = exchange(
             f"{method} {url}",
-            lambda: self._session.request(
-                method, url, json=body, headers=headers, timeout=self._timeout, verify=self._verify
-            ),
+            self._session,
+            method,
+            url,
+            json=body,
+            headers=headers,
+            timeout=self._timeout,
+            verify=self._verify,
         )
-        try:
-            data = response.json()
-        except ValueError:
-            data = {}
-        if response.status_code >= 400:
-            message = data.get("error_description") or data.get("error") or response.reason
+        data = response.json()
+        if response.status >= 400:
+            if not isinstance(data, dict):
+                data = {}
+            message = printable(data.get("error_description") or data.get("error") or response.reason, limit=300)
             hints = {
                 401: "the admin token is missing or expired: get one with a client that has idporten:dcr.write",
                 403: "the admin client lacks idporten:dcr.write (or dcr.read)",
                 404: "no such client in this environment: check --client-id and --env",
             }
             raise RemoteError(
-                f"the self-service API answered {response.status_code}: {message}",
-                hint=hints.get(response.status_code, "check what the message says"),
+                f"the self-service API answered {response.status}: {message}",
+                hint=hints.get(response.status, "check what the message says"),
             )
         return data if isinstance(data, dict) else {}
 
     def get_jwks(self, client_id: str) -> list[dict[str, Any]]:
         keys = self._call("GET", client_id).get("keys", [])
-        return [key for key in keys if isinstance(key, dict)]
+        return [key for key in keys if isinstance(key, dict)] if isinstance(keys, list) else []
 
     def put_jwks(self, client_id: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         result = self._call("PUT", client_id, {"keys": keys}).get("keys", keys)
-        return [key for key in result if isinstance(key, dict)]
+        return [key for key in result if isinstance(key, dict)] if isinstance(result, list) else []
 
 
 def diff_registered(

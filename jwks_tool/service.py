@@ -135,11 +135,23 @@ class Change:
 
 
 def actor() -> str:
-    """``user@host`` for records of who did what."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (containers)
-        user = "unknown"
+    """``user@host`` for records of who did what. On POSIX the user is the OS account of the process (its uid's
+    name, or the uid number when it has none), not $USER or $LOGNAME, which anyone can set; elsewhere getpass."""
+    import os
+
+    if hasattr(os, "getuid"):
+        import pwd
+
+        uid = os.getuid()
+        try:
+            user = pwd.getpwuid(uid).pw_name
+        except KeyError:  # no name for this uid (containers)
+            user = str(uid)
+    else:  # pragma: no cover - Windows
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
     return f"{user}@{socket.gethostname()}"
 
 

@@ -21,8 +21,9 @@ if ! "$tool" show "$NAME" --env test >/dev/null 2>&1; then
 else
   echo "Key set $NAME (test) exists already; using its newest key."
 fi
-"$tool" export "$NAME" --env test --format jwk --out "$out/$NAME-test.public.jwk.json"
-"$tool" export "$NAME" --env test --private --format base64 --out "$out/$NAME-test.keyvault.txt"
+# --force: a second run replaces the files the first one wrote (without it, --out never overwrites a file)
+"$tool" export "$NAME" --env test --format jwk --out "$out/$NAME-test.public.jwk.json" --force
+"$tool" export "$NAME" --env test --private --format base64 --out "$out/$NAME-test.keyvault.txt" --force
 echo
 echo "== Public JWK: paste into the Maskinporten self-service portal ($out/$NAME-test.public.jwk.json)"
 cat "$out/$NAME-test.public.jwk.json"

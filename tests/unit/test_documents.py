@@ -80,7 +80,9 @@ def test_user_templates(run: Run, story: None, tmp_path: Path) -> None:
 def test_report_markdown_is_golden(run: Run, story: None, golden: Any, store_dir: Path) -> None:
     result = run("report", "--format", "md")
     assert result.exit_code == 0
-    golden("report.md", result.output.replace(str(store_dir), "<store>"))
+    from jwks_tool.formats import markdown_text
+
+    golden("report.md", result.output.replace(markdown_text(str(store_dir)), markdown_text("<store>")))
 
 
 def test_report_html_is_self_contained(run: Run, story: None, tmp_path: Path) -> None:
@@ -102,3 +104,82 @@ def test_report_escapes_html(run: Run, story: None, tmp_path: Path, monkeypatch:
     html = run("report").output
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# ---- issue #10: user templates are sandboxed and cannot replace ours; Markdown escapes what users wrote -----------
+def test_user_templates_cannot_run_code(run: Run, story: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    marker = tmp_path / "ran"
+    (folder / "evil.txt.j2").write_text(f"{{{{ cycler.__init__.__globals__.os.popen('touch {marker}').read() }}}}\n")
+    monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", "the passphrase")
+    (folder / "leak.txt.j2").write_text("{{ lipsum.__globals__['os'].environ['JWKS_TOOL_PASSPHRASE'] }}\n")
+    for name in ("evil", "leak"):
+        result = run("render", name, "acme", "--template-dir", str(folder))
+        assert result.exit_code == 3, name
+        assert result.stderr.startswith(f"jwks-tool: error: the template {name}.txt.j2 tried something unsafe ("), name
+        assert result.stderr.endswith("; templates may only read the values they are given\n"), name
+        assert "the passphrase" not in result.output
+    assert not marker.exists()
+    (folder / "mutate.txt.j2").write_text("{{ registered.append(1) }}\n")
+    assert run("render", "mutate", "acme", "--template-dir", str(folder)).exit_code == 3
+
+
+def test_a_user_folder_cannot_replace_a_built_in_template(run: Run, story: None, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    (folder / "render").mkdir(parents=True)
+    (folder / "render" / "runbook.md.j2").write_text("fake runbook\n")
+    (folder / "runbook.md.j2").write_text("fake runbook\n")
+    result = run("render", "runbook", "acme", "--template-dir", str(folder))
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: {folder} has runbook.md.j2, which would replace the built-in template runbook; "
+        "rename yours (e.g. my-runbook.md.j2) and render it by that name\n"
+    )
+    (folder / "runbook.md.j2").unlink()
+    result = run("render", "runbook", "acme", "--template-dir", str(folder))
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: {folder} has render/runbook.md.j2, which would replace the built-in template runbook; "
+        "rename yours (e.g. my-runbook.md.j2) and render it by that name\n"
+    )
+    (folder / "render" / "runbook.md.j2").rename(folder / "render" / "other.md.j2")
+    result = run("render", "runbook", "acme", "--template-dir", str(folder))
+    assert result.exit_code == 0
+    assert result.output.startswith("# Rotation runbook: acme")
+    (folder / "render" / "runbook.md.j2").write_text("fake runbook\n")
+    (folder / "mine.txt.j2").write_text('{% include "render/runbook.md.j2" %}')
+    assert run("render", "mine", "acme", "--template-dir", str(folder)).output == "fake runbook\n"
+
+
+def test_report_template_dir_is_sandboxed(run: Run, story: None, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "report.md.j2").write_text("{{ cycler.__init__.__globals__.os.getcwd() }}\n")
+    result = run("report", "--format", "md", "--template-dir", str(folder))
+    assert result.exit_code == 3
+    assert result.stderr.startswith("jwks-tool: error: the template report.md.j2 tried something unsafe (")
+
+
+HOSTILE = "<script>alert(1)</script> *bold* [x](javascript:alert(1)) | `code` _u_ &amp; \\"
+ESCAPED = (
+    "&lt;script&gt;alert(1)&lt;/script&gt; \\*bold\\* \\[x\\](javascript:alert(1)) \\| \\`code\\` \\_u\\_ "
+    "&amp;amp; \\\\"
+)
+
+
+def test_markdown_escapes_what_users_wrote(run: Run, story: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("jwks_tool.service.actor", lambda: "<img src=x onerror=alert(1)>@host")
+    kid = "acme-test-20260115-NzbLsXh8"
+    assert run("revoke", "acme", "--kid", kid, "--reason", HOSTILE).exit_code == 0
+    report = run("report", "--format", "md").output
+    assert "<script>" not in report
+    assert "<img" not in report
+    assert f"| revoke: {ESCAPED} |" in report
+    assert "| &lt;img src=x onerror=alert(1)&gt;@host |" in report
+    runbook = run("render", "runbook", "acme", "--client-id", HOSTILE).output
+    assert "<script>" not in runbook
+    assert f"client {ESCAPED}." in runbook
+    portal = run("render", "portal", "acme", "--client-id", HOSTILE, "--scope", "<b>x</b>").output
+    assert "<script>" not in portal
+    assert "<b>" not in portal
