@@ -217,6 +217,7 @@ def status_(
     """Show which kid the vault's secret holds and whether it is the store's active key of set NAME."""
     from jwks_tool import keyvault as kv
     from jwks_tool.errors import RemoteError
+    from jwks_tool.text import printable
 
     svc = make_service(store_url, passphrase_file)
     keyset = svc.get_set(name, env)
@@ -231,7 +232,8 @@ def status_(
         click.echo(f"{result.name}: missing in {connection.vault_url}")
     else:
         verdict = "matches the active key" if result.matches_active else "does NOT match the active key"
-        click.echo(f"{result.name}: kid {result.kid}, {verdict} ({keyset.active.kid if keyset.active else 'none'})")
+        shown = printable(result.kid or "-", limit=200)  # the vault's secret is not ours to trust
+        click.echo(f"{result.name}: kid {shown}, {verdict} ({keyset.active.kid if keyset.active else 'none'})")
     if not result.matches_active:
         raise RemoteError(
             f"the vault's {result.name} is not the active key of {keyset.ref}",

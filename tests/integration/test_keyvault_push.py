@@ -251,3 +251,14 @@ def test_a_disabled_secret_is_named_with_the_fix(run: Run, kv: KeyVaultServer) -
     pushed = run("keyvault", "push", "acme", *args)
     assert pushed.exit_code == 10  # reading a disabled secret is refused by the vault: say so, write nothing
     assert "enable it in the vault or use another name" in pushed.stderr
+
+
+def test_status_escapes_a_hostile_kid_from_the_vault(run: Run, kv: KeyVaultServer) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    private = json.loads(run("export", "acme", "--private").output)
+    hostile = {**private, "kid": "evil\x1b]0;owned\x07\x1b[2J"}
+    value = base64.b64encode(json.dumps(hostile).encode()).decode()
+    reader(kv).set_secret("MaskinportenSettings--EncodedJwk", value, tags={"kid": hostile["kid"]})
+    result = run("keyvault", "status", "acme", *vault_args(kv))
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "kid evil\\x1b]0;owned\\x07\\x1b[2J," in result.output
