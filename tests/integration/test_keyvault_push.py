@@ -260,5 +260,6 @@ def test_status_escapes_a_hostile_kid_from_the_vault(run: Run, kv: KeyVaultServe
     value = base64.b64encode(json.dumps(hostile).encode()).decode()
     reader(kv).set_secret("MaskinportenSettings--EncodedJwk", value, tags={"kid": hostile["kid"]})
     result = run("keyvault", "status", "acme", *vault_args(kv))
-    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\x1b" not in result.output
+    assert "\x07" not in result.output
     assert "kid evil\\x1b]0;owned\\x07\\x1b[2J," in result.output
