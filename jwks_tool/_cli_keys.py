@@ -23,6 +23,7 @@ from jwks_tool._cli import (
     key_json,
     make_service,
     print_json,
+    print_warning,
     secret_from_env_or_prompt,
     set_options,
     store_options,
@@ -31,7 +32,7 @@ from jwks_tool.errors import AbortedError, InputError
 
 if TYPE_CHECKING:
     from jwks_tool.model import KeyRecord, KeySet
-    from jwks_tool.service import KeyService
+    from jwks_tool.service import ImportNote, KeyService
 
 
 # ---- commands ----------------------------------------------------------------------------------------------------
@@ -157,16 +158,25 @@ def generate(
         click.echo(f"Generated {record.describe()} key {record.kid} in {name} ({env}), state {record.state.value}")
 
 
-def _report_added(svc: KeyService, keyset: KeySet, record: KeyRecord, as_json: bool, *, verb: str) -> None:
+def _report_added(
+    svc: KeyService,
+    keyset: KeySet,
+    record: KeyRecord,
+    as_json: bool,
+    *,
+    verb: str,
+    warnings: list[dict[str, str]] | None = None,
+) -> None:
     if as_json:
-        print_json(
-            {
-                "store": svc.store.describe(),
-                "set": keyset.ref.name,
-                "env": keyset.ref.env.value,
-                "key": key_json(record, keyset),
-            }
-        )
+        data: dict[str, Any] = {
+            "store": svc.store.describe(),
+            "set": keyset.ref.name,
+            "env": keyset.ref.env.value,
+            "key": key_json(record, keyset),
+        }
+        if warnings is not None:
+            data["warnings"] = warnings
+        print_json(data)
         return
     from jwks_tool.formats import render_template
 
@@ -224,8 +234,13 @@ def import_(
         expires_in=None if expires_in is None else parse_duration(expires_in),
         key_passphrase=lambda prompt: secret_from_env_or_prompt(ENV_KEY_PASSPHRASE, prompt.capitalize(), confirm=False),
     )
-    record = svc.import_key(request)
-    _report_added(svc, svc.get_set(name, env), record, as_json, verb="Imported")
+    notes: list[ImportNote] = []
+    record = svc.import_key(request, notes=notes)
+    for note in notes:
+        print_warning(note.message)
+    _report_added(
+        svc, svc.get_set(name, env), record, as_json, verb="Imported", warnings=[note.to_dict() for note in notes]
+    )
 
 
 @cli.command()

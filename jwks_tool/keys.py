@@ -194,7 +194,9 @@ def check_rsa_sizes(jwk: Mapping[str, Any]) -> None:
     for member in ("e", "d", "p", "q", "dp", "dq", "qi"):
         value = jwk.get(member)
         if isinstance(value, str) and len(value) > len(n):
-            raise KeyMaterialError(f"the RSA private member {member!r} is longer than the modulus; this is not an RSA key")
+            raise KeyMaterialError(
+                f"the RSA private member {member!r} is longer than the modulus; this is not an RSA key"
+            )
 
 
 def public_key_problems(jwk: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -456,12 +458,8 @@ def load_pem_private(data: bytes, passphrase: PassphraseCallback | None) -> Priv
         secret = passphrase("passphrase of the PEM key").encode("utf-8")
     try:  # read without the RSA key check, which costs seconds for a huge key: sizes are checked first
         key = serialization.load_pem_private_key(data, password=secret, unsafe_skip_rsa_key_validation=True)
-        if isinstance(key, rsa.RSAPrivateKey):
-            if key.key_size > MAX_RSA_BITS:
-                raise _too_big(key.key_size)
+        if isinstance(key, rsa.RSAPrivateKey) and key.key_size <= MAX_RSA_BITS:
             key = key.private_numbers().private_key()  # now OpenSSL's full key check
-    except KeyMaterialError:
-        raise
     except TypeError as exc:
         raise KeyMaterialError(f"cannot read the PEM private key: {exc}") from exc
     except ValueError as exc:
@@ -472,6 +470,8 @@ def load_pem_private(data: bytes, passphrase: PassphraseCallback | None) -> Priv
         raise KeyMaterialError(f"cannot read the PEM private key: {exc}") from exc
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise KeyMaterialError(f"{type(key).__name__} keys are not supported", hint="use an RSA or EC key")
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size > MAX_RSA_BITS:
+        raise _too_big(key.key_size)  # never checked: refused
     return key
 
 

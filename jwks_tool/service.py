@@ -116,6 +116,18 @@ class ImportRequest:
     key_passphrase: Callable[[str], str] | None = dataclasses.field(default=None, repr=False)
 
 
+@dataclasses.dataclass(frozen=True)
+class ImportNote:
+    """Something an import changed about the key it was given (a warning for the user)."""
+
+    code: str
+    message: str
+    details: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
 class NextKeyWaiting(Exception):  # a signal for rotation, not an error a user sees
     """Raised by ``generate(only_if_no_next=True)`` when another writer's next key got there first."""
 
@@ -420,8 +432,14 @@ class KeyService:
         trusted = self._sealer is not None and self._sealer.authenticated
         return LocalSigner(members, alg=record.alg, trusted=trusted)
 
-    def import_key(self, request: ImportRequest) -> KeyRecord:
-        """Bring an existing private key (PEM, JWK, base64 JWK) into a set."""
+    def import_key(self, request: ImportRequest, *, notes: list[ImportNote] | None = None) -> KeyRecord:
+        """Bring an existing private key (PEM, JWK, base64 JWK) into a set.
+
+        What the import changes about the key (an ``exp`` further away than the profile allows is shortened) is
+        appended to ``notes``, or else reported through ``on_warning``. A key marked for anything but signing
+        (``use`` other than ``sig``, ``key_ops`` without ``sign``, an encryption ``alg``) is refused under every
+        profile: jwks-tool keeps signing keys.
+        """
         from jwks_tool.reading import read_input
 
         ref = SetRef.parse(request.name, request.env)
@@ -441,6 +459,7 @@ class KeyService:
                 f"the input ({found.kind}) holds only a public key; import needs the private key",
                 hint="give the private PEM or private JWK",
             )
+        _check_signing_key(given)
         members = keymod.validate_private_jwk(given)
         kty = str(members["kty"])
         crv = members.get("crv")
@@ -448,6 +467,10 @@ class KeyService:
         alg = request.alg or given.get("alg") or profile.default_alg(kty, crv)
         if not isinstance(alg, str):
             raise InputError("the JWK's alg is not a string", hint="pass --alg")
+        if kty == "EC" and alg != EC_CURVE_ALGS.get(str(crv)):
+            raise ProfileError(
+                f"alg {alg} does not go with curve {crv}", hint=f"use --alg {EC_CURVE_ALGS.get(str(crv), 'ES256')}"
+            )
         kid = request.kid or given.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InputError("the JWK's kid is not a string", hint="pass --kid")
@@ -456,6 +479,7 @@ class KeyService:
         exp = given.get("exp")
         if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
             raise InputError(f"the JWK's exp {exp!r} is not whole seconds since 1970", hint="fix it, or drop exp")
+        shortened: ImportNote | None = None
         if request.expires_in is None and exp is not None:
             try:
                 expires = datetime.fromtimestamp(exp, UTC)
@@ -463,13 +487,25 @@ class KeyService:
                 raise InputError(f"the JWK's exp {exp} is out of range", hint="fix it, or drop exp") from None
             if expires <= now:
                 raise ProfileError(f"the key expired on {expires:%Y-%m-%d}", hint="generate a new key instead")
-            lifetime = min(expires - now, lifetime)
+            if profile.max_lifetime is None:
+                lifetime = expires - now  # the profile sets no limit: the key keeps its own expiry
+            elif expires - now > profile.max_lifetime:
+                kept = now + profile.max_lifetime
+                shortened = ImportNote(
+                    "exp-shortened",
+                    f"the JWK's exp ({expires:%Y-%m-%d}) is further away than the {profile.name} profile allows "
+                    f"({profile.max_lifetime.days} days): the key expires on {kept:%Y-%m-%d} instead; pass "
+                    "--expires-in to choose a shorter lifetime",
+                    {"given_exp": format_time(expires), "expires": format_time(kept)},
+                )
+            else:
+                lifetime = expires - now
         profile.check_new_key(kty=kty, size=size, crv=crv if isinstance(crv, str) else None, alg=alg, lifetime=lifetime)
         if kid is not None:
             profile.check_kid(kid)
         self._check_room(existing, profile)
         self._open_sealer(create=True).prepare()
-        return self._add_key(
+        record = self._add_key(
             ref,
             profile,
             members,
@@ -479,6 +515,12 @@ class KeyService:
             lifetime=lifetime,
             origin=Origin.IMPORTED,
         )
+        if shortened is not None:
+            if notes is None:
+                self._on_warning(shortened.message)
+            else:
+                notes.append(shortened)
+        return record
 
     # ---- helpers ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -636,6 +678,33 @@ class KeyService:
         ]
         self._append_after_write(events, f"{stored.ref} was pruned, but the log could not record it")
         return stored
+
+
+def _check_signing_key(jwk: Mapping[str, Any]) -> None:
+    """Refuse a JWK marked for anything but signing: jwks-tool keeps signing keys, and would relabel it ``sig``."""
+    escape = "import a signing key"
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        what = " (encryption)" if use == "enc" else ""
+        raise ProfileError(
+            f'the key is marked "use": {_json_text(use)}{what}, and jwks-tool keeps signing keys',
+            hint=f'{escape}, or set "use": "sig" if this key is meant to sign',
+        )
+    ops = jwk.get("key_ops")
+    if ops is not None:
+        if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops):
+            raise InputError("the JWK's key_ops is not an array of strings", hint='write it as ["sign", "verify"]')
+        if "sign" not in ops:
+            raise ProfileError(
+                f'the key\'s key_ops {_json_text(ops)} do not include "sign", and jwks-tool keeps signing keys',
+                hint=f'{escape}, or add "sign" to key_ops if this key is meant to sign',
+            )
+
+
+def _json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=True)[:80]
 
 
 def _warn(message: str) -> None:

@@ -225,5 +225,79 @@ def test_json_constants_are_refused(
     for command in (("inspect", str(path)), ("import", "a", str(path))):
         result = run(*command)
         assert result.exit_code == 3, (command, result.stdout)
-        problem = "number 1e999 is out of range" if constant == "1e999" else f"holds {constant}, which JSON does not allow"
+        problem = f"holds {constant}, which JSON does not allow"
+        if constant == "1e999":
+            problem = "number 1e999 is out of range"
         assert result.stderr == f"jwks-tool: error: the JSON {problem}; write a finite number\n"
+
+
+# ---- import: what it changes, it says; what is not a signing key, it refuses ----------------------------------------
+def test_import_says_when_it_shortens_the_expiry(
+    run: Run, tmp_path: Path, rfc7517_rsa: dict[str, Any], fixed_now: Any
+) -> None:
+    far = int(fixed_now.timestamp()) + 3 * 365 * 86400
+    path = write(tmp_path / "key.json", rfc7517_rsa | {"use": "sig", "alg": "RS256", "exp": far})
+    result = run("import", "acme", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        "jwks-tool: warning: the JWK's exp (2029-01-14) is further away than the maskinporten profile allows "
+        "(365 days): the key expires on 2027-01-15 instead; pass --expires-in to choose a shorter lifetime\n"
+    )
+    as_json = run("import", "beta", str(path), "--json")
+    assert as_json.exit_code == 0
+    assert json.loads(as_json.stdout)["warnings"] == [
+        {
+            "code": "exp-shortened",
+            "message": "the JWK's exp (2029-01-14) is further away than the maskinporten profile allows (365 days): "
+            "the key expires on 2027-01-15 instead; pass --expires-in to choose a shorter lifetime",
+            "given_exp": "2029-01-14T09:30:00Z",
+            "expires": "2027-01-15T09:30:00Z",
+        }
+    ]
+    near = write(tmp_path / "near.json", rfc7517_rsa | {"exp": int(fixed_now.timestamp()) + 86400 * 30})
+    quiet = run("import", "gamma", str(near), "--json")
+    assert quiet.exit_code == 0
+    assert quiet.stderr == ""
+    assert json.loads(quiet.stdout)["warnings"] == []
+
+
+@pytest.mark.parametrize("profile", ["maskinporten", "generic"])
+def test_import_refuses_a_key_that_is_not_for_signing(
+    run: Run, tmp_path: Path, rfc7517_rsa: dict[str, Any], profile: str, store_dir: Path
+) -> None:
+    cases: list[tuple[dict[str, Any], int, str | None]] = [
+        (
+            {"use": "enc"},
+            4,
+            'the key is marked "use": "enc" (encryption), and jwks-tool keeps signing keys; import a signing key, '
+            'or set "use": "sig" if this key is meant to sign',
+        ),
+        (
+            {"key_ops": ["encrypt", "decrypt"]},
+            4,
+            'the key\'s key_ops ["encrypt", "decrypt"] do not include "sign", and jwks-tool keeps signing keys; '
+            "import a "
+            'signing key, or add "sign" to key_ops if this key is meant to sign',
+        ),
+        ({"key_ops": "sign"}, 3, 'the JWK\'s key_ops is not an array of strings; write it as ["sign", "verify"]'),
+        ({"alg": "RSA-OAEP"}, 4, None),
+    ]
+    for extra, code, line in cases:
+        path = write(tmp_path / "key.json", rfc7517_rsa | extra)
+        result = run("import", "acme", str(path), "--profile", profile)
+        assert result.exit_code == code, (extra, result.stderr)
+        assert result.stderr.count("\n") == 1
+        if line is not None:
+            assert result.stderr == f"jwks-tool: error: {line}\n"
+    assert not (store_dir / "sets").exists()
+    signing = write(tmp_path / "sig.json", rfc7517_rsa | {"use": "sig", "key_ops": ["sign", "verify"]})
+    assert run("import", "acme", str(signing), "--profile", profile).exit_code == 0
+
+
+def test_import_refuses_an_ec_alg_that_does_not_fit_the_curve(
+    run: Run, tmp_path: Path, rfc7517_ec: dict[str, Any]
+) -> None:
+    path = write(tmp_path / "ec.json", rfc7517_ec | {"use": "sig", "alg": "ES384"})
+    result = run("import", "acme", str(path), "--profile", "generic")
+    assert result.exit_code == 4
+    assert result.stderr == "jwks-tool: error: alg ES384 does not go with curve P-256; use --alg ES256\n"
