@@ -57,6 +57,7 @@ EXIT_CODES: dict[type[JwksToolError], int] = {
 """Exit codes by error class (the nearest base class wins). 2 is a usage error (click), or errors found by inspect."""
 EXIT_INTERNAL = 70
 EXIT_IO = 74
+EXIT_INTERRUPTED = 130
 
 
 def exit_code_for(error: JwksToolError) -> int:
@@ -167,8 +168,15 @@ class JwksGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.ClickException):
             raise
+        except (KeyboardInterrupt, click.Abort):  # Ctrl-C (click turns one at a prompt into Abort)
+            click.echo(
+                "jwks-tool: interrupted; each store write is whole or not made at all: "
+                "`jwks-tool list` shows what is there",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERRUPTED)
         except JwksToolError as exc:
             self._fail(ctx, exc.diagnostics(), exit_code_for(exc))
         except OSError as exc:

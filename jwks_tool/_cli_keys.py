@@ -25,6 +25,7 @@ from jwks_tool._cli import (
     make_service,
     out_option,
     print_json,
+    print_warning,
     secret_from_env_or_prompt,
     set_options,
     store_options,
@@ -33,7 +34,7 @@ from jwks_tool.errors import AbortedError, InputError
 
 if TYPE_CHECKING:
     from jwks_tool.model import KeyRecord, KeySet
-    from jwks_tool.service import KeyService
+    from jwks_tool.service import BulkResult, ImportNote, KeyService
 
 
 # ---- commands ----------------------------------------------------------------------------------------------------
@@ -120,6 +121,11 @@ def generate(
 
     The first key of a set is active; later ones wait as next. The private half is sealed in the store and never
     shown; `export` gives the public JWK, `export --private` the private one.
+
+    With several NAMEs every name and option is checked before any key is made, and each set is made at once on
+    --workers threads. A set that already has an active or next key is skipped (it gets no next key: use
+    `jwks-tool rotate NAME` for that), so after a partial failure or Ctrl-C the same command makes only what is
+    missing. The output (and --json: made, skipped, failed, not_started) says which sets were made and which not.
     """
     from jwks_tool.service import GenerateRequest, KidStyle, VaultKeyOptions
     from jwks_tool.timeutil import parse_duration
@@ -151,24 +157,94 @@ def generate(
         return
     import dataclasses
 
-    records = svc.generate_many([dataclasses.replace(request, name=name) for name in names], workers=workers or 0)
-    if as_json:
-        print_json({"store": svc.store.describe(), "env": env, "keys": [key_json(record) for record in records]})
-        return
-    for name, record in zip(names, records, strict=True):
-        click.echo(f"Generated {record.describe()} key {record.kid} in {name} ({env}), state {record.state.value}")
+    result = svc.generate_bulk([dataclasses.replace(request, name=name) for name in names], workers=workers or 0)
+    _report_bulk(svc, result, env, as_json)
 
 
-def _report_added(svc: KeyService, keyset: KeySet, record: KeyRecord, as_json: bool, *, verb: str) -> None:
+def _report_bulk(svc: KeyService, result: BulkResult, env: str, as_json: bool) -> None:
+    """Say exactly which sets were made, skipped, failed and not started; exit as the first failure, or 130."""
+    from jwks_tool._cli import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, exit_code_for
+    from jwks_tool.errors import JwksToolError
+
+    def code_of(error: Exception) -> int:
+        if isinstance(error, JwksToolError):
+            return exit_code_for(error)
+        return EXIT_IO if isinstance(error, OSError) else EXIT_INTERNAL
+
+    def text_of(error: Exception) -> str:
+        if isinstance(error, JwksToolError):
+            return error.diagnostics()
+        return " ".join(f"{type(error).__name__}: {error}".split())
+
     if as_json:
         print_json(
             {
                 "store": svc.store.describe(),
-                "set": keyset.ref.name,
-                "env": keyset.ref.env.value,
-                "key": key_json(record, keyset),
+                "env": env,
+                "made": [{"set": name, **key_json(record)} for name, record in result.made],
+                "skipped": [
+                    {"set": name, "kid": record.kid, "state": record.state.value} for name, record in result.skipped
+                ],
+                "failed": [
+                    {
+                        "set": name,
+                        "error": {
+                            "type": type(error).__name__,
+                            "message": text_of(error),
+                            "exit_code": code_of(error),
+                        },
+                    }
+                    for name, error in result.failed
+                ],
+                "not_started": list(result.not_started),
+                "interrupted": result.interrupted,
+                "keys": [key_json(record) for _name, record in result.made],
             }
         )
+    else:
+        for name, record in result.made:
+            click.echo(f"Generated {record.describe()} key {record.kid} in {name} ({env}), state {record.state.value}")
+        for name, record in result.skipped:
+            click.echo(
+                f"Skipped {name} ({env}): it has a key already ({record.kid}, {record.state.value}); for a new one "
+                f"run `jwks-tool rotate {name} --env {env}`"
+            )
+    for name, error in result.failed:
+        click.echo(f"jwks-tool: error: {name} ({env}): {text_of(error)}", err=True)
+    again = "run the same command again to make the rest (sets that have a key are skipped)"
+    made = ", ".join(name for name, _record in result.made) or "none"
+    if result.interrupted:
+        click.echo(
+            f"jwks-tool: interrupted; made: {made}; not made: "
+            f"{', '.join([*(n for n, _e in result.failed), *result.not_started]) or 'none'}; {again}",
+            err=True,
+        )
+        click.get_current_context().exit(EXIT_INTERRUPTED)
+    if result.not_started:
+        click.echo(f"jwks-tool: error: not started: {', '.join(result.not_started)}; {again}", err=True)
+    if result.failed:
+        click.get_current_context().exit(code_of(result.failed[0][1]))
+
+
+def _report_added(
+    svc: KeyService,
+    keyset: KeySet,
+    record: KeyRecord,
+    as_json: bool,
+    *,
+    verb: str,
+    warnings: list[dict[str, str]] | None = None,
+) -> None:
+    if as_json:
+        data: dict[str, Any] = {
+            "store": svc.store.describe(),
+            "set": keyset.ref.name,
+            "env": keyset.ref.env.value,
+            "key": key_json(record, keyset),
+        }
+        if warnings is not None:
+            data["warnings"] = warnings
+        print_json(data)
         return
     from jwks_tool.formats import render_template
 
@@ -226,8 +302,13 @@ def import_(
         expires_in=None if expires_in is None else parse_duration(expires_in),
         key_passphrase=lambda prompt: secret_from_env_or_prompt(ENV_KEY_PASSPHRASE, prompt.capitalize(), confirm=False),
     )
-    record = svc.import_key(request)
-    _report_added(svc, svc.get_set(name, env), record, as_json, verb="Imported")
+    notes: list[ImportNote] = []
+    record = svc.import_key(request, notes=notes)
+    for note in notes:
+        print_warning(note.message)
+    _report_added(
+        svc, svc.get_set(name, env), record, as_json, verb="Imported", warnings=[note.to_dict() for note in notes]
+    )
 
 
 @cli.command()

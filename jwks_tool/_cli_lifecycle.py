@@ -225,6 +225,17 @@ def _policy(warn: str, fail: str, next_max_age: str) -> Any:
     return policy
 
 
+def _require_store(svc: Any) -> None:
+    """``status`` on a store that is not there says so, rather than showing an empty one."""
+    from jwks_tool.errors import NotFoundError
+
+    if svc.store_info() is None:
+        raise NotFoundError(
+            f"there is no key store at {svc.store.describe()}",
+            hint="check --store and $JWKS_TOOL_STORE, or run `jwks-tool generate NAME` to make one",
+        )
+
+
 def _sets(svc: Any, name: str | None, env: str | None) -> list[Any]:
     if name is not None:
         return (
@@ -256,7 +267,9 @@ def status(
     from jwks_tool.status import check
 
     svc = make_service(store_url, passphrase_file)
-    report = check(_sets(svc, name, env), svc.now(), _policy(warn, fail, "7d"), svc.store.set_size)
+    policy = _policy(warn, fail, "7d")
+    _require_store(svc)
+    report = check(_sets(svc, name, env), svc.now(), policy, svc.store.set_size)
     if as_json:
         print_json({"store": svc.store.describe(), **report.to_dict()})
         return
@@ -271,6 +284,11 @@ def status(
 @click.option(
     "--next-max-age", default="7d", show_default=True, metavar="DURATION", help="Warn when next waits longer."
 )
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="A store with no key sets is OK (by default nothing to check fails; a missing store always fails).",
+)
 @store_options
 @json_option
 def check(
@@ -279,6 +297,7 @@ def check(
     warn: str,
     fail: str,
     next_max_age: str,
+    allow_empty: bool,
     store_url: str | None,
     passphrase_file: str | None,
     as_json: bool,
@@ -286,20 +305,28 @@ def check(
     """Check key expiry and rotation health, for cron and CI: exit 0 OK, 1 warnings, 2 failing.
 
     Flags registered keys expiring within --warn / --fail, sets with no active key, a next key waiting longer than
-    --next-max-age, and more registered keys than the profile allows.
+    --next-max-age, and more registered keys than the profile allows. A store that does not exist fails, and so
+    does one with no key set to check unless --allow-empty.
     """
     from jwks_tool.inspecting import Verdict
     from jwks_tool.status import check as run_check
+    from jwks_tool.status import store_findings
 
     svc = make_service(store_url, passphrase_file)
-    report = run_check(_sets(svc, name, env), svc.now(), _policy(warn, fail, next_max_age), svc.store.set_size)
+    policy = _policy(warn, fail, next_max_age)
+    exists = svc.store_info() is not None
+    sets = _sets(svc, name, env) if exists else []
+    whole = store_findings(svc.store.describe(), exists, len(sets), allow_empty=allow_empty)
+    report = run_check(sets, svc.now(), policy, svc.store.set_size, whole)
+    for finding in whole:  # one line on stderr: nothing was checked
+        click.echo(f"jwks-tool: error: {finding.message}", err=True)
     if as_json:
         print_json(report.to_dict())
-    else:
+    elif not whole:
         for finding in report.findings:
             click.echo(f"{finding.severity.value.upper()}: {finding.where}: {finding.message}")
-        sets = len(report.statuses)
-        click.echo(f"{report.verdict.value.upper()}: {sets} key set{'s' if sets != 1 else ''} checked")
+        checked = len(report.statuses)
+        click.echo(f"{report.verdict.value.upper()}: {checked} key set{'s' if checked != 1 else ''} checked")
     codes = {Verdict.OK: EXIT_OK, Verdict.WARNINGS: EXIT_WARNINGS, Verdict.ERRORS: EXIT_FINDINGS}
     click.get_current_context().exit(codes[report.verdict])
 

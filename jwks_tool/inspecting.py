@@ -18,12 +18,10 @@ from enum import StrEnum
 from typing import Any
 
 from jwks_tool.errors import JwksToolError
-from jwks_tool.keys import EC_PRIVATE_ORDER, RSA_PRIVATE_ORDER, PassphraseCallback, thumbprint
+from jwks_tool.keys import EC_PRIVATE_ORDER, MAX_RSA_BITS, RSA_PRIVATE_ORDER, PassphraseCallback, thumbprint
 from jwks_tool.model import utcnow
-from jwks_tool.profiles import Finding, Profile, Severity, rsa_bits
+from jwks_tool.profiles import Finding, Profile, Severity, duplicate_kids, rsa_bits
 from jwks_tool.reading import FoundInput, FoundKey, read_input
-
-MAX_RSA_BITS = 16384
 
 
 class Expect(StrEnum):
@@ -175,8 +173,7 @@ def _container_findings(found: FoundInput, profile: Profile, expect: Expect) -> 
                     f"{len(found.keys)} keys; {profile.name} holds at most {profile.max_registered} per client",
                 )
             )
-        kids = [key.jwk.get("kid") for key in found.keys if isinstance(key.jwk.get("kid"), str)]
-        duplicates = sorted({str(kid) for kid in kids if kids.count(kid) > 1})
+        duplicates = duplicate_kids(key.jwk for key in found.keys)
         if duplicates:
             findings.append(
                 Finding(Severity.ERROR, "duplicate-kid", f"kid used more than once: {', '.join(duplicates)}")
@@ -232,9 +229,14 @@ def _inspect_key(
         findings.extend(lint)
     bits = rsa_bits(jwk) if kty == "RSA" else None
     if bits is not None and bits > MAX_RSA_BITS:
-        findings.append(Finding(Severity.ERROR, "huge-key", f"RSA {bits} is beyond any sane size", label))
-    elif key.private and not key.from_pem and kty in ("RSA", "EC"):
-        findings.extend(_check_private(jwk, label))
+        findings.append(
+            Finding(Severity.ERROR, "huge-key", f"RSA {bits} is beyond any sane size (at most {MAX_RSA_BITS})", label)
+        )
+    elif kty in ("RSA", "EC"):
+        public = _check_public(jwk, label)  # every fault of the public half, each named
+        findings.extend(public)
+        if not public and key.private and not key.from_pem:
+            findings.extend(_check_private(jwk, label))
     if expect is Expect.KEYVAULT and key.private:
         order = RSA_PRIVATE_ORDER if kty == "RSA" else EC_PRIVATE_ORDER
         missing = [member for member in order if member not in jwk]
@@ -271,6 +273,12 @@ def _inspect_key(
         expires=expires,
     )
     return summary, findings
+
+
+def _check_public(jwk: dict[str, Any], where: str) -> list[Finding]:
+    from jwks_tool.keys import public_key_problems
+
+    return [Finding(Severity.ERROR, code, message, where) for code, message in public_key_problems(jwk)]
 
 
 def _check_private(jwk: dict[str, Any], where: str) -> list[Finding]:

@@ -39,6 +39,8 @@ EC_PRIVATE_ORDER = ("kty", "use", "kid", "alg", "crv", "x", "y", "d")
 _REQUIRED = {"RSA": ("n", "e"), "EC": ("crv", "x", "y")}
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
 _CURVE_SIZES = {"P-256": 32, "P-384": 48, "P-521": 66}
+MAX_RSA_BITS = 16384
+"""The largest RSA modulus jwks-tool reads: checking a bigger key costs seconds and no server takes one."""
 PEM_PBKDF2_ITERATIONS = 600_000
 """PBKDF2-SHA256 rounds for encrypted PKCS#8 exports (cryptography's default is only 2,048)."""
 
@@ -142,6 +144,8 @@ def private_key_from_jwk(jwk: Mapping[str, Any], *, trusted: bool) -> PrivateKey
     """
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+    if jwk.get("kty") == "RSA":
+        check_rsa_sizes(jwk)
     try:
         if jwk.get("kty") == "RSA":
             public = rsa.RSAPublicNumbers(b64url_to_int(jwk["e"]), b64url_to_int(jwk["n"]))
@@ -166,6 +170,103 @@ def private_key_from_jwk(jwk: Mapping[str, Any], *, trusted: bool) -> PrivateKey
     except (ValueError, TypeError) as exc:
         raise KeyMaterialError(f"the private JWK is not a valid key: {exc}") from exc
     raise KeyMaterialError(f"kty {jwk.get('kty')!r} is not supported", hint="use an RSA or EC key")
+
+
+def _too_big(bits: int) -> KeyMaterialError:
+    return KeyMaterialError(
+        f"the RSA key has a {bits}-bit modulus; jwks-tool takes at most {MAX_RSA_BITS} bits",
+        hint="use a key of 2048 to 4096 bits",
+    )
+
+
+def check_rsa_sizes(jwk: Mapping[str, Any]) -> None:
+    """Refuse an RSA JWK whose modulus is beyond :data:`MAX_RSA_BITS`, or whose other members are longer than the
+    modulus, before any costly check (OpenSSL's key check of a 40,000-bit key takes seconds)."""
+    n = jwk.get("n")
+    if not isinstance(n, str):
+        return  # the key check says what is missing
+    try:
+        bits = b64url_to_int(n).bit_length()
+    except ValueError:
+        return
+    if bits > MAX_RSA_BITS:
+        raise _too_big(bits)
+    for member in ("e", "d", "p", "q", "dp", "dq", "qi"):
+        value = jwk.get(member)
+        if isinstance(value, str) and len(value) > len(n):
+            raise KeyMaterialError(
+                f"the RSA private member {member!r} is longer than the modulus; this is not an RSA key"
+            )
+
+
+def public_key_problems(jwk: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every reason the public half of an RSA or EC JWK is not a key, as ``(code, message)``; empty when it is one.
+
+    Each member is checked on its own (so that every fault is named), then the key is built with cryptography, which
+    also checks that an EC point lies on its curve. An RSA modulus beyond :data:`MAX_RSA_BITS` is not looked at.
+    """
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from jwks_tool.b64 import b64url_decode
+
+    problems: list[tuple[str, str]] = []
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        n_text, e_text = jwk.get("n"), jwk.get("e")
+        try:
+            n = b64url_to_int(n_text) if isinstance(n_text, str) else None
+        except ValueError:
+            n = None
+        try:
+            e = b64url_to_int(e_text) if isinstance(e_text, str) else None
+        except ValueError:
+            problems.append(("bad-exponent", "e is not base64url"))
+            e = None
+        if n is None or n.bit_length() > MAX_RSA_BITS:
+            return problems  # the profile's lint names a missing, unreadable or huge n
+        if n % 2 == 0:
+            problems.append(("even-modulus", "n is even: it is not an RSA modulus"))
+        if e is not None:
+            if e < 3:
+                problems.append(("bad-exponent", f"e is {e}; it must be odd and at least 3 (65537 is usual)"))
+            elif e % 2 == 0:
+                problems.append(("bad-exponent", "e is even; it must be odd (65537 is usual)"))
+            elif e >= n:
+                problems.append(("bad-exponent", "e is not smaller than n; it must be (65537 is usual)"))
+        if not problems and e is not None:
+            try:
+                rsa.RSAPublicNumbers(e, n).public_key()
+            except ValueError as exc:
+                problems.append(("invalid-public-key", f"cryptography refuses the key: {exc}"))
+        return problems
+    if kty == "EC":
+        crv = jwk.get("crv")
+        if not isinstance(crv, str) or crv not in _CURVE_SIZES:
+            return problems  # the profile's lint names the curve
+        size = _CURVE_SIZES[crv]
+        coordinates: dict[str, int] = {}
+        for member in ("x", "y"):
+            value = jwk.get(member)
+            if not isinstance(value, str):
+                problems.append(("bad-coordinate", f"{member} is missing or not a string"))
+                continue
+            try:
+                raw = b64url_decode(value)
+            except ValueError:
+                problems.append(("bad-coordinate", f"{member} is not base64url"))
+                continue
+            if len(raw) != size:
+                problems.append(
+                    ("bad-coordinate", f"{member} is {len(raw)} bytes; {crv} coordinates are {size} bytes (RFC 7518)")
+                )
+            coordinates[member] = int.from_bytes(raw, "big")
+        if len(coordinates) == 2:
+            try:
+                ec.EllipticCurvePublicNumbers(coordinates["x"], coordinates["y"], _curve(crv)).public_key()
+            except ValueError:
+                problems.append(("not-on-curve", f"the point (x, y) is not on {crv}: this is not a key"))
+        return problems
+    return problems
 
 
 def validate_private_jwk(jwk: Mapping[str, Any]) -> JsonDict:
@@ -355,8 +456,10 @@ def load_pem_private(data: bytes, passphrase: PassphraseCallback | None) -> Priv
                 hint="give its passphrase in JWKS_TOOL_KEY_PASSPHRASE or a prompt",
             )
         secret = passphrase("passphrase of the PEM key").encode("utf-8")
-    try:
-        key = serialization.load_pem_private_key(data, password=secret)
+    try:  # read without the RSA key check, which costs seconds for a huge key: sizes are checked first
+        key = serialization.load_pem_private_key(data, password=secret, unsafe_skip_rsa_key_validation=True)
+        if isinstance(key, rsa.RSAPrivateKey) and key.key_size <= MAX_RSA_BITS:
+            key = key.private_numbers().private_key()  # now OpenSSL's full key check
     except TypeError as exc:
         raise KeyMaterialError(f"cannot read the PEM private key: {exc}") from exc
     except ValueError as exc:
@@ -367,6 +470,8 @@ def load_pem_private(data: bytes, passphrase: PassphraseCallback | None) -> Priv
         raise KeyMaterialError(f"cannot read the PEM private key: {exc}") from exc
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise KeyMaterialError(f"{type(key).__name__} keys are not supported", hint="use an RSA or EC key")
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size > MAX_RSA_BITS:
+        raise _too_big(key.key_size)  # never checked: refused
     return key
 
 
@@ -384,7 +489,8 @@ def load_pem_public(data: bytes) -> PublicKey:
 
 
 def parse_json_text(text: str) -> object | None:
-    """JSON that rejects duplicate members (a classic JOSE confusion), or None when the text is not JSON at all."""
+    """JSON that rejects duplicate members (a classic JOSE confusion) and NaN/Infinity (not JSON, though Python's
+    reader takes them), or None when the text is not JSON at all."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
@@ -394,11 +500,22 @@ def parse_json_text(text: str) -> object | None:
             seen[name] = value
         return seen
 
+    def no_constants(name: str) -> Any:
+        raise KeyMaterialError(f"the JSON holds {name}, which JSON does not allow", hint="write a finite number")
+
+    def finite(number: str) -> float:
+        value = float(number)
+        if value in (float("inf"), float("-inf")):
+            raise KeyMaterialError(f"the JSON number {number} is out of range", hint="write a finite number")
+        return value
+
     stripped = text.strip()
     if not stripped or stripped[0] not in "{[":
         return None
     try:
-        value: object = json.loads(stripped, object_pairs_hook=no_duplicates)
+        value: object = json.loads(
+            stripped, object_pairs_hook=no_duplicates, parse_constant=no_constants, parse_float=finite
+        )
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, and ValueError for numbers over 4,300 digits
         raise KeyMaterialError(f"the input looks like JSON but is not valid JSON: {exc}") from exc
     return value

@@ -13,7 +13,7 @@ other OAuth servers and only flags what is unsafe.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -212,13 +212,23 @@ class Profile:
                     f"{len(keys)} keys; {self.name} holds at most {self.max_registered} per client",
                 )
             )
-        kids = [jwk.get("kid") for jwk in keys if jwk.get("kid") is not None]
-        duplicates = sorted({str(kid) for kid in kids if kids.count(kid) > 1})
+        duplicates = duplicate_kids(keys)
         if duplicates:
             findings.append(
                 Finding(Severity.ERROR, "duplicate-kid", f"kid used more than once: {', '.join(duplicates)}")
             )
         return findings
+
+
+def duplicate_kids(keys: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The kids (strings) used by more than one key, sorted; linear in the number of keys."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for jwk in keys:
+        kid = jwk.get("kid")
+        if isinstance(kid, str):
+            (twice if kid in seen else seen).add(kid)
+    return sorted(twice)
 
 
 def rsa_bits(jwk: Mapping[str, Any]) -> int | None:

@@ -34,7 +34,9 @@ from jwks_tool.errors import (
     JwksToolWarning,
     KeyMaterialError,
     NotFoundError,
+    PassphraseError,
     ProfileError,
+    StoreError,
 )
 from jwks_tool.formats import PrivateFormat, PublicFormat, render_private, render_public
 from jwks_tool.model import (
@@ -114,6 +116,46 @@ class ImportRequest:
     kid_style: KidStyle = KidStyle.READABLE
     expires_in: timedelta | None = None
     key_passphrase: Callable[[str], str] | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportNote:
+    """Something an import changed about the key it was given (a warning for the user)."""
+
+    code: str
+    message: str
+    details: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    ref: SetRef
+    profile: Profile
+    kty: str
+    crv: str | None
+    size: int
+    alg: str
+    lifetime: timedelta
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkResult:
+    """What a bulk generate did, set by set, in the order asked (names of sets)."""
+
+    made: tuple[tuple[str, KeyRecord], ...]
+    skipped: tuple[tuple[str, KeyRecord], ...]
+    """Sets that had an active or next key already, with that key: left as they were."""
+    failed: tuple[tuple[str, Exception], ...]
+    not_started: tuple[str, ...]
+    """Dropped after Ctrl-C or an error that concerns the whole store."""
+    interrupted: bool
+
+
+def _next_key(keyset: KeySet) -> KeyRecord | None:
+    return next((key for key in keyset.keys if key.state is KeyState.NEXT), None)
 
 
 class NextKeyWaiting(Exception):  # a signal for rotation, not an error a user sees
@@ -324,8 +366,31 @@ class KeyService:
         ``only_if_no_next`` (rotation): if a next key is waiting by the time the set is locked, raise
         :class:`NextKeyWaiting` with it instead of adding another.
         """
+        plan = self._plan(request, self.store.read_set(SetRef.parse(request.name, request.env)))
+        vault_key = None
+        if request.in_vault is not None:
+            vault_key, members = self._create_in_vault(
+                plan.ref, request.in_vault, kty=plan.kty, size=plan.size, crv=plan.crv, lifetime=plan.lifetime
+            )
+        else:
+            self._open_sealer(create=True).prepare()  # the KDF runs while the key is generated
+            members = keymod.generate_private_jwk(kty=plan.kty, size=plan.size, crv=plan.crv)
+        return self._add_key(
+            plan.ref,
+            plan.profile,
+            members,
+            kid=request.kid,
+            kid_style=request.kid_style,
+            alg=plan.alg,
+            lifetime=plan.lifetime,
+            origin=Origin.GENERATED,
+            only_if_no_next=only_if_no_next,
+            vault_key=vault_key,
+        )
+
+    def _plan(self, request: GenerateRequest, existing: KeySet | None) -> _Plan:
+        """Check everything about a request that can be checked before any work (names, options, the profile)."""
         ref = SetRef.parse(request.name, request.env)
-        existing = self.store.read_set(ref)
         profile = self._profile_for(existing, request.profile)
         kty = request.kty.upper()
         if kty not in ("RSA", "EC"):
@@ -346,56 +411,100 @@ class KeyService:
         if request.kid is not None:
             profile.check_kid(request.kid)
         self._check_room(existing, profile)
-
-        vault_key = None
-        if request.in_vault is not None:
-            vault_key, members = self._create_in_vault(
-                ref, request.in_vault, kty=kty, size=size, crv=crv, lifetime=lifetime
-            )
-        else:
-            self._open_sealer(create=True).prepare()  # the KDF runs while the key is generated
-            members = keymod.generate_private_jwk(kty=kty, size=size, crv=crv)
-        return self._add_key(
-            ref,
-            profile,
-            members,
-            kid=request.kid,
-            kid_style=request.kid_style,
-            alg=alg,
-            lifetime=lifetime,
-            origin=Origin.GENERATED,
-            only_if_no_next=only_if_no_next,
-            vault_key=vault_key,
-        )
+        return _Plan(ref, profile, kty, crv, size, alg, lifetime)
 
     def generate_many(self, requests: Sequence[GenerateRequest], *, workers: int = 0) -> list[KeyRecord]:
+        """Generate a key in each of many sets (a next key where a set has one already), on ``workers`` threads.
+
+        Every request is checked first; if any key could not be made, the first error is raised after the others
+        have landed. :meth:`generate_bulk` says exactly what was made, skipped, failed and not started.
+        """
+        result = self.generate_bulk(requests, workers=workers, skip_existing=False)
+        if result.interrupted:
+            raise KeyboardInterrupt
+        if result.failed:
+            raise result.failed[0][1]
+        return [record for _name, record in result.made]
+
+    def generate_bulk(
+        self, requests: Sequence[GenerateRequest], *, workers: int = 0, skip_existing: bool = True
+    ) -> BulkResult:
         """Generate keys for many sets at once, on ``workers`` threads (default: one per core).
 
-        RSA generation releases the GIL inside OpenSSL, so threads use every core; the KDF runs once; each set is
-        written under the store's lock as with one key. Every request is tried; if any failed, the first error is
-        raised after the others have landed.
+        Every request (set name, options, the set's profile and room) is checked before any key is made: one bad
+        request makes nothing, and a name given twice is refused. With ``skip_existing`` a set that has an active or
+        next key already is skipped (reported, not changed), so running the same bulk command again after a partial
+        failure makes only what is missing. RSA generation releases the GIL inside OpenSSL, so threads use every
+        core; the KDF runs once; each set is written under the store's lock as with one key. A failure of one set
+        does not stop the others, unless it concerns the whole store (passphrase, store errors): then the requests
+        not yet started are not started. On Ctrl-C (KeyboardInterrupt) the requests not yet started are dropped,
+        those running finish, and the result says so (``interrupted``).
         """
         import os
-        from concurrent.futures import ThreadPoolExecutor
+        import threading
+        from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-        if not requests:
-            return []
-        if any(request.in_vault is None for request in requests):
+        refs: list[SetRef] = []
+        for request in requests:  # every name is checked before any set is read
+            ref = SetRef.parse(request.name, request.env)
+            if ref in refs:
+                raise InputError(f"the set name {request.name!r} is given twice", hint="name each set once")
+            refs.append(ref)
+        todo: list[GenerateRequest] = []
+        skipped: list[tuple[str, KeyRecord]] = []
+        for request, ref in zip(requests, refs, strict=True):
+            existing = self.store.read_set(ref)
+            have = None if existing is None else (existing.active or _next_key(existing))
+            if skip_existing and have is not None:
+                skipped.append((request.name, have))
+                continue
+            self._plan(request, existing)
+            todo.append(request)
+        if not todo:
+            return BulkResult((), tuple(skipped), (), (), interrupted=False)
+        if any(request.in_vault is None for request in todo):
             self._open_sealer(create=True).prepare()  # one passphrase, one KDF, before the threads start
-        outcomes: list[KeyRecord | BaseException] = []
+        stop = threading.Event()
 
-        def one(request: GenerateRequest) -> KeyRecord | BaseException:
+        def one(request: GenerateRequest) -> KeyRecord | None:
+            if stop.is_set():
+                return None  # not started
             try:
                 return self.generate(request)
-            except Exception as exc:  # reported after the rest have landed
-                return exc
+            except (PassphraseError, StoreError):
+                stop.set()  # the whole store is at stake: start nothing more
+                raise
 
+        interrupted = False
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            outcomes = list(pool.map(one, requests))
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return [outcome for outcome in outcomes if isinstance(outcome, KeyRecord)]
+            futures: list[Future[KeyRecord | None]] = [pool.submit(one, request) for request in todo]
+            try:
+                wait(futures)
+            except KeyboardInterrupt:
+                interrupted = True
+                stop.set()
+                for future in futures:
+                    future.cancel()
+                wait(futures)  # the keys being made land (or fail) before the report
+        made: list[tuple[str, KeyRecord]] = []
+        failed: list[tuple[str, Exception]] = []
+        not_started: list[str] = []
+        for request, future in zip(todo, futures, strict=True):
+            if future.cancelled():
+                not_started.append(request.name)
+                continue
+            error = future.exception()
+            if error is not None:
+                if not isinstance(error, Exception):
+                    raise error
+                failed.append((request.name, error))
+                continue
+            record = future.result()
+            if record is None:
+                not_started.append(request.name)
+            else:
+                made.append((request.name, record))
+        return BulkResult(tuple(made), tuple(skipped), tuple(failed), tuple(not_started), interrupted=interrupted)
 
     def _create_in_vault(
         self, ref: SetRef, options: VaultKeyOptions, *, kty: str, size: int, crv: str | None, lifetime: timedelta
@@ -432,8 +541,14 @@ class KeyService:
         trusted = self._sealer is not None and self._sealer.authenticated
         return LocalSigner(members, alg=record.alg, trusted=trusted)
 
-    def import_key(self, request: ImportRequest) -> KeyRecord:
-        """Bring an existing private key (PEM, JWK, base64 JWK) into a set."""
+    def import_key(self, request: ImportRequest, *, notes: list[ImportNote] | None = None) -> KeyRecord:
+        """Bring an existing private key (PEM, JWK, base64 JWK) into a set.
+
+        What the import changes about the key (an ``exp`` further away than the profile allows is shortened) is
+        appended to ``notes``, or else reported through ``on_warning``. A key marked for anything but signing
+        (``use`` other than ``sig``, ``key_ops`` without ``sign``, an encryption ``alg``) is refused under every
+        profile: jwks-tool keeps signing keys.
+        """
         from jwks_tool.reading import read_input
 
         ref = SetRef.parse(request.name, request.env)
@@ -453,6 +568,7 @@ class KeyService:
                 f"the input ({found.kind}) holds only a public key; import needs the private key",
                 hint="give the private PEM or private JWK",
             )
+        _check_signing_key(given)
         members = keymod.validate_private_jwk(given)
         kty = str(members["kty"])
         crv = members.get("crv")
@@ -460,6 +576,10 @@ class KeyService:
         alg = request.alg or given.get("alg") or profile.default_alg(kty, crv)
         if not isinstance(alg, str):
             raise InputError("the JWK's alg is not a string", hint="pass --alg")
+        if kty == "EC" and alg != EC_CURVE_ALGS.get(str(crv)):
+            raise ProfileError(
+                f"alg {alg} does not go with curve {crv}", hint=f"use --alg {EC_CURVE_ALGS.get(str(crv), 'ES256')}"
+            )
         kid = request.kid or given.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InputError("the JWK's kid is not a string", hint="pass --kid")
@@ -468,6 +588,7 @@ class KeyService:
         exp = given.get("exp")
         if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
             raise InputError(f"the JWK's exp {exp!r} is not whole seconds since 1970", hint="fix it, or drop exp")
+        shortened: ImportNote | None = None
         if request.expires_in is None and exp is not None:
             try:
                 expires = datetime.fromtimestamp(exp, UTC)
@@ -475,13 +596,25 @@ class KeyService:
                 raise InputError(f"the JWK's exp {exp} is out of range", hint="fix it, or drop exp") from None
             if expires <= now:
                 raise ProfileError(f"the key expired on {expires:%Y-%m-%d}", hint="generate a new key instead")
-            lifetime = min(expires - now, lifetime)
+            if profile.max_lifetime is None:
+                lifetime = expires - now  # the profile sets no limit: the key keeps its own expiry
+            elif expires - now > profile.max_lifetime:
+                kept = now + profile.max_lifetime
+                shortened = ImportNote(
+                    "exp-shortened",
+                    f"the JWK's exp ({expires:%Y-%m-%d}) is further away than the {profile.name} profile allows "
+                    f"({profile.max_lifetime.days} days): the key expires on {kept:%Y-%m-%d} instead; pass "
+                    "--expires-in to choose a shorter lifetime",
+                    {"given_exp": format_time(expires), "expires": format_time(kept)},
+                )
+            else:
+                lifetime = expires - now
         profile.check_new_key(kty=kty, size=size, crv=crv if isinstance(crv, str) else None, alg=alg, lifetime=lifetime)
         if kid is not None:
             profile.check_kid(kid)
         self._check_room(existing, profile)
         self._open_sealer(create=True).prepare()
-        return self._add_key(
+        record = self._add_key(
             ref,
             profile,
             members,
@@ -491,6 +624,12 @@ class KeyService:
             lifetime=lifetime,
             origin=Origin.IMPORTED,
         )
+        if shortened is not None:
+            if notes is None:
+                self._on_warning(shortened.message)
+            else:
+                notes.append(shortened)
+        return record
 
     # ---- helpers ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -648,6 +787,33 @@ class KeyService:
         ]
         self._append_after_write(events, f"{stored.ref} was pruned, but the log could not record it")
         return stored
+
+
+def _check_signing_key(jwk: Mapping[str, Any]) -> None:
+    """Refuse a JWK marked for anything but signing: jwks-tool keeps signing keys, and would relabel it ``sig``."""
+    escape = "import a signing key"
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        what = " (encryption)" if use == "enc" else ""
+        raise ProfileError(
+            f'the key is marked "use": {_json_text(use)}{what}, and jwks-tool keeps signing keys',
+            hint=f'{escape}, or set "use": "sig" if this key is meant to sign',
+        )
+    ops = jwk.get("key_ops")
+    if ops is not None:
+        if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops):
+            raise InputError("the JWK's key_ops is not an array of strings", hint='write it as ["sign", "verify"]')
+        if "sign" not in ops:
+            raise ProfileError(
+                f'the key\'s key_ops {_json_text(ops)} do not include "sign", and jwks-tool keeps signing keys',
+                hint=f'{escape}, or add "sign" to key_ops if this key is meant to sign',
+            )
+
+
+def _json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=True)[:80]
 
 
 def _warn(message: str) -> None:

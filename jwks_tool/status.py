@@ -6,13 +6,15 @@
     14
 
 ``check`` looks at every set: registered keys near or past expiry, sets with no active key, a next key waiting too
-long to be promoted, more registered keys than the profile allows. Its verdict maps to exit codes 0 / 1 / 2.
+long to be promoted, more registered keys than the profile allows. Its verdict maps to exit codes 0 / 1 / 2. A store
+that does not exist, or one with no set to check, fails (:func:`store_findings`): a cron job pointed at a typo must
+not stay green. A retiring key is no longer used to sign: its expiry only asks for the rotation to be finished.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -92,11 +94,20 @@ def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy, size: SetSize
         add(Severity.ERROR, "no-active-key", "no active key: clients of this set cannot sign")
     for key in keyset.registered:
         left = key.expires - now
+        if key.state is KeyState.RETIRING:  # nothing signs with it: its expiry matters no more
+            if left <= timedelta(0):
+                add(
+                    Severity.WARNING,
+                    "retiring-expired",
+                    f"{key.kid} (retiring) expired on {key.expires:%Y-%m-%d}; nothing signs with it any more: finish "
+                    f"the rotation (jwks-tool rotate {keyset.ref.name} --env {keyset.ref.env.value} --finish)",
+                )
+            continue
         if left <= timedelta(0):
             add(Severity.ERROR, "expired", f"{key.kid} ({key.state.value}) expired on {key.expires:%Y-%m-%d}")
         elif left <= policy.fail:
             add(Severity.ERROR, "expiring", f"{key.kid} ({key.state.value}) expires in {left.days} days")
-        elif left <= policy.warn and key.state is not KeyState.RETIRING:
+        elif left <= policy.warn:
             add(Severity.WARNING, "expiring", f"{key.kid} ({key.state.value}) expires in {left.days} days")
         if key.state is KeyState.NEXT and now - transition_time(key, KeyState.NEXT) > policy.next_max_age:
             days = (now - transition_time(key, KeyState.NEXT)).days
@@ -119,14 +130,42 @@ def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy, size: SetSize
     return SetStatus(keyset, now, tuple(findings), next_action(keyset, now=now))
 
 
+def store_findings(store: str, exists: bool, sets: int, *, allow_empty: bool) -> tuple[Finding, ...]:
+    """What ``check`` says of the store as a whole: it must exist, and hold a set to check (unless ``allow_empty``:
+    an empty store is expected). A store that does not exist always fails: it is far more often a typo."""
+    if not exists:
+        return (
+            Finding(
+                Severity.ERROR,
+                "no-store",
+                f"there is no key store at {store}, so nothing was checked; check --store and $JWKS_TOOL_STORE "
+                "(`jwks-tool init` makes an empty store)",
+                store,
+            ),
+        )
+    if sets == 0 and not allow_empty:
+        return (
+            Finding(
+                Severity.ERROR,
+                "no-sets",
+                f"the key store {store} holds no key sets, so nothing was checked; make one (jwks-tool generate "
+                "NAME), or pass --allow-empty if an empty store is expected",
+                store,
+            ),
+        )
+    return ()
+
+
 @dataclasses.dataclass(frozen=True)
 class CheckReport:
     statuses: tuple[SetStatus, ...]
     policy: CheckPolicy
+    store_findings: tuple[Finding, ...] = ()
+    """About the store as a whole (:func:`store_findings`)."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        return tuple(finding for status in self.statuses for finding in status.findings)
+        return self.store_findings + tuple(finding for status in self.statuses for finding in status.findings)
 
     @property
     def verdict(self) -> Verdict:
@@ -145,6 +184,13 @@ class CheckReport:
         }
 
 
-def check(keysets: Iterable[KeySet], now: datetime, policy: CheckPolicy, size: SetSize | None = None) -> CheckReport:
-    """Every set's status; ``size`` (the store's ``set_size``) adds a warning for a set near its store's limit."""
-    return CheckReport(tuple(set_status(keyset, now, policy, size) for keyset in keysets), policy)
+def check(
+    keysets: Iterable[KeySet],
+    now: datetime,
+    policy: CheckPolicy,
+    size: SetSize | None = None,
+    store: Sequence[Finding] = (),
+) -> CheckReport:
+    """Every set's status; ``size`` (the store's ``set_size``) adds a warning for a set near its store's limit,
+    ``store`` the findings about the store as a whole (:func:`store_findings`)."""
+    return CheckReport(tuple(set_status(keyset, now, policy, size) for keyset in keysets), policy, tuple(store))

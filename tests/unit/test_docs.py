@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jwks_tool._cli import EXIT_CODES, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_IO, EXIT_WARNINGS
+from jwks_tool._cli import EXIT_CODES, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, EXIT_WARNINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -25,7 +25,15 @@ def test_readme_documents_every_command() -> None:
 
 def test_readme_documents_every_exit_code() -> None:
     documented = {int(code) for code in re.findall(r"^\| (\d+) \|", README, re.MULTILINE)}
-    assert documented == {0, EXIT_WARNINGS, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_IO, *EXIT_CODES.values()}
+    assert documented == {
+        0,
+        EXIT_WARNINGS,
+        EXIT_FINDINGS,
+        EXIT_INTERNAL,
+        EXIT_IO,
+        EXIT_INTERRUPTED,
+        *EXIT_CODES.values(),
+    }
 
 
 def test_readme_quick_start_commands_exist() -> None:
