@@ -253,6 +253,7 @@ class _Version:
     version: str
     created: float
     tags: Mapping[str, str]
+    enabled: bool = True
 
     @property
     def order(self) -> tuple[float, str]:
@@ -405,18 +406,18 @@ class KeyVaultStore(KeyStore):
         with azure_errors(doing, vault=self.describe()):
             yield
 
-    def _versions(self, name: str, doing: str) -> list[_Version]:
-        """The enabled versions of a secret (none if it does not exist)."""
+    def _versions(self, name: str, doing: str, *, disabled: bool = False) -> list[_Version]:
+        """The enabled versions of a secret (with ``disabled``, every version); none if it does not exist."""
         from azure.core.exceptions import ResourceNotFoundError
 
         found: list[_Version] = []
         with self._azure(doing):
             try:
                 for props in self.client.list_properties_of_secret_versions(name, raw_response_hook=self._clock.hook):
-                    if props.enabled is False or props.version is None:
+                    if (props.enabled is False and not disabled) or props.version is None:
                         continue
                     created = props.created_on.timestamp() if props.created_on else 0.0
-                    found.append(_Version(props.version, created, dict(props.tags or {})))
+                    found.append(_Version(props.version, created, dict(props.tags or {}), props.enabled is not False))
             except ResourceNotFoundError:
                 return []
         return found
@@ -482,10 +483,19 @@ class KeyVaultStore(KeyStore):
 
     # ---- configuration ----------------------------------------------------------------------------------------
     def read_config(self) -> dict[str, Any] | None:
-        versions = self._versions(CONFIG_SECRET, "read the store configuration")
+        """The earliest version of the configuration secret (the first writer made the store; later ones lost). A
+        disabled earliest version, or key sets without any configuration, is tampering: never a fall-through to a
+        later version (which anyone allowed to write secrets could add, e.g. a plaintext scheme)."""
+        restore = "someone changed the store's configuration outside jwks-tool; restore it (enable its first version)"
+        versions = self._versions(CONFIG_SECRET, "read the store configuration", disabled=True)
         if not versions:
+            self._refuse_orphans()
             return None
-        first = min(versions, key=lambda v: v.order)  # the first writer made the store; later ones lost
+        first = min(versions, key=lambda v: v.order)
+        if not first.enabled:
+            raise StoreCorruptError(
+                f"the first version of the secret {CONFIG_SECRET} in {self.describe()} is disabled", hint=restore
+            )
         data = self._json(CONFIG_SECRET, first.version, "read the store configuration")
         if not isinstance(data, dict) or data.get("format") != "jwks-tool-store":
             raise StoreCorruptError(f"the secret {CONFIG_SECRET} in {self.describe()} is not a jwks-tool store")
@@ -500,9 +510,22 @@ class KeyVaultStore(KeyStore):
             )
         return data
 
+    def _refuse_orphans(self) -> None:
+        """No configuration: a new store, unless key sets or private halves are there already (then the
+        configuration was deleted)."""
+        with self._azure("list the store's secrets"):
+            for props in self.client.list_properties_of_secrets(raw_response_hook=self._clock.hook):
+                name = (props.name or "").lower()
+                if name.startswith((SET_PREFIX, KEY_PREFIX)):
+                    raise StoreCorruptError(
+                        f"the store {self.describe()} holds key sets but no configuration ({CONFIG_SECRET})",
+                        hint=f"someone deleted it; recover it (az keyvault secret recover --name {CONFIG_SECRET}) "
+                        "or restore it from a backup",
+                    )
+
     def init_config(self, config: Mapping[str, Any]) -> None:
         with self._held():
-            if self._versions(CONFIG_SECRET, "read the store configuration"):
+            if self._versions(CONFIG_SECRET, "read the store configuration", disabled=True):
                 raise ConflictError(f"the store {self.describe()} exists already")
             document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
             writer = uuid.uuid4().hex

@@ -255,7 +255,7 @@ def test_key_vault_config_with_a_disabled_first_version_is_tampering(run: Run, k
     plain = {"format": "jwks-tool-store", "schema": 1, "created": "2026-01-01T00:00:00Z"}
     client.update_secret_properties("jwks-tool-store", first.version, enabled=False)
     client.set_secret("jwks-tool-store", json.dumps(plain | {"protection": {"scheme": "plaintext"}}))
-    for args in (("rotate", "acme"), ("list",)):
+    for args in (("rotate", "acme"), ("export", "acme", "--private", "--yes")):
         error = one_error(run(*args, "--store", url), 5)
         assert "disabled" in error
 
