@@ -193,7 +193,7 @@ def render_document(
         file = _user_template(name, template_dir)
     default_secret = "MaskinportenSettings--JwkBase64" if name == "altinn-app" else "MaskinportenSettings--EncodedJwk"
     secret_name = options.secret_name or default_secret
-    if not SECRET_NAME_RE.match(secret_name):
+    if not SECRET_NAME_RE.fullmatch(secret_name):
         raise InputError(f"invalid Key Vault secret name {secret_name!r}", hint="use 1-127 of 0-9 A-Z a-z -")
     url = None if options.vault is None else normalise_vault_url(options.vault)
     registered = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
@@ -217,7 +217,7 @@ def render_document(
 
 
 def _user_template(name: str, template_dir: str | None) -> str:
-    if template_dir is not None and re.match(r"^[A-Za-z0-9_.-]+$", name):
+    if template_dir is not None and re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         matches = sorted(p.name for p in Path(template_dir).glob(f"{name}*.j2"))
         if matches:
             return matches[0]

@@ -104,7 +104,7 @@ NO_PARENT = "none"
 _HASHED_MARK = "-9"
 _ESCAPES = {"-": "-0", ".": "-1", "_": "-2"}
 _UNESCAPES = {"0": "-", "1": ".", "2": "_"}
-_AUDIT_NAME_RE = re.compile(r"^jwks-tool-audit-(\d{6})(?:-(\d{1,6}))?$")
+_AUDIT_NAME_RE = re.compile(r"\Ajwks-tool-audit-(\d{6})(?:-(\d{1,6}))?\Z")
 _OPTIONS = ("store", "credential", "ca_bundle", "verify_challenge_resource", "retry_total")
 
 
@@ -145,7 +145,7 @@ def decode_set_name(encoded: str) -> str | None:
         else:
             return None
     name = "".join(out)
-    return name if SET_NAME_RE.match(name) else None
+    return name if SET_NAME_RE.fullmatch(name) else None
 
 
 def set_secret_name(ref: SetRef) -> str:
@@ -167,7 +167,7 @@ def ref_from_secret_name(name: str, tags: Mapping[str, str] | None = None) -> Se
         return None
     if encoded.startswith(_HASHED_MARK):
         tagged = (tags or {}).get("set", "")
-        if not SET_NAME_RE.match(tagged):
+        if not SET_NAME_RE.fullmatch(tagged):
             return None
         ref = SetRef(tagged, Env(env_text))
         return ref if set_secret_name(ref) == lowered else None
@@ -729,7 +729,7 @@ class KeyVaultStore(KeyStore):
         if not sealed.startswith(REFERENCE_PREFIX):
             return sealed
         name, _, version = sealed[len(REFERENCE_PREFIX) :].partition("/")
-        if not SECRET_NAME_RE.match(name) or (version and not re.fullmatch(r"[0-9A-Za-z]{1,64}", version)):
+        if not SECRET_NAME_RE.fullmatch(name) or (version and not re.fullmatch(r"[0-9A-Za-z]{1,64}", version)):
             raise StoreCorruptError(f"bad private key reference {sealed!r} in {self.describe()}")
         value = self._value(name, version or None, f"read the private key secret {name}")
         if not value:
@@ -791,7 +791,7 @@ class KeyVaultStore(KeyStore):
         names: list[tuple[str, int, str]] = []
         with self._azure("list the audit log"):
             for props in self.client.list_properties_of_secrets(raw_response_hook=self._clock.hook):
-                match = _AUDIT_NAME_RE.match((props.name or "").lower())
+                match = _AUDIT_NAME_RE.fullmatch((props.name or "").lower())
                 if match and props.enabled is not False:
                     names.append((match.group(1), int(match.group(2) or 1), props.name or ""))
         events: list[tuple[int, float, str, int, dict[str, Any]]] = []
