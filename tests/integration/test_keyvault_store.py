@@ -304,7 +304,8 @@ def test_a_forced_race_has_exactly_one_winner(vault: KeyVaultServer, replies: st
         assert [key.kid for key in read.keys] == ["k1", winner]
         assert read.revision == first.revision + 1
     assert len(vault.secret_versions(set_secret_name(ACME))) == 3  # the losing version stays in the history
-    assert key_secret_name(sample_record(loser).thumbprint) in vault.deleted_secret_names()  # its private half is cleaned up
+    # its private half is cleaned up
+    assert key_secret_name(sample_record(loser).thumbprint) in vault.deleted_secret_names()
 
 
 def test_a_set_too_big_for_a_secret_is_refused(vault: KeyVaultServer) -> None:
