@@ -16,7 +16,9 @@ Layout (``schema`` 1)::
 
 Every write is a new file beside the old one, fsynced, then renamed over it (and the folder fsynced): a reader sees
 the old document or the new one, never half of one, and a crash leaves the store as it was before the write.
-A store folder that other users can write to is refused.
+Every file and folder of the store must be owned by this user (or root) and writable by no one else, and no folder
+above it writable by others unless it is sticky (as ``/tmp``). Writers remove the temp files a killed writer left, in
+every folder of the store, once they hold the lock.
 """
 
 from __future__ import annotations
