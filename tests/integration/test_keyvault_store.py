@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jwks_tool.errors import ConflictError, RemoteError, StoreError
+from jwks_tool.keys import thumbprint
 from jwks_tool.model import SET_NAME_RE, Env, KeySet, KeyState, SetRef
 from jwks_tool.rotation import Rotation
 from jwks_tool.sealing import MIN_ITERATIONS, new_passphrase_protection
@@ -411,13 +412,18 @@ def test_a_set_that_outgrew_its_secret_is_pruned_and_rotates_again(run: Run, kv:
     store = store_for(kv)
     current = store.read_set(ACME)
     assert current is not None
+    bulky = [
+        {"kty": "RSA", "use": "sig", "kid": f"old{n:02}", "alg": "RS256", "n": "x" * 683, "e": "AQAB"}
+        for n in range(24)
+    ]
     old = [
         dataclasses.replace(
             sample_record(f"old{n:02}", KeyState.RETIRED),
             sealed_private=None,
-            public_jwk={"kty": "RSA", "use": "sig", "kid": f"old{n:02}", "alg": "RS256", "n": "x" * 683, "e": "AQAB"},
+            public_jwk=public,
+            thumbprint=thumbprint(public),  # every read checks it
         )
-        for n in range(24)
+        for n, public in enumerate(bulky)
     ]
     while True:  # as many old keys as the secret holds
         try:
