@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 ENV_PASSPHRASE = "JWKS_TOOL_PASSPHRASE"
+ENV_ALLOW_PLAINTEXT = "JWKS_TOOL_ALLOW_PLAINTEXT"
+"""Set to 1 to let one command write unencrypted keys into a store that holds sealed ones."""
 ENV_KEY_PASSPHRASE = "JWKS_TOOL_KEY_PASSPHRASE"
 ENV_EXPORT_PASSPHRASE = "JWKS_TOOL_EXPORT_PASSPHRASE"
 
@@ -333,7 +335,11 @@ def make_service(store_url: str | None, passphrase_file: str | None) -> KeyServi
     context = click.get_current_context(silent=True)
     command = f"jwks-tool {context.command.name}" if context is not None else "jwks-tool"
     return KeyService(
-        open_store(store_url), passphrase_provider(passphrase_file), command=command, on_warning=print_warning
+        open_store(store_url),
+        passphrase_provider(passphrase_file),
+        command=command,
+        on_warning=print_warning,
+        allow_plaintext=os.environ.get(ENV_ALLOW_PLAINTEXT) == "1",
     )
 
 

@@ -13,8 +13,8 @@ import base64
 import binascii
 import re
 
-_B64URL_RE = re.compile(r"^[A-Za-z0-9_-]*$")
-_B64STD_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_B64URL_RE = re.compile(r"\A[A-Za-z0-9_-]*\Z")
+_B64STD_RE = re.compile(r"\A[A-Za-z0-9+/]*={0,2}\Z")
 
 
 def b64url_encode(data: bytes) -> str:
@@ -23,7 +23,7 @@ def b64url_encode(data: bytes) -> str:
 
 def b64url_decode(text: str) -> bytes:
     """Decode base64url without padding; raise ValueError on anything else."""
-    if not _B64URL_RE.match(text) or len(text) % 4 == 1:
+    if not _B64URL_RE.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -41,9 +41,9 @@ def b64_decode_any(text: str) -> bytes:
     compact = "".join(text.split())
     if not compact:
         raise ValueError("empty")
-    if _B64URL_RE.match(compact):
+    if _B64URL_RE.fullmatch(compact):
         return b64url_decode(compact)
-    if _B64STD_RE.match(compact) and len(compact) % 4 == 0:
+    if _B64STD_RE.fullmatch(compact) and len(compact) % 4 == 0:
         try:
             return base64.b64decode(compact, validate=True)
         except binascii.Error as exc:

@@ -201,7 +201,7 @@ def render_document(
     file = built_in if built_in is not None else _user_template(name, template_dir)
     default_secret = "MaskinportenSettings--JwkBase64" if name == "altinn-app" else "MaskinportenSettings--EncodedJwk"
     secret_name = options.secret_name or default_secret
-    if not SECRET_NAME_RE.match(secret_name):
+    if not SECRET_NAME_RE.fullmatch(secret_name):
         raise InputError(f"invalid Key Vault secret name {secret_name!r}", hint="use 1-127 of 0-9 A-Z a-z -")
     url = None if options.vault is None else normalise_vault_url(options.vault)
     registered = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
@@ -288,7 +288,7 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
 
 
 def _user_template(name: str, template_dir: str | None) -> str:
-    if template_dir is not None and re.match(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$", name):
+    if template_dir is not None and re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
         matches = _user_files(name, template_dir)
         if matches:
             return matches[0]

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.keyvault.secrets import SecretClient
 
-SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+SECRET_NAME_RE = re.compile(r"\A[0-9A-Za-z-]{1,127}\Z")
 MAX_SECRET_BYTES = 25 * 1024
 CONTENT_TYPE_JWK = "application/jwk+json; encoding=base64"
 T = TypeVar("T")
@@ -70,7 +70,7 @@ class Connection:
 def normalise_vault_url(vault: str) -> str:
     if vault.startswith("https://"):
         return vault if vault.endswith("/") else vault + "/"
-    if re.match(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$", vault):
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]", vault):
         return f"https://{vault}.vault.azure.net/"
     raise InputError(f"invalid vault {vault!r}", hint="give https://NAME.vault.azure.net/ or a vault name")
 
@@ -92,7 +92,7 @@ def secret_names(preset: Preset | None, *, client_id: str | None, secret_name: s
             "which secret should hold the key?", hint="pass --for altinn-app, --for apiclient or --secret-name"
         )
     for name in names.values():
-        if not SECRET_NAME_RE.match(name):
+        if not SECRET_NAME_RE.fullmatch(name):
             raise InputError(
                 f"invalid Key Vault secret name {name!r}",
                 hint="use 1-127 characters of 0-9 A-Z a-z - (write -- where .NET configuration has :)",
@@ -395,13 +395,13 @@ def call(doing: str, vault: str, func: Callable[[], T]) -> T:
 
 # ---- keys made inside the vault -----------------------------------------------------------------------------------
 def check_key_name(name: str) -> None:
-    if not SECRET_NAME_RE.match(name):
+    if not SECRET_NAME_RE.fullmatch(name):
         raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
 
 
 def split_key_id(key_id: str) -> tuple[str, str]:
     """``https://v.vault.azure.net/keys/NAME/VERSION`` → (vault URL, key name)."""
-    match = re.match(r"^(https://[^/]+/?)(?:\?[^/]*)?keys/([0-9A-Za-z-]+)(?:/[0-9a-f]*)?$", key_id)
+    match = re.fullmatch(r"(https://[^/]+/?)(?:\?[^/]*)?keys/([0-9A-Za-z-]+)(?:/[0-9a-f]*)?", key_id)
     if match is None:
         raise InputError(f"not a Key Vault key id: {key_id!r}")
     return normalise_vault_url(match.group(1)), match.group(2)

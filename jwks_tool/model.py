@@ -30,8 +30,9 @@ B64Jwk = NewType("B64Jwk", str)
 SET_SCHEMA = 1
 """Version of the key set document this jwks-tool writes and reads."""
 
-SET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-KID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+SET_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+r"""A key set name (validate with ``fullmatch``; ``\Z``, unlike ``$``, refuses a trailing newline)."""
+KID_RE = re.compile(r"\A[A-Za-z0-9._-]+\Z")
 
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 """JWK members that hold private or secret material (RFC 7518)."""
@@ -99,7 +100,7 @@ class SetRef:
     @classmethod
     def parse(cls, name: str, env: str | Env = Env.TEST) -> SetRef:
         """Validate a set name and environment given by a user."""
-        if not SET_NAME_RE.match(name):
+        if not isinstance(name, str) or not SET_NAME_RE.fullmatch(name):
             raise InputError(
                 f"invalid key set name {name!r}",
                 hint="use 1-63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit",
@@ -222,8 +223,14 @@ class KeyRecord:
             sealed = data.get("sealed_private")
             if sealed is not None and not isinstance(sealed, str):
                 raise StoreCorruptError(f"key {data.get('kid')!r}: sealed_private is not a string")
+            kid = data["kid"]
+            if not isinstance(kid, str) or not KID_RE.fullmatch(kid) or len(kid) > 255:
+                raise StoreCorruptError(f"a key record has an invalid kid {kid!r}")
+            if public.get("kid", kid) != kid:
+                raise StoreCorruptError(f"key {kid!r}: its public JWK names the kid {public.get('kid')!r}")
+            _check_thumbprint(kid, public, data["thumbprint"])
             return cls(
-                kid=Kid(str(data["kid"])),
+                kid=Kid(kid),
                 kty=str(data["kty"]),
                 alg=str(data["alg"]),
                 size=int(data["size"]),
@@ -240,6 +247,21 @@ class KeyRecord:
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise StoreCorruptError(f"bad key record: {exc!r}") from exc
+
+
+def _check_thumbprint(kid: str, public: Mapping[str, Any], recorded: object) -> None:
+    """A stored public JWK must still be the key its RFC 7638 thumbprint was taken of (hashlib and json only)."""
+    from jwks_tool.keys import thumbprint
+
+    try:
+        actual = thumbprint(public)
+    except InputError as exc:
+        raise StoreCorruptError(f"key {kid!r}: its public JWK is damaged ({exc.message})") from exc
+    if actual != recorded:
+        raise StoreCorruptError(
+            f"key {kid!r}: its public JWK does not match its thumbprint (the set file was damaged or changed)",
+            hint="restore the set from a backup",
+        )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -301,9 +323,12 @@ class KeySet:
                 f"{where} was written by a newer jwks-tool (key set schema {schema}, this one reads {SET_SCHEMA})",
                 hint="upgrade jwks-tool (pip install -U jwks-tool)",
             )
+        name = data.get("name")
+        if not isinstance(name, str) or not SET_NAME_RE.fullmatch(name):
+            raise StoreCorruptError(f"{where} holds an invalid key set name {name!r}")
         try:
             return cls(
-                ref=SetRef(str(data["name"]), Env(data["env"])),
+                ref=SetRef(name, Env(data["env"])),
                 profile=str(data["profile"]),
                 keys=tuple(KeyRecord.from_dict(key) for key in data["keys"]),
                 revision=int(data["revision"]),

@@ -93,7 +93,7 @@ class Profile:
             raise InputError("the key's lifetime must be positive", hint="use --expires-in 365d, for example")
 
     def check_kid(self, kid: str) -> None:
-        if not KID_RE.match(kid) or len(kid) > 255:
+        if not KID_RE.fullmatch(kid) or len(kid) > 255:
             raise ProfileError(
                 f"invalid kid {kid!r}",
                 hint="use 1-255 characters of A-Z a-z 0-9 . _ - (Maskinporten's rule, kept for every profile)",
@@ -160,7 +160,7 @@ class Profile:
                 "missing-kid",
                 "no 'kid' member: JWT grants must name the key in their header",
             )
-        elif not isinstance(kid, str) or not KID_RE.match(kid):
+        elif not isinstance(kid, str) or not KID_RE.fullmatch(kid):
             add(Severity.ERROR, "bad-kid", f"kid {kid!r} has characters outside A-Z a-z 0-9 . _ -")
         if kty == "RSA":
             bits = rsa_bits(jwk)

@@ -32,7 +32,7 @@ from jwks_tool.model import PRIVATE_MEMBERS
 MAX_INPUT_BYTES = 1024 * 1024
 """A key file is a few KB; anything above a MiB is not one."""
 
-_STANDARD_B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_STANDARD_B64 = re.compile(r"\A[A-Za-z0-9+/]*={0,2}\Z")
 _WHAT_WE_READ = "jwks-tool reads a JWK, a JWKS, a JSON array of JWKs, a PEM key or certificate, or a base64 JWK"
 
 _PEM_KINDS = {
@@ -108,7 +108,7 @@ def read_input(data: bytes, *, passphrase: PassphraseCallback | None) -> FoundIn
     if decoded is not None:
         compact = "".join(text.split())
         # standard means: its alphabet and its padding (what .NET's Convert.FromBase64String takes)
-        encoding = "base64" if _STANDARD_B64.match(compact) and len(compact) % 4 == 0 else "base64url"
+        encoding = "base64" if _STANDARD_B64.fullmatch(compact) and len(compact) % 4 == 0 else "base64url"
         found = _from_json(decoded, encoding)
         label = "standard" if encoding == "base64" else "URL-safe or unpadded"
         return dataclasses.replace(found, kind=f"{label} base64 of a {found.kind}")

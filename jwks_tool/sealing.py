@@ -26,15 +26,21 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from jwks_tool.b64 import b64url_decode, b64url_encode
-from jwks_tool.errors import PassphraseError, StoreCorruptError
+from jwks_tool.errors import JwksToolError, PassphraseError, StoreCorruptError
 
 PBKDF2_ITERATIONS = 600_000
 """OWASP's figure for PBKDF2-HMAC-SHA256, as smallstep's step CLI uses; about 70 ms here."""
 MIN_ITERATIONS = 1_000
+MAX_ITERATIONS = 10_000_000
+"""More rounds than any store of ours records (about 1.2 s here): a larger count read from a store is damage, not a
+setting to spend minutes on."""
 SCHEME_PASSPHRASE = "pbkdf2-a256kw"
 SCHEME_PLAINTEXT = "plaintext"
-_CHECK_CONTEXT = {"purpose": "passphrase-check"}
-_PLAIN_PREFIX = "plaintext:"
+_CHECK_PURPOSE = "passphrase-check"
+_BINDING_MEMBER = "jwks-tool.protection"
+"""The check value's protected header member holding the SHA-256 of the rest of the protection record."""
+_RECORD_CONSTANTS = {"kdf": "PBKDF2-HMAC-SHA256", "key_wrap": "A256KW", "content_encryption": "A256GCM"}
+PLAINTEXT_PREFIX = "plaintext:"
 
 PassphraseProvider = Callable[[bool], str]
 """Returns the store passphrase; the flag asks for confirmation (typing it twice) because a new store is made."""
@@ -50,6 +56,9 @@ class Sealer(Protocol):
 
     def prepare(self) -> None:
         """Start any costly set-up (the KDF) in the background."""
+
+    def verify(self) -> None:
+        """Finish the set-up and check the passphrase now: raises before any key is made or written."""
 
     def seal(self, private_jwk: Mapping[str, Any], *, context: Mapping[str, str]) -> str: ...
 
@@ -76,17 +85,26 @@ def new_passphrase_protection(
     _check_passphrase(passphrase)
     salt = os.urandom(16)
     sealer = PassphraseSealer(salt=salt, iterations=iterations, passphrase=lambda _confirm: passphrase)
-    check = sealer.seal({"check": True}, context=_CHECK_CONTEXT)
-    record = {
+    record: dict[str, Any] = {
         "scheme": SCHEME_PASSPHRASE,
-        "kdf": "PBKDF2-HMAC-SHA256",
         "iterations": iterations,
         "salt": b64url_encode(salt),
-        "key_wrap": "A256KW",
-        "content_encryption": "A256GCM",
-        "check": check,
+        **_RECORD_CONSTANTS,
     }
+    context = {"purpose": _CHECK_PURPOSE, "protection": protection_digest(record)}
+    record["check"] = sealer.seal({"check": True}, context=context)
     return record, sealer
+
+
+def protection_digest(protection: Mapping[str, Any]) -> str:
+    """SHA-256 (base64url) of the canonical JSON of a protection record without its check value: the check value's
+    protected header carries it, so an edit of any member (salt, rounds, scheme, ...) is found before the KDF runs,
+    and the header itself cannot be changed without the key-encryption key (AES-GCM authenticates it)."""
+    import hashlib
+
+    rest = {name: value for name, value in protection.items() if name != "check"}
+    canonical = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 def new_plaintext_protection(opted_in_at: str, by: str) -> dict[str, Any]:
@@ -99,16 +117,68 @@ def open_protection(protection: Mapping[str, Any], passphrase: PassphraseProvide
     if scheme == SCHEME_PLAINTEXT:
         return PlaintextSealer()
     if scheme == SCHEME_PASSPHRASE:
+        restore = "restore store.json (or the store's configuration) from a backup"
         try:
             salt = b64url_decode(str(protection["salt"]))
-            iterations = int(protection["iterations"])
-            check = str(protection["check"])
+            iterations = protection["iterations"]
+            check = protection["check"]
         except (KeyError, ValueError, TypeError) as exc:
-            raise StoreCorruptError(f"the store's protection record is damaged: {exc!r}") from exc
+            raise StoreCorruptError(f"the store's protection record is damaged: {exc!r}", hint=restore) from exc
+        if not isinstance(iterations, int) or isinstance(iterations, bool) or not isinstance(check, str):
+            raise StoreCorruptError("the store's protection record is damaged (rounds or check value)", hint=restore)
+        if iterations > MAX_ITERATIONS:
+            raise StoreCorruptError(
+                f"the store's protection record asks for {iterations:,} KDF rounds, more than the {MAX_ITERATIONS:,} "
+                "jwks-tool accepts: it is damaged or was changed",
+                hint=restore,
+            )
         if iterations < MIN_ITERATIONS or len(salt) < 16:
-            raise StoreCorruptError("the store's protection record has a weak KDF setting")
+            raise StoreCorruptError("the store's protection record has a weak KDF setting", hint=restore)
+        for name, value in _RECORD_CONSTANTS.items():
+            if protection.get(name, value) != value:
+                raise StoreCorruptError(
+                    f"the store's protection record names {name} {protection.get(name)!r}, not {value}", hint=restore
+                )
+        header = _check_header(check)
+        bound = header.get(_BINDING_MEMBER)
+        if bound is not None and bound != protection_digest(protection):
+            raise StoreCorruptError(
+                "the store's protection record was changed since the store was made (it no longer matches its check "
+                "value)",
+                hint=restore,
+            )
         return PassphraseSealer(salt=salt, iterations=iterations, passphrase=passphrase, check=check)
     raise StoreCorruptError(f"the store uses protection scheme {scheme!r}, which this jwks-tool does not know")
+
+
+def _check_header(check: str) -> dict[str, Any]:
+    """The protected header of a check value, after its shape is checked: a compact JWE, A256KW + A256GCM, with a
+    wrapped 256-bit key, a 96-bit IV and a 128-bit tag. Anything else is damage; a check value of the right shape that
+    does not open is a wrong passphrase."""
+    damaged = StoreCorruptError(
+        "the store's passphrase check value is damaged (not a JWE of the expected shape)",
+        hint="restore store.json (or the store's configuration) from a backup",
+    )
+    parts = check.split(".")
+    if len(parts) != 5:
+        raise damaged
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        wrapped, iv, ciphertext, tag = (b64url_decode(part) for part in parts[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise damaged from None
+    if (
+        not isinstance(header, dict)
+        or header.get("alg") != "A256KW"
+        or header.get("enc") != "A256GCM"
+        or header.get("jwks-tool.purpose") != _CHECK_PURPOSE
+        or len(wrapped) != 40
+        or len(iv) != 12
+        or len(tag) != 16
+        or not ciphertext
+    ):
+        raise damaged
+    return header
 
 
 class PlaintextSealer:
@@ -119,14 +189,17 @@ class PlaintextSealer:
     def prepare(self) -> None:
         return None
 
+    def verify(self) -> None:
+        return None
+
     def seal(self, private_jwk: Mapping[str, Any], *, context: Mapping[str, str]) -> str:
-        return _PLAIN_PREFIX + json.dumps(dict(private_jwk), separators=(",", ":"))
+        return PLAINTEXT_PREFIX + json.dumps(dict(private_jwk), separators=(",", ":"))
 
     def unseal(self, sealed: str, *, context: Mapping[str, str]) -> dict[str, Any]:
-        if not sealed.startswith(_PLAIN_PREFIX):
+        if not sealed.startswith(PLAINTEXT_PREFIX):
             raise StoreCorruptError("a key is sealed, but the store is marked plaintext")
         try:
-            value = json.loads(sealed[len(_PLAIN_PREFIX) :])
+            value = json.loads(sealed[len(PLAINTEXT_PREFIX) :])
         except json.JSONDecodeError as exc:
             raise StoreCorruptError("a plaintext key in the store is not JSON") from exc
         if not isinstance(value, dict):
@@ -135,7 +208,11 @@ class PlaintextSealer:
 
 
 class PassphraseSealer:
-    """JWE A256KW + A256GCM under a PBKDF2-derived key; the derivation runs once, optionally in the background."""
+    """JWE A256KW + A256GCM under a PBKDF2-derived key; the derivation runs once, optionally in the background.
+
+    The passphrase is checked against the store's check value once, under a lock, before any key is sealed or opened:
+    every thread waits for that one check. A failed check is final: this sealer then refuses every call.
+    """
 
     authenticated = True
 
@@ -150,6 +227,9 @@ class PassphraseSealer:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._key_lock = threading.Lock()
+        self._jwk: Any = None
+        self._failed: JwksToolError | None = None
 
     def __repr__(self) -> str:
         return f"PassphraseSealer(iterations={self._iterations})"
@@ -157,6 +237,8 @@ class PassphraseSealer:
     def prepare(self) -> None:
         """Ask for the passphrase now and derive the key in a thread while the caller does other work."""
         with self._lock:
+            if self._failed is not None:
+                raise self._failure()
             if self._kek is not None or self._thread is not None:
                 return
             secret = self._passphrase(False)
@@ -171,28 +253,50 @@ class PassphraseSealer:
             self._thread = threading.Thread(target=work, name="jwks-tool-kdf", daemon=True)
             self._thread.start()
 
-    def _key(self) -> Any:
-        from jwcrypto import jwk
+    def verify(self) -> None:
+        """Wait for the key and check the passphrase now (PassphraseError if it is wrong)."""
+        self._key()
 
-        self.prepare()
-        assert self._thread is not None
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._kek is not None
-        key = jwk.JWK(kty="oct", k=b64url_encode(self._kek))
-        if self._check is not None:
-            check, self._check = self._check, None
-            try:
-                self._open(key, check, _CHECK_CONTEXT)
-            except PassphraseError:
-                self._kek = None
-                self._thread = None
-                raise PassphraseError(
-                    "wrong passphrase for this store",
-                    hint="check JWKS_TOOL_PASSPHRASE or the file given to --passphrase-file",
-                ) from None
-        return key
+    def _failure(self) -> JwksToolError:
+        failed = self._failed
+        assert failed is not None
+        return type(failed)(failed.message, hint=failed.hint)
+
+    def _key(self) -> Any:
+        with self._key_lock:  # one check for every thread; the others wait for its outcome
+            if self._failed is not None:
+                raise self._failure()
+            if self._jwk is not None:
+                return self._jwk
+            from jwcrypto import jwk
+
+            self.prepare()
+            thread = self._thread
+            assert thread is not None
+            thread.join()
+            if self._error is not None:
+                raise self._error
+            assert self._kek is not None
+            key = jwk.JWK(kty="oct", k=b64url_encode(self._kek))
+            if self._check is not None:
+                try:
+                    self._open(key, self._check, {"purpose": _CHECK_PURPOSE})
+                except PassphraseError:
+                    self._kek = None
+                    self._failed = PassphraseError(
+                        "wrong passphrase for this store",
+                        hint="check JWKS_TOOL_PASSPHRASE or the file given to --passphrase-file",
+                    )
+                    raise self._failure() from None
+                except StoreCorruptError as exc:
+                    self._kek = None
+                    self._failed = StoreCorruptError(
+                        f"the store's passphrase check value is damaged ({exc.message})",
+                        hint="restore store.json (or the store's configuration) from a backup",
+                    )
+                    raise self._failure() from None
+            self._jwk = key
+            return key
 
     def seal(self, private_jwk: Mapping[str, Any], *, context: Mapping[str, str]) -> str:
         from jwcrypto import jwe

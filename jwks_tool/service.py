@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import socket
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from jwks_tool.errors import (
     NotFoundError,
     PassphraseError,
     ProfileError,
+    StoreCorruptError,
     StoreError,
 )
 from jwks_tool.formats import PrivateFormat, PublicFormat, render_private, render_public
@@ -208,6 +210,7 @@ class KeyService:
         clock: Callable[[], datetime] | None = None,
         command: str = "api",
         on_warning: Callable[[str], None] | None = None,
+        allow_plaintext: bool = False,
     ) -> None:
         self.store = store
         self.command = command
@@ -216,6 +219,10 @@ class KeyService:
         self._passphrase = passphrase
         self._clock = clock or (lambda: utcnow())
         self._sealer: Sealer | None = None
+        self._sealer_lock = threading.RLock()
+        self._write_checked = False
+        self._allow_plaintext = allow_plaintext
+        """Write keys unencrypted into a store that holds sealed ones (its protection record says plaintext)."""
 
     def __repr__(self) -> str:
         return f"KeyService({self.store!r})"
@@ -248,8 +255,16 @@ class KeyService:
         return self._sealer
 
     def _open_sealer(self, *, create: bool) -> Sealer:
-        if self._sealer is not None:
-            return self._sealer
+        """The store's sealer; ``create`` (a command that writes keys) also creates a missing store and refuses an
+        unexpected plaintext scheme (see :meth:`_check_plaintext`)."""
+        with self._sealer_lock:
+            sealer = self._sealer or self._load_sealer(create=create)
+            if create and not self._write_checked:
+                self._check_plaintext(sealer)
+                self._write_checked = True
+            return sealer
+
+    def _load_sealer(self, *, create: bool) -> Sealer:
         config = self.store.read_config()
         if config is None:
             if not create:
@@ -264,6 +279,22 @@ class KeyService:
                     return self._create_store(plaintext=False, passphrase=secret)
         self._sealer = open_protection(config.get("protection", {}), self._passphrase)
         return self._sealer
+
+    def _check_plaintext(self, sealer: Sealer) -> None:
+        """Before a command writes a key unencrypted: a store that holds sealed keys has had its protection record
+        replaced, and is refused unless the caller opted in (``allow_plaintext``); every plaintext write is said."""
+        if sealer.authenticated:
+            return
+        if not self._allow_plaintext and self.store.holds_sealed_keys():
+            raise StoreCorruptError(
+                f"the store {self.store.describe()} is marked plaintext but holds sealed keys: its protection record "
+                "was replaced",
+                hint="restore store.json (or the store's configuration) from a backup; to write unencrypted keys "
+                "all the same, set JWKS_TOOL_ALLOW_PLAINTEXT=1 for this command",
+            )
+        self._on_warning(
+            f"private keys are written unencrypted: the store {self.store.describe()} uses the plaintext scheme"
+        )
 
     def store_info(self) -> dict[str, Any] | None:
         config = self.store.read_config()
@@ -373,7 +404,7 @@ class KeyService:
                 plan.ref, request.in_vault, kty=plan.kty, size=plan.size, crv=plan.crv, lifetime=plan.lifetime
             )
         else:
-            self._open_sealer(create=True).prepare()  # the KDF runs while the key is generated
+            self._open_sealer(create=True).verify()  # the passphrase is checked before any key is made
             members = keymod.generate_private_jwk(kty=plan.kty, size=plan.size, crv=plan.crv)
         return self._add_key(
             plan.ref,
@@ -463,7 +494,7 @@ class KeyService:
         if not todo:
             return BulkResult((), tuple(skipped), (), (), interrupted=False)
         if any(request.in_vault is None for request in todo):
-            self._open_sealer(create=True).prepare()  # one passphrase, one KDF, before the threads start
+            self._open_sealer(create=True).verify()  # one passphrase, one KDF and its check, before any worker starts
         stop = threading.Event()
 
         def one(request: GenerateRequest) -> KeyRecord | None:
@@ -613,7 +644,7 @@ class KeyService:
         if kid is not None:
             profile.check_kid(kid)
         self._check_room(existing, profile)
-        self._open_sealer(create=True).prepare()
+        self._open_sealer(create=True).verify()
         record = self._add_key(
             ref,
             profile,

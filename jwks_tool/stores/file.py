@@ -16,7 +16,9 @@ Layout (``schema`` 1)::
 
 Every write is a new file beside the old one, fsynced, then renamed over it (and the folder fsynced): a reader sees
 the old document or the new one, never half of one, and a crash leaves the store as it was before the write.
-A store folder that other users can write to is refused.
+Every file and folder of the store must be owned by this user (or root) and writable by no one else, and no folder
+above it writable by others unless it is sticky (as ``/tmp``). Writers remove the temp files a killed writer left, in
+every folder of the store, once they hold the lock.
 """
 
 from __future__ import annotations
@@ -31,20 +33,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
-from jwks_tool.model import Env, KeySet, SetRef
+from jwks_tool.model import SET_NAME_RE, Env, KeySet, SetRef
 from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 LOCK_TIMEOUT_SECONDS = 60.0
-_TEST_CRASH_HOOK = "JWKS_TOOL_TEST_CRASH_AT"
-"""Names a write point (e.g. ``set-renamed``) at which the process kills itself: for crash-safety tests only."""
-
-
-def _crash_point(name: str) -> None:
-    if os.environ.get(_TEST_CRASH_HOOK) == name:
-        os.kill(os.getpid(), 9)
+_WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 
 
 def _folder_from_url(url: str) -> str:
@@ -75,8 +71,67 @@ def _json_names(folder: str) -> list[str]:
 
 
 def _read_text(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
+    """A store file's text, after checking what was opened: a regular file (a FIFO would block: opened without
+    waiting), owned by this user or root, that no one else can write."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, encoding="utf-8", closefd=True) as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreCorruptError(f"{path} is not a regular file", hint="move it out of the store")
+        _check_owner_and_mode(path, info, "file")
         return handle.read()
+
+
+def _check_owner_and_mode(path: str, info: os.stat_result, what: str) -> None:
+    """A store file or folder: owned by this user (or root), and no one else can write to it."""
+    uid = _euid()
+    if uid is not None and info.st_uid not in (uid, 0):
+        raise StoreError(
+            f"the store {what} {path} is owned by another user (uid {info.st_uid})",
+            hint="run jwks-tool as that user, or `chown` it if you trust its content",
+        )
+    if info.st_mode & _WRITABLE_BY_OTHERS:
+        fix = "chmod 700" if stat.S_ISDIR(info.st_mode) else "chmod 600"
+        raise StoreError(
+            f"the store {what} {path} can be written by other users",
+            hint=f"run `{fix} {path}` if you trust its content",
+        )
+
+
+def _euid() -> int | None:
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def _check_parents(folder: str) -> None:
+    """Every folder above the store: one that other users can write to (without the sticky bit, as /tmp has) or
+    that another user owns (root is fine) could swap the store for theirs."""
+    uid = _euid()
+    seen: set[str] = set()
+    for start in (os.path.abspath(folder), os.path.realpath(folder)):
+        path = os.path.dirname(start)
+        while path not in seen:
+            seen.add(path)
+            try:
+                info = os.stat(path)
+            except FileNotFoundError:
+                info = None
+            except OSError as exc:
+                raise StoreError(f"cannot check the folder {path} above the store: {exc.strerror}") from exc
+            if info is not None:
+                if uid is not None and info.st_uid not in (uid, 0):
+                    raise StoreError(
+                        f"the folder {path} above the store is owned by another user (uid {info.st_uid})",
+                        hint="keep the store in a folder of your own (--store)",
+                    )
+                if info.st_mode & _WRITABLE_BY_OTHERS and not info.st_mode & stat.S_ISVTX:
+                    raise StoreError(
+                        f"the folder {path} above the store can be written by other users",
+                        hint=f"run `chmod go-w {path}` or `chmod +t {path}`, or keep the store elsewhere (--store)",
+                    )
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
@@ -91,7 +146,6 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        _crash_point("before-rename")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -132,6 +186,7 @@ class FileStore(KeyStore):
         self._root = _tidy(os.fspath(root))
         self.url = url
         self._verified = False
+        self._parents_checked = False
 
     @property
     def root(self) -> Path:
@@ -164,6 +219,10 @@ class FileStore(KeyStore):
         return os.path.join(self._root, "sets", ref.env.value, f"{ref.name}.json")
 
     def _check_root(self) -> None:
+        """The store folder and its folders (owner, no one else can write), and once the folders above it."""
+        if not self._parents_checked:
+            _check_parents(self._root)
+            self._parents_checked = True
         try:
             info = os.stat(self._root)
         except FileNotFoundError:
@@ -172,11 +231,18 @@ class FileStore(KeyStore):
             raise StoreError(f"cannot read the store folder {self._root}: {exc.strerror}") from exc
         if not stat.S_ISDIR(info.st_mode):
             raise StoreError(f"the store path {self._root} is not a folder", hint="give --store a folder")
-        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise StoreError(
-                f"the store folder {self._root} can be written by other users",
-                hint=f"run `chmod 700 {self._root}` if you trust its content",
-            )
+        _check_owner_and_mode(self._root, info, "folder")
+        sets = os.path.join(self._root, "sets")
+        for folder in (sets, *(os.path.join(sets, env.value) for env in Env)):
+            try:
+                inner = os.stat(folder)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"cannot read the store folder {folder}: {exc.strerror}") from exc
+            if not stat.S_ISDIR(inner.st_mode):
+                raise StoreCorruptError(f"{folder} in the store is not a folder", hint="move it out of the store")
+            _check_owner_and_mode(folder, inner, "folder")
 
     def _read_json(self, path: str) -> Any:
         try:
@@ -240,9 +306,9 @@ class FileStore(KeyStore):
         for env in Env:
             folder = os.path.join(self._root, "sets", env.value)
             if os.path.isdir(folder):
-                refs.extend(
-                    SetRef(name[: -len(".json")], env) for name in _json_names(folder) if not name.startswith(".")
-                )
+                for name in _json_names(folder):
+                    if not name.startswith("."):
+                        refs.append(_ref_from_file(folder, name, env))
         return sorted(refs)
 
     def read_set(self, ref: SetRef) -> KeySet | None:
@@ -272,7 +338,6 @@ class FileStore(KeyStore):
         for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that crashed (we hold the lock)
             stale.unlink(missing_ok=True)
         atomic_write(path, _dump(stored.to_dict()))
-        _crash_point("set-written")
         return stored
 
     def append_audit(self, events: Sequence[Mapping[str, Any]]) -> None:
@@ -309,12 +374,38 @@ class FileStore(KeyStore):
         lock = FileLock(self.root / ".lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
         try:
             with lock:
+                _sweep_temp_files(self._root)
                 yield
         except Timeout as exc:
             raise StoreLockedError(
                 f"another jwks-tool has held the store lock {self.root / '.lock'} for {LOCK_TIMEOUT_SECONDS:.0f} s",
                 hint="wait for it to finish, or end it if it hangs",
             ) from exc
+
+
+def _ref_from_file(folder: str, name: str, env: Env) -> SetRef:
+    stem = name[: -len(".json")]
+    if not SET_NAME_RE.fullmatch(stem):
+        raise StoreCorruptError(
+            f"{os.path.join(folder, name)!r} is not named after a valid key set name",
+            hint="move it out of the store",
+        )
+    return SetRef(stem, env)
+
+
+def _sweep_temp_files(root: str) -> None:
+    """Remove the temp files writers killed mid-write left in any folder of the store (callers hold the lock, so
+    no writer is at work): a set's temp file may hold a sealed key, and must not outlive the next write."""
+    sets = os.path.join(root, "sets")
+    for folder in (root, sets, *(os.path.join(sets, env.value) for env in Env)):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(folder, name))
 
 
 def _ours(name: str) -> bool:
@@ -326,9 +417,13 @@ def _append_lines(path: Path, lines: Sequence[str]) -> None:
     """Append whole lines (callers hold the lock). A last line cut short by a crash is dropped first, so it can
     never glue onto the new one; every byte is written before the fsync."""
     make_private_dirs(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o600)
     try:
-        size = os.fstat(fd).st_size
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreCorruptError(f"{path} is not a regular file", hint="move it out of the store")
+        _check_owner_and_mode(str(path), info, "file")
+        size = info.st_size
         if size:
             tail = os.pread(fd, min(size, 65536), max(0, size - 65536))
             if not tail.endswith(b"\n"):

@@ -84,6 +84,19 @@ class KeyStore(ABC):
             if keyset is not None:
                 yield keyset
 
+    def holds_sealed_keys(self) -> bool:
+        """Whether any set holds a private half sealed under a passphrase (anything not written in plaintext): a
+        store marked plaintext that does has had its protection record replaced. Reads every set (and, where private
+        halves are kept apart, each private half): only asked before a plaintext write."""
+        from jwks_tool.sealing import PLAINTEXT_PREFIX
+
+        for keyset in self.read_sets():
+            for record in keyset.keys:
+                sealed = record.sealed_private
+                if sealed is not None and not self.resolve_sealed(sealed).startswith(PLAINTEXT_PREFIX):
+                    return True
+        return False
+
     def set_size(self, keyset: KeySet) -> tuple[int, int] | None:
         """``(bytes, limit)``: what ``keyset`` takes in a store that limits a set's size, and that limit; None for
         stores without one (``check`` warns before a set fills)."""

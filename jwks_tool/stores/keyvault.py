@@ -104,7 +104,7 @@ NO_PARENT = "none"
 _HASHED_MARK = "-9"
 _ESCAPES = {"-": "-0", ".": "-1", "_": "-2"}
 _UNESCAPES = {"0": "-", "1": ".", "2": "_"}
-_AUDIT_NAME_RE = re.compile(r"^jwks-tool-audit-(\d{6})(?:-(\d{1,6}))?$")
+_AUDIT_NAME_RE = re.compile(r"\Ajwks-tool-audit-(\d{6})(?:-(\d{1,6}))?\Z")
 _OPTIONS = ("store", "credential", "ca_bundle", "verify_challenge_resource", "retry_total")
 
 
@@ -145,7 +145,7 @@ def decode_set_name(encoded: str) -> str | None:
         else:
             return None
     name = "".join(out)
-    return name if SET_NAME_RE.match(name) else None
+    return name if SET_NAME_RE.fullmatch(name) else None
 
 
 def set_secret_name(ref: SetRef) -> str:
@@ -167,7 +167,7 @@ def ref_from_secret_name(name: str, tags: Mapping[str, str] | None = None) -> Se
         return None
     if encoded.startswith(_HASHED_MARK):
         tagged = (tags or {}).get("set", "")
-        if not SET_NAME_RE.match(tagged):
+        if not SET_NAME_RE.fullmatch(tagged):
             return None
         ref = SetRef(tagged, Env(env_text))
         return ref if set_secret_name(ref) == lowered else None
@@ -253,6 +253,7 @@ class _Version:
     version: str
     created: float
     tags: Mapping[str, str]
+    enabled: bool = True
 
     @property
     def order(self) -> tuple[float, str]:
@@ -405,18 +406,18 @@ class KeyVaultStore(KeyStore):
         with azure_errors(doing, vault=self.describe()):
             yield
 
-    def _versions(self, name: str, doing: str) -> list[_Version]:
-        """The enabled versions of a secret (none if it does not exist)."""
+    def _versions(self, name: str, doing: str, *, disabled: bool = False) -> list[_Version]:
+        """The enabled versions of a secret (with ``disabled``, every version); none if it does not exist."""
         from azure.core.exceptions import ResourceNotFoundError
 
         found: list[_Version] = []
         with self._azure(doing):
             try:
                 for props in self.client.list_properties_of_secret_versions(name, raw_response_hook=self._clock.hook):
-                    if props.enabled is False or props.version is None:
+                    if (props.enabled is False and not disabled) or props.version is None:
                         continue
                     created = props.created_on.timestamp() if props.created_on else 0.0
-                    found.append(_Version(props.version, created, dict(props.tags or {})))
+                    found.append(_Version(props.version, created, dict(props.tags or {}), props.enabled is not False))
             except ResourceNotFoundError:
                 return []
         return found
@@ -482,10 +483,19 @@ class KeyVaultStore(KeyStore):
 
     # ---- configuration ----------------------------------------------------------------------------------------
     def read_config(self) -> dict[str, Any] | None:
-        versions = self._versions(CONFIG_SECRET, "read the store configuration")
+        """The earliest version of the configuration secret (the first writer made the store; later ones lost). A
+        disabled earliest version, or key sets without any configuration, is tampering: never a fall-through to a
+        later version (which anyone allowed to write secrets could add, e.g. a plaintext scheme)."""
+        restore = "someone changed the store's configuration outside jwks-tool; restore it (enable its first version)"
+        versions = self._versions(CONFIG_SECRET, "read the store configuration", disabled=True)
         if not versions:
+            self._refuse_orphans()
             return None
-        first = min(versions, key=lambda v: v.order)  # the first writer made the store; later ones lost
+        first = min(versions, key=lambda v: v.order)
+        if not first.enabled:
+            raise StoreCorruptError(
+                f"the first version of the secret {CONFIG_SECRET} in {self.describe()} is disabled", hint=restore
+            )
         data = self._json(CONFIG_SECRET, first.version, "read the store configuration")
         if not isinstance(data, dict) or data.get("format") != "jwks-tool-store":
             raise StoreCorruptError(f"the secret {CONFIG_SECRET} in {self.describe()} is not a jwks-tool store")
@@ -500,9 +510,22 @@ class KeyVaultStore(KeyStore):
             )
         return data
 
+    def _refuse_orphans(self) -> None:
+        """No configuration: a new store, unless key sets or private halves are there already (then the
+        configuration was deleted)."""
+        with self._azure("list the store's secrets"):
+            for props in self.client.list_properties_of_secrets(raw_response_hook=self._clock.hook):
+                name = (props.name or "").lower()
+                if name.startswith((SET_PREFIX, KEY_PREFIX)):
+                    raise StoreCorruptError(
+                        f"the store {self.describe()} holds key sets but no configuration ({CONFIG_SECRET})",
+                        hint=f"someone deleted it; recover it (az keyvault secret recover --name {CONFIG_SECRET}) "
+                        "or restore it from a backup",
+                    )
+
     def init_config(self, config: Mapping[str, Any]) -> None:
         with self._held():
-            if self._versions(CONFIG_SECRET, "read the store configuration"):
+            if self._versions(CONFIG_SECRET, "read the store configuration", disabled=True):
                 raise ConflictError(f"the store {self.describe()} exists already")
             document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
             writer = uuid.uuid4().hex
@@ -706,7 +729,7 @@ class KeyVaultStore(KeyStore):
         if not sealed.startswith(REFERENCE_PREFIX):
             return sealed
         name, _, version = sealed[len(REFERENCE_PREFIX) :].partition("/")
-        if not SECRET_NAME_RE.match(name) or (version and not re.fullmatch(r"[0-9A-Za-z]{1,64}", version)):
+        if not SECRET_NAME_RE.fullmatch(name) or (version and not re.fullmatch(r"[0-9A-Za-z]{1,64}", version)):
             raise StoreCorruptError(f"bad private key reference {sealed!r} in {self.describe()}")
         value = self._value(name, version or None, f"read the private key secret {name}")
         if not value:
@@ -768,7 +791,7 @@ class KeyVaultStore(KeyStore):
         names: list[tuple[str, int, str]] = []
         with self._azure("list the audit log"):
             for props in self.client.list_properties_of_secrets(raw_response_hook=self._clock.hook):
-                match = _AUDIT_NAME_RE.match((props.name or "").lower())
+                match = _AUDIT_NAME_RE.fullmatch((props.name or "").lower())
                 if match and props.enabled is not False:
                     names.append((match.group(1), int(match.group(2) or 1), props.name or ""))
         events: list[tuple[int, float, str, int, dict[str, Any]]] = []

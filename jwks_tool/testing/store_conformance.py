@@ -19,27 +19,30 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jwks_tool.b64 import b64url_encode
 from jwks_tool.errors import ConflictError
-from jwks_tool.model import Env, KeyRecord, KeySet, KeyState, Kid, Origin, SetRef, Thumbprint, Transition
+from jwks_tool.keys import thumbprint
+from jwks_tool.model import Env, KeyRecord, KeySet, KeyState, Kid, Origin, SetRef, Transition
 from jwks_tool.stores.interface import KeyStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def sample_record(kid: str, state: KeyState = KeyState.ACTIVE) -> KeyRecord:
-    """A key record with made-up public members (no real key: stores do not look inside)."""
+    """A key record with made-up public members (no real key; its thumbprint is right, as every read checks it)."""
+    public = {"kty": "RSA", "use": "sig", "kid": kid, "alg": "RS256", "n": b64url_encode(kid.encode()), "e": "AQAB"}
     return KeyRecord(
         kid=Kid(kid),
         kty="RSA",
         alg="RS256",
         size=3072,
         crv=None,
-        thumbprint=Thumbprint(f"thumb-{kid}"),
+        thumbprint=thumbprint(public),
         created=T0,
         expires=T0 + timedelta(days=365),
         state=state,
         origin=Origin.GENERATED,
-        public_jwk={"kty": "RSA", "use": "sig", "kid": kid, "alg": "RS256", "n": "AQAB", "e": "AQAB"},
+        public_jwk=public,
         sealed_private=f"sealed.{kid}",
         history=(Transition(T0, None, state, "generated"),),
     )

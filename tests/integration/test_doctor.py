@@ -124,6 +124,11 @@ def test_each_broken_variant(
         other = json.loads(run("export", "other").output)
         document["keys"][0]["public_jwk"]["n"] = other["n"]
         path.write_text(json.dumps(document))
+        refused = run("doctor", "acme")  # a public JWK that no longer matches its thumbprint is refused at once
+        assert (refused.exit_code, refused.stderr.count("\n")) == (5, 1), refused.stderr
+        assert "does not match its thumbprint" in refused.stderr
+        document["keys"][0]["thumbprint"] = json.loads(run("show", "other", "--json").output)["keys"][0]["thumbprint"]
+        path.write_text(json.dumps(document))  # consistent, but not the sealed private half's public key
     code, checks = outcomes(run, *args)
     name, outcome = expected
     assert checks[name] == outcome, checks

@@ -28,7 +28,6 @@ import re
 import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -50,6 +49,7 @@ from jwks_tool.stores.keyvault import KEY_PREFIX, REFERENCE_PREFIX, KeyVaultStor
 from jwks_tool.testing.keyvault_server import KeyVaultServer
 from tests.conftest import DATA
 from tests.conftest import PASSPHRASE as CONFTEST_PASSPHRASE
+from tests.faultrunner import command
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +99,7 @@ def tool(*args: str, env: dict[str, str], kill_after: float | None = None, timeo
     """Run ``python -m jwks_tool ARGS``; with ``kill_after``, SIGKILL it if it still runs after that many seconds."""
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jwks_tool", *args],
+        command(args, env),
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

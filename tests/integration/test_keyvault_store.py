@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jwks_tool.errors import ConflictError, RemoteError, StoreError
+from jwks_tool.keys import thumbprint
 from jwks_tool.model import SET_NAME_RE, Env, KeySet, KeyState, SetRef
 from jwks_tool.rotation import Rotation
 from jwks_tool.sealing import MIN_ITERATIONS, new_passphrase_protection
@@ -304,7 +305,8 @@ def test_a_forced_race_has_exactly_one_winner(vault: KeyVaultServer, replies: st
         assert [key.kid for key in read.keys] == ["k1", winner]
         assert read.revision == first.revision + 1
     assert len(vault.secret_versions(set_secret_name(ACME))) == 3  # the losing version stays in the history
-    assert key_secret_name(f"thumb-{loser}") in vault.deleted_secret_names()  # its private half is cleaned up
+    # its private half is cleaned up
+    assert key_secret_name(sample_record(loser).thumbprint) in vault.deleted_secret_names()
 
 
 def test_a_set_too_big_for_a_secret_is_refused(vault: KeyVaultServer) -> None:
@@ -394,7 +396,7 @@ def test_a_failed_set_write_deletes_its_private_halves_only_when_the_vault_refus
     with pytest.raises(RemoteError, match=r"cannot write the key set acme \(test\)"):
         store.write_set(sample_set("acme", Env.TEST, "k1", "k2"), expected_revision=first.revision)
     vault.faults.clear()
-    half = key_secret_name("thumb-k2")
+    half = key_secret_name(sample_record("k2").thumbprint)
     assert (half in vault.deleted_secret_names()) is (fault == "answered 503")
     assert (half in vault.secret_names()) is (fault == "no reply")
     stored = store_for(vault).read_set(ACME)
@@ -410,13 +412,18 @@ def test_a_set_that_outgrew_its_secret_is_pruned_and_rotates_again(run: Run, kv:
     store = store_for(kv)
     current = store.read_set(ACME)
     assert current is not None
+    bulky = [
+        {"kty": "RSA", "use": "sig", "kid": f"old{n:02}", "alg": "RS256", "n": "x" * 683, "e": "AQAB"}
+        for n in range(24)
+    ]
     old = [
         dataclasses.replace(
             sample_record(f"old{n:02}", KeyState.RETIRED),
             sealed_private=None,
-            public_jwk={"kty": "RSA", "use": "sig", "kid": f"old{n:02}", "alg": "RS256", "n": "x" * 683, "e": "AQAB"},
+            public_jwk=public,
+            thumbprint=thumbprint(public),  # every read checks it
         )
-        for n in range(24)
+        for n, public in enumerate(bulky)
     ]
     while True:  # as many old keys as the secret holds
         try:

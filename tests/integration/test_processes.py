@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.faultrunner import command
+
 pytestmark = pytest.mark.integration
 
 
 def tool(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "jwks_tool", *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    result = subprocess.run(command(args, env), env=env, capture_output=True, text=True, timeout=120, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
     return result
