@@ -67,3 +67,21 @@ def test_wheel_ships_templates_and_py_typed(tmp_path: Path) -> None:
     assert {f"jwks_tool/templates/{name}" for name in templates} <= names
     assert "jwks_tool/py.typed" in names
     assert not any(name.startswith("tests/") for name in names)
+
+
+def test_every_test_the_readme_names_exists() -> None:
+    """The security model names its proof: each ``file.py::test`` (or ``::test`` after a file) must be a test there."""
+    found = 0
+    for paragraph in README.split("\n\n"):
+        current: Path | None = None
+        for match in re.finditer(r"`((?:tests/[\w/]+/)?test_\w+\.py)?(?:::(\w+))?", paragraph):
+            file, name = match.group(1), match.group(2)
+            if file:
+                hits = list(ROOT.glob(f"tests/**/{Path(file).name}"))
+                assert len(hits) == 1, f"README names {file}, which is not one test file"
+                current = hits[0]
+            if name:
+                assert current is not None, f"README names ::{name} before any test file"
+                assert re.search(rf"^def {name}\(", current.read_text(), re.M), f"{current.name} has no {name}"
+                found += 1
+    assert found >= 20
