@@ -7,6 +7,6 @@ crypto stack, so the groups import it inside the function that needs it, not at 
 
 from __future__ import annotations
 
-from jwks_tool.testing.keyvault_server import KeyVaultServer, ThrottleLimits
+from tests.servers.keyvault import KeyVaultServer, ThrottleLimits
 
 __all__ = ["KeyVaultServer", "ThrottleLimits"]

@@ -1,7 +1,7 @@
 """jwks-tool: the signing keys of OAuth2 machine clients, Maskinporten first.
 
     >>> from jwks_tool.stores import open_store
-    >>> from jwks_tool.service import KeyService, GenerateRequest
+    >>> from jwks_tool.services.key_service import KeyService, GenerateRequest
     >>> svc = KeyService(open_store("memory:"), passphrase=lambda confirm: "demo passphrase")
     >>> record = svc.generate(GenerateRequest(name="acme", env="test"))
     >>> record.state

@@ -7,7 +7,7 @@
 
 Every error a user can cause is a :class:`JwksToolError` carrying one line that names the problem and a hint that
 names the fix. Third-party exceptions are wrapped at the boundary (``raise ... from exc``). The command line maps
-each class to an exit code in one place (:data:`jwks_tool._cli.EXIT_CODES`).
+each class to an exit code in one place (:data:`jwks_tool.cli.main.EXIT_CODES`).
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy --strict"
 .venv/bin/mypy
+echo "== lint-imports (the layer contracts in pyproject.toml)"
+.venv/bin/lint-imports --no-cache | grep -E "^Contracts:|KEPT|BROKEN" || { .venv/bin/lint-imports --no-cache; exit 1; }
 .venv/bin/python scripts/audit_deps.py   # prints its own "== pip-audit" line
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from jwks_tool._cli import cli
-from jwks_tool.testing.keyvault_server import KeyVaultServer
+from jwks_tool.cli.main import cli
+from tests.servers.keyvault import KeyVaultServer
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"
@@ -56,8 +56,8 @@ def run() -> Callable[..., Result]:
 @pytest.fixture
 def fixed_now(monkeypatch: pytest.MonkeyPatch) -> datetime:
     """Freeze the clocks of the service (creation times, kids) and of inspect (expiry lint) at FIXED_NOW."""
-    monkeypatch.setattr("jwks_tool.service.utcnow", lambda: FIXED_NOW)
-    monkeypatch.setattr("jwks_tool.inspecting.utcnow", lambda: FIXED_NOW)
+    monkeypatch.setattr("jwks_tool.services.key_service.utcnow", lambda: FIXED_NOW)
+    monkeypatch.setattr("jwks_tool.services.inspecting.utcnow", lambda: FIXED_NOW)
     return FIXED_NOW
 
 

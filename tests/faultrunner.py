@@ -60,7 +60,7 @@ def main() -> None:
     point = os.environ.get(CRASH_AT, "")
     if point:
         install(point)
-    from jwks_tool._cli import main as cli_main
+    from jwks_tool.cli.main import main as cli_main
 
     sys.argv = ["jwks-tool", *sys.argv[1:]]
     cli_main()

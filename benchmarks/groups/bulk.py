@@ -16,7 +16,7 @@ from benchmarks.harness import BenchmarkError, Context, Mode, Sampler, compare, 
 from benchmarks.results import Comparison, Results
 
 if TYPE_CHECKING:
-    from jwks_tool.service import GenerateRequest
+    from jwks_tool.services.key_service import GenerateRequest
 
 BULK_TARGET = 1.7
 """Throughput of ``generate_many`` with 2 workers over 1 worker must be at least this."""
@@ -24,7 +24,7 @@ BULK_TARGET = 1.7
 
 def bulk_figure(ctx: Context, keys: int, runs: int) -> Comparison:
     """``KeyService.generate_many`` of ``keys`` RSA-3072 keys (new sets), workers=1 against workers=2."""
-    from jwks_tool.service import GenerateRequest, KeyService
+    from jwks_tool.services.key_service import GenerateRequest, KeyService
     from jwks_tool.stores import open_store
 
     svc = KeyService(open_store(str(ctx.workdir / "store-bulk")), passphrase)

@@ -1,6 +1,6 @@
 """Group ``imports`` (README figure 1, import checks): ``--help`` must not import the heavy packages.
 
-Runs ``python -X importtime`` on ``import jwks_tool._cli`` and ``jwks-tool --help`` (judged) and ``jwks-tool list``
+Runs ``python -X importtime`` on ``import jwks_tool.cli.main`` and ``jwks-tool --help`` (judged) and ``jwks-tool list``
 (information), and names every module of :data:`HEAVY_PACKAGES` they import.
 """
 
@@ -37,11 +37,11 @@ def heavy_modules(modules: Sequence[str]) -> list[str]:
 
 
 def import_checks(ctx: Context) -> list[Check]:
-    """What ``import jwks_tool._cli`` and ``--help`` import (``-X importtime``), and, for information, ``list``."""
+    """What ``import jwks_tool.cli.main`` and ``--help`` import (``-X importtime``), and, for information, ``list``."""
     env = ctx.env(ctx.few_sets_store(), passphrase=False)
     checks = []
     cases: tuple[tuple[str, str, list[str], bool], ...] = (
-        ("imports.cli", "import jwks_tool._cli", ["-c", "import jwks_tool._cli"], True),
+        ("imports.cli", "import jwks_tool.cli.main", ["-c", "import jwks_tool.cli.main"], True),
         ("imports.help", "jwks-tool --help", ["-m", "jwks_tool", "--help"], True),
         ("imports.list", "jwks-tool list", ["-m", "jwks_tool", "list"], False),
     )

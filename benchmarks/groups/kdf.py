@@ -18,7 +18,7 @@ KDF_KEYS = 50
 
 def kdf_figure(ctx: Context, runs: int) -> Comparison:
     """``KeyService.private_jwk`` for 1 key against 50 keys, each sample in a new service (so its own KDF)."""
-    from jwks_tool.service import GenerateRequest, KeyService
+    from jwks_tool.services.key_service import GenerateRequest, KeyService
     from jwks_tool.stores import open_store
 
     url = str(ctx.workdir / "store-kdf")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
 
     from benchmarks._servers import KeyVaultServer
-    from jwks_tool.keyvault import PlannedSecret
+    from jwks_tool.integrations.azure.keyvault import PlannedSecret
 
 KV_WORKERS = 8
 KV_SLACK = 1.1
@@ -32,9 +32,9 @@ KV_LATENCY_TARGET = 0.3
 
 def planned_batches(prefix: str, count: int, value: str) -> list[list[PlannedSecret]]:
     """One batch (a set's key secret, as ``keyvault push --all --secret-name '{name}-{env}-jwk'`` plans it) per set."""
-    from jwks_tool.b64 import b64url_encode
-    from jwks_tool.keyvault import CONTENT_TYPE_JWK, PlannedSecret
-    from jwks_tool.model import utcnow
+    from jwks_tool.core.b64 import b64url_encode
+    from jwks_tool.core.model import utcnow
+    from jwks_tool.integrations.azure.keyvault import CONTENT_TYPE_JWK, PlannedSecret
 
     now = utcnow()
     batches = []
@@ -51,7 +51,7 @@ def planned_batches(prefix: str, count: int, value: str) -> list[list[PlannedSec
 
 def secret_value() -> str:
     """A real Key Vault value (base64 of an RSA-3072 private JWK), the same for every secret."""
-    from jwks_tool import keys as keymod
+    from jwks_tool.core import keys as keymod
 
     members = keymod.generate_private_jwk(kty="RSA", size=3072, crv=None)
     return keymod.encode_b64_jwk(keymod.altinn_private_jwk(members, kid="benchmark", alg="RS256"))
@@ -61,8 +61,8 @@ def _push(
     client: SecretClient, vault: KeyVaultServer, prefix: str, count: int, value: str, **options: Any
 ) -> tuple[float, int, str]:
     """Push ``count`` new secrets named ``prefix...``: the wall time, how many the vault holds, and the failure."""
-    from jwks_tool import keyvault as kv
     from jwks_tool.errors import JwksToolError
+    from jwks_tool.integrations.azure import keyvault as kv
 
     failure = ""
     start = time.perf_counter()
@@ -80,7 +80,7 @@ def paced(ctx: Context, mode: Mode, value: str) -> tuple[Comparison, list[Check]
     from azure.keyvault.secrets import SecretClient
 
     from benchmarks._servers import KeyVaultServer, ThrottleLimits
-    from jwks_tool import keyvault as kv
+    from jwks_tool.integrations.azure import keyvault as kv
 
     count, limit, window = mode.kv_secrets, mode.kv_limit, mode.kv_window
     floor = count / limit * window

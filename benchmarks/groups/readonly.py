@@ -12,7 +12,7 @@ from benchmarks.results import Check, Results
 
 def readonly_checks(ctx: Context) -> list[Check]:
     """list, show and public export work with no passphrase in the environment and stdin not a terminal."""
-    from jwks_tool._cli import EXIT_CODES
+    from jwks_tool.cli.main import EXIT_CODES
     from jwks_tool.errors import PassphraseError
 
     env = ctx.env(ctx.few_sets_store(), passphrase=False)

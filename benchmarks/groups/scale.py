@@ -19,7 +19,7 @@ from benchmarks.harness import BenchmarkError, Context, Mode, finish, passphrase
 from benchmarks.results import Comparison, Results, align, ms, show_time
 
 if TYPE_CHECKING:
-    from jwks_tool.model import KeySet
+    from jwks_tool.core.model import KeySet
 
 SCALE_SIZES = ((10, 100), (100, 1_000), (1_000, 10_000))
 """(sets, keys) of the scale stores: ten keys a set. The first is the start-up, the last is judged."""
@@ -42,8 +42,8 @@ def scale_keyset(index: int, public: Mapping[str, Any], now: datetime) -> KeySet
     it was promoted and retired a day after that. So keys 0-6 are retired (private halves destroyed), 7 is retiring,
     8 active and 9 next (2 days old). Every ``SCALE_WARN_EVERY``-th set's active key expires in 30 days.
     """
-    from jwks_tool import keys as keymod
-    from jwks_tool.model import Env, KeyRecord, KeySet, KeyState, Kid, Origin, SetRef, Thumbprint, Transition
+    from jwks_tool.core import keys as keymod
+    from jwks_tool.core.model import Env, KeyRecord, KeySet, KeyState, Kid, Origin, SetRef, Thumbprint, Transition
 
     ref = SetRef(f"client-{index:04d}", Env.TEST if index % 2 == 0 else Env.PROD)
     made = [now - timedelta(days=2 + 90 * (SCALE_KEYS_PER_SET - 1 - k)) for k in range(SCALE_KEYS_PER_SET)]
@@ -85,8 +85,8 @@ def scale_keyset(index: int, public: Mapping[str, Any], now: datetime) -> KeySet
 
 def build_scale_store(ctx: Context, sets: int, public: Mapping[str, Any]) -> Path:
     """A file store with ``sets`` sets of ten keys, each set document written by ``FileStore.write_set``."""
-    from jwks_tool.model import utcnow
-    from jwks_tool.service import KeyService
+    from jwks_tool.core.model import utcnow
+    from jwks_tool.services.key_service import KeyService
     from jwks_tool.stores.file import FileStore
 
     path = ctx.workdir / f"store-scale-{sets * SCALE_KEYS_PER_SET}"
@@ -137,7 +137,7 @@ def _curve(
 
 def scale_figures(ctx: Context, rounds: int) -> list[Comparison]:
     """``jwks-tool status`` and ``jwks-tool check`` on 100, 1,000 and 10,000 keys, sampled round-robin."""
-    from jwks_tool import keys as keymod
+    from jwks_tool.core import keys as keymod
 
     public = keymod.public_jwk(keymod.generate_private_jwk(kty="RSA", size=3072, crv=None))
     stores: dict[int, Path] = {}

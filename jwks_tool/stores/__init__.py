@@ -66,32 +66,61 @@ def _xdg_data_home() -> str | None:
     return base if base.startswith("/") and os.path.normpath(base) == base else None
 
 
+BUILT_IN_STORES = {
+    "file": "jwks_tool.stores.file:FileStore",
+    "keyvault": "jwks_tool.stores.keyvault:KeyVaultStore",
+    "memory": "jwks_tool.stores.memory:MemoryStore",
+}
+"""The built-in stores, exactly as pyproject.toml lists them in the ``jwks_tool.stores`` entry-point group that
+plug-ins use too (a test keeps the two equal). Reading entry points costs start-up time, so the built-ins have this
+fast path and the group is read only for a URL no built-in store takes."""
+
+
 def _load(target: str) -> type[KeyStore]:
     module, _, name = target.partition(":")
     return cast(type[KeyStore], getattr(import_module(module), name))
 
 
+def _plugin_stores(url: str) -> type[KeyStore] | None:
+    """The first plug-in store whose ``supports(url)`` says yes; a plug-in that fails to load is reported on stderr
+    as one warning line and skipped, so it cannot hide the others."""
+    import warnings
+    from importlib.metadata import entry_points
+
+    from jwks_tool.errors import JwksToolWarning
+
+    for entry in entry_points(group="jwks_tool.stores"):
+        if entry.name in BUILT_IN_STORES:
+            continue
+        try:
+            candidate = entry.load()
+        except Exception as exc:  # a broken plug-in must not hide the others
+            warnings.warn(
+                f"the store plug-in {entry.name!r} ({entry.value}) failed to load and was skipped: {exc}",
+                JwksToolWarning,
+                stacklevel=3,
+            )
+            continue
+        if isinstance(candidate, type) and issubclass(candidate, KeyStore) and candidate.supports(url):
+            return candidate
+    return None
+
+
 def store_class_for(url: str) -> type[KeyStore]:
     """The store type for ``url``: a built-in one, else the first plug-in whose ``supports(url)`` says yes."""
     if url.startswith("memory:"):
-        return _load("jwks_tool.stores.memory:MemoryStore")
+        return _load(BUILT_IN_STORES["memory"])
     if is_keyvault_url(url):
-        return _load("jwks_tool.stores.keyvault:KeyVaultStore")
+        return _load(BUILT_IN_STORES["keyvault"])
     if "://" in url and not url.startswith("file://"):
-        from importlib.metadata import entry_points
-
-        for entry in entry_points(group="jwks_tool.stores"):
-            try:
-                candidate = entry.load()
-            except Exception as exc:  # a broken plug-in must not hide the others
-                raise StoreError(f"the store plug-in {entry.name!r} failed to load: {exc}") from exc
-            if isinstance(candidate, type) and issubclass(candidate, KeyStore) and candidate.supports(url):
-                return candidate
+        candidate = _plugin_stores(url)
+        if candidate is not None:
+            return candidate
         raise StoreError(
             f"no key store handles {url!r}",
             hint="use a folder path, file:PATH, memory:, or https://NAME.vault.azure.net/ (Azure Key Vault)",
         )
-    return _load("jwks_tool.stores.file:FileStore")
+    return _load(BUILT_IN_STORES["file"])
 
 
 def open_store(url: str | None = None) -> KeyStore:

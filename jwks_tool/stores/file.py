@@ -32,8 +32,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from jwks_tool.core.model import SET_NAME_RE, Env, KeySet, SetRef
 from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
-from jwks_tool.model import SET_NAME_RE, Env, KeySet, SetRef
 from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@
     True
 
 A store keeps a configuration record (how private keys are protected) and one document per key set
-(:class:`jwks_tool.model.KeySet`). Private halves arrive already sealed; a store never sees key material in the
+(:class:`jwks_tool.core.model.KeySet`). Private halves arrive already sealed; a store never sees key material in the
 clear unless the user opted into the plaintext scheme. Writers hold :meth:`KeyStore.lock` and pass the revision they
 read; a store refuses a write based on a stale revision (:class:`~jwks_tool.errors.ConflictError`), so two writers
 can never silently overwrite each other. ``jwks_tool.testing.store_conformance`` is the suite every store passes.
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from jwks_tool.model import KeySet, SetRef
+from jwks_tool.core.model import KeySet, SetRef
 
 STORE_SCHEMA = 1
 """Version of the store configuration record this jwks-tool writes and reads."""
@@ -88,7 +88,7 @@ class KeyStore(ABC):
         """Whether any set holds a private half sealed under a passphrase (anything not written in plaintext): a
         store marked plaintext that does has had its protection record replaced. Reads every set (and, where private
         halves are kept apart, each private half): only asked before a plaintext write."""
-        from jwks_tool.sealing import PLAINTEXT_PREFIX
+        from jwks_tool.core.sealing import PLAINTEXT_PREFIX
 
         for keyset in self.read_sets():
             for record in keyset.keys:

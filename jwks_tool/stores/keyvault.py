@@ -4,7 +4,7 @@
     >>> store = KeyVaultStore.from_url("https://acme-keys.vault.azure.net/?credential=cli")
     >>> store.describe()
     'https://acme-keys.vault.azure.net/'
-    >>> from jwks_tool.model import Env, SetRef
+    >>> from jwks_tool.core.model import Env, SetRef
     >>> set_secret_name(SetRef("Acme.api_1", Env.PROD))
     'jwks-tool-set-prod--3acme-1api-21'
 
@@ -70,6 +70,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from jwks_tool.core.model import SET_NAME_RE, Env, KeySet, SetRef
 from jwks_tool.errors import (
     ConflictError,
     InputError,
@@ -79,8 +80,7 @@ from jwks_tool.errors import (
     StoreLockedError,
     StoreVersionError,
 )
-from jwks_tool.keyvault import MAX_SECRET_BYTES, SECRET_NAME_RE, Connection, Credential, azure_errors
-from jwks_tool.model import SET_NAME_RE, Env, KeySet, SetRef
+from jwks_tool.integrations.azure.keyvault import MAX_SECRET_BYTES, SECRET_NAME_RE, Connection, Credential, azure_errors
 from jwks_tool.stores import is_keyvault_url
 from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
 
@@ -395,7 +395,7 @@ class KeyVaultStore(KeyStore):
         """The SecretClient, made (and signed in) on first use."""
         with self._client_lock:
             if self._client is None:
-                from jwks_tool.keyvault import secret_client
+                from jwks_tool.integrations.azure.keyvault import secret_client
 
                 with azure_errors("sign in to Azure", vault=self.describe()):
                     self._client = secret_client(self.connection, self._credential)

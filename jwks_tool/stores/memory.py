@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from jwks_tool.core.model import KeySet, SetRef
 from jwks_tool.errors import ConflictError
-from jwks_tool.model import KeySet, SetRef
 from jwks_tool.stores.interface import KeyStore
 
 

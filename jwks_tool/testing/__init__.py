@@ -1,1 +1,1 @@
-"""Test helpers for jwks_tool: a local Key Vault-compatible HTTPS server for driving the real Azure SDK."""
+"""What a store plug-in author needs: the store conformance suite (:mod:`jwks_tool.testing.store_conformance`)."""

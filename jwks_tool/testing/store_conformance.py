@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jwks_tool.b64 import b64url_encode
+from jwks_tool.core.b64 import b64url_encode
+from jwks_tool.core.keys import thumbprint
+from jwks_tool.core.model import Env, KeyRecord, KeySet, KeyState, Kid, Origin, SetRef, Transition
 from jwks_tool.errors import ConflictError
-from jwks_tool.keys import thumbprint
-from jwks_tool.model import Env, KeyRecord, KeySet, KeyState, Kid, Origin, SetRef, Transition
 from jwks_tool.stores.interface import KeyStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from jwks_tool.testing.keyvault_server import KeyVaultServer
-from jwks_tool.testing.maskinporten_server import MaskinportenServer
+from tests.servers.keyvault import KeyVaultServer
+from tests.servers.maskinporten import MaskinportenServer
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]

@@ -13,7 +13,7 @@ connections and stalls.
 
 The kill tests' stores use the normal PBKDF2 count (600,000); all keys are RSA 2048. Each bug these tests found got
 a test of its own first (``xfail(strict=True)`` while open); the audit trail checks read it as ``jwks-tool log``
-shows it: the log completed from the sets' histories (:func:`jwks_tool.audit.trail`).
+shows it: the log completed from the sets' histories (:func:`jwks_tool.services.audit.trail`).
 """
 
 from __future__ import annotations
@@ -39,17 +39,17 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from jwks_tool.audit import trail
-from jwks_tool.model import Env, KeySet, KeyState, SetRef
-from jwks_tool.rotation import Rotation
-from jwks_tool.sealing import MIN_ITERATIONS, new_passphrase_protection
-from jwks_tool.service import GenerateRequest, KeyService
+from jwks_tool.core.model import Env, KeySet, KeyState, SetRef
+from jwks_tool.core.sealing import MIN_ITERATIONS, new_passphrase_protection
+from jwks_tool.services.audit import trail
+from jwks_tool.services.key_service import GenerateRequest, KeyService
+from jwks_tool.services.rotation import Rotation
 from jwks_tool.stores.file import FileStore
 from jwks_tool.stores.keyvault import KEY_PREFIX, REFERENCE_PREFIX, KeyVaultStore
-from jwks_tool.testing.keyvault_server import KeyVaultServer
 from tests.conftest import DATA
 from tests.conftest import PASSPHRASE as CONFTEST_PASSPHRASE
 from tests.faultrunner import command
+from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
 
@@ -547,7 +547,7 @@ def test_a_torn_audit_line_does_not_break_the_log(tmp_path: Path) -> None:
 def test_a_start_that_loses_the_race_does_not_claim_the_other_key(
     run: Callable[..., Result], store_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jwks_tool import keys as keymod
+    from jwks_tool.core import keys as keymod
 
     assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
     real = keymod.generate_private_jwk

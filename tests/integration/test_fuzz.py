@@ -36,8 +36,8 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from jwks_tool._cli import cli
-from jwks_tool.sealing import new_passphrase_protection
+from jwks_tool.cli.main import cli
+from jwks_tool.core.sealing import new_passphrase_protection
 from jwks_tool.stores.file import FileStore
 
 pytestmark = pytest.mark.integration

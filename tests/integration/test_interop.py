@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwcrypto.jwk import JWK
 
-from jwks_tool.b64 import b64url_encode, b64url_to_int
-from jwks_tool.keys import thumbprint
-from jwks_tool.model import PRIVATE_MEMBERS
+from jwks_tool.core.b64 import b64url_encode, b64url_to_int
+from jwks_tool.core.keys import thumbprint
+from jwks_tool.core.model import PRIVATE_MEMBERS
 
 pytestmark = pytest.mark.integration
 

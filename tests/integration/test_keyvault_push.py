@@ -15,7 +15,7 @@ import pytest
 from azure.keyvault.secrets import SecretClient
 from click.testing import Result
 
-from jwks_tool.testing.keyvault_server import KeyVaultServer
+from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]
@@ -157,8 +157,8 @@ def test_errors_are_one_line_with_the_fix(
 
 def test_push_all_paces_below_the_limit(run: Run, kv: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """--all keeps writes within the vault's window limit (scaled down here: 4 writes per 1 s) and ends with no 429."""
-    from jwks_tool import keyvault as kvmod
-    from jwks_tool.testing.keyvault_server import ThrottleLimits
+    from jwks_tool.integrations.azure import keyvault as kvmod
+    from tests.servers.keyvault import ThrottleLimits
 
     for i in range(10):
         assert run("generate", f"c{i}", "--size", "2048").exit_code == 0
@@ -186,7 +186,7 @@ def test_push_as_key_imports_a_signing_key(run: Run, kv: KeyVaultServer) -> None
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    from jwks_tool.keys import public_key_from_jwk
+    from jwks_tool.core.keys import public_key_from_jwk
 
     assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
     result = run("keyvault", "push", "acme", *vault_args(kv), "--as", "key")

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
-from jwks_tool.testing.keyvault_server import (
+from tests.servers.keyvault import (
     IDENTITY_PATH,
     KeyVaultServer,
     StaticTokenCredential,
@@ -660,7 +660,7 @@ def test_state_dir_persists_ca_and_contents(make_vault: Callable[..., KeyVaultSe
 def test_cli_prints_connection_details_and_stops_on_signal(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "jwks_tool.testing.keyvault_server", "--state-dir", str(tmp_path)],
+        [sys.executable, "-m", "tests.servers.keyvault", "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -18,12 +18,12 @@ from click.testing import Result
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jwks_tool.core.keys import thumbprint
+from jwks_tool.core.model import SET_NAME_RE, Env, KeySet, KeyState, SetRef
+from jwks_tool.core.sealing import MIN_ITERATIONS, new_passphrase_protection
 from jwks_tool.errors import ConflictError, RemoteError, StoreError
-from jwks_tool.keys import thumbprint
-from jwks_tool.model import SET_NAME_RE, Env, KeySet, KeyState, SetRef
-from jwks_tool.rotation import Rotation
-from jwks_tool.sealing import MIN_ITERATIONS, new_passphrase_protection
-from jwks_tool.service import GenerateRequest, KeyService
+from jwks_tool.services.key_service import GenerateRequest, KeyService
+from jwks_tool.services.rotation import Rotation
 from jwks_tool.stores import store_class_for
 from jwks_tool.stores.interface import KeyStore
 from jwks_tool.stores.keyvault import (
@@ -35,9 +35,9 @@ from jwks_tool.stores.keyvault import (
     ref_from_secret_name,
     set_secret_name,
 )
-from jwks_tool.testing.keyvault_server import KeyVaultServer
 from jwks_tool.testing.store_conformance import StoreConformance, sample_record, sample_set
 from tests.conftest import PASSPHRASE
+from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]

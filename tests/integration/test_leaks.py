@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from jwks_tool._cli import cli
+from jwks_tool.cli.main import cli
 
 pytestmark = pytest.mark.integration
 

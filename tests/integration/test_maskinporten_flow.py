@@ -9,7 +9,7 @@ import jwt
 import pytest
 from click.testing import Result
 
-from jwks_tool.testing.maskinporten_server import MaskinportenServer
+from tests.servers.maskinporten import MaskinportenServer
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]
@@ -95,7 +95,7 @@ def test_three_minute_grant_is_refused_before_sending(run: Run, mp: Maskinporten
 
 
 def test_replayed_grant_and_clock_skew_are_explained(run: Run, mp: MaskinportenServer) -> None:
-    from jwks_tool.maskinporten import request_token
+    from jwks_tool.integrations.maskinporten.client import request_token
 
     assert run("generate", "acme", "--size", "2048").exit_code == 0
     mp.register_client("client-1", ["altinn:instances.read"], {"keys": registered(run)})
@@ -198,7 +198,7 @@ def test_a_three_minute_grant_made_elsewhere_is_explained(run: Run, mp: Maskinpo
     import time
 
     from jwks_tool.errors import RemoteError
-    from jwks_tool.maskinporten import request_token
+    from jwks_tool.integrations.maskinporten.client import request_token
 
     assert run("generate", "acme", "--size", "2048").exit_code == 0
     mp.register_client("client-1", ["altinn:instances.read"], {"keys": registered(run)})

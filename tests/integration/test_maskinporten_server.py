@@ -23,7 +23,7 @@ import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from jwks_tool.testing.maskinporten_server import (
+from tests.servers.maskinporten import (
     ASSERTION_FAILED,
     DCR_READ,
     DCR_WRITE,
@@ -639,7 +639,7 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "jwks_tool.testing.maskinporten_server",
+            "tests.servers.maskinporten",
             "--client",
             CLIENT,
             "--scope",

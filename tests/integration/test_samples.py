@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from jwks_tool.b64 import b64url_to_int
-from jwks_tool.keys import public_key_from_jwk, thumbprint
-from jwks_tool.model import PRIVATE_MEMBERS
+from jwks_tool.core.b64 import b64url_to_int
+from jwks_tool.core.keys import public_key_from_jwk, thumbprint
+from jwks_tool.core.model import PRIVATE_MEMBERS
 
 Run = Callable[..., Result]
 
@@ -40,7 +40,7 @@ FINDING_LINE = re.compile(r"^  (error|warning): .* \(([a-z0-9-]+)\)$")
 
 @pytest.fixture(autouse=True)
 def _samples_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jwks_tool.inspecting.utcnow", lambda: SAMPLES_NOW)
+    monkeypatch.setattr("jwks_tool.services.inspecting.utcnow", lambda: SAMPLES_NOW)
 
 
 def inspect_args(path: Path, entry: dict[str, Any]) -> list[str]:

@@ -75,7 +75,7 @@ def test_status_on_a_store_that_does_not_exist_says_so(run: Run, tmp_path: Path)
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
     def set_time(moment: datetime) -> None:
-        monkeypatch.setattr("jwks_tool.service.utcnow", lambda: moment)
+        monkeypatch.setattr("jwks_tool.services.key_service.utcnow", lambda: moment)
 
     return set_time
 

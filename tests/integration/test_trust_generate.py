@@ -79,7 +79,7 @@ def test_a_rerun_makes_only_what_is_missing(run: Run, store_dir: Path) -> None:
 def test_a_failed_set_is_reported_and_the_others_land(
     run: Run, store_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jwks_tool.service import KeyService
+    from jwks_tool.services.key_service import KeyService
 
     real = KeyService._add_key
 
@@ -119,7 +119,7 @@ def test_ctrl_c_in_any_command_is_one_line_and_130(run: Run, monkeypatch: pytest
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("jwks_tool.service.KeyService.get_set", interrupted)
+    monkeypatch.setattr("jwks_tool.services.key_service.KeyService.get_set", interrupted)
     result = run("show", "acme")
     assert result.exit_code == 130
     assert result.stderr == (

@@ -16,7 +16,7 @@ import pytest
 from click.testing import Result
 
 from jwks_tool.errors import InputError, RemoteError
-from jwks_tool.maskinporten import MAX_RESPONSE_BYTES, PortalClient, request_token
+from jwks_tool.integrations.maskinporten.client import MAX_RESPONSE_BYTES, PortalClient, request_token
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]
@@ -288,7 +288,7 @@ def test_the_error_line_printer_is_the_last_line_of_defence(run: Run, monkeypatc
     def hostile_service(*args: object) -> None:
         raise RemoteError("the vault said \x1b]0;x\x07\x1b[2J\rStore passphrase: \u2066", hint="go\x9b")
 
-    monkeypatch.setattr("jwks_tool._cli_lifecycle.make_service", hostile_service)
+    monkeypatch.setattr("jwks_tool.cli.lifecycle.make_service", hostile_service)
     result = run("status")
     assert result.exit_code == 10
     assert result.stderr == (

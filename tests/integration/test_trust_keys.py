@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from jwks_tool.b64 import b64url_to_int, int_to_b64url
+from jwks_tool.core.b64 import b64url_to_int, int_to_b64url
 
 Run = Callable[..., Result]
 
@@ -103,7 +103,7 @@ def test_a_5000_key_jwks_inspects_in_linear_time(run: Run, tmp_path: Path, rfc75
     assert code == 2
     assert findings == [("error", "duplicate-kid")]
     assert elapsed < 2.0, f"inspect of 5,000 keys took {elapsed:.1f} s"
-    from jwks_tool.profiles import GENERIC
+    from jwks_tool.core.profiles import GENERIC
 
     started = time.perf_counter()
     assert [f.code for f in GENERIC.lint_set(jwks["keys"], expect_public=True)] == ["duplicate-kid"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from jwks_tool._cli import OUT_TEMP_SUFFIX
+from jwks_tool.cli.main import OUT_TEMP_SUFFIX
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]
@@ -99,7 +99,7 @@ def test_out_never_overwrites_without_force(run: Run, acme: None, outdir: Path) 
 def test_out_asks_on_a_terminal_before_replacing(
     run: Run, acme: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("jwks_tool._cli.is_terminal", lambda stream: True)
+    monkeypatch.setattr("jwks_tool.cli.main.is_terminal", lambda stream: True)
     out = tmp_path / "kv.txt"
     out.write_text("precious\n")
     result = run(*PRIVATE_B64, "--out", str(out), input="n\n")
@@ -190,8 +190,8 @@ def test_help_names_the_overwrite_flag(run: Run) -> None:
 
 
 def test_private_json_export_to_a_terminal_asks(run: Run, acme: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jwks_tool._cli.is_terminal", lambda stream: True)
-    monkeypatch.setattr("jwks_tool._cli_keys.is_terminal", lambda stream: True)
+    monkeypatch.setattr("jwks_tool.cli.main.is_terminal", lambda stream: True)
+    monkeypatch.setattr("jwks_tool.cli.keys.is_terminal", lambda stream: True)
     result = run("export", "acme", "--private", "--json", input="n\n")
     assert result.exit_code == 9
     assert '"d"' not in result.stdout

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from jwks_tool import keys as keymod
+from jwks_tool.core import keys as keymod
+from jwks_tool.core.sealing import PassphraseSealer, new_passphrase_protection, open_protection
 from jwks_tool.errors import PassphraseError, StoreCorruptError
-from jwks_tool.sealing import PassphraseSealer, new_passphrase_protection, open_protection
 from tests.conftest import PASSPHRASE
 
 pytestmark = pytest.mark.integration
@@ -229,7 +229,7 @@ def test_an_edited_protection_record_is_damage(run: Run, made: Path, member: str
 
 def test_a_store_of_the_previous_release_keeps_working(run: Run, store_dir: Path) -> None:
     """The legacy check value (no binding to the protection record) is accepted, and left as it is."""
-    from jwks_tool.b64 import b64url_encode
+    from jwks_tool.core.b64 import b64url_encode
 
     protection, _ = new_passphrase_protection(PASSPHRASE, iterations=1000)
     legacy = PassphraseSealer(salt=os.urandom(16), iterations=1000, passphrase=lambda confirm: PASSPHRASE)
@@ -377,10 +377,10 @@ def test_a_name_or_kid_with_a_trailing_newline_is_refused(run: Run, store_dir: P
 
 
 def test_validating_regexes_match_whole_strings() -> None:
-    from jwks_tool.b64 import b64url_decode
+    from jwks_tool.core.b64 import b64url_decode
+    from jwks_tool.core.model import KID_RE, SET_NAME_RE, SetRef
     from jwks_tool.errors import InputError
-    from jwks_tool.keyvault import SECRET_NAME_RE
-    from jwks_tool.model import KID_RE, SET_NAME_RE, SetRef
+    from jwks_tool.integrations.azure.keyvault import SECRET_NAME_RE
     from jwks_tool.stores.keyvault import decode_set_name
 
     for pattern in (SET_NAME_RE, KID_RE, SECRET_NAME_RE):

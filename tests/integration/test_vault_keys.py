@@ -10,7 +10,7 @@ import pytest
 from azure.keyvault.keys import KeyClient
 from click.testing import Result
 
-from jwks_tool.testing.keyvault_server import KeyVaultServer
+from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]

@@ -17,7 +17,7 @@ import pytest
 from click.testing import Result
 
 from jwks_tool import __version__
-from jwks_tool._cli import EXIT_CODES, cli
+from jwks_tool.cli.main import EXIT_CODES, cli
 from jwks_tool.errors import AbortedError
 
 Run = Callable[..., Result]
@@ -122,7 +122,7 @@ def test_read_only_commands_import_little(
     env = dict(os.environ)
     code = (
         "import sys\n"
-        "from jwks_tool._cli import main\n"
+        "from jwks_tool.cli.main import main\n"
         f"sys.argv = ['jwks-tool', *{list(args)!r}]\n"
         "try:\n"
         "    main()\n"
@@ -191,8 +191,8 @@ def test_export_private_jwk_to_pipe(run: Run, imported: dict[str, Any]) -> None:
 
 
 def test_private_export_to_a_terminal_asks(run: Run, imported: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jwks_tool._cli.is_terminal", lambda stream: True)
-    monkeypatch.setattr("jwks_tool._cli_keys.is_terminal", lambda stream: True)
+    monkeypatch.setattr("jwks_tool.cli.main.is_terminal", lambda stream: True)
+    monkeypatch.setattr("jwks_tool.cli.keys.is_terminal", lambda stream: True)
     result = run("export", "acme", "--private", input="n\n")
     assert result.exit_code == EXIT_CODES[AbortedError] == 9
     assert imported["d"] not in result.output
@@ -449,7 +449,7 @@ def test_lazy_command_table_is_true() -> None:
     """--help lists commands from a static table (so it imports no command module): it must match the commands."""
     import importlib
 
-    from jwks_tool._cli import COMMANDS
+    from jwks_tool.cli.main import COMMANDS
 
     for name, (module, short) in COMMANDS.items():
         importlib.import_module(module)

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from jwks_tool._cli import EXIT_CODES, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, EXIT_WARNINGS
+from jwks_tool.cli.main import EXIT_CODES, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, EXIT_WARNINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 
 def test_readme_documents_every_command() -> None:
-    from jwks_tool._cli import COMMANDS
+    from jwks_tool.cli.main import COMMANDS
 
     for name in COMMANDS:
         assert re.search(rf"^\| `{name}( |`)", README, re.MULTILINE), f"README's command table lacks {name}"
@@ -63,8 +63,8 @@ def test_wheel_ships_templates_and_py_typed(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("jwks_tool-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    templates = {p.name for p in (ROOT / "templates").iterdir() if p.suffix == ".j2"}
-    assert {f"jwks_tool/templates/{name}" for name in templates} <= names
+    templates = {p.name for p in (ROOT / "jwks_tool" / "documents" / "templates").iterdir() if p.suffix == ".j2"}
+    assert {f"jwks_tool/documents/templates/{name}" for name in templates} <= names
     assert "jwks_tool/py.typed" in names
     assert not any(name.startswith("tests/") for name in names)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from jwks_tool.documents import RenderTemplate, ReportDocFormat, template_file
+from jwks_tool.documents.reports import RenderTemplate, ReportDocFormat, template_file
 
 Run = Callable[..., Result]
 
@@ -20,14 +20,14 @@ def story(
     run: Run, tmp_path: Path, rfc7517_rsa: dict[str, Any], fixed_now: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """acme (test): the RFC 7517 key imported at the fixed time, by a fixed user."""
-    monkeypatch.setattr("jwks_tool.service.actor", lambda: "tester@host")
+    monkeypatch.setattr("jwks_tool.services.key_service.actor", lambda: "tester@host")
     del rfc7517_rsa["kid"]
     (tmp_path / "k.json").write_text(json.dumps(rfc7517_rsa))
     assert run("import", "acme", str(tmp_path / "k.json")).exit_code == 0
 
 
 def test_every_template_and_format_has_a_file() -> None:
-    root = Path(__file__).resolve().parents[2] / "templates"
+    root = Path(__file__).resolve().parents[2] / "jwks_tool" / "documents" / "templates"
     for member in [*RenderTemplate, *ReportDocFormat]:
         assert (root / template_file(member)).is_file(), member
 
@@ -80,7 +80,7 @@ def test_user_templates(run: Run, story: None, tmp_path: Path) -> None:
 def test_report_markdown_is_golden(run: Run, story: None, golden: Any, store_dir: Path) -> None:
     result = run("report", "--format", "md")
     assert result.exit_code == 0
-    from jwks_tool.formats import markdown_text
+    from jwks_tool.documents.templates import markdown_text
 
     golden("report.md", result.output.replace(markdown_text(str(store_dir)), markdown_text("<store>")))
 
@@ -169,7 +169,7 @@ ESCAPED = (
 
 
 def test_markdown_escapes_what_users_wrote(run: Run, story: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jwks_tool.service.actor", lambda: "<img src=x onerror=alert(1)>@host")
+    monkeypatch.setattr("jwks_tool.services.key_service.actor", lambda: "<img src=x onerror=alert(1)>@host")
     kid = "acme-test-20260115-NzbLsXh8"
     assert run("revoke", "acme", "--kid", kid, "--reason", HOSTILE).exit_code == 0
     report = run("report", "--format", "md").output

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from jwks_tool import keys as keymod
+from jwks_tool.core import keys as keymod
+from jwks_tool.core.formats import PrivateFormat, PublicFormat, ReportFormat, render_private, render_public
+from jwks_tool.core.model import KID_RE, Env, KeySet, KeyState, SetRef
+from jwks_tool.core.profiles import GENERIC, MASKINPORTEN, get_profile
+from jwks_tool.core.reading import read_input
+from jwks_tool.core.sealing import new_passphrase_protection, new_plaintext_protection, open_protection
+from jwks_tool.core.timeutil import format_duration, parse_duration
 from jwks_tool.errors import InputError, KeyMaterialError, PassphraseError, ProfileError, StoreCorruptError
-from jwks_tool.formats import PrivateFormat, PublicFormat, ReportFormat, render_private, render_public
-from jwks_tool.model import KID_RE, Env, KeySet, KeyState, SetRef
-from jwks_tool.profiles import GENERIC, MASKINPORTEN, get_profile
-from jwks_tool.reading import read_input
-from jwks_tool.sealing import new_passphrase_protection, new_plaintext_protection, open_protection
-from jwks_tool.service import GenerateRequest, KeyService
+from jwks_tool.services.key_service import GenerateRequest, KeyService
 from jwks_tool.stores.memory import MemoryStore
 from jwks_tool.testing.store_conformance import sample_record
-from jwks_tool.timeutil import format_duration, parse_duration
 
 PRIVATE = ("d", "p", "q", "dp", "dq", "qi")
 
@@ -142,8 +142,8 @@ def test_sealed_key_opens_with_any_jose_library() -> None:
     """The format is plain JWE: jwcrypto opens it with the PBKDF2-derived key, no jwks-tool code involved."""
     from jwcrypto import jwe, jwk
 
-    from jwks_tool.b64 import b64url_decode, b64url_encode
-    from jwks_tool.sealing import derive_kek
+    from jwks_tool.core.b64 import b64url_decode, b64url_encode
+    from jwks_tool.core.sealing import derive_kek
 
     protection, sealer = new_passphrase_protection("open sesame", iterations=1000)
     sealed = sealer.seal({"kty": "oct", "k": "AA"}, context={"kid": "k"})
@@ -162,7 +162,7 @@ def test_plaintext_protection() -> None:
 
 def test_kdf_runs_once_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    import jwks_tool.sealing as sealing
+    import jwks_tool.core.sealing as sealing
 
     real = sealing.derive_kek
 

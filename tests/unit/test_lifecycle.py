@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from jwks_tool.audit import event, trail
+from jwks_tool.core.model import KeyState
 from jwks_tool.errors import ConflictError, JwksToolWarning, StoreError
-from jwks_tool.model import KeyState
-from jwks_tool.rotation import Rotation
-from jwks_tool.service import GenerateRequest, KeyService, actor
+from jwks_tool.services.audit import event, trail
+from jwks_tool.services.key_service import GenerateRequest, KeyService, actor
+from jwks_tool.services.rotation import Rotation
 from jwks_tool.stores.file import FileStore
 from jwks_tool.stores.memory import MemoryStore
 
@@ -296,7 +296,7 @@ def test_transitions_from_before_the_writer_stamp_match_their_logged_events() ->
 def test_log_is_golden_and_escapes_what_users_typed(
     run: Run, rfc7517_rsa: dict[str, Any], fixed_now: Any, golden: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("jwks_tool.service.actor", lambda: "tester@host")
+    monkeypatch.setattr("jwks_tool.services.key_service.actor", lambda: "tester@host")
     assert run("log").output == "No changes logged.\n"
     del rfc7517_rsa["kid"]
     (tmp_path / "k.json").write_text(json.dumps(rfc7517_rsa))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import os
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from jwks_tool.core.model import Env, SetRef
 from jwks_tool.errors import StoreCorruptError, StoreError, StoreVersionError
-from jwks_tool.model import Env, SetRef
 from jwks_tool.stores import ENV_STORE, _xdg_data_home, default_store_url, open_store, store_class_for
 from jwks_tool.stores.file import FileStore, atomic_write
 from jwks_tool.stores.interface import KeyStore
@@ -191,3 +192,50 @@ def test_atomic_write_leaves_the_old_file_when_it_fails(tmp_path: Path, monkeypa
         atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["doc.json"]
+
+
+def test_built_in_stores_are_the_entry_points() -> None:
+    """One registry: the fast path for built-ins lists exactly what the entry-point group (installed from
+    pyproject.toml) lists, so a plug-in author and jwks-tool see the same set."""
+    from importlib.metadata import entry_points
+
+    from jwks_tool.stores import BUILT_IN_STORES
+
+    installed = {entry.name: entry.value for entry in entry_points(group="jwks_tool.stores")}
+    assert {name: installed.get(name) for name in BUILT_IN_STORES} == BUILT_IN_STORES
+    for target in BUILT_IN_STORES.values():
+        module, _, name = target.partition(":")
+        assert issubclass(getattr(importlib.import_module(module), name), KeyStore)
+
+
+def test_a_broken_store_plugin_is_reported_and_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from jwks_tool import stores
+    from jwks_tool.errors import JwksToolWarning
+
+    broken = EntryPoint("broken", "no_such_module_xyz:Store", "jwks_tool.stores")
+    good = EntryPoint("mem2", "jwks_tool.stores.memory:MemoryStore", "jwks_tool.stores")
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: [broken, good])
+    monkeypatch.setattr(MemoryStore, "supports", classmethod(lambda cls, url: url.startswith("mem2://")))
+    with pytest.warns(JwksToolWarning, match="'broken'.*failed to load and was skipped"):
+        assert stores.store_class_for("mem2://x") is MemoryStore
+
+
+def test_a_broken_store_plugin_is_one_warning_line_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from click.testing import CliRunner
+
+    from jwks_tool.cli.main import cli
+
+    broken = EntryPoint("broken", "no_such_module_xyz:Store", "jwks_tool.stores")
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: [broken])
+    result = CliRunner().invoke(cli, ["list", "--store", "nosuch://x"])
+    assert result.exit_code == 5
+    assert result.stderr.splitlines() == [
+        "jwks-tool: warning: the store plug-in 'broken' (no_such_module_xyz:Store) failed to load and was skipped: "
+        "No module named 'no_such_module_xyz'",
+        "jwks-tool: error: no key store handles 'nosuch://x'; use a folder path, file:PATH, memory:, or "
+        "https://NAME.vault.azure.net/ (Azure Key Vault)",
+    ]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from click.testing import Result
 
-from jwks_tool.service import actor
+from jwks_tool.services.key_service import actor
 
 Run = Callable[..., Result]
 

@@ -1,0 +1,505 @@
+"""Lifecycle commands: rotate, revoke, status, check, log (thin layers over rotation.py and status.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from jwks_tool.cli.main import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_WARNINGS,
+    azure_connection,
+    azure_options,
+    check_out,
+    cli,
+    emit,
+    json_option,
+    make_service,
+    out_option,
+    print_json,
+    print_warning,
+    set_options,
+    store_options,
+)
+from jwks_tool.errors import StoreError
+
+if TYPE_CHECKING:
+    from jwks_tool.services.rotation import StepResult
+
+
+@cli.command()
+@click.argument("name")
+@set_options
+@click.option(
+    "--promote", "step", flag_value="promote", help="Step 2: make the next key active (after registering it)."
+)
+@click.option("--finish", "step", flag_value="finish", help="Step 3: retire the retiring keys after the overlap.")
+@click.option("--all-steps", "step", flag_value="all", help="Start, promote and finish in one go (automation).")
+@click.option("--overlap", default="24h", show_default=True, metavar="DURATION", help="How long retiring keys stay.")
+@click.option("--force", is_flag=True, help="Finish before the overlap has passed.")
+@click.option("--keep-private", is_flag=True, help="Keep the private halves of retired keys (default: destroy).")
+@click.option("--single", is_flag=True, help="Print only the new JWK (for portals that add keys one at a time).")
+@click.option("--size", type=click.Choice(["2048", "3072", "4096"]), help="RSA bits of the new key [the active key's].")
+@out_option(flag="--overwrite")
+@azure_options
+@store_options
+@json_option
+def rotate(
+    name: str,
+    env: str,
+    step: str | None,
+    overlap: str,
+    force: bool,
+    keep_private: bool,
+    single: bool,
+    size: str | None,
+    out: str | None,
+    force_out: bool,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Rotate the keys of set NAME, one safe step at a time.
+
+    \b
+    jwks-tool rotate NAME             1. make a next key; register the printed set in the portal
+    jwks-tool rotate NAME --promote   2. next becomes active, the old active retiring
+    jwks-tool rotate NAME --finish    3. after --overlap (24h), retire the old key; delete its kid from the portal
+    jwks-tool rotate NAME --all-steps --overlap 0    all three, for automation
+    Each step is safe to run again: it converges and never loses the active key.
+    """
+    from jwks_tool.core.formats import PublicFormat
+    from jwks_tool.core.timeutil import parse_duration
+    from jwks_tool.services.key_service import GenerateRequest
+    from jwks_tool.services.rotation import Rotation
+
+    out = None if out == "-" else out  # - is stdout: the set is printed as without --out
+    force_out = check_out(out, force=force_out, flag="--overwrite")  # before the step: a refusal changes nothing
+    svc = make_service(store_url, passphrase_file)
+    rotation = Rotation(svc, disable_vault_key=_disabler(credential, ca_bundle, no_verify))
+    window = parse_duration(overlap)
+    keyset = svc.get_set(name, env)
+    template = keyset.active or keyset.newest
+    request = GenerateRequest(
+        name=name,
+        env=env,
+        kty=template.kty if template else "RSA",
+        size=int(size) if size else (template.size if template and template.kty == "RSA" else 3072),
+        crv=template.crv if template else None,
+        alg=template.alg if template else None,
+        in_vault=_same_vault(template, credential, ca_bundle, no_verify),
+    )
+    if step == "promote":
+        results = [rotation.promote(name, env)]
+    elif step == "finish":
+        results = [rotation.finish(name, env, overlap=window, force=force, keep_private=keep_private)]
+    elif step == "all":
+        results = rotation.all_steps(name, env, request, overlap=window, force=force, keep_private=keep_private)
+    else:
+        results = [rotation.start(name, env, request)]
+    final = results[-1].keyset
+    added = next((result.added for result in results if result.added is not None), None)
+    if single and added is not None:
+        document = svc.export_public(final, added.kid, PublicFormat.JWK)
+    else:
+        document = svc.export_public(final, None, PublicFormat.JWKS) if final.registered else '{"keys": []}\n'
+    if out is not None:
+        emit(document, out, force=force_out, flag="--overwrite")
+    if as_json:
+        import json
+
+        print_json(
+            {
+                "set": name,
+                "env": env,
+                "steps": [_step_json(result) for result in results],
+                "register": json.loads(document),
+                "delete_kids": sorted({key.kid for result in results for key in result.removed}),
+                "next_action": results[-1].next_action,
+            }
+        )
+        return
+    for result in results:
+        click.echo(f"{result.step.value}: {result.summary}")
+    removed = sorted({key.kid for result in results for key in result.removed})
+    if removed:
+        click.echo(f"Delete from the portal: {', '.join(removed)}")
+    if out is None:
+        what = (
+            "the new JWK to add" if single and added is not None else "the whole set (it replaces the registered one)"
+        )
+        click.echo(f"Register now, {what}:")
+        click.echo(document, nl=False)
+    else:
+        click.echo(f"Wrote the set to register to {out}")
+    click.echo(f"Next: {results[-1].next_action}")
+
+
+def _disabler(credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
+    """Disables a retired or revoked vault-native key with the command line's Azure options."""
+
+    def disable(record: Any) -> None:
+        from jwks_tool.integrations.azure.keyvault import disable_key_version, split_key_id
+
+        vault = split_key_id(record.vault_key)[0]
+        disable_key_version(azure_connection(vault, credential, ca_bundle, no_verify), record.vault_key)
+
+    return disable
+
+
+def _same_vault(template: Any, credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
+    """Keys made in Key Vault rotate in Key Vault: a new version of the same vault key."""
+    if template is None or template.vault_key is None:
+        return None
+    from jwks_tool.integrations.azure.keyvault import split_key_id
+    from jwks_tool.services.key_service import VaultKeyOptions
+
+    vault, key_name = split_key_id(template.vault_key)
+    return VaultKeyOptions(azure_connection(vault, credential, ca_bundle, no_verify), key_name=key_name)
+
+
+def _step_json(result: StepResult) -> dict[str, Any]:
+    return {
+        "step": result.step.value,
+        "changed": result.changed,
+        "summary": result.summary,
+        "added": None if result.added is None else result.added.kid,
+        "removed": [key.kid for key in result.removed],
+        "states": {key.kid: key.state.value for key in result.keyset.keys},
+    }
+
+
+@cli.command()
+@click.argument("name")
+@set_options
+@click.option("--kid", required=True, help="The compromised key.")
+@click.option("--reason", required=True, help="What happened (kept in the key's history and the audit log).")
+@click.option("--keep-private", is_flag=True, help="Keep the private half (default: destroy it).")
+@azure_options
+@store_options
+@json_option
+def revoke(
+    name: str,
+    env: str,
+    kid: str,
+    reason: str,
+    keep_private: bool,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Revoke a compromised key of set NAME at once: it leaves the registered set.
+
+    If it was the active key, a next key becomes active; otherwise you are told exactly what to do.
+    """
+    from jwks_tool.services.rotation import Rotation
+
+    svc = make_service(store_url, passphrase_file)
+    rotation = Rotation(svc, disable_vault_key=_disabler(credential, ca_bundle, no_verify))
+    result = rotation.revoke(name, env, kid, reason=reason, keep_private=keep_private)
+    if as_json:
+        print_json({"set": name, "env": env, **_step_json(result), "next_action": result.next_action})
+        return
+    click.echo(f"revoke: {result.summary}")
+    if result.changed:
+        click.echo(f"Delete {kid} from the portal now, and register: jwks-tool export {name} --env {env} --format jwks")
+    click.echo(f"Next: {result.next_action}")
+
+
+def _policy(warn: str, fail: str, next_max_age: str) -> Any:
+    from jwks_tool.core.timeutil import parse_duration
+    from jwks_tool.errors import InputError
+    from jwks_tool.services.status import CheckPolicy
+
+    policy = CheckPolicy(parse_duration(warn), parse_duration(fail), parse_duration(next_max_age))
+    if policy.fail > policy.warn:
+        raise InputError("--fail must not be longer than --warn", hint="for example --warn 60d --fail 14d")
+    return policy
+
+
+def _require_store(svc: Any) -> None:
+    """``status`` on a store that is not there says so, rather than showing an empty one."""
+    from jwks_tool.errors import NotFoundError
+
+    if svc.store_info() is None:
+        raise NotFoundError(
+            f"there is no key store at {svc.store.describe()}",
+            hint="check --store and $JWKS_TOOL_STORE, or run `jwks-tool generate NAME` to make one",
+        )
+
+
+def _sets(svc: Any, name: str | None, env: str | None) -> list[Any]:
+    if name is not None:
+        return (
+            [svc.get_set(name, env or "test")]
+            if env
+            else [s for s in svc.list_sets() if s.ref.name == name] or [svc.get_set(name, "test")]
+        )
+    return list(svc.list_sets())
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
+@click.option("--warn", default="60d", show_default=True, metavar="DURATION")
+@click.option("--fail", default="14d", show_default=True, metavar="DURATION")
+@store_options
+@json_option
+def status(
+    name: str | None,
+    env: str | None,
+    warn: str,
+    fail: str,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Show every set (or NAME): active kid, age, days to expiry, each key's state, and the next step."""
+    from jwks_tool.documents.templates import render_template
+    from jwks_tool.services.status import check
+
+    svc = make_service(store_url, passphrase_file)
+    policy = _policy(warn, fail, "7d")
+    _require_store(svc)
+    report = check(_sets(svc, name, env), svc.now(), policy, svc.store.set_size)
+    if as_json:
+        print_json({"store": svc.store.describe(), **report.to_dict()})
+        return
+    click.echo(render_template("status.txt.j2", report=report, store=svc.store.describe()), nl=False)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
+@click.option("--warn", default="60d", show_default=True, metavar="DURATION", help="Warn when a key expires this soon.")
+@click.option("--fail", default="14d", show_default=True, metavar="DURATION", help="Fail when a key expires this soon.")
+@click.option(
+    "--next-max-age", default="7d", show_default=True, metavar="DURATION", help="Warn when next waits longer."
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="A store with no key sets is OK (by default nothing to check fails; a missing store always fails).",
+)
+@store_options
+@json_option
+def check(
+    name: str | None,
+    env: str | None,
+    warn: str,
+    fail: str,
+    next_max_age: str,
+    allow_empty: bool,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Check key expiry and rotation health, for cron and CI: exit 0 OK, 1 warnings, 2 failing.
+
+    Flags registered keys expiring within --warn / --fail, sets with no active key, a next key waiting longer than
+    --next-max-age, and more registered keys than the profile allows. A store that does not exist fails, and so
+    does one with no key set to check unless --allow-empty.
+    """
+    from jwks_tool.services.inspecting import Verdict
+    from jwks_tool.services.status import check as run_check
+    from jwks_tool.services.status import store_findings
+
+    svc = make_service(store_url, passphrase_file)
+    policy = _policy(warn, fail, next_max_age)
+    exists = svc.store_info() is not None
+    sets = _sets(svc, name, env) if exists else []
+    whole = store_findings(svc.store.describe(), exists, len(sets), allow_empty=allow_empty)
+    report = run_check(sets, svc.now(), policy, svc.store.set_size, whole)
+    for finding in whole:  # one line on stderr: nothing was checked
+        click.echo(f"jwks-tool: error: {finding.message}", err=True)
+    if as_json:
+        print_json(report.to_dict())
+    elif not whole:
+        for finding in report.findings:
+            click.echo(f"{finding.severity.value.upper()}: {finding.where}: {finding.message}")
+        checked = len(report.statuses)
+        click.echo(f"{report.verdict.value.upper()}: {checked} key set{'s' if checked != 1 else ''} checked")
+    codes = {Verdict.OK: EXIT_OK, Verdict.WARNINGS: EXIT_WARNINGS, Verdict.ERRORS: EXIT_FINDINGS}
+    click.get_current_context().exit(codes[report.verdict])
+
+
+@cli.command()
+@click.argument("name")
+@set_options
+@click.option(
+    "--older-than",
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="Prune keys retired or revoked at least this long ago.",
+)
+@store_options
+@json_option
+def prune(
+    name: str, env: str, older_than: str, store_url: str | None, passphrase_file: str | None, as_json: bool
+) -> None:
+    """Drop retired and revoked keys from set NAME; the audit log keeps their whole story.
+
+    A set keeps every key it ever had. On a Key Vault store a set is one secret of at most 25 KB, about a dozen
+    rotations of RSA-3072 keys: prune before it fills. Registered keys (next, active, retiring) are never pruned.
+    """
+    from jwks_tool.core.timeutil import parse_duration
+    from jwks_tool.services.rotation import Rotation
+
+    svc = make_service(store_url, passphrase_file)
+    result = Rotation(svc).prune(name, env, older_than=parse_duration(older_than))
+    if as_json:
+        pruned = {"pruned": [key.kid for key in result.pruned]}
+        print_json({"set": name, "env": env, **_step_json(result), **pruned, "next_action": result.next_action})
+        return
+    click.echo(f"prune: {result.summary}")
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
+@store_options
+@json_option
+def log(name: str | None, env: str | None, store_url: str | None, passphrase_file: str | None, as_json: bool) -> None:
+    """Show the store's audit log (every change: time, user, command, set, kid, from-state, to-state).
+
+    A change whose log append was interrupted (a kill, a vault refusing the append) is recovered from its key's
+    history and marked "recovered".
+    """
+    from jwks_tool.core.model import Env, SetRef
+    from jwks_tool.documents.templates import render_template
+    from jwks_tool.services.audit import trail
+
+    svc = make_service(store_url, passphrase_file)
+    envs = [env] if env else list(Env)
+    refs = svc.store.list_refs() if name is None else [SetRef.parse(name, one) for one in envs]
+    keysets = []
+    for ref in refs:  # a set that cannot be read must not hide the log: that is when it is needed most
+        try:
+            keyset = svc.store.read_set(ref)
+        except StoreError as exc:
+            print_warning(f"cannot read {ref} ({exc.diagnostics()}): events only its history holds are not shown")
+            continue
+        if keyset is not None:
+            keysets.append(keyset)
+    events = [
+        event
+        for event in trail(svc.store, keysets)
+        if (name is None or event.get("set") == name) and (env is None or event.get("env") == env)
+    ]
+    if as_json:
+        print_json({"store": svc.store.describe(), "events": events})
+        return
+    click.echo(render_template("log.txt.j2", events=events), nl=False)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True)
+@out_option()
+@click.option("--warn", default="60d", show_default=True, metavar="DURATION")
+@click.option("--fail", default="14d", show_default=True, metavar="DURATION")
+@click.option(
+    "--template-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="A folder with your own report.html.j2 / report.md.j2 (rendered in Jinja2's sandbox).",
+)
+@store_options
+@json_option
+def report(
+    fmt: str,
+    out: str | None,
+    force_out: bool,
+    warn: str,
+    fail: str,
+    template_dir: str | None,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """An inventory of every key set for a security team: a timeline picture, expiry findings, the audit trail.
+
+    The HTML is one self-contained file that opens in any browser; md is Markdown for wikis and tickets.
+    """
+    from jwks_tool.documents.reports import ReportDocFormat, render_report
+    from jwks_tool.services.audit import trail
+    from jwks_tool.services.status import check as run_check
+
+    force_out = check_out(out, force=force_out)
+    svc = make_service(store_url, passphrase_file)
+    keysets = svc.list_sets()
+    result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size)
+    audit = trail(svc.store, keysets)
+    if as_json:
+        print_json({"store": svc.store.describe(), **result.to_dict(), "audit": audit})
+        return
+    text = render_report(
+        ReportDocFormat(fmt),
+        keysets,
+        result,
+        audit,
+        now=svc.now(),
+        store=svc.store.describe(),
+        template_dir=template_dir,
+    )
+    emit(text, out, force=force_out)
+
+
+@cli.command()
+@click.argument("template")
+@click.argument("name")
+@set_options
+@click.option("--client-id", help="The Maskinporten client id (integration id in the portal).")
+@click.option("--scope", help="Scopes, space separated.")
+@click.option("--vault", help="Key Vault name or URL, for Key Vault references.")
+@click.option("--secret-name", help="Key Vault secret name [MaskinportenSettings--EncodedJwk or --JwkBase64].")
+@click.option(
+    "--template-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Your own templates, NAME.<ext>.j2, rendered in Jinja2's sandbox (they cannot replace ours).",
+)
+@out_option()
+@store_options
+@json_option
+def render(
+    template: str,
+    name: str,
+    env: str,
+    client_id: str | None,
+    scope: str | None,
+    vault: str | None,
+    secret_name: str | None,
+    template_dir: str | None,
+    out: str | None,
+    force_out: bool,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Fill TEMPLATE for the key set NAME: appsettings, altinn-app, portal, runbook, or one of yours.
+
+    \b
+    appsettings  MaskinportenSettings for Altinn.ApiClients.Maskinporten (EncodedJwk as a Key Vault reference)
+    altinn-app   MaskinportenSettings for an Altinn Studio app (Authority, ClientId, JwkBase64)
+    portal       step-by-step registration in Digdir's self-service portal, with the exact JSON to paste
+    runbook      this set's rotation steps, with its kids
+    No template holds private key material.
+    """
+    from jwks_tool.documents.reports import RenderOptions, render_document
+
+    force_out = check_out(out, force=force_out)
+    svc = make_service(store_url, passphrase_file)
+    keyset = svc.get_set(name, env)
+    options = RenderOptions(client_id=client_id, scope=scope, vault=vault, secret_name=secret_name)
+    text = render_document(template, keyset, options, now=svc.now(), template_dir=template_dir)
+    if as_json:
+        print_json({"template": template, "set": name, "env": env, "text": text})
+        return
+    emit(text, out, force=force_out)

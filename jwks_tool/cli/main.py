@@ -1,0 +1,549 @@
+"""The ``jwks-tool`` command line: thin click commands over :mod:`jwks_tool.services.key_service`.
+
+    $ jwks-tool generate acme --env test
+    $ jwks-tool export acme > acme-public.jwk.json
+    $ jwks-tool export acme --private --format base64 --out keyvault-value.txt
+
+Each command parses options, calls one library function and renders the result. Errors are mapped to exit codes in
+one place (:data:`EXIT_CODES`, applied by :class:`JwksGroup`). Nothing heavy is imported before a command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from jwks_tool import __version__
+from jwks_tool.errors import (
+    AbortedError,
+    ConflictError,
+    InputError,
+    JwksToolError,
+    NotFoundError,
+    PassphraseError,
+    ProfileError,
+    RemoteError,
+    StoreError,
+)
+
+if TYPE_CHECKING:
+    from jwks_tool.core.model import KeyRecord, KeySet
+    from jwks_tool.services.key_service import KeyService
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENV_PASSPHRASE = "JWKS_TOOL_PASSPHRASE"
+ENV_ALLOW_PLAINTEXT = "JWKS_TOOL_ALLOW_PLAINTEXT"
+"""Set to 1 to let one command write unencrypted keys into a store that holds sealed ones."""
+ENV_KEY_PASSPHRASE = "JWKS_TOOL_KEY_PASSPHRASE"
+ENV_EXPORT_PASSPHRASE = "JWKS_TOOL_EXPORT_PASSPHRASE"
+
+EXIT_OK = 0
+EXIT_WARNINGS = 1
+EXIT_FINDINGS = 2
+EXIT_CODES: dict[type[JwksToolError], int] = {
+    InputError: 3,
+    ProfileError: 4,
+    StoreError: 5,
+    NotFoundError: 6,
+    ConflictError: 7,
+    PassphraseError: 8,
+    AbortedError: 9,
+    RemoteError: 10,
+    JwksToolError: 1,
+}
+"""Exit codes by error class (the nearest base class wins). 2 is a usage error (click), or errors found by inspect."""
+EXIT_INTERNAL = 70
+EXIT_IO = 74
+EXIT_INTERRUPTED = 130
+
+
+def exit_code_for(error: JwksToolError) -> int:
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return 1
+
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("jwks_tool.cli.keys", "Create a key store (generate and import create one on first use)."),
+    "generate": ("jwks_tool.cli.keys", "Generate a key in the key set NAME (made if new)."),
+    "import": (
+        "jwks_tool.cli.keys",
+        "Import an existing private key (PEM, JWK or base64 JWK) from SOURCE (a file, or - for stdin).",
+    ),
+    "export": (
+        "jwks_tool.cli.keys",
+        "Export a key of the set NAME: the public half, or with --private the private one.",
+    ),
+    "inspect": (
+        "jwks_tool.cli.keys",
+        "Say what SOURCE (a file, or - for stdin) holds and lint it against a profile.",
+    ),
+    "list": ("jwks_tool.cli.read", "List the key sets in the store with their keys (never key material)."),
+    "show": (
+        "jwks_tool.cli.read",
+        "Show one key set: each key's kid, algorithm, size, thumbprint, dates and state (never key material).",
+    ),
+    "rotate": ("jwks_tool.cli.lifecycle", "Rotate the keys of set NAME, one safe step at a time."),
+    "revoke": (
+        "jwks_tool.cli.lifecycle",
+        "Revoke a compromised key of set NAME at once: it leaves the registered set.",
+    ),
+    "prune": (
+        "jwks_tool.cli.lifecycle",
+        "Drop retired and revoked keys from set NAME; the audit log keeps their whole story.",
+    ),
+    "status": (
+        "jwks_tool.cli.lifecycle",
+        "Show every set (or NAME): active kid, age, days to expiry, each key's state, and the next step.",
+    ),
+    "check": (
+        "jwks_tool.cli.lifecycle",
+        "Check key expiry and rotation health, for cron and CI: exit 0 OK, 1 warnings, 2 failing.",
+    ),
+    "log": (
+        "jwks_tool.cli.lifecycle",
+        "Show the store's audit log (every change: time, user, command, set, kid, from-state, to-state).",
+    ),
+    "report": (
+        "jwks_tool.cli.lifecycle",
+        "An inventory of every key set for a security team: a timeline picture, expiry findings, the audit trail.",
+    ),
+    "render": (
+        "jwks_tool.cli.lifecycle",
+        "Fill TEMPLATE for the key set NAME: appsettings, altinn-app, portal, runbook, or one of yours.",
+    ),
+    "keyvault": (
+        "jwks_tool.cli.vault",
+        "Azure Key Vault: push a set's key as the secret Altinn's libraries read, and check what a vault holds.",
+    ),
+    "grant": ("jwks_tool.cli.maskinporten", "Print a signed JWT grant for Maskinporten made with a key of set NAME."),
+    "token": (
+        "jwks_tool.cli.maskinporten",
+        "Ask Maskinporten for an access token with a grant from set NAME: proves the key is registered and works.",
+    ),
+    "doctor": (
+        "jwks_tool.cli.maskinporten",
+        "Check set NAME end to end, with a verdict per check: exit 0 healthy, 1 warnings, 2 failing.",
+    ),
+    "portal": (
+        "jwks_tool.cli.maskinporten",
+        "Digdir's self-service API: register a set's keys (push) and compare what is registered (pull).",
+    ),
+}
+"""Every command: the module that defines it (imported only when the command runs) and its one-line help, so
+`jwks-tool --help` costs little more than importing click. tests/unit/test_cli.py keeps this table true."""
+
+
+def _short(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 3, 1)].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "..."
+
+
+class JwksGroup(click.Group):
+    """The top-level group: loads commands lazily, and turns every error into one line and its exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS) + [name for name in self.commands if name not in COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            importlib.import_module(COMMANDS[cmd_name][0])  # its decorators register it on this group
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, _short(COMMANDS[name][1], limit)) for name in names if name in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException):
+            raise
+        except (KeyboardInterrupt, click.Abort):  # Ctrl-C (click turns one at a prompt into Abort)
+            click.echo(
+                "jwks-tool: interrupted; each store write is whole or not made at all: "
+                "`jwks-tool list` shows what is there",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERRUPTED)
+        except JwksToolError as exc:
+            self._fail(ctx, exc.diagnostics(), exit_code_for(exc))
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            self._fail(ctx, f"{exc.strerror or exc}{where}; check the path and its permissions", EXIT_IO)
+        except Exception as exc:
+            self._fail(
+                ctx,
+                f"internal error {type(exc).__name__}: {exc}; run with -v for the traceback and report it",
+                EXIT_INTERNAL,
+            )
+
+    @staticmethod
+    def _fail(ctx: click.Context, line: str, code: int) -> NoReturn:
+        if ctx.meta.get("jwks_tool.verbose"):
+            import traceback
+
+            traceback.print_exc()
+        from jwks_tool.core.text import printable
+
+        click.echo(f"jwks-tool: error: {printable(line, limit=4000)}", err=True)
+        ctx.exit(code)
+
+
+@click.group(cls=JwksGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, "--version", prog_name="jwks-tool")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Manage the signing keys of OAuth2 machine clients: Maskinporten first.
+
+    \b
+    Onboarding a Maskinporten client:
+      jwks-tool generate acme                      # a key for the client 'acme' (test)
+      jwks-tool export acme                        # the public JWK to paste into the portal
+      jwks-tool export acme --private --format base64 --out kv.txt   # the Key Vault value
+
+    The store's passphrase comes from JWKS_TOOL_PASSPHRASE, --passphrase-file or a prompt; never from argv.
+    """
+    ctx.meta["jwks_tool.verbose"] = verbose
+    _route_library_warnings()
+
+
+def _route_library_warnings() -> None:
+    """Library warnings (:class:`~jwks_tool.errors.JwksToolWarning`: a store plug-in skipped, ...) become one
+    ``jwks-tool: warning:`` line each; other warnings keep Python's own display."""
+    import warnings
+
+    from jwks_tool.errors import JwksToolWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, JwksToolWarning):
+            print_warning(str(message))
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+
+
+# ---- shared options ----------------------------------------------------------------------------------------------
+def store_options(func: F) -> F:
+    func = click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False),
+        help="Read the store passphrase from the first line of this file (default: $JWKS_TOOL_PASSPHRASE, or ask).",
+    )(func)
+    func = click.option(
+        "--store",
+        "store_url",
+        envvar="JWKS_TOOL_STORE",
+        metavar="URL",
+        help="Key store: a folder, file:PATH, https://NAME.vault.azure.net/ or memory: "
+        "(default: $JWKS_TOOL_STORE, else your data folder).",
+    )(func)
+    return func
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print stable JSON for programs.")(func)
+
+
+def set_options(func: F) -> F:
+    func = click.option(
+        "--env", type=click.Choice(["test", "prod"]), default="test", show_default=True, help="Environment."
+    )(func)
+    return func
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether a standard stream is a terminal (a person is there to ask or to read)."""
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def azure_options(func: F) -> F:
+    """--credential, --ca-bundle and --no-verify-challenge-resource: how to reach Key Vault."""
+    func = click.option(
+        "--no-verify-challenge-resource",
+        "no_verify",
+        is_flag=True,
+        help="Accept a challenge resource that is not the vault's domain (emulators, private endpoints).",
+    )(func)
+    func = click.option(
+        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="PEM CA bundle for TLS to the vault."
+    )(func)
+    func = click.option(
+        "--credential",
+        type=click.Choice(["default", "cli", "environment", "managed-identity"]),
+        default="default",
+        show_default=True,
+        help="How to sign in to Azure: DefaultAzureCredential, az login, AZURE_* variables, or managed identity.",
+    )(func)
+    return func
+
+
+def azure_connection(vault: str, credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
+    """A Key Vault connection from the command line's options."""
+    from jwks_tool.integrations.azure.keyvault import Connection, Credential, normalise_vault_url
+
+    return Connection(normalise_vault_url(vault), Credential(credential), ca_bundle, not no_verify)
+
+
+def read_secret_file(path: str, what: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} file {path}: {exc.strerror}") from exc
+    line = text.splitlines()[0] if text else ""
+    if not line:
+        raise PassphraseError(f"the {what} file {path} is empty", hint="put the passphrase on its first line")
+    return line
+
+
+def passphrase_provider(passphrase_file: str | None) -> Callable[[bool], str]:
+    """The store passphrase: --passphrase-file, then $JWKS_TOOL_PASSPHRASE, then a prompt on a terminal."""
+    cached: list[str] = []
+
+    def provide(confirm: bool) -> str:
+        if cached:
+            return cached[0]
+        if passphrase_file is not None:
+            value = read_secret_file(passphrase_file, "passphrase")
+        elif os.environ.get(ENV_PASSPHRASE):
+            value = os.environ[ENV_PASSPHRASE]
+        elif is_terminal(sys.stdin):
+            prompt = "New store passphrase" if confirm else "Store passphrase"
+            value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+        else:
+            raise PassphraseError(
+                "the key store needs its passphrase",
+                hint=f"set {ENV_PASSPHRASE} or pass --passphrase-file (stdin is not a terminal to ask on)",
+            )
+        cached.append(value)
+        return value
+
+    return provide
+
+
+def secret_from_env_or_prompt(env_name: str, prompt: str, *, confirm: bool) -> str:
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    if is_terminal(sys.stdin):
+        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
+    raise PassphraseError(f"{prompt.lower()} is needed", hint=f"set {env_name} (stdin is not a terminal to ask on)")
+
+
+def make_service(store_url: str | None, passphrase_file: str | None) -> KeyService:
+    from jwks_tool.services.key_service import KeyService
+    from jwks_tool.stores import open_store
+
+    context = click.get_current_context(silent=True)
+    command = f"jwks-tool {context.command.name}" if context is not None else "jwks-tool"
+    return KeyService(
+        open_store(store_url),
+        passphrase_provider(passphrase_file),
+        command=command,
+        on_warning=print_warning,
+        allow_plaintext=os.environ.get(ENV_ALLOW_PLAINTEXT) == "1",
+    )
+
+
+def print_warning(message: str) -> None:
+    """One ``jwks-tool: warning:`` line on stderr: something failed that did not undo the command's change."""
+    from jwks_tool.core.text import printable
+
+    click.echo(f"jwks-tool: warning: {printable(' '.join(message.split()), limit=4000)}", err=True)
+
+
+OUT_TEMP_SUFFIX = ".jwks-tool-out.tmp"
+"""``--force`` over an existing file writes ``.<name>.jwks-tool-out.tmp`` beside it and renames it over the file; a
+temp a crash left there is removed by the next command given that --out path, before anything else."""
+
+
+def out_option(*names: str, flag: str = "--force") -> Callable[[F], F]:
+    """--out FILE, and the flag (``--force``, or ``--overwrite`` where --force means something else) that lets it
+    replace an existing file."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            flag,
+            *names,
+            "force_out",
+            is_flag=True,
+            help="Replace an existing --out file (without it: refused, or asked on a terminal).",
+        )(func)
+        return click.option(
+            "--out",
+            metavar="FILE",
+            help="Write to this new file instead of stdout (- is stdout). Never a link, device or pipe; its "
+            "folder must exist.",
+        )(func)
+
+    return decorate
+
+
+def _out_temp(out: str) -> str:
+    folder, name = os.path.split(out)
+    return os.path.join(folder, f".{name}{OUT_TEMP_SUFFIX}")
+
+
+def check_out(out: str | None, *, force: bool, flag: str = "--force") -> bool:
+    """Refuse an --out path that is not a regular file or absent (a link, device, pipe, folder), whose folder is
+    missing, or that exists while ``force`` is not given (a terminal is asked instead). Call it before doing the
+    work; it returns whether an existing file may be replaced. Also removes a temp an interrupted run left."""
+    if out is None or out == "-":
+        return force
+    import stat
+
+    folder = os.path.dirname(out) or "."
+    try:
+        folder_mode = os.stat(folder).st_mode
+    except FileNotFoundError:
+        raise InputError(
+            f"the folder {folder} does not exist", hint="create it first (--out makes no folders)"
+        ) from None
+    except NotADirectoryError:
+        folder_mode = 0
+    if not stat.S_ISDIR(folder_mode):
+        raise InputError(f"{folder} is not a folder", hint="give --out a path in a folder")
+    _remove_stale_temp(out)
+    try:
+        mode = os.lstat(out).st_mode
+    except FileNotFoundError:
+        return force
+    if stat.S_ISLNK(mode):
+        raise InputError(
+            f"{out} is a symbolic link", hint="jwks-tool does not write through links: give the path of the file itself"
+        )
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{out} is not a regular file", hint="--out writes regular files only (--out - is stdout)")
+    if force:
+        return True
+    replace_hint = f"pass {flag} to replace it, or choose another path"
+    if is_terminal(sys.stdin) and is_terminal(sys.stderr):
+        if click.confirm(f"{out} exists: replace it?", default=False, err=True):
+            return True
+        raise AbortedError(f"{out} was left as it was", hint=replace_hint)
+    raise ConflictError(f"{out} exists", hint=replace_hint)
+
+
+def _remove_stale_temp(out: str) -> None:
+    import contextlib
+    import stat
+
+    temp = _out_temp(out)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISDIR(os.lstat(temp).st_mode):
+            os.unlink(temp)
+
+
+def emit(text: str, out: str | None, *, private: bool = False, force: bool = False, flag: str = "--force") -> None:
+    """Write a result to stdout (``out`` None or -) or to the file ``out``, checked by :func:`check_out`.
+
+    A new file is created with O_EXCL|O_NOFOLLOW (0600 for private material), written and fsynced: the content is
+    written once, where it belongs. Replacing an existing file (``force``) writes a temp beside it the same way and
+    renames it over the file, so readers see the old or the new content; an interrupted run's temp is removed by the
+    next run to that path."""
+    if out is None or out == "-":
+        click.echo(text, nl=False)
+        return
+    force = check_out(out, force=force, flag=flag)
+    exists = os.path.lexists(out)
+    target = _out_temp(out) if exists else out
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for extra in ("O_NOFOLLOW", "O_CLOEXEC", "O_BINARY"):
+        flags |= getattr(os, extra, 0)
+    mode = 0o600 if private else 0o644
+    try:
+        fd = os.open(target, flags, mode)
+    except FileExistsError:
+        raise ConflictError(f"{target} appeared while jwks-tool was writing", hint="run the command again") from None
+    try:
+        if private and hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(target)
+        raise
+    os.close(fd)
+    if exists:
+        try:
+            os.replace(target, out)
+        except BaseException:
+            os.unlink(target)
+            raise
+    _fsync_folder(os.path.dirname(out) or ".")
+
+
+def _fsync_folder(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without folder descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def key_json(record: KeyRecord, keyset: KeySet | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kid": record.kid,
+        "kty": record.kty,
+        "alg": record.alg,
+        "size": record.size,
+        "crv": record.crv,
+        "thumbprint": record.thumbprint,
+        "created": record.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "expires": record.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "state": record.state.value,
+        "origin": record.origin.value,
+        "has_private": record.sealed_private is not None,
+    }
+    if keyset is not None:
+        newest = keyset.newest
+        data["newest"] = newest is not None and newest.kid == record.kid
+    return data
+
+
+def set_json(keyset: KeySet) -> dict[str, Any]:
+    active = keyset.active
+    return {
+        "name": keyset.ref.name,
+        "env": keyset.ref.env.value,
+        "profile": keyset.profile,
+        "active": None if active is None else active.kid,
+        "newest": None if keyset.newest is None else keyset.newest.kid,
+        "keys": [key_json(key, keyset) for key in keyset.keys],
+    }
+
+
+def print_json(value: object) -> None:
+    from jwks_tool.core.formats import to_json
+
+    click.echo(to_json(value), nl=False)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="jwks-tool")

@@ -1,0 +1,75 @@
+"""Read-only commands: list and show. Kept small: listing must start about as fast as click itself."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from jwks_tool.cli.main import (
+    cli,
+    json_option,
+    make_service,
+    print_json,
+    set_json,
+    set_options,
+    store_options,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@cli.command("list")
+@store_options
+@json_option
+def list_(store_url: str | None, passphrase_file: str | None, as_json: bool) -> None:
+    """List the key sets in the store with their keys (never key material)."""
+    from jwks_tool.stores import open_store  # the store alone: listing needs no crypto and no passphrase
+
+    store = open_store(store_url)
+    sets = list(store.read_sets())
+    if as_json:
+        print_json({"store": store.describe(), "sets": [set_json(keyset) for keyset in sets]})
+        return
+    if not sets:
+        click.echo(f"No key sets in {store.describe()}. Make one: jwks-tool generate NAME")
+        return
+    rows = [("SET", "ENV", "PROFILE", "KID", "STATE", "KEY", "ALG", "EXPIRES", "")]
+    for keyset in sets:
+        newest = keyset.newest
+        for key in keyset.keys:
+            marker = "newest" if newest is not None and key.kid == newest.kid else ""
+            rows.append(
+                (
+                    keyset.ref.name,
+                    keyset.ref.env.value,
+                    keyset.profile,
+                    key.kid,
+                    key.state.value,
+                    key.describe(),
+                    key.alg,
+                    key.expires.strftime("%Y-%m-%d"),
+                    marker,
+                )
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@cli.command()
+@click.argument("name")
+@set_options
+@store_options
+@json_option
+def show(name: str, env: str, store_url: str | None, passphrase_file: str | None, as_json: bool) -> None:
+    """Show one key set: each key's kid, algorithm, size, thumbprint, dates and state (never key material)."""
+    svc = make_service(store_url, passphrase_file)
+    keyset = svc.get_set(name, env)
+    if as_json:
+        print_json({"store": svc.store.describe(), **set_json(keyset)})
+        return
+    from jwks_tool.documents.templates import render_template
+
+    click.echo(render_template("show.txt.j2", keyset=keyset, store=svc.store.describe()), nl=False)

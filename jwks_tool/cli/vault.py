@@ -1,0 +1,241 @@
+"""``jwks-tool keyvault``: push the Key Vault value Altinn's libraries read, and compare a vault with the store."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from jwks_tool.cli.main import (
+    azure_connection,
+    azure_options,
+    cli,
+    json_option,
+    make_service,
+    print_json,
+    set_options,
+    store_options,
+)
+
+
+def vault_options(func: Any) -> Any:
+    func = azure_options(func)
+    func = click.option(
+        "--vault", required=True, metavar="URL", help="https://NAME.vault.azure.net/ or the vault name."
+    )(func)
+    return func
+
+
+@cli.group()
+def keyvault() -> None:
+    """Azure Key Vault: push a set's key as the secret Altinn's libraries read, and check what a vault holds."""
+
+
+@keyvault.command()
+@click.argument("name", required=False)
+@set_options
+@vault_options
+@click.option(
+    "--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), help="Name the secrets for this consumer."
+)
+@click.option("--secret-name", help="Write the key to this secret instead of a preset's name ({name}, {env} allowed).")
+@click.option("--client-id", help="Also write MaskinportenSettings--ClientId (and --Authority for altinn-app).")
+@click.option("--kid", help="The key to push [default: the active key].")
+@click.option("--all", "all_sets", is_flag=True, help="Push every set of --env; needs --secret-name with {name}.")
+@click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Requests in flight (--all).")
+@click.option(
+    "--as",
+    "as_",
+    type=click.Choice(["secret", "key"]),
+    default="secret",
+    show_default=True,
+    help="secret: the base64 JWK Altinn reads; key: import it as a Key Vault key (signing in the vault).",
+)
+@click.option("--key-name", help="With --as key: the Key Vault key name [jwks-<name>-<env>].")
+@click.option("--hsm", is_flag=True, help="With --as key: HSM protection (Premium vault).")
+@click.option("--dry-run", is_flag=True, help="Show what would be written (values redacted); write nothing.")
+@store_options
+@json_option
+def push(
+    name: str | None,
+    env: str,
+    vault: str,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    preset: str | None,
+    secret_name: str | None,
+    client_id: str | None,
+    kid: str | None,
+    all_sets: bool,
+    workers: int,
+    as_: str,
+    key_name: str | None,
+    hsm: bool,
+    dry_run: bool,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Write the active key of set NAME to Key Vault as base64 of its private JWK (EncodedJwk / JwkBase64).
+
+    \b
+    --for altinn-app   MaskinportenSettings--JwkBase64 (+ --ClientId, --Authority with --client-id)
+    --for apiclient    MaskinportenSettings--EncodedJwk (+ --ClientId with --client-id)
+    The secret's expires/not-before follow the key; tags hold kid, thumbprint, set and environment. A key that is
+    there already is not written again; after a rotation a new secret version is added. --all pushes every set,
+    paced below Key Vault's limit of 300 secret writes per 10 s, with a progress bar.
+    """
+    from jwks_tool.core.formats import PrivateFormat
+    from jwks_tool.errors import InputError
+    from jwks_tool.integrations.azure import keyvault as kv
+
+    svc = make_service(store_url, passphrase_file)
+    if as_ == "key":
+        _push_as_key(svc, name, env, vault, credential, ca_bundle, no_verify, kid, key_name, hsm, dry_run, as_json)
+        return
+    if key_name or hsm:
+        raise InputError("--key-name and --hsm go with --as key", hint="add --as key")
+    if all_sets == (name is not None):
+        raise InputError("give a set NAME or --all", hint="jwks-tool keyvault push NAME --vault URL --for apiclient")
+    if all_sets and (secret_name is None or "{name}" not in secret_name or kid):
+        raise InputError(
+            "--all needs --secret-name with {name} (and no --kid)", hint="--secret-name '{name}-{env}-jwk'"
+        )
+    keysets = [s for s in svc.list_sets() if s.ref.env.value == env] if all_sets else [svc.get_set(str(name), env)]
+    batches: list[list[kv.PlannedSecret]] = []
+    records = []
+    for keyset in keysets:
+        record = svc.key_to_use(keyset, kid)
+        template = None if secret_name is None else secret_name.format(name=keyset.ref.name, env=env)
+        names = kv.secret_names(kv.Preset(preset) if preset else None, client_id=client_id, secret_name=template)
+        _, value = svc.export_private(keyset, record.kid, PrivateFormat.BASE64, pem_passphrase=None)
+        planned = kv.plan(keyset, record, value.strip(), names, client_id=client_id)
+        batches.append(sorted(planned, key=lambda secret: secret.role == "jwk"))
+        records.append(record)
+    connection = azure_connection(vault, credential, ca_bundle, no_verify)
+    client = kv.secret_client(connection)
+    if all_sets:
+        bar: Any
+        with click.progressbar(length=len(batches), label="Pushing", file=sys.stderr) as bar:
+            results = kv.push_many(
+                client,
+                batches,
+                vault=connection.vault_url,
+                dry_run=dry_run,
+                workers=workers,
+                progress=lambda done: bar.update(done),
+            )
+    else:
+        results = [kv.push(client, batches[0], vault=connection.vault_url, dry_run=dry_run)]
+    rows = [
+        (record, outcome, secret)
+        for record, batch, outcomes in zip(records, batches, results, strict=True)
+        for outcome, secret in zip(outcomes, batch, strict=True)
+    ]
+    if as_json:
+        print_json(
+            {
+                "vault": connection.vault_url,
+                "env": env,
+                "dry_run": dry_run,
+                "secrets": [
+                    {**outcome.to_dict(), "kid": record.kid, "value": secret.shown_value(), "tags": secret.tags}
+                    for record, outcome, secret in rows
+                ],
+            }
+        )
+        return
+    for record, outcome, secret in rows:
+        detail = f"kid {record.kid}" if secret.sensitive else secret.shown_value()
+        was = f" (was {outcome.current_kid})" if outcome.current_kid and outcome.current_kid != record.kid else ""
+        click.echo(f"{outcome.action:<17} {secret.name}  {detail}{was}")
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+
+
+def _push_as_key(
+    svc: Any,
+    name: str | None,
+    env: str,
+    vault: str,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    kid: str | None,
+    key_name: str | None,
+    hsm: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    from jwks_tool.errors import InputError
+    from jwks_tool.integrations.azure import keyvault as kv
+
+    if name is None:
+        raise InputError("--as key takes one set NAME", hint="jwks-tool keyvault push NAME --as key --vault URL")
+    keyset = svc.get_set(name, env)
+    record = svc.key_to_use(keyset, kid)
+    connection = azure_connection(vault, credential, ca_bundle, no_verify)
+    members = svc.private_jwk(keyset, record)
+    outcome = kv.push_as_key(
+        connection,
+        name=key_name or kv.vault_key_name(keyset.ref.name, env),
+        private_members=members,
+        record=record,
+        keyset=keyset,
+        hsm=hsm,
+        dry_run=dry_run,
+    )
+    if as_json:
+        print_json({"vault": connection.vault_url, "kid": record.kid, "key": outcome.to_dict()})
+    else:
+        click.echo(f"{outcome.action:<17} key {outcome.name}  kid {record.kid}")
+
+
+@keyvault.command("status")
+@click.argument("name")
+@set_options
+@vault_options
+@click.option("--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), default="apiclient", show_default=True)
+@click.option("--secret-name", help="The secret to check instead of the preset's name.")
+@store_options
+@json_option
+def status_(
+    name: str,
+    env: str,
+    vault: str,
+    credential: str,
+    ca_bundle: str | None,
+    no_verify: bool,
+    preset: str,
+    secret_name: str | None,
+    store_url: str | None,
+    passphrase_file: str | None,
+    as_json: bool,
+) -> None:
+    """Show which kid the vault's secret holds and whether it is the store's active key of set NAME."""
+    from jwks_tool.core.text import printable
+    from jwks_tool.errors import RemoteError
+    from jwks_tool.integrations.azure import keyvault as kv
+
+    svc = make_service(store_url, passphrase_file)
+    keyset = svc.get_set(name, env)
+    names = kv.secret_names(kv.Preset(preset), client_id=None, secret_name=secret_name)
+    connection = azure_connection(vault, credential, ca_bundle, no_verify)
+    result = kv.status(kv.secret_client(connection), names["jwk"], keyset.active, vault=connection.vault_url)
+    if as_json:
+        print_json(
+            {"vault": connection.vault_url, "active": keyset.active.kid if keyset.active else None, **result.to_dict()}
+        )
+    elif not result.exists:
+        click.echo(f"{result.name}: missing in {connection.vault_url}")
+    else:
+        verdict = "matches the active key" if result.matches_active else "does NOT match the active key"
+        shown = printable(result.kid or "-", limit=200)  # the vault's secret is not ours to trust
+        click.echo(f"{result.name}: kid {shown}, {verdict} ({keyset.active.kid if keyset.active else 'none'})")
+    if not result.matches_active:
+        raise RemoteError(
+            f"the vault's {result.name} is not the active key of {keyset.ref}",
+            hint=f"run `jwks-tool keyvault push {name} --env {env} --vault {vault} --for {preset}`",
+        )

@@ -1,0 +1,298 @@
+"""Documents people read, rendered from Jinja2 templates in ``templates/``: the inventory report and settings/guides.
+
+    >>> from jwks_tool.documents.reports import RenderTemplate
+    >>> [t.value for t in RenderTemplate]
+    ['appsettings', 'altinn-app', 'portal', 'runbook']
+
+``report`` (``html`` or ``md``) is an inventory of every set for a security team: a timeline picture (inline SVG, each
+key a bar from creation to expiry coloured by state, a line for today), expiry findings and the audit trail. The HTML
+is one self-contained file (no network). ``render`` fills one template for one set: ``appsettings``
+(Altinn.ApiClients.Maskinporten), ``altinn-app`` (Altinn Studio), ``portal`` (step-by-step registration with the JSON
+to paste) and ``runbook`` (this set's rotation, with its kids). ``--template-dir`` adds or overrides templates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, assert_never
+
+from jwks_tool.core.environments import audience_for
+from jwks_tool.core.keys import public_jwk
+from jwks_tool.core.model import Env, KeySet, KeyState
+from jwks_tool.errors import InputError
+from jwks_tool.integrations.azure.keyvault import SECRET_NAME_RE, normalise_vault_url
+from jwks_tool.services.status import CheckReport
+
+PORTALS = {
+    Env.TEST: "https://sjolvbetjening.test.samarbeid.digdir.no/integrations",
+    Env.PROD: "https://sjolvbetjening.samarbeid.digdir.no/integrations",
+}
+STATE_COLOURS = {
+    KeyState.NEXT: "#3b82f6",
+    KeyState.ACTIVE: "#16a34a",
+    KeyState.RETIRING: "#f59e0b",
+    KeyState.RETIRED: "#9ca3af",
+    KeyState.REVOKED: "#dc2626",
+}
+
+
+class ReportDocFormat(StrEnum):
+    HTML = "html"
+    MD = "md"
+
+
+class RenderTemplate(StrEnum):
+    APPSETTINGS = "appsettings"
+    """``MaskinportenSettings`` for Altinn.ApiClients.Maskinporten, EncodedJwk as a Key Vault reference."""
+    ALTINN_APP = "altinn-app"
+    """``MaskinportenSettings`` for an Altinn Studio app (Authority, ClientId, JwkBase64 from Key Vault)."""
+    PORTAL = "portal"
+    """Step-by-step registration in Digdir's self-service portal, with the exact JSON to paste."""
+    RUNBOOK = "runbook"
+    """The rotation of this set, step by step, with its kids."""
+
+
+def template_file(name: RenderTemplate | ReportDocFormat) -> str:
+    if isinstance(name, ReportDocFormat):
+        match name:
+            case ReportDocFormat.HTML:
+                return "report.html.j2"
+            case ReportDocFormat.MD:
+                return "report.md.j2"
+            case _:
+                assert_never(name)
+    match name:
+        case RenderTemplate.APPSETTINGS:
+            return "render/appsettings.json.j2"
+        case RenderTemplate.ALTINN_APP:
+            return "render/altinn-app.json.j2"
+        case RenderTemplate.PORTAL:
+            return "render/portal.md.j2"
+        case RenderTemplate.RUNBOOK:
+            return "render/runbook.md.j2"
+        case _:
+            assert_never(name)
+
+
+# ---- the timeline -------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Bar:
+    label: str
+    kid: str
+    state: str
+    colour: str
+    x: float
+    y: float
+    width: float
+    created: datetime
+    expires: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeline:
+    width: int
+    height: int
+    left: int
+    bars: tuple[Bar, ...]
+    today_x: float
+    ticks: tuple[tuple[float, str], ...]
+    row_height: int = 22
+
+
+def timeline(keysets: Sequence[KeySet], now: datetime, *, width: int = 960, left: int = 330) -> Timeline:
+    """Geometry of the timeline picture: one row per key, x from the earliest creation to the latest expiry."""
+    keys = [(keyset, key) for keyset in keysets for key in keyset.keys]
+    start = min([key.created for _, key in keys] + [now - timedelta(days=30)])
+    end = max([key.expires for _, key in keys] + [now + timedelta(days=30)])
+    span = max((end - start).total_seconds(), 1.0)
+    plot = width - left - 20
+
+    def x(moment: datetime) -> float:
+        return round(left + plot * (moment - start).total_seconds() / span, 1)
+
+    rows = 28
+    bars = tuple(
+        Bar(
+            label=f"{keyset.ref.name} ({keyset.ref.env.value})",
+            kid=key.kid,
+            state=key.state.value,
+            colour=STATE_COLOURS[key.state],
+            x=x(key.created),
+            y=rows + index * 22,
+            width=max(x(key.expires) - x(key.created), 2.0),
+            created=key.created,
+            expires=key.expires,
+        )
+        for index, (keyset, key) in enumerate(keys)
+    )
+    ticks: list[tuple[float, str]] = []
+    month = datetime(start.year, start.month, 1, tzinfo=start.tzinfo)
+    step = 1 if span < 200 * 86400 else (2 if span < 800 * 86400 else 6)
+    while month <= end:
+        if month >= start:
+            ticks.append((x(month), f"{month:%Y-%m}"))
+        year, mon = divmod(month.month - 1 + step, 12)
+        month = month.replace(year=month.year + year, month=mon + 1)
+    return Timeline(width, rows + len(keys) * 22 + 30, left, bars, x(now), tuple(ticks))
+
+
+# ---- rendering ----------------------------------------------------------------------------------------------------
+def render_report(
+    fmt: ReportDocFormat,
+    keysets: Sequence[KeySet],
+    check: CheckReport,
+    audit: Sequence[dict[str, Any]],
+    *,
+    now: datetime,
+    store: str,
+    template_dir: str | None = None,
+) -> str:
+    from jwks_tool.documents.templates import template_env
+
+    file = template_file(fmt)
+    context = dict(
+        keysets=keysets,
+        check=check,
+        audit=audit,
+        now=now,
+        store=store,
+        timeline=timeline(keysets, now),
+        colours={state.value: colour for state, colour in STATE_COLOURS.items()},
+    )
+    if template_dir is not None and (Path(template_dir) / file).is_file():
+        return _render_user(template_dir, file, context)  # the folder's own report, asked for by --template-dir
+    return template_env().get_template(file).render(**context)
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderOptions:
+    client_id: str | None = None
+    scope: str | None = None
+    vault: str | None = None
+    secret_name: str | None = None
+
+
+def render_document(
+    name: str,
+    keyset: KeySet,
+    options: RenderOptions,
+    *,
+    now: datetime,
+    template_dir: str | None = None,
+) -> str:
+    """Fill one template (built in, or NAME.j2 / NAME.<ext>.j2 in ``template_dir``, rendered in Jinja2's immutable
+    sandbox) for one set. A user template never replaces a built-in one: a folder that holds one of our names is
+    refused."""
+    from jwks_tool.documents.templates import template_env
+
+    built_in: str | None
+    try:
+        built_in = template_file(RenderTemplate(name))
+    except ValueError:
+        built_in = None
+    if built_in is not None and template_dir is not None:
+        _refuse_shadowing(name, built_in, template_dir)
+    file = built_in if built_in is not None else _user_template(name, template_dir)
+    default_secret = "MaskinportenSettings--JwkBase64" if name == "altinn-app" else "MaskinportenSettings--EncodedJwk"
+    secret_name = options.secret_name or default_secret
+    if not SECRET_NAME_RE.fullmatch(secret_name):
+        raise InputError(f"invalid Key Vault secret name {secret_name!r}", hint="use 1-127 of 0-9 A-Z a-z -")
+    url = None if options.vault is None else normalise_vault_url(options.vault)
+    registered = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
+    context = dict(
+        keyset=keyset,
+        env=keyset.ref.env.value,
+        active=keyset.active,
+        newest=keyset.newest,
+        registered=registered,
+        jwks_json=json.dumps({"keys": registered}, indent=2),
+        newest_json=json.dumps(public_jwk(dict(keyset.newest.public_jwk)), indent=2) if keyset.newest else "{}",
+        client_id=options.client_id or "<client id from the portal>",
+        scope=options.scope or "<scopes, space separated>",
+        authority=audience_for(keyset.ref.env.value),
+        portal=PORTALS[keyset.ref.env],
+        vault_url=url,
+        secret_name=secret_name,
+        secret_uri=f"{url}secrets/{secret_name}" if url else None,
+        now=now,
+    )
+    if built_in is None:
+        assert template_dir is not None  # _user_template found the file there
+        return _render_user(template_dir, file, context)
+    return template_env().get_template(file).render(**context)
+
+
+def _user_files(name: str, template_dir: str) -> list[str]:
+    """The files of ``template_dir`` that are the template NAME: NAME.j2 or NAME.<ext>.j2."""
+    folder = Path(template_dir)
+    return sorted(
+        path.name for path in [folder / f"{name}.j2", *folder.glob(f"{glob_escape(name)}.*.j2")] if path.is_file()
+    )
+
+
+def glob_escape(text: str) -> str:
+    import glob
+
+    return glob.escape(text)
+
+
+def _refuse_shadowing(name: str, built_in: str, template_dir: str) -> None:
+    found = _user_files(name, template_dir)
+    if (Path(template_dir) / built_in).is_file():
+        found.append(built_in)
+    if found:
+        raise InputError(
+            f"{template_dir} has {found[0]}, which would replace the built-in template {name}",
+            hint=f"rename yours (e.g. my-{Path(found[0]).name}) and render it by that name",
+        )
+
+
+def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
+    """A user's template, in Jinja2's immutable sandbox (no attribute that leads to code, no mutation), loading only
+    from the user's folder; whatever it does wrong is an InputError naming it."""
+    import jinja2
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from jwks_tool.core.text import printable
+    from jwks_tool.documents.templates import template_env
+
+    ours = template_env()
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([template_dir]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html", "html.j2", "svg", "svg.j2"]),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    for name in ("time", "date", "untrusted", "md"):
+        env.filters[name] = ours.filters[name]
+    try:
+        return env.get_template(file).render(**context)
+    except SecurityError as exc:
+        raise InputError(
+            f"the template {file} tried something unsafe ({printable(exc, limit=200)})",
+            hint="templates may only read the values they are given",
+        ) from exc
+    except jinja2.TemplateError as exc:
+        raise InputError(
+            f"the template {file} cannot be rendered: {printable(exc, limit=200)}", hint="fix the template"
+        ) from exc
+
+
+def _user_template(name: str, template_dir: str | None) -> str:
+    if template_dir is not None and re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
+        matches = _user_files(name, template_dir)
+        if matches:
+            return matches[0]
+    known = ", ".join(t.value for t in RenderTemplate)
+    raise InputError(
+        f"no template {name!r}", hint=f"use one of {known}, or put {name}.<ext>.j2 in a folder given to --template-dir"
+    )

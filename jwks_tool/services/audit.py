@@ -1,0 +1,120 @@
+"""The audit trail: every change of every key, with who made it, with which command, in which set revision.
+
+Each change is recorded twice. The key set document is a store's atomic unit, and a change lands in it together with
+its transition in the key's history, stamped with the writer (``user@host``), the command and the revision. The
+audit log is the store's append-only record, written right after the set: it keeps the order of events and keeps
+them even if a set document is rewritten by hand. The two writes are not atomic together: a process killed between
+them, or a vault that refuses the append (a 429 storm that outlasts the retries), leaves a stored change that the log
+lacks. :func:`trail` is therefore the log completed from the sets' histories: each stored transition the log has no
+event for is added in time order as an event of the same shape, marked ``"recovered": true``.
+
+    >>> from datetime import UTC, datetime
+    >>> from jwks_tool.core.model import Env, KeyState, SetRef, Transition
+    >>> step = Transition(datetime(2026, 3, 1, tzinfo=UTC), None, KeyState.ACTIVE, "generated", "ann@ws1",
+    ...                   "jwks-tool generate", 1)
+    >>> event(SetRef("acme", Env.TEST), "k1", step)["user"]
+    'ann@ws1'
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from jwks_tool.core.model import KeyRecord, KeySet, SetRef, Transition, format_time
+from jwks_tool.stores.interface import KeyStore
+
+UNKNOWN_WRITER = "unknown"
+"""The user of a recovered event whose transition predates the writer stamp."""
+
+
+def event(ref: SetRef, kid: str, step: Transition) -> dict[str, Any]:
+    """The audit event for one stored transition of key ``kid`` in set ``ref``."""
+    moved = (None if step.from_state is None else step.from_state.value, step.to_state.value)
+    return _event(ref, kid, step.at, step.by or UNKNOWN_WRITER, step.command, moved, step.reason, step.revision)
+
+
+PRUNED = "pruned"
+"""The ``to`` of the event that records a retired or revoked key leaving its set document (:func:`removal`)."""
+
+
+def removal(ref: SetRef, record: KeyRecord, *, at: datetime, by: str, command: str, revision: int) -> dict[str, Any]:
+    """The audit event for a retired or revoked key dropped from its set (``jwks-tool prune``)."""
+    return _event(ref, record.kid, at, by, command, (record.state.value, PRUNED), "prune", revision)
+
+
+def _event(
+    ref: SetRef,
+    kid: str,
+    at: datetime,
+    by: str,
+    command: str | None,
+    moved: tuple[str | None, str],
+    reason: str,
+    revision: int | None,
+) -> dict[str, Any]:
+    """The one shape of an audit event (the log's JSON lines, ``log --json``)."""
+    return {
+        "time": format_time(at),
+        "user": by,
+        "command": command,
+        "set": ref.name,
+        "env": ref.env.value,
+        "kid": kid,
+        "from": moved[0],
+        "to": moved[1],
+        "reason": reason,
+        "revision": revision,
+    }
+
+
+def _identity(event: Mapping[str, Any]) -> tuple[object, ...]:
+    """What makes two records the same change of a key (a key enters each state once)."""
+    return (event.get("set"), event.get("env"), event.get("kid"), event.get("from"), event.get("to"))
+
+
+def _exact(event: Mapping[str, Any]) -> tuple[object, ...]:
+    """... and for a stamped step, which carries the event's revision and time: the very write (a set deleted by
+    hand and made again reuses kids and revisions, not the second)."""
+    return (*_identity(event), event.get("revision"), event.get("time"))
+
+
+def trail(store: KeyStore, keysets: Iterable[KeySet] | None = None) -> list[dict[str, Any]]:
+    """The store's audit log, completed from the histories of ``keysets`` (default: every set in the store).
+
+    The log's own events keep their order; recovered ones are merged in by time. Pass the sets a caller has read
+    already (one set for ``log NAME``) to save reading them again. A stamped step matches its logged event
+    exactly; a step from before the stamp (no writer recorded) matches any logged event of the same change.
+    """
+    logged = store.read_audit()
+    exact = Counter(_exact(entry) for entry in logged)
+    loose = Counter(_identity(entry) for entry in logged)
+    unstamped: list[dict[str, Any]] = []
+    recovered: list[dict[str, Any]] = []
+    for keyset in store.read_sets() if keysets is None else keysets:
+        for record in keyset.keys:
+            for step in record.history:
+                candidate = event(keyset.ref, record.kid, step)
+                if step.by is None:
+                    unstamped.append(candidate)
+                elif exact[_exact(candidate)] > 0:
+                    exact[_exact(candidate)] -= 1
+                    loose[_identity(candidate)] -= 1
+                else:
+                    recovered.append(candidate | {"recovered": True})
+    for candidate in unstamped:  # after the stamped steps took their own events
+        if loose[_identity(candidate)] > 0:
+            loose[_identity(candidate)] -= 1
+        else:
+            recovered.append(candidate | {"recovered": True})
+    recovered.sort(key=_when)
+    return list(heapq.merge(logged, recovered, key=_when))
+
+
+def _when(event: Mapping[str, Any]) -> tuple[str, int]:
+    """Time, then revision: the writes of one set within one second keep their order."""
+    revision = event.get("revision")
+    return str(event.get("time", "")), revision if isinstance(revision, int) else 0

@@ -1,0 +1,196 @@
+"""Status of key sets and the expiry check for cron and CI.
+
+    >>> from datetime import timedelta
+    >>> from jwks_tool.services.status import CheckPolicy
+    >>> CheckPolicy(warn=timedelta(days=60), fail=timedelta(days=14)).fail.days
+    14
+
+``check`` looks at every set: registered keys near or past expiry, sets with no active key, a next key waiting too
+long to be promoted, more registered keys than the profile allows. Its verdict maps to exit codes 0 / 1 / 2. A store
+that does not exist, or one with no set to check, fails (:func:`store_findings`): a cron job pointed at a typo must
+not stay green. A retiring key is no longer used to sign: its expiry only asks for the rotation to be finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeAlias
+
+from jwks_tool.core.model import KeySet, KeyState, format_time
+from jwks_tool.core.profiles import Finding, Severity, get_profile
+from jwks_tool.services.inspecting import Verdict
+from jwks_tool.services.rotation import next_action, transition_time
+
+SIZE_WARN = 0.8
+"""``check`` warns when a set fills this share of what its store holds (a Key Vault secret: 25 KB)."""
+
+SetSize: TypeAlias = Callable[[KeySet], tuple[int, int] | None]
+"""A store's :meth:`~jwks_tool.stores.interface.KeyStore.set_size`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckPolicy:
+    warn: timedelta = timedelta(days=60)
+    fail: timedelta = timedelta(days=14)
+    next_max_age: timedelta = timedelta(days=7)
+
+
+@dataclasses.dataclass(frozen=True)
+class SetStatus:
+    keyset: KeySet
+    now: datetime
+    findings: tuple[Finding, ...]
+    next_action: str
+
+    @property
+    def verdict(self) -> Verdict:
+        return _verdict(self.findings)
+
+    def days_left(self, expires: datetime) -> int:
+        return (expires - self.now).days
+
+    def to_dict(self) -> dict[str, Any]:
+        active = self.keyset.active
+        return {
+            "set": self.keyset.ref.name,
+            "env": self.keyset.ref.env.value,
+            "profile": self.keyset.profile,
+            "active": None if active is None else active.kid,
+            "active_age_days": None if active is None else (self.now - active.created).days,
+            "active_days_to_expiry": None if active is None else self.days_left(active.expires),
+            "keys": [
+                {
+                    "kid": key.kid,
+                    "state": key.state.value,
+                    "created": format_time(key.created),
+                    "expires": format_time(key.expires),
+                    "days_to_expiry": self.days_left(key.expires),
+                }
+                for key in self.keyset.keys
+            ],
+            "verdict": self.verdict.value,
+            "findings": [finding.to_dict() for finding in self.findings],
+            "next_action": self.next_action,
+        }
+
+
+def _verdict(findings: Iterable[Finding]) -> Verdict:
+    severities = {finding.severity for finding in findings}
+    if Severity.ERROR in severities:
+        return Verdict.ERRORS
+    return Verdict.WARNINGS if severities else Verdict.OK
+
+
+def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy, size: SetSize | None = None) -> SetStatus:
+    findings: list[Finding] = []
+    where = f"{keyset.ref.name} ({keyset.ref.env.value})"
+
+    def add(severity: Severity, code: str, message: str) -> None:
+        findings.append(Finding(severity, code, message, where))
+
+    if keyset.active is None:
+        add(Severity.ERROR, "no-active-key", "no active key: clients of this set cannot sign")
+    for key in keyset.registered:
+        left = key.expires - now
+        if key.state is KeyState.RETIRING:  # nothing signs with it: its expiry matters no more
+            if left <= timedelta(0):
+                add(
+                    Severity.WARNING,
+                    "retiring-expired",
+                    f"{key.kid} (retiring) expired on {key.expires:%Y-%m-%d}; nothing signs with it any more: finish "
+                    f"the rotation (jwks-tool rotate {keyset.ref.name} --env {keyset.ref.env.value} --finish)",
+                )
+            continue
+        if left <= timedelta(0):
+            add(Severity.ERROR, "expired", f"{key.kid} ({key.state.value}) expired on {key.expires:%Y-%m-%d}")
+        elif left <= policy.fail:
+            add(Severity.ERROR, "expiring", f"{key.kid} ({key.state.value}) expires in {left.days} days")
+        elif left <= policy.warn:
+            add(Severity.WARNING, "expiring", f"{key.kid} ({key.state.value}) expires in {left.days} days")
+        if key.state is KeyState.NEXT and now - transition_time(key, KeyState.NEXT) > policy.next_max_age:
+            days = (now - transition_time(key, KeyState.NEXT)).days
+            add(Severity.WARNING, "next-waiting", f"{key.kid} has waited {days} days as next: register and promote it")
+    profile = get_profile(keyset.profile)
+    if profile.max_registered is not None and len(keyset.registered) > profile.max_registered:
+        add(
+            Severity.ERROR,
+            "too-many-keys",
+            f"{len(keyset.registered)} registered keys; {profile.name} holds at most {profile.max_registered}",
+        )
+    used = None if size is None else size(keyset)
+    if used is not None and used[0] > SIZE_WARN * used[1]:
+        add(
+            Severity.WARNING,
+            "set-size",
+            f"the set takes {used[0] / 1024:.1f} of the {used[1] / 1024:.0f} KB its store holds: drop retired keys "
+            f"before a rotation is refused (jwks-tool prune {keyset.ref.name} --env {keyset.ref.env.value})",
+        )
+    return SetStatus(keyset, now, tuple(findings), next_action(keyset, now=now))
+
+
+def store_findings(store: str, exists: bool, sets: int, *, allow_empty: bool) -> tuple[Finding, ...]:
+    """What ``check`` says of the store as a whole: it must exist, and hold a set to check (unless ``allow_empty``:
+    an empty store is expected). A store that does not exist always fails: it is far more often a typo."""
+    if not exists:
+        return (
+            Finding(
+                Severity.ERROR,
+                "no-store",
+                f"there is no key store at {store}, so nothing was checked; check --store and $JWKS_TOOL_STORE "
+                "(`jwks-tool init` makes an empty store)",
+                store,
+            ),
+        )
+    if sets == 0 and not allow_empty:
+        return (
+            Finding(
+                Severity.ERROR,
+                "no-sets",
+                f"the key store {store} holds no key sets, so nothing was checked; make one (jwks-tool generate "
+                "NAME), or pass --allow-empty if an empty store is expected",
+                store,
+            ),
+        )
+    return ()
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckReport:
+    statuses: tuple[SetStatus, ...]
+    policy: CheckPolicy
+    store_findings: tuple[Finding, ...] = ()
+    """About the store as a whole (:func:`store_findings`)."""
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.store_findings + tuple(finding for status in self.statuses for finding in status.findings)
+
+    @property
+    def verdict(self) -> Verdict:
+        return _verdict(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "policy": {
+                "warn_days": self.policy.warn.days,
+                "fail_days": self.policy.fail.days,
+                "next_max_age_days": self.policy.next_max_age.days,
+            },
+            "sets": [status.to_dict() for status in self.statuses],
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+
+def check(
+    keysets: Iterable[KeySet],
+    now: datetime,
+    policy: CheckPolicy,
+    size: SetSize | None = None,
+    store: Sequence[Finding] = (),
+) -> CheckReport:
+    """Every set's status; ``size`` (the store's ``set_size``) adds a warning for a set near its store's limit,
+    ``store`` the findings about the store as a whole (:func:`store_findings`)."""
+    return CheckReport(tuple(set_status(keyset, now, policy, size) for keyset in keysets), policy, tuple(store))
