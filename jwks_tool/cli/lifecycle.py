@@ -243,7 +243,7 @@ def _sets(svc: Any, name: str | None, env: str | None) -> list[Any]:
             if env
             else [s for s in svc.list_sets() if s.ref.name == name] or [svc.get_set(name, "test")]
         )
-    return list(svc.list_sets())
+    return [keyset for keyset in svc.list_sets() if env is None or keyset.ref.env.value == env]
 
 
 @cli.command()

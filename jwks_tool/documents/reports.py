@@ -143,6 +143,14 @@ def timeline(keysets: Sequence[KeySet], now: datetime, *, width: int = 960, left
 
 
 # ---- rendering ----------------------------------------------------------------------------------------------------
+def _public_view(keyset: KeySet) -> KeySet:
+    """The set as every template sees it: no sealed (or, in a plaintext store, unsealed) private half is handed to
+    a template, since a user's own template could print whatever it is given."""
+    return dataclasses.replace(
+        keyset, keys=tuple(dataclasses.replace(record, sealed_private=None) for record in keyset.keys)
+    )
+
+
 def render_report(
     fmt: ReportDocFormat,
     keysets: Sequence[KeySet],
@@ -156,6 +164,7 @@ def render_report(
     from jwks_tool.documents.templates import template_env
 
     file = template_file(fmt)
+    keysets = [_public_view(keyset) for keyset in keysets]
     context = dict(
         keysets=keysets,
         check=check,
@@ -204,6 +213,7 @@ def render_document(
     if not SECRET_NAME_RE.fullmatch(secret_name):
         raise InputError(f"invalid Key Vault secret name {secret_name!r}", hint="use 1-127 of 0-9 A-Z a-z -")
     url = None if options.vault is None else normalise_vault_url(options.vault)
+    keyset = _public_view(keyset)
     registered = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
     context = dict(
         keyset=keyset,

@@ -1,8 +1,8 @@
 """Templates for people: the Jinja2 environment, its filters, and the templates shipped inside the package.
 
     >>> from jwks_tool.documents.templates import markdown_text
-    >>> markdown_text("<script>*x*</script>")
-    '&lt;script&gt;\\*x\\*&lt;/script&gt;'
+    >>> print(markdown_text("<script>*x*</script>"))
+    &lt;script&gt;\\*x\\*&lt;/script&gt;
 
 The built-in templates live in ``jwks_tool/documents/templates/`` and are found through :mod:`importlib.resources`,
 so an installed wheel and a checkout read the same files. User templates (``render --template-dir``) are rendered in

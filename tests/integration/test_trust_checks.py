@@ -102,3 +102,15 @@ def test_an_expired_retiring_key_is_a_note_not_a_failure(run: Run, clock: Callab
     assert run("status").exit_code == 0
     assert run("rotate", "acme", "--finish").exit_code == 0
     assert run("check").exit_code == 0
+
+
+def test_check_and_status_with_env_look_at_that_environment_only(run: Run, store_dir: Path) -> None:
+    assert run("generate", "t1", "--size", "2048").exit_code == 0
+    assert run("generate", "p1", "--env", "prod", "--size", "2048").exit_code == 0
+    report = json.loads(run("check", "--env", "prod", "--json").stdout)
+    assert [s["set"] for s in report["sets"]] == ["p1"]
+    status = run("status", "--env", "prod")
+    assert "p1" in status.stdout
+    assert "t1" not in status.stdout
+    (store_dir / "sets" / "prod" / "p1.json").unlink()
+    assert run("check", "--env", "prod").exit_code == 2

@@ -219,3 +219,19 @@ def test_private_json_export_asks_in_a_real_terminal(tmp_path: Path, store_dir: 
     child.close()
     assert child.exitstatus == 9
     assert b'"d"' not in (child.before or b"")
+
+
+def test_templates_are_never_given_a_private_half(run: Run, tmp_path: Path, store_dir: Path) -> None:
+    """A user's own template could print whatever it is given: the sealed (or plaintext) private half is not."""
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    stored = json.loads((store_dir / "sets" / "test" / "acme.json").read_text())
+    sealed = stored["keys"][0]["sealed_private"]
+    folder = tmp_path / "tpl"
+    folder.mkdir()
+    (folder / "leak.txt.j2").write_text(
+        "{{ active.sealed_private }} {% for k in keyset.keys %}{{ k.sealed_private }}{% endfor %}"
+    )
+    result = run("render", "leak", "acme", "--template-dir", str(folder))
+    assert result.exit_code == 0, result.stderr
+    assert sealed[:40] not in result.stdout
+    assert result.stdout.strip() == "None None"
