@@ -662,18 +662,25 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
         with self._state_lock:
             return sorted(self._clients)
 
-    def issue_access_token(self, client_id: str, scopes: Iterable[str] | None = None) -> str:
+    def issue_access_token(
+        self, client_id: str, scopes: Iterable[str] | None = None, *, lifetime: int | None = None
+    ) -> str:
         """Issue an access token directly (no grant, not logged), e.g. an admin token for the JWKS API.
 
         ``scopes`` defaults to all of the client's scopes; each must be registered on the client (ValueError).
+        ``lifetime`` (seconds) overrides the server's ``token_lifetime`` for this token.
         """
+        if lifetime is not None and lifetime < 1:
+            raise ValueError("lifetime must be a positive number of seconds")
         with self._state_lock:
             client = self._clients[client_id]
         wanted = sorted(client.scopes) if scopes is None else list(dict.fromkeys(scopes))
         denied = [s for s in wanted if s not in client.scopes]
         if denied:
             raise ValueError(f"Scope(s) not allowed for client {client_id}: {' '.join(denied)}")
-        return self._issue(client, wanted, grant_jti=None, consumer_org=None, resource=None).access_token
+        return self._issue(
+            client, wanted, grant_jti=None, consumer_org=None, resource=None, lifetime=lifetime
+        ).access_token
 
     @property
     def issued_tokens(self) -> list[IssuedToken]:
@@ -917,9 +924,10 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
         grant_jti: str | None,
         consumer_org: str | None,
         resource: str | list[str] | None,
+        lifetime: int | None = None,
     ) -> IssuedToken:
         issued_at = int(self.now())
-        expires_at = issued_at + self.token_lifetime
+        expires_at = issued_at + (self.token_lifetime if lifetime is None else lifetime)
         jti = str(uuid.uuid4())
         consumer = consumer_org or client.org_number
         claims: _Json = {
