@@ -3,7 +3,9 @@ every other command of the section, run with bash in a fresh HOME, exits as the 
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import queue
 import re
@@ -14,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +62,13 @@ def readme_commands(section: str) -> list[Command]:
             commands.append(Command(text, code, found.group(2) if found and found.group(2) else None))
         assert not pending, f"a continuation line ends the block: {pending!r}"
     return commands
+
+
+def admin_token_claims(block: list[str]) -> dict[str, Any]:
+    (line,) = [line for line in block if line.startswith("export JWKS_TOOL_PORTAL_TOKEN=")]
+    payload = line.split("=", 1)[1].split()[0].split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -172,6 +182,9 @@ def test_try_it_without_azure_or_digdir_runs_as_written(tmp_path: Path, home: Pa
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
         block = env_file.read_text(encoding="utf-8").splitlines()
         assert block == seen[seen.index(block[0]) : seen.index(block[0]) + len(block)], "printed != written"
+        admin = admin_token_claims(block)
+        assert admin["exp"] - admin["iat"] == 24 * 3600  # outlives a trial, unlike the server's 120 s tokens
+        assert admin["scope"] == "idporten:dcr.read idporten:dcr.write"
 
         results = run_commands(commands, tmp_path, env)
 
