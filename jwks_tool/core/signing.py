@@ -8,7 +8,7 @@
     2
 
 RS256/384/512 are RSASSA-PKCS1-v1_5 with SHA-2; ES256/384/512 give the raw ``r || s`` JWS wants. Keys that live in
-Azure Key Vault sign through :class:`jwks_tool.integrations.azure.keyvault.VaultSigner`, which implements the same
+Azure Key Vault sign through :class:`jwks_tool.integrations.azure.vault_keys.VaultSigner`, which implements the same
 :class:`Signer` interface and sends only the digest: the private key never leaves the vault.
 """
 

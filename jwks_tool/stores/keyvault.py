@@ -80,7 +80,13 @@ from jwks_tool.errors import (
     StoreLockedError,
     StoreVersionError,
 )
-from jwks_tool.integrations.azure.keyvault import MAX_SECRET_BYTES, SECRET_NAME_RE, Connection, Credential, azure_errors
+from jwks_tool.integrations.azure.connection import (
+    MAX_SECRET_BYTES,
+    SECRET_NAME_RE,
+    Connection,
+    Credential,
+    azure_errors,
+)
 from jwks_tool.stores import is_keyvault_url
 from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
 
@@ -395,7 +401,7 @@ class KeyVaultStore(KeyStore):
         """The SecretClient, made (and signed in) on first use."""
         with self._client_lock:
             if self._client is None:
-                from jwks_tool.integrations.azure.keyvault import secret_client
+                from jwks_tool.integrations.azure.connection import secret_client
 
                 with azure_errors("sign in to Azure", vault=self.describe()):
                     self._client = secret_client(self.connection, self._credential)
