@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from jwks_tool.core.model import SET_NAME_RE, Env, KeySet, SetRef
-from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
+from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError
 from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
 
 if TYPE_CHECKING:
@@ -267,18 +267,7 @@ class FileStore(KeyStore):
                     hint="give --store an empty or new folder",
                 )
             return None
-        if not isinstance(data, dict) or data.get("format") != "jwks-tool-store":
-            raise StoreCorruptError(f"{self._config_path} is not a jwks-tool store file")
-        schema = data.get("schema")
-        if not isinstance(schema, int):
-            raise StoreCorruptError(f"{self._config_path} has no schema version")
-        if schema > STORE_SCHEMA:
-            raise StoreVersionError(
-                f"the store {self._root} was written by a newer jwks-tool (schema {schema}, this one reads "
-                f"{STORE_SCHEMA})",
-                hint="upgrade jwks-tool (pip install -U jwks-tool)",
-            )
-        return data
+        return self.check_config_document(data, self._config_path, what="a jwks-tool store file")
 
     def init_config(self, config: Mapping[str, Any]) -> None:
         self._check_root()
@@ -325,12 +314,7 @@ class FileStore(KeyStore):
     def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
         current = self.read_set(keyset.ref)
         revision = 0 if current is None else current.revision
-        if revision != expected_revision:
-            raise ConflictError(
-                f"key set {keyset.ref} changed while this command ran (revision {revision}, expected "
-                f"{expected_revision})",
-                hint="run the command again",
-            )
+        self.check_revision(keyset.ref, revision, expected_revision)
         stored = dataclasses.replace(keyset, revision=revision + 1)
         from pathlib import Path
 

@@ -78,7 +78,6 @@ from jwks_tool.errors import (
     StoreCorruptError,
     StoreError,
     StoreLockedError,
-    StoreVersionError,
 )
 from jwks_tool.integrations.azure.connection import (
     MAX_SECRET_BYTES,
@@ -503,18 +502,7 @@ class KeyVaultStore(KeyStore):
                 f"the first version of the secret {CONFIG_SECRET} in {self.describe()} is disabled", hint=restore
             )
         data = self._json(CONFIG_SECRET, first.version, "read the store configuration")
-        if not isinstance(data, dict) or data.get("format") != "jwks-tool-store":
-            raise StoreCorruptError(f"the secret {CONFIG_SECRET} in {self.describe()} is not a jwks-tool store")
-        schema = data.get("schema")
-        if not isinstance(schema, int):
-            raise StoreCorruptError(f"the secret {CONFIG_SECRET} in {self.describe()} has no schema version")
-        if schema > STORE_SCHEMA:
-            raise StoreVersionError(
-                f"the store {self.describe()} was written by a newer jwks-tool (schema {schema}, this one reads "
-                f"{STORE_SCHEMA})",
-                hint="upgrade jwks-tool (pip install -U jwks-tool)",
-            )
-        return data
+        return self.check_config_document(data, f"the secret {CONFIG_SECRET} in {self.describe()}")
 
     def _refuse_orphans(self) -> None:
         """No configuration: a new store, unless key sets or private halves are there already (then the
@@ -595,11 +583,7 @@ class KeyVaultStore(KeyStore):
         with self._held():
             head = self._head(ref)
             revision = 0 if head is None else head.revision or 0
-            if revision != expected_revision:
-                raise ConflictError(
-                    f"key set {ref} changed while this command ran (revision {revision}, expected {expected_revision})",
-                    hint="run the command again",
-                )
+            self.check_revision(ref, revision, expected_revision)
             previous = None if head is None else self._set_document(ref, head)
             stored = dataclasses.replace(keyset, revision=revision + 1)
             document, uploads = self._with_references(stored)

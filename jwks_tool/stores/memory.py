@@ -64,12 +64,7 @@ class MemoryStore(KeyStore):
         with self._lock:
             current = self._sets.get(keyset.ref)
             revision = 0 if current is None else int(current["revision"])
-            if revision != expected_revision:
-                raise ConflictError(
-                    f"key set {keyset.ref} changed while this command ran (revision {revision}, expected "
-                    f"{expected_revision})",
-                    hint="run the command again",
-                )
+            self.check_revision(keyset.ref, revision, expected_revision)
             stored = dataclasses.replace(keyset, revision=revision + 1)
             self._sets[keyset.ref] = stored.to_dict()
             return stored
