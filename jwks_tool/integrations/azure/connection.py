@@ -29,6 +29,8 @@ T = TypeVar("T")
 
 
 class Credential(StrEnum):
+    """How to sign in to Azure (``--credential``)."""
+
     DEFAULT = "default"
     """DefaultAzureCredential: environment, workload identity, managed identity, az login, ..."""
     CLI = "cli"
@@ -50,6 +52,7 @@ class Connection:
 
 
 def normalise_vault_url(vault: str) -> str:
+    """The vault's URL with a trailing slash, from an https URL or a bare vault name; InputError otherwise."""
     if vault.startswith("https://"):
         return vault if vault.endswith("/") else vault + "/"
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]", vault):
@@ -58,6 +61,7 @@ def normalise_vault_url(vault: str) -> str:
 
 
 def make_credential(kind: Credential) -> TokenCredential:
+    """The azure-identity credential of this kind (nothing is asked of Azure until a token is needed)."""
     with azure_errors("sign in to Azure"):
         import azure.identity as identity
 
@@ -84,6 +88,7 @@ def client_kwargs(connection: Connection) -> dict[str, Any]:
 
 
 def secret_client(connection: Connection, credential: TokenCredential | None = None) -> SecretClient:
+    """A Key Vault SecretClient for the connection (its own credential unless one is given)."""
     from azure.keyvault.secrets import SecretClient
 
     return SecretClient(
@@ -92,6 +97,7 @@ def secret_client(connection: Connection, credential: TokenCredential | None = N
 
 
 def key_client(connection: Connection) -> Any:
+    """A Key Vault KeyClient for the connection."""
     from azure.keyvault.keys import KeyClient
 
     return KeyClient(connection.vault_url, make_credential(connection.credential), **client_kwargs(connection))
@@ -176,5 +182,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 def call(doing: str, vault: str, func: Callable[[], T]) -> T:
+    """``func()``, with azure exceptions turned into RemoteErrors naming ``doing`` and the vault."""
     with azure_errors(doing, vault=vault):
         return func()

@@ -79,6 +79,7 @@ class PlannedSecret:
     sensitive: bool
 
     def shown_value(self) -> str:
+        """The value as dry runs and reports show it: redacted (its length only) when sensitive."""
         return f"<{len(self.value)} characters, redacted>" if self.sensitive else self.value
 
 
@@ -90,6 +91,7 @@ def plan(
     *,
     client_id: str | None,
 ) -> list[PlannedSecret]:
+    """The secrets to write for a set's active key (its base64 JWK, and the client id and authority where named)."""
     tags = {"kid": record.kid, "thumbprint": record.thumbprint, "set": keyset.ref.name, "env": keyset.ref.env.value}
     planned = [
         PlannedSecret(
@@ -120,6 +122,8 @@ def plan(
 
 @dataclasses.dataclass(frozen=True)
 class PushOutcome:
+    """What a push did (or, in a dry run, would do) to one secret or vault key."""
+
     name: str
     action: str
     """``created``, ``new-version``, ``unchanged`` or (dry run) ``would-create`` / ``would-add-version``."""
@@ -127,11 +131,13 @@ class PushOutcome:
     version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON output shows it."""
         return {"name": self.name, "action": self.action, "current_kid": self.current_kid, "version": self.version}
 
 
 # ---- push and status ----------------------------------------------------------------------------------------------
 def current_secret(client: SecretClient, name: str, *, vault: str) -> Any | None:
+    """The secret's current version, or None when there is none."""
     from azure.core.exceptions import ResourceNotFoundError
 
     with azure_errors(f"read the secret {name}", vault=vault):
@@ -184,6 +190,8 @@ def _same(existing: Any, secret: PlannedSecret) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class SecretStatus:
+    """How a secret in the vault compares with the set's active key (never the value itself)."""
+
     name: str
     exists: bool
     kid: str | None
@@ -194,6 +202,7 @@ class SecretStatus:
     version: str | None
 
     def to_dict(self) -> dict[str, Any]:
+        """The status as JSON output shows it."""
         return {
             "name": self.name,
             "exists": self.exists,
@@ -207,6 +216,7 @@ class SecretStatus:
 
 
 def status(client: SecretClient, name: str, active: KeyRecord | None, *, vault: str) -> SecretStatus:
+    """Compare the secret ``name`` with ``active`` by kid and thumbprint (read from the value where it decodes)."""
     existing = current_secret(client, name, vault=vault)
     if existing is None:
         return SecretStatus(name, False, None, None, False, None, None, None)
@@ -257,6 +267,7 @@ class WindowLimiter:
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
+        """Wait until one more event fits in the window, and count it."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -289,13 +300,17 @@ def push_many(
     pacer = limiter or WindowLimiter(SECRET_WRITES_PER_10S, 10.0 * PACING_MARGIN)
 
     class PacedClient:
+        """The client, with every write first waiting for the limiter."""
+
         def __init__(self, inner: SecretClient) -> None:
             self._inner = inner
 
         def get_secret(self, name: str) -> Any:
+            """Read a secret (reads are not paced)."""
             return self._inner.get_secret(name)
 
         def set_secret(self, name: str, value: str, **kwargs: Any) -> Any:
+            """Write a secret once the limiter allows it."""
             pacer.acquire()
             return self._inner.set_secret(name, value, **kwargs)
 

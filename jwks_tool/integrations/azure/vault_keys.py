@@ -28,6 +28,7 @@ from jwks_tool.integrations.azure.secrets import PushOutcome
 
 
 def check_key_name(name: str) -> None:
+    """InputError unless ``name`` is a valid Key Vault key name (1-127 characters of 0-9 A-Z a-z -)."""
     if not SECRET_NAME_RE.fullmatch(name):
         raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
 
@@ -172,6 +173,7 @@ class VaultSigner:
         return f"VaultSigner(key_id={self.key_id!r}, alg={self.alg!r})"
 
     def sign(self, data: bytes) -> bytes:
+        """The JWS signature of ``data``: its digest, signed by the vault with the key ``key_id``."""
         with azure_errors(f"sign with the Key Vault key {self.key_id}", vault=self._connection.vault_url):
             from azure.keyvault.keys.crypto import CryptographyClient, SignatureAlgorithm
 
