@@ -197,6 +197,7 @@ class FileStore(KeyStore):
 
     @classmethod
     def supports(cls, url: str) -> bool:
+        """``file:`` URLs and plain paths (a one-letter scheme is a Windows drive)."""
         if url.startswith("file:"):
             return True
         scheme = url.split(":", 1)[0] if ":" in url else ""
@@ -205,9 +206,11 @@ class FileStore(KeyStore):
 
     @classmethod
     def from_url(cls, url: str) -> FileStore:
+        """The store in the folder the URL or path names."""
         return cls(_folder_from_url(url), url)
 
     def describe(self) -> str:
+        """The store's folder."""
         return self._root
 
     # ---- paths ------------------------------------------------------------------------------------------------
@@ -258,6 +261,7 @@ class FileStore(KeyStore):
 
     # ---- the interface ----------------------------------------------------------------------------------------
     def read_config(self) -> dict[str, Any] | None:
+        """store.json, checked; None for a new or empty folder, StoreCorruptError for a folder of other files."""
         self._check_root()
         data = self._read_json(self._config_path)
         if data is None:
@@ -270,6 +274,7 @@ class FileStore(KeyStore):
         return self.check_config_document(data, self._config_path, what="a jwks-tool store file")
 
     def init_config(self, config: Mapping[str, Any]) -> None:
+        """Write store.json (the folder made private); ConflictError if it exists already."""
         self._check_root()
         root = self.root
         make_private_dirs(root)
@@ -290,6 +295,7 @@ class FileStore(KeyStore):
             self._verified = True
 
     def list_refs(self) -> list[SetRef]:
+        """Every key set file under sets/<env>/, sorted."""
         self._verify()
         refs: list[SetRef] = []
         for env in Env:
@@ -301,6 +307,7 @@ class FileStore(KeyStore):
         return sorted(refs)
 
     def read_set(self, ref: SetRef) -> KeySet | None:
+        """The set's file, checked to hold that set; None when there is none."""
         self._verify()
         path = self._set_path(ref)
         data = self._read_json(path)
@@ -312,6 +319,7 @@ class FileStore(KeyStore):
         return keyset
 
     def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
+        """Replace the set's file atomically if the stored revision is still ``expected_revision``."""
         current = self.read_set(keyset.ref)
         revision = 0 if current is None else current.revision
         self.check_revision(keyset.ref, revision, expected_revision)
@@ -325,10 +333,12 @@ class FileStore(KeyStore):
         return stored
 
     def append_audit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Append one JSON line per event to audit.jsonl."""
         lines = [json.dumps(dict(event), ensure_ascii=False, separators=(",", ":")) + "\n" for event in events]
         _append_lines(self.root / "audit.jsonl", lines)
 
     def read_audit(self) -> list[dict[str, Any]]:
+        """The events in audit.jsonl; a last line cut short by a crash is skipped."""
         self._verify()
         path = os.path.join(self._root, "audit.jsonl")
         try:
@@ -351,6 +361,7 @@ class FileStore(KeyStore):
 
     @contextmanager
     def lock(self) -> Iterator[None]:
+        """Hold the store's .lock file (across processes); StoreLockedError after LOCK_TIMEOUT_SECONDS."""
         from filelock import FileLock, Timeout
 
         self._check_root()

@@ -385,13 +385,16 @@ class KeyVaultStore(KeyStore):
 
     @classmethod
     def supports(cls, url: str) -> bool:
+        """Key Vault URLs (see :func:`jwks_tool.stores.is_keyvault_url`)."""
         return is_keyvault_url(url)
 
     @classmethod
     def from_url(cls, url: str) -> KeyVaultStore:
+        """The store in the vault the URL names (options in its query)."""
         return cls(url)
 
     def describe(self) -> str:
+        """The vault's URL."""
         return self.connection.vault_url
 
     # ---- the azure boundary -----------------------------------------------------------------------------------
@@ -518,6 +521,7 @@ class KeyVaultStore(KeyStore):
                     )
 
     def init_config(self, config: Mapping[str, Any]) -> None:
+        """Create the configuration secret; ConflictError if it exists or another writer created it at the same time."""
         with self._held():
             if self._versions(CONFIG_SECRET, "read the store configuration", disabled=True):
                 raise ConflictError(f"the store {self.describe()} exists already")
@@ -541,6 +545,7 @@ class KeyVaultStore(KeyStore):
 
     # ---- key sets ---------------------------------------------------------------------------------------------
     def list_refs(self) -> list[SetRef]:
+        """Every enabled key set secret, sorted."""
         refs: set[SetRef] = set()
         with self._azure("list the key sets"):
             for props in self.client.list_properties_of_secrets(raw_response_hook=self._clock.hook):
@@ -564,6 +569,7 @@ class KeyVaultStore(KeyStore):
         return data
 
     def read_set(self, ref: SetRef) -> KeySet | None:
+        """The set at the end of its secret's chain of winning versions, checked; None when there is none."""
         head = self._head(ref)
         if head is None:
             return None
@@ -578,6 +584,8 @@ class KeyVaultStore(KeyStore):
         return keyset
 
     def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
+        """Write the set as a new secret version (its private halves as secrets of their own) if its revision is
+        still ``expected_revision`` and this version wins the race (see the module's description of concurrency)."""
         ref = keyset.ref
         name = set_secret_name(ref)
         with self._held():
