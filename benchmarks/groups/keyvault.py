@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
 
     from benchmarks._servers import KeyVaultServer
-    from jwks_tool.integrations.azure.keyvault import PlannedSecret
+    from jwks_tool.integrations.azure.secrets import PlannedSecret
 
 KV_WORKERS = 8
 KV_SLACK = 1.1
@@ -34,7 +34,7 @@ def planned_batches(prefix: str, count: int, value: str) -> list[list[PlannedSec
     """One batch (a set's key secret, as ``keyvault push --all --secret-name '{name}-{env}-jwk'`` plans it) per set."""
     from jwks_tool.core.b64 import b64url_encode
     from jwks_tool.core.model import utcnow
-    from jwks_tool.integrations.azure.keyvault import CONTENT_TYPE_JWK, PlannedSecret
+    from jwks_tool.integrations.azure.secrets import CONTENT_TYPE_JWK, PlannedSecret
 
     now = utcnow()
     batches = []
@@ -62,7 +62,7 @@ def _push(
 ) -> tuple[float, int, str]:
     """Push ``count`` new secrets named ``prefix...``: the wall time, how many the vault holds, and the failure."""
     from jwks_tool.errors import JwksToolError
-    from jwks_tool.integrations.azure import keyvault as kv
+    from jwks_tool.integrations.azure import secrets as kv
 
     failure = ""
     start = time.perf_counter()
@@ -80,7 +80,7 @@ def paced(ctx: Context, mode: Mode, value: str) -> tuple[Comparison, list[Check]
     from azure.keyvault.secrets import SecretClient
 
     from benchmarks._servers import KeyVaultServer, ThrottleLimits
-    from jwks_tool.integrations.azure import keyvault as kv
+    from jwks_tool.integrations.azure import secrets as kv
 
     count, limit, window = mode.kv_secrets, mode.kv_limit, mode.kv_window
     floor = count / limit * window

@@ -18,6 +18,7 @@ _B64STD_RE = re.compile(r"\A[A-Za-z0-9+/]*={0,2}\Z")
 
 
 def b64url_encode(data: bytes) -> str:
+    """Encode as base64url without padding (RFC 7515, section 2)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
@@ -29,10 +30,12 @@ def b64url_decode(text: str) -> bytes:
 
 
 def int_to_b64url(value: int) -> str:
+    """A non-negative integer as big-endian bytes (at least one), base64url-encoded: a JWK's n, e, d, ... member."""
     return b64url_encode(value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
 
 
 def b64url_to_int(text: str) -> int:
+    """The big-endian integer a base64url JWK member encodes; ValueError if it is not base64url."""
     return int.from_bytes(b64url_decode(text), "big")
 
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 
 class PublicFormat(StrEnum):
+    """The formats a public key set is exported in."""
+
     JWK = "jwk"
     """One public JWK."""
     JWKS = "jwks"
@@ -41,6 +43,8 @@ class PublicFormat(StrEnum):
 
 
 class PrivateFormat(StrEnum):
+    """The formats a private key is exported in."""
+
     JWK = "jwk"
     """The private JWK with kid, use, alg and exp."""
     PEM = "pem"
@@ -50,6 +54,8 @@ class PrivateFormat(StrEnum):
 
 
 class ReportFormat(StrEnum):
+    """Text for people, or JSON for programs."""
+
     TEXT = "text"
     JSON = "json"
 
@@ -66,6 +72,7 @@ def to_json(value: object) -> str:
 
 
 def render_public(jwks: Sequence[Mapping[str, Any]], fmt: PublicFormat) -> str:
+    """The public keys (private members stripped) written in ``fmt``."""
     public = [keymod.public_jwk(jwk) for jwk in jwks]  # belt and braces: never a private member
     match fmt:
         case PublicFormat.JWK:

@@ -68,6 +68,7 @@ def _curve(crv: object) -> Any:
 
 
 def generate_private_jwk(*, kty: str, size: int, crv: str | None) -> JsonDict:
+    """A new private key (see :func:`generate_private_key`) as a bare private JWK."""
     return private_key_to_jwk(generate_private_key(kty=kty, size=size, crv=crv))
 
 
@@ -105,6 +106,7 @@ def private_key_to_jwk(key: PrivateKey) -> JsonDict:
 
 
 def public_key_to_jwk(key: PublicKey) -> JsonDict:
+    """The bare public JWK of a cryptography RSA or EC public key; KeyMaterialError for other kinds."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     if isinstance(key, rsa.RSAPublicKey):
@@ -310,6 +312,7 @@ def altinn_private_jwk(private: Mapping[str, Any], *, kid: str, alg: str) -> Jso
 
 
 def compact_json(value: object) -> str:
+    """JSON without white space, non-ASCII characters kept as they are (not \\u escaped)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -329,6 +332,7 @@ def public_pem(jwk: Mapping[str, Any]) -> str:
 
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
+    """The cryptography public key of an RSA or EC JWK; KeyMaterialError if its members are missing or invalid."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     try:
@@ -423,6 +427,7 @@ _PEM_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 
 
 def pem_label(text: str) -> str | None:
+    """The label of the first PEM block in ``text`` (``PRIVATE KEY``, ``PUBLIC KEY``, ...), or None."""
     match = _PEM_RE.search(text)
     return match.group(1) if match else None
 
@@ -461,6 +466,7 @@ def load_pem_private(data: bytes, passphrase: PassphraseCallback | None) -> Priv
 
 
 def load_pem_public(data: bytes) -> PublicKey:
+    """Load a SubjectPublicKeyInfo PEM public key; KeyMaterialError unless it is an RSA or EC key."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 

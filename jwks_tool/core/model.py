@@ -151,6 +151,7 @@ class Transition:
     """The set revision the change was stored in: with ``by`` and ``command``, the change's whole audit event."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The transition as stored in a key set document (``by``, ``command``, ``revision`` only when stamped)."""
         data: dict[str, Any] = {
             "at": format_time(self.at),
             "from": None if self.from_state is None else self.from_state.value,
@@ -163,6 +164,7 @@ class Transition:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transition:
+        """Read a stored transition; StoreCorruptError if a member is missing or invalid."""
         try:
             from_state = None if data.get("from") is None else KeyState(data["from"])
             return cls(
@@ -219,6 +221,7 @@ class KeyRecord:
         return f"EC {self.crv}" if self.kty == "EC" else f"{self.kty} {self.size}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The key record as stored in a key set document (``vault_key`` only for a key inside a vault)."""
         return {
             "kid": self.kid,
             "kty": self.kty,
@@ -237,6 +240,7 @@ class KeyRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KeyRecord:
+        """Read and check a stored key record; StoreCorruptError if it is malformed or its public JWK is not public."""
         try:
             public = data["public_jwk"]
             if not isinstance(public, dict) or any(member in public for member in PRIVATE_MEMBERS):
@@ -297,6 +301,7 @@ class KeySet:
     updated: datetime = dataclasses.field(default_factory=utcnow)
 
     def key(self, kid: str) -> KeyRecord | None:
+        """The key with this kid, or None."""
         return next((key for key in self.keys if key.kid == kid), None)
 
     @property
@@ -308,6 +313,7 @@ class KeySet:
 
     @property
     def active(self) -> KeyRecord | None:
+        """The active key (the one that signs), or None."""
         return next((key for key in self.keys if key.state is KeyState.ACTIVE), None)
 
     @property
@@ -316,9 +322,11 @@ class KeySet:
         return tuple(key for key in self.keys if key.state.registered)
 
     def replace_keys(self, keys: Sequence[KeyRecord]) -> KeySet:
+        """A copy of the set with these keys, its ``updated`` time now."""
         return dataclasses.replace(self, keys=tuple(keys), updated=utcnow())
 
     def to_dict(self) -> dict[str, Any]:
+        """The set as a stored document (``format`` jwks-tool-keyset, ``schema``)."""
         return {
             "format": "jwks-tool-keyset",
             "schema": SET_SCHEMA,
@@ -333,6 +341,8 @@ class KeySet:
 
     @classmethod
     def from_dict(cls, data: object, where: str) -> KeySet:
+        """Read and check a stored key set document (``where`` names it in errors): StoreCorruptError if it is not
+        one or is damaged, StoreVersionError if a newer jwks-tool wrote it."""
         if not isinstance(data, dict) or data.get("format") != "jwks-tool-keyset":
             raise StoreCorruptError(f"{where} is not a jwks-tool key set")
         schema = data.get("schema")

@@ -28,6 +28,8 @@ RSA_SIZES = (2048, 3072, 4096)
 
 
 class Severity(StrEnum):
+    """How bad a finding is: ``error`` or ``warning`` (any error makes a verdict an error)."""
+
     ERROR = "error"
     WARNING = "warning"
 
@@ -42,6 +44,7 @@ class Finding:
     where: str = ""
 
     def to_dict(self) -> dict[str, str]:
+        """The finding as JSON output shows it: severity, code, message, where."""
         return {
             "severity": self.severity.value,
             "code": self.code,
@@ -93,6 +96,7 @@ class Profile:
             raise InputError("the key's lifetime must be positive", hint="use --expires-in 365d, for example")
 
     def check_kid(self, kid: str) -> None:
+        """ProfileError unless ``kid`` is 1-255 characters of A-Z a-z 0-9 . _ - (Maskinporten's rule, kept for all)."""
         if not KID_RE.fullmatch(kid) or len(kid) > 255:
             raise ProfileError(
                 f"invalid kid {kid!r}",
@@ -100,6 +104,7 @@ class Profile:
             )
 
     def default_alg(self, kty: str, crv: str | None) -> str:
+        """The algorithm a new key gets: ES256/384/512 by curve for EC, the profile's first RSA one for RSA."""
         if kty == "EC":
             return EC_CURVE_ALGS[crv or "P-256"]
         return self.rsa_algs[0]
@@ -272,6 +277,7 @@ PROFILES: dict[str, Profile] = {profile.name: profile for profile in (MASKINPORT
 
 
 def get_profile(name: str) -> Profile:
+    """The profile named ``name`` (maskinporten, generic); InputError for any other name."""
     try:
         return PROFILES[name]
     except KeyError:

@@ -55,6 +55,7 @@ class FoundKey:
 
     @property
     def private(self) -> bool:
+        """Whether the JWK holds a private member."""
         return any(member in self.jwk for member in PRIVATE_MEMBERS)
 
     def __repr__(self) -> str:
@@ -77,6 +78,7 @@ class FoundInput:
 
     @property
     def container(self) -> str:
+        """How the keys came: ``jwks``, ``array``, ``jwk`` or (any PEM) ``pem``."""
         return {"jwks": "jwks", "jwk-array": "array", "jwk": "jwk"}.get(self.code, "pem")
 
 

@@ -60,12 +60,17 @@ class Sealer(Protocol):
     def verify(self) -> None:
         """Finish the set-up and check the passphrase now: raises before any key is made or written."""
 
-    def seal(self, private_jwk: Mapping[str, Any], *, context: Mapping[str, str]) -> str: ...
+    def seal(self, private_jwk: Mapping[str, Any], *, context: Mapping[str, str]) -> str:
+        """The private JWK sealed for the store, bound to ``context`` (set, environment, kid, ...)."""
+        ...
 
-    def unseal(self, sealed: str, *, context: Mapping[str, str]) -> dict[str, Any]: ...
+    def unseal(self, sealed: str, *, context: Mapping[str, str]) -> dict[str, Any]:
+        """The private JWK that :meth:`seal` sealed with the same ``context``; StoreCorruptError if it does not open."""
+        ...
 
 
 def derive_kek(passphrase: str, salt: bytes, iterations: int) -> bytes:
+    """The 32-byte key-encryption key: PBKDF2-HMAC-SHA256 of the passphrase with ``salt`` and ``iterations``."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
@@ -108,6 +113,7 @@ def protection_digest(protection: Mapping[str, Any]) -> str:
 
 
 def new_plaintext_protection(opted_in_at: str, by: str) -> dict[str, Any]:
+    """The ``protection`` record of a store whose user opted out of encryption (when and by whom)."""
     return {"scheme": SCHEME_PLAINTEXT, "opted_in_at": opted_in_at, "opted_in_by": by}
 
 
@@ -187,15 +193,19 @@ class PlaintextSealer:
     authenticated = False
 
     def prepare(self) -> None:
+        """Nothing to set up."""
         return None
 
     def verify(self) -> None:
+        """Nothing to check: there is no passphrase."""
         return None
 
     def seal(self, private_jwk: Mapping[str, Any], *, context: Mapping[str, str]) -> str:
+        """``plaintext:`` and the compact JSON of the private JWK: not encrypted, ``context`` not bound."""
         return PLAINTEXT_PREFIX + json.dumps(dict(private_jwk), separators=(",", ":"))
 
     def unseal(self, sealed: str, *, context: Mapping[str, str]) -> dict[str, Any]:
+        """The private JWK of a ``plaintext:`` value; StoreCorruptError for a sealed or malformed one."""
         if not sealed.startswith(PLAINTEXT_PREFIX):
             raise StoreCorruptError("a key is sealed, but the store is marked plaintext")
         try:
@@ -299,6 +309,7 @@ class PassphraseSealer:
             return key
 
     def seal(self, private_jwk: Mapping[str, Any], *, context: Mapping[str, str]) -> str:
+        """A compact JWE (A256KW, A256GCM) of the private JWK; ``context`` goes into its authenticated header."""
         from jwcrypto import jwe
 
         header = {
@@ -312,6 +323,7 @@ class PassphraseSealer:
         return str(token.serialize(compact=True))
 
     def unseal(self, sealed: str, *, context: Mapping[str, str]) -> dict[str, Any]:
+        """The private JWK; StoreCorruptError if it does not open or its header does not match ``context``."""
         key = self._key()  # the passphrase check has passed: a key that does not open now is damaged
         try:
             return self._open(key, sealed, context)

@@ -8,7 +8,7 @@
     2
 
 RS256/384/512 are RSASSA-PKCS1-v1_5 with SHA-2; ES256/384/512 give the raw ``r || s`` JWS wants. Keys that live in
-Azure Key Vault sign through :class:`jwks_tool.integrations.azure.keyvault.VaultSigner`, which implements the same
+Azure Key Vault sign through :class:`jwks_tool.integrations.azure.vault_keys.VaultSigner`, which implements the same
 :class:`Signer` interface and sends only the digest: the private key never leaves the vault.
 """
 
@@ -27,6 +27,8 @@ _EC_SIZES = {"ES256": 32, "ES384": 48, "ES512": 66}
 
 
 class Signer(Protocol):
+    """Anything that makes a JWS signature for ``alg``: a key in memory or a key inside a vault."""
+
     alg: str
 
     def sign(self, data: bytes) -> bytes:
@@ -35,6 +37,7 @@ class Signer(Protocol):
 
 
 def digest(alg: str, data: bytes) -> bytes:
+    """The SHA-2 hash of ``data`` that ``alg`` signs; InputError unless ``alg`` is RS or ES with 256, 384 or 512."""
     if alg[:2] not in ("RS", "ES") or alg[2:] not in _HASHES:
         raise InputError(f"unsupported signing algorithm {alg}", hint="use RS256, RS384, RS512, ES256, ES384 or ES512")
     return _HASHES[alg[2:]](data).digest()
@@ -53,6 +56,7 @@ class LocalSigner:
         return f"LocalSigner(alg={self.alg!r})"
 
     def sign(self, data: bytes) -> bytes:
+        """The JWS signature of ``data`` (RSA PKCS#1 v1.5, or ECDSA as the raw r || s JWS uses)."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 

@@ -26,7 +26,7 @@ from jwks_tool.core.environments import audience_for
 from jwks_tool.core.keys import public_jwk
 from jwks_tool.core.model import Env, KeySet, KeyState
 from jwks_tool.errors import InputError
-from jwks_tool.integrations.azure.keyvault import SECRET_NAME_RE, normalise_vault_url
+from jwks_tool.integrations.azure.connection import SECRET_NAME_RE, normalise_vault_url
 from jwks_tool.services.status import CheckReport
 
 PORTALS = {

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from jwks_tool.core.model import SET_NAME_RE, Env, KeySet, SetRef
-from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
+from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError
 from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
 
 if TYPE_CHECKING:
@@ -197,6 +197,7 @@ class FileStore(KeyStore):
 
     @classmethod
     def supports(cls, url: str) -> bool:
+        """``file:`` URLs and plain paths (a one-letter scheme is a Windows drive)."""
         if url.startswith("file:"):
             return True
         scheme = url.split(":", 1)[0] if ":" in url else ""
@@ -205,9 +206,11 @@ class FileStore(KeyStore):
 
     @classmethod
     def from_url(cls, url: str) -> FileStore:
+        """The store in the folder the URL or path names."""
         return cls(_folder_from_url(url), url)
 
     def describe(self) -> str:
+        """The store's folder."""
         return self._root
 
     # ---- paths ------------------------------------------------------------------------------------------------
@@ -258,6 +261,7 @@ class FileStore(KeyStore):
 
     # ---- the interface ----------------------------------------------------------------------------------------
     def read_config(self) -> dict[str, Any] | None:
+        """store.json, checked; None for a new or empty folder, StoreCorruptError for a folder of other files."""
         self._check_root()
         data = self._read_json(self._config_path)
         if data is None:
@@ -267,20 +271,10 @@ class FileStore(KeyStore):
                     hint="give --store an empty or new folder",
                 )
             return None
-        if not isinstance(data, dict) or data.get("format") != "jwks-tool-store":
-            raise StoreCorruptError(f"{self._config_path} is not a jwks-tool store file")
-        schema = data.get("schema")
-        if not isinstance(schema, int):
-            raise StoreCorruptError(f"{self._config_path} has no schema version")
-        if schema > STORE_SCHEMA:
-            raise StoreVersionError(
-                f"the store {self._root} was written by a newer jwks-tool (schema {schema}, this one reads "
-                f"{STORE_SCHEMA})",
-                hint="upgrade jwks-tool (pip install -U jwks-tool)",
-            )
-        return data
+        return self.check_config_document(data, self._config_path, what="a jwks-tool store file")
 
     def init_config(self, config: Mapping[str, Any]) -> None:
+        """Write store.json (the folder made private); ConflictError if it exists already."""
         self._check_root()
         root = self.root
         make_private_dirs(root)
@@ -301,6 +295,7 @@ class FileStore(KeyStore):
             self._verified = True
 
     def list_refs(self) -> list[SetRef]:
+        """Every key set file under sets/<env>/, sorted."""
         self._verify()
         refs: list[SetRef] = []
         for env in Env:
@@ -312,6 +307,7 @@ class FileStore(KeyStore):
         return sorted(refs)
 
     def read_set(self, ref: SetRef) -> KeySet | None:
+        """The set's file, checked to hold that set; None when there is none."""
         self._verify()
         path = self._set_path(ref)
         data = self._read_json(path)
@@ -323,14 +319,10 @@ class FileStore(KeyStore):
         return keyset
 
     def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
+        """Replace the set's file atomically if the stored revision is still ``expected_revision``."""
         current = self.read_set(keyset.ref)
         revision = 0 if current is None else current.revision
-        if revision != expected_revision:
-            raise ConflictError(
-                f"key set {keyset.ref} changed while this command ran (revision {revision}, expected "
-                f"{expected_revision})",
-                hint="run the command again",
-            )
+        self.check_revision(keyset.ref, revision, expected_revision)
         stored = dataclasses.replace(keyset, revision=revision + 1)
         from pathlib import Path
 
@@ -341,10 +333,12 @@ class FileStore(KeyStore):
         return stored
 
     def append_audit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Append one JSON line per event to audit.jsonl."""
         lines = [json.dumps(dict(event), ensure_ascii=False, separators=(",", ":")) + "\n" for event in events]
         _append_lines(self.root / "audit.jsonl", lines)
 
     def read_audit(self) -> list[dict[str, Any]]:
+        """The events in audit.jsonl; a last line cut short by a crash is skipped."""
         self._verify()
         path = os.path.join(self._root, "audit.jsonl")
         try:
@@ -367,6 +361,7 @@ class FileStore(KeyStore):
 
     @contextmanager
     def lock(self) -> Iterator[None]:
+        """Hold the store's .lock file (across processes); StoreLockedError after LOCK_TIMEOUT_SECONDS."""
         from filelock import FileLock, Timeout
 
         self._check_root()

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from jwks_tool.core.model import KeySet, SetRef
+from jwks_tool.errors import ConflictError, StoreCorruptError, StoreVersionError
 
 STORE_SCHEMA = 1
 """Version of the store configuration record this jwks-tool writes and reads."""
@@ -75,6 +76,35 @@ class KeyStore(ABC):
     @abstractmethod
     def read_audit(self) -> list[dict[str, Any]]:
         """The whole audit log, oldest first."""
+
+    # ---- checks every store makes the same way -----------------------------------------------------------------
+    def check_config_document(self, data: Any, where: str, *, what: str = "a jwks-tool store") -> dict[str, Any]:
+        """``data`` (the stored configuration record, read from ``where``) if it is one this jwks-tool can read.
+
+        StoreCorruptError if it is not a store configuration (``{where} is not {what}``) or has no schema version;
+        StoreVersionError if a newer jwks-tool wrote it.
+        """
+        if not isinstance(data, dict) or data.get("format") != "jwks-tool-store":
+            raise StoreCorruptError(f"{where} is not {what}")
+        schema = data.get("schema")
+        if not isinstance(schema, int):
+            raise StoreCorruptError(f"{where} has no schema version")
+        if schema > STORE_SCHEMA:
+            raise StoreVersionError(
+                f"the store {self.describe()} was written by a newer jwks-tool (schema {schema}, this one reads "
+                f"{STORE_SCHEMA})",
+                hint="upgrade jwks-tool (pip install -U jwks-tool)",
+            )
+        return data
+
+    @staticmethod
+    def check_revision(ref: SetRef, stored: int, expected: int) -> None:
+        """Refuse a write based on a stale read: ConflictError unless the stored revision is still ``expected``."""
+        if stored != expected:
+            raise ConflictError(
+                f"key set {ref} changed while this command ran (revision {stored}, expected {expected})",
+                hint="run the command again",
+            )
 
     # ---- defaults a store may override for bulk work -----------------------------------------------------------
     def read_sets(self) -> Iterator[KeySet]:

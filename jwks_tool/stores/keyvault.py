@@ -78,9 +78,14 @@ from jwks_tool.errors import (
     StoreCorruptError,
     StoreError,
     StoreLockedError,
-    StoreVersionError,
 )
-from jwks_tool.integrations.azure.keyvault import MAX_SECRET_BYTES, SECRET_NAME_RE, Connection, Credential, azure_errors
+from jwks_tool.integrations.azure.connection import (
+    MAX_SECRET_BYTES,
+    SECRET_NAME_RE,
+    Connection,
+    Credential,
+    azure_errors,
+)
 from jwks_tool.stores import is_keyvault_url
 from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
 
@@ -380,13 +385,16 @@ class KeyVaultStore(KeyStore):
 
     @classmethod
     def supports(cls, url: str) -> bool:
+        """Key Vault URLs (see :func:`jwks_tool.stores.is_keyvault_url`)."""
         return is_keyvault_url(url)
 
     @classmethod
     def from_url(cls, url: str) -> KeyVaultStore:
+        """The store in the vault the URL names (options in its query)."""
         return cls(url)
 
     def describe(self) -> str:
+        """The vault's URL."""
         return self.connection.vault_url
 
     # ---- the azure boundary -----------------------------------------------------------------------------------
@@ -395,7 +403,7 @@ class KeyVaultStore(KeyStore):
         """The SecretClient, made (and signed in) on first use."""
         with self._client_lock:
             if self._client is None:
-                from jwks_tool.integrations.azure.keyvault import secret_client
+                from jwks_tool.integrations.azure.connection import secret_client
 
                 with azure_errors("sign in to Azure", vault=self.describe()):
                     self._client = secret_client(self.connection, self._credential)
@@ -497,18 +505,7 @@ class KeyVaultStore(KeyStore):
                 f"the first version of the secret {CONFIG_SECRET} in {self.describe()} is disabled", hint=restore
             )
         data = self._json(CONFIG_SECRET, first.version, "read the store configuration")
-        if not isinstance(data, dict) or data.get("format") != "jwks-tool-store":
-            raise StoreCorruptError(f"the secret {CONFIG_SECRET} in {self.describe()} is not a jwks-tool store")
-        schema = data.get("schema")
-        if not isinstance(schema, int):
-            raise StoreCorruptError(f"the secret {CONFIG_SECRET} in {self.describe()} has no schema version")
-        if schema > STORE_SCHEMA:
-            raise StoreVersionError(
-                f"the store {self.describe()} was written by a newer jwks-tool (schema {schema}, this one reads "
-                f"{STORE_SCHEMA})",
-                hint="upgrade jwks-tool (pip install -U jwks-tool)",
-            )
-        return data
+        return self.check_config_document(data, f"the secret {CONFIG_SECRET} in {self.describe()}")
 
     def _refuse_orphans(self) -> None:
         """No configuration: a new store, unless key sets or private halves are there already (then the
@@ -524,6 +521,7 @@ class KeyVaultStore(KeyStore):
                     )
 
     def init_config(self, config: Mapping[str, Any]) -> None:
+        """Create the configuration secret; ConflictError if it exists or another writer created it at the same time."""
         with self._held():
             if self._versions(CONFIG_SECRET, "read the store configuration", disabled=True):
                 raise ConflictError(f"the store {self.describe()} exists already")
@@ -547,6 +545,7 @@ class KeyVaultStore(KeyStore):
 
     # ---- key sets ---------------------------------------------------------------------------------------------
     def list_refs(self) -> list[SetRef]:
+        """Every enabled key set secret, sorted."""
         refs: set[SetRef] = set()
         with self._azure("list the key sets"):
             for props in self.client.list_properties_of_secrets(raw_response_hook=self._clock.hook):
@@ -570,6 +569,7 @@ class KeyVaultStore(KeyStore):
         return data
 
     def read_set(self, ref: SetRef) -> KeySet | None:
+        """The set at the end of its secret's chain of winning versions, checked; None when there is none."""
         head = self._head(ref)
         if head is None:
             return None
@@ -584,16 +584,14 @@ class KeyVaultStore(KeyStore):
         return keyset
 
     def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
+        """Write the set as a new secret version (its private halves as secrets of their own) if its revision is
+        still ``expected_revision`` and this version wins the race (see the module's description of concurrency)."""
         ref = keyset.ref
         name = set_secret_name(ref)
         with self._held():
             head = self._head(ref)
             revision = 0 if head is None else head.revision or 0
-            if revision != expected_revision:
-                raise ConflictError(
-                    f"key set {ref} changed while this command ran (revision {revision}, expected {expected_revision})",
-                    hint="run the command again",
-                )
+            self.check_revision(ref, revision, expected_revision)
             previous = None if head is None else self._set_document(ref, head)
             stored = dataclasses.replace(keyset, revision=revision + 1)
             document, uploads = self._with_references(stored)

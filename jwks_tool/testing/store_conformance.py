@@ -49,6 +49,7 @@ def sample_record(kid: str, state: KeyState = KeyState.ACTIVE) -> KeyRecord:
 
 
 def sample_set(name: str = "acme", env: Env = Env.TEST, *kids: str) -> KeySet:
+    """A key set ``name`` (``env``) of sample records, one per kid (``k1`` when none are given), created at T0."""
     records = tuple(sample_record(kid) for kid in (kids or ("k1",)))
     return KeySet(ref=SetRef(name, env), profile="maskinporten", keys=records, created=T0, updated=T0)
 
@@ -58,15 +59,18 @@ class StoreConformance:
 
     @pytest.fixture
     def store(self) -> KeyStore:
+        """The store under test: subclasses override this fixture with a new, empty store."""
         pytest.fail("subclasses provide a store fixture")  # pragma: no cover
 
     def test_new_store_is_empty(self, store: KeyStore) -> None:
+        """A new store has no configuration, no sets and no set to read."""
         assert store.read_config() is None
         assert store.list_refs() == []
         assert store.read_set(SetRef("acme", Env.TEST)) is None
         assert list(store.read_sets()) == []
 
     def test_config_round_trip_and_only_once(self, store: KeyStore) -> None:
+        """The configuration reads back as written; a second init_config is a ConflictError."""
         config = {"created": "2026-01-01T00:00:00Z", "protection": {"scheme": "plaintext"}}
         store.init_config(config)
         read = store.read_config()
@@ -76,6 +80,7 @@ class StoreConformance:
             store.init_config(config)
 
     def test_set_round_trip(self, store: KeyStore) -> None:
+        """A written set reads back equal, key order and history included, at revision 1."""
         keyset = sample_set("acme", Env.TEST, "k1", "k2")
         stored = store.write_set(keyset, expected_revision=0)
         assert stored.revision == 1
@@ -86,6 +91,7 @@ class StoreConformance:
         assert read.keys[0].history == keyset.keys[0].history
 
     def test_test_and_prod_are_separate(self, store: KeyStore) -> None:
+        """Sets are kept by name and environment: the same name in test and prod are two sets."""
         store.write_set(sample_set("acme", Env.TEST, "t1"), expected_revision=0)
         store.write_set(sample_set("acme", Env.PROD, "p1"), expected_revision=0)
         store.write_set(sample_set("beta", Env.TEST, "b1"), expected_revision=0)
@@ -96,6 +102,7 @@ class StoreConformance:
         assert sorted(str(keyset.ref) for keyset in store.read_sets()) == ["acme (prod)", "acme (test)", "beta (test)"]
 
     def test_revisions_detect_a_stale_writer(self, store: KeyStore) -> None:
+        """A write based on a stale revision (or a second "new" set) is a ConflictError and changes nothing."""
         first = store.write_set(sample_set("acme", Env.TEST, "k1"), expected_revision=0)
         second = store.write_set(sample_set("acme", Env.TEST, "k1", "k2"), expected_revision=first.revision)
         assert second.revision == 2
@@ -108,6 +115,7 @@ class StoreConformance:
         assert [key.kid for key in read.keys] == ["k1", "k2"]
 
     def test_state_changes_are_kept(self, store: KeyStore) -> None:
+        """A key's new state and its history of transitions survive a write and a read."""
         stored = store.write_set(sample_set("acme", Env.TEST, "k1"), expected_revision=0)
         moved = stored.keys[0].with_state(KeyState.RETIRING, "rotate", at=T0 + timedelta(days=1))
         store.write_set(dataclasses.replace(stored, keys=(moved,)), expected_revision=stored.revision)
@@ -120,6 +128,7 @@ class StoreConformance:
         ]
 
     def test_lock_serialises_read_modify_write(self, store: KeyStore) -> None:
+        """Eight threads each add a key under lock(): none is lost, the revision counts every write."""
         ref = SetRef("acme", Env.TEST)
         store.write_set(sample_set("acme", Env.TEST, "k0"), expected_revision=0)
         errors: list[BaseException] = []
@@ -148,6 +157,7 @@ class StoreConformance:
         assert read.revision == 9
 
     def test_audit_log_appends_in_order(self, store: KeyStore) -> None:
+        """Audit events read back in the order appended, non-ASCII text intact."""
         assert store.read_audit() == []
         with store.lock():
             store.append_audit([{"n": 1, "kid": "k1"}, {"n": 2, "kid": "k1"}])

@@ -157,7 +157,7 @@ def test_errors_are_one_line_with_the_fix(
 
 def test_push_all_paces_below_the_limit(run: Run, kv: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """--all keeps writes within the vault's window limit (scaled down here: 4 writes per 1 s) and ends with no 429."""
-    from jwks_tool.integrations.azure import keyvault as kvmod
+    from jwks_tool.integrations.azure import secrets as kvmod
     from tests.servers.keyvault import ThrottleLimits
 
     for i in range(10):

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from jwks_tool.core.keys import thumbprint
 from jwks_tool.core.model import SET_NAME_RE, Env, KeySet, KeyState, SetRef
 from jwks_tool.core.sealing import MIN_ITERATIONS, new_passphrase_protection
-from jwks_tool.errors import ConflictError, RemoteError, StoreError
+from jwks_tool.errors import ConflictError, RemoteError, StoreCorruptError, StoreError, StoreVersionError
 from jwks_tool.services.key_service import GenerateRequest, KeyService
 from jwks_tool.services.rotation import Rotation
 from jwks_tool.stores import store_class_for
@@ -458,3 +458,42 @@ def test_a_set_that_outgrew_its_secret_is_pruned_and_rotates_again(run: Run, kv:
     for key in old:  # each old key's story, though no set holds it any more: made (recovered), then pruned
         mine = [(e["to"], bool(e.get("recovered"))) for e in events if e["kid"] == key.kid]
         assert mine == [("retired", True), ("pruned", False)], (key.kid, mine)
+
+
+# ---- the checks every store makes the same way (KeyStore.check_revision, KeyStore.check_config_document) ------------
+def test_a_stale_revision_is_refused_in_the_same_words_as_the_other_stores(vault: KeyVaultServer) -> None:
+    store = store_for(vault)
+    store.write_set(sample_set("acme", Env.TEST, "k1"), expected_revision=0)
+    with pytest.raises(ConflictError) as info:
+        store.write_set(sample_set("acme", Env.TEST, "k2"), expected_revision=0)
+    assert info.value.diagnostics() == (
+        "key set acme (test) changed while this command ran (revision 1, expected 0); run the command again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "error", "message"),
+    [
+        ({"format": "other"}, StoreCorruptError, "the secret jwks-tool-store in {store} is not a jwks-tool store"),
+        (
+            {"format": "jwks-tool-store"},
+            StoreCorruptError,
+            "the secret jwks-tool-store in {store} has no schema version",
+        ),
+        (
+            {"format": "jwks-tool-store", "schema": 2},
+            StoreVersionError,
+            "the store {store} was written by a newer jwks-tool (schema 2, this one reads 1); "
+            "upgrade jwks-tool (pip install -U jwks-tool)",
+        ),
+    ],
+)
+def test_a_store_configuration_jwks_tool_cannot_read_is_refused_in_exact_words(
+    vault: KeyVaultServer, document: dict[str, Any], error: type[StoreError], message: str
+) -> None:
+    reader(vault).set_secret("jwks-tool-store", json.dumps(document))
+    store = store_for(vault)
+    with pytest.raises(error) as info:
+        store.read_config()
+    assert type(info.value) is error
+    assert info.value.diagnostics() == message.format(store=store.describe())

@@ -380,7 +380,7 @@ def test_validating_regexes_match_whole_strings() -> None:
     from jwks_tool.core.b64 import b64url_decode
     from jwks_tool.core.model import KID_RE, SET_NAME_RE, SetRef
     from jwks_tool.errors import InputError
-    from jwks_tool.integrations.azure.keyvault import SECRET_NAME_RE
+    from jwks_tool.integrations.azure.connection import SECRET_NAME_RE
     from jwks_tool.stores.keyvault import decode_set_name
 
     for pattern in (SET_NAME_RE, KID_RE, SECRET_NAME_RE):

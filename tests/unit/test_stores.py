@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from jwks_tool.core.model import Env, SetRef
-from jwks_tool.errors import StoreCorruptError, StoreError, StoreVersionError
+from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreVersionError
 from jwks_tool.stores import ENV_STORE, _xdg_data_home, default_store_url, open_store, store_class_for
 from jwks_tool.stores.file import FileStore, atomic_write
 from jwks_tool.stores.interface import KeyStore
@@ -239,3 +239,45 @@ def test_a_broken_store_plugin_is_one_warning_line_on_the_command_line(monkeypat
         "jwks-tool: error: no key store handles 'nosuch://x'; use a folder path, file:PATH, memory:, or "
         "https://NAME.vault.azure.net/ (Azure Key Vault)",
     ]
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+def test_a_stale_revision_is_refused_with_the_same_words_in_every_store(kind: str, tmp_path: Path) -> None:
+    """The revision check lives once, in KeyStore.check_revision; each store's write_set calls it."""
+    store = FileStore.from_url(str(tmp_path / "s")) if kind == "file" else MemoryStore.from_url("memory:")
+    store.init_config({"created": "2026-01-01T00:00:00Z", "protection": {"scheme": "plaintext"}})
+    store.write_set(sample_set("acme", Env.PROD, "k1"), expected_revision=0)
+    with pytest.raises(ConflictError) as info:
+        store.write_set(sample_set("acme", Env.PROD, "k2"), expected_revision=0)
+    assert info.value.diagnostics() == (
+        "key set acme (prod) changed while this command ran (revision 1, expected 0); run the command again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "error", "message"),
+    [
+        ({"format": "other"}, StoreCorruptError, "{config} is not a jwks-tool store file"),
+        ([1, 2], StoreCorruptError, "{config} is not a jwks-tool store file"),
+        ({"format": "jwks-tool-store"}, StoreCorruptError, "{config} has no schema version"),
+        ({"format": "jwks-tool-store", "schema": "1"}, StoreCorruptError, "{config} has no schema version"),
+        (
+            {"format": "jwks-tool-store", "schema": 2},
+            StoreVersionError,
+            "the store {root} was written by a newer jwks-tool (schema 2, this one reads 1); "
+            "upgrade jwks-tool (pip install -U jwks-tool)",
+        ),
+    ],
+)
+def test_a_store_file_jwks_tool_cannot_read_is_refused_in_exact_words(
+    tmp_path: Path, document: object, error: type[StoreError], message: str
+) -> None:
+    """The format and schema check lives once, in KeyStore.check_config_document; the file store names its file."""
+    root = tmp_path / "s"
+    store = FileStore.from_url(str(root))
+    store.init_config({"created": "2026-01-01T00:00:00Z", "protection": {"scheme": "plaintext"}})
+    (root / "store.json").write_text(json.dumps(document))
+    with pytest.raises(error) as info:
+        store.read_config()
+    assert type(info.value) is error
+    assert info.value.diagnostics() == message.format(config=root / "store.json", root=root)

@@ -29,6 +29,8 @@ MASKINPORTEN_ALGS = ("RS256", "RS384", "RS512")
 
 @dataclasses.dataclass(frozen=True)
 class GrantRequest:
+    """What a JWT grant asks Maskinporten for: the client, its scopes, and optional audience, resource, consumer org."""
+
     client_id: str
     scope: str
     audience: str | None = None
@@ -53,6 +55,8 @@ def check_signing_key(record: KeyRecord, now: datetime, *, profile: str) -> None
 
 
 def grant_claims(request: GrantRequest, *, env: str, now: datetime) -> dict[str, Any]:
+    """The grant's claims (aud, iss, scope, iat, exp, jti, ...); InputError for an empty client id or scope, or a
+    lifetime outside 1-120 seconds."""
     if not request.client_id.strip():
         raise InputError("the client id is empty", hint="pass --client-id from the portal")
     scope = " ".join(request.scope.split())
@@ -125,6 +129,8 @@ def explain(error: str, description: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TokenResult:
+    """An access token from Maskinporten; the token itself is never in repr."""
+
     access_token: str = dataclasses.field(repr=False)
     expires_in: int
     scope: str
@@ -388,6 +394,8 @@ def request_token(
 # ---- the self-service API ----------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class PortalDiff:
+    """How the keys registered in Maskinporten differ from the set's registered keys, by kid."""
+
     missing: tuple[str, ...]
     """In the store's registered set, not in Maskinporten: register them."""
     extra: tuple[str, ...]
@@ -397,9 +405,11 @@ class PortalDiff:
 
     @property
     def in_sync(self) -> bool:
+        """Whether Maskinporten holds exactly the set's registered keys (expiring ones do not count)."""
         return not self.missing and not self.extra
 
     def to_dict(self) -> dict[str, Any]:
+        """The difference as JSON output shows it."""
         return {
             "missing": list(self.missing),
             "extra": list(self.extra),
@@ -467,10 +477,12 @@ class PortalClient:
         return data if isinstance(data, dict) else {}
 
     def get_jwks(self, client_id: str) -> list[dict[str, Any]]:
+        """The keys registered for the client (GET /clients/{id}/jwks)."""
         keys = self._call("GET", client_id).get("keys", [])
         return [key for key in keys if isinstance(key, dict)] if isinstance(keys, list) else []
 
     def put_jwks(self, client_id: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Replace the client's registered keys with ``keys`` (PUT); returns what the API answers it now holds."""
         result = self._call("PUT", client_id, {"keys": keys}).get("keys", keys)
         return [key for key in result if isinstance(key, dict)] if isinstance(result, list) else []
 
@@ -478,6 +490,8 @@ class PortalClient:
 def diff_registered(
     store_keys: list[dict[str, Any]], portal_keys: list[dict[str, Any]], *, now: datetime, warn_days: int
 ) -> PortalDiff:
+    """Compare the store's registered keys with Maskinporten's by kid; ``expiring`` lists theirs whose ``exp`` is
+    within ``warn_days`` of ``now``."""
     ours = {str(key.get("kid")): key for key in store_keys}
     theirs = {str(key.get("kid")): key for key in portal_keys}
     horizon = now.timestamp() + warn_days * 86400
