@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -266,7 +266,7 @@ def _report_added(
 @json_option
 def import_(
     name: str,
-    source: Any,
+    source: BinaryIO,
     env: str,
     profile: str | None,
     kid: str | None,
@@ -418,7 +418,7 @@ def _emit_export(
     help="What the file should be: public (to register), private, keyvault (Altinn's base64 JWK).",
 )
 @json_option
-def inspect(source: Any, profile: str, expect: str, as_json: bool) -> None:
+def inspect(source: BinaryIO, profile: str, expect: str, as_json: bool) -> None:
     """Say what SOURCE (a file, or - for stdin) holds and lint it against a profile.
 
     Reads JWK, JWKS, bare JWK arrays, PEM (public, private, PKCS#1, PKCS#8, SEC1, encrypted, certificates) and

@@ -304,7 +304,7 @@ def set_options(func: F) -> F:
     return func
 
 
-def is_terminal(stream: Any) -> bool:
+def is_terminal(stream: object) -> bool:
     """Whether a standard stream is a terminal (a person is there to ask or to read)."""
     return bool(getattr(stream, "isatty", lambda: False)())
 

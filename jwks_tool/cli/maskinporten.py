@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 import click
 
 from jwks_tool.cli.main import (
+    F,
     azure_options,
     cli,
     exit_with,
@@ -58,7 +59,7 @@ grant_options = option_group(
 """The grant's claims and key, passed to the command as ``grant`` (:class:`GrantOptions`)."""
 
 
-def loopback_option(func: Any) -> Any:
+def loopback_option(func: F) -> F:
     return click.option(
         "--allow-http-loopback",
         "allow_http_loopback",

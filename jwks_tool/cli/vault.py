@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jwks_tool.cli.main import (
+    F,
     azure_options,
     cli,
     json_option,
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from jwks_tool.services.key_service import AzureOptions, KeyService
 
 
-def vault_options(func: Any) -> Any:
+def vault_options(func: F) -> F:
     func = azure_options(func)
     func = click.option(
         "--vault", required=True, metavar="URL", help="https://NAME.vault.azure.net/ or the vault name."

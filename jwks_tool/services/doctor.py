@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from jwks_tool.core.findings import Severity, Verdict
 from jwks_tool.core.model import KeyRecord, KeySet
@@ -29,6 +29,7 @@ from jwks_tool.errors import JwksToolError
 from jwks_tool.services.key_service import KeyService
 
 if TYPE_CHECKING:
+    from jwks_tool.core.keys import PublicKey
     from jwks_tool.integrations.azure.keyvault import Connection
 
 WORDS: dict[Verdict | None, str] = {Verdict.OK: "ok", Verdict.WARNINGS: "warn", Verdict.ERRORS: "fail", None: "skip"}
@@ -290,17 +291,17 @@ def _grant_check(svc: KeyService, keyset: KeySet, active: KeyRecord) -> Check:
     return Check("grant", Verdict.OK, f"a grant signed now verifies with the published {active.kid}")
 
 
-def _verify(key: Any, alg: str, data: bytes, signature: bytes) -> None:
+def _verify(key: PublicKey, alg: str, data: bytes, signature: bytes) -> None:
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
     chosen = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[alg[2:]]
-    if alg.startswith("RS"):
-        key.verify(signature, data, padding.PKCS1v15(), chosen)
+    if alg.startswith("RS"):  # by the key's alg: a key that does not match it fails to verify
+        cast("rsa.RSAPublicKey", key).verify(signature, data, padding.PKCS1v15(), chosen)
         return
     half = len(signature) // 2
     der = utils.encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
-    key.verify(der, data, ec.ECDSA(chosen))
+    cast("ec.EllipticCurvePublicKey", key).verify(der, data, ec.ECDSA(chosen))
 
 
 def verdict(checks: Iterable[Check]) -> Verdict:
