@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
 from jwks_tool.cli.main import (
     ENV_EXPORT_PASSPHRASE,
     ENV_KEY_PASSPHRASE,
-    EXIT_FINDINGS,
-    EXIT_OK,
-    EXIT_WARNINGS,
-    azure_connection,
     azure_options,
     check_out,
     cli,
     emit,
+    exit_with,
     is_terminal,
     json_option,
     key_json,
@@ -33,8 +30,9 @@ from jwks_tool.cli.main import (
 from jwks_tool.errors import AbortedError, InputError
 
 if TYPE_CHECKING:
+    from jwks_tool.cli.main import StoreOptions
     from jwks_tool.core.model import KeyRecord, KeySet
-    from jwks_tool.services.key_service import BulkResult, ImportNote, KeyService
+    from jwks_tool.services.key_service import AzureOptions, BulkResult, ImportNote, KeyService
 
 
 # ---- commands ----------------------------------------------------------------------------------------------------
@@ -42,12 +40,12 @@ if TYPE_CHECKING:
 @store_options
 @click.option("--plaintext", is_flag=True, help="Keep private keys UNENCRYPTED in this store (recorded in the store).")
 @json_option
-def init(store_url: str | None, passphrase_file: str | None, plaintext: bool, as_json: bool) -> None:
+def init(store: StoreOptions, plaintext: bool, as_json: bool) -> None:
     """Create a key store (generate and import create one on first use).
 
     The store encrypts private keys with a passphrase unless --plaintext is given; that choice is recorded.
     """
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     svc.init_store(plaintext=plaintext)
     info = svc.store_info()
     if as_json:
@@ -109,12 +107,9 @@ def generate(
     in_vault: str | None,
     hsm: bool,
     vault_key_name: str | None,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
+    azure: AzureOptions,
     workers: int | None,
-    store_url: str | None,
-    passphrase_file: str | None,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Generate a key in the key set NAME (made if new).
@@ -130,10 +125,10 @@ def generate(
     from jwks_tool.core.timeutil import parse_duration
     from jwks_tool.services.key_service import GenerateRequest, KidStyle, VaultKeyOptions
 
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store, azure)
     vault_key = None
     if in_vault is not None:
-        vault_key = VaultKeyOptions(azure_connection(in_vault, credential, ca_bundle, no_verify), hsm, vault_key_name)
+        vault_key = VaultKeyOptions(svc.vault_connection(in_vault), hsm, vault_key_name)
     elif hsm or vault_key_name:
         raise InputError("--hsm and --vault-key-name go with --in-vault", hint="add --in-vault URL")
     if len(names) > 1 and kid is not None:
@@ -271,15 +266,14 @@ def _report_added(
 @json_option
 def import_(
     name: str,
-    source: Any,
+    source: BinaryIO,
     env: str,
     profile: str | None,
     kid: str | None,
     alg: str | None,
     kid_style: str,
     expires_in: str | None,
-    store_url: str | None,
-    passphrase_file: str | None,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Import an existing private key (PEM, JWK or base64 JWK) from SOURCE (a file, or - for stdin).
@@ -290,7 +284,7 @@ def import_(
     from jwks_tool.services.key_service import ImportRequest, KidStyle
 
     data = source.read(1024 * 1024 + 1)
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     request = ImportRequest(
         name=name,
         data=data,
@@ -337,8 +331,7 @@ def export(
     yes: bool,
     out: str | None,
     force_out: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Export a key of the set NAME: the public half, or with --private the private one.
@@ -353,7 +346,7 @@ def export(
 
     out = None if out == "-" else out
     force_out = check_out(out, force=force_out)
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     keyset = svc.get_set(name, env)
     if not private:
         if fmt == "base64":
@@ -425,7 +418,7 @@ def _emit_export(
     help="What the file should be: public (to register), private, keyvault (Altinn's base64 JWK).",
 )
 @json_option
-def inspect(source: Any, profile: str, expect: str, as_json: bool) -> None:
+def inspect(source: BinaryIO, profile: str, expect: str, as_json: bool) -> None:
     """Say what SOURCE (a file, or - for stdin) holds and lint it against a profile.
 
     Reads JWK, JWKS, bare JWK arrays, PEM (public, private, PKCS#1, PKCS#8, SEC1, encrypted, certificates) and
@@ -434,7 +427,7 @@ def inspect(source: Any, profile: str, expect: str, as_json: bool) -> None:
     """
     from jwks_tool.core.profiles import get_profile
     from jwks_tool.documents.templates import render_template
-    from jwks_tool.services.inspecting import Expect, Verdict, inspect_bytes
+    from jwks_tool.services.inspecting import Expect, inspect_bytes
 
     data = source.read(1024 * 1024 + 1)
     key_passphrase = os.environ.get(ENV_KEY_PASSPHRASE)
@@ -449,5 +442,4 @@ def inspect(source: Any, profile: str, expect: str, as_json: bool) -> None:
         print_json(report.to_dict())
     else:
         click.echo(render_template("inspect.txt.j2", report=report), nl=False)
-    codes = {Verdict.OK: EXIT_OK, Verdict.WARNINGS: EXIT_WARNINGS, Verdict.ERRORS: EXIT_FINDINGS}
-    click.get_current_context().exit(codes[report.verdict])
+    exit_with(report.verdict)

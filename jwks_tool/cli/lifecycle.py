@@ -7,14 +7,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jwks_tool.cli.main import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    EXIT_WARNINGS,
-    azure_connection,
     azure_options,
     check_out,
     cli,
     emit,
+    exit_with,
     json_option,
     make_service,
     out_option,
@@ -26,7 +23,11 @@ from jwks_tool.cli.main import (
 from jwks_tool.errors import StoreError
 
 if TYPE_CHECKING:
+    from jwks_tool.cli.main import StoreOptions
+    from jwks_tool.core.model import KeySet
+    from jwks_tool.services.key_service import AzureOptions, KeyService
     from jwks_tool.services.rotation import StepResult
+    from jwks_tool.services.status import CheckPolicy
 
 
 @cli.command()
@@ -57,11 +58,8 @@ def rotate(
     size: str | None,
     out: str | None,
     force_out: bool,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
+    azure: AzureOptions,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Rotate the keys of set NAME, one safe step at a time.
@@ -75,33 +73,15 @@ def rotate(
     """
     from jwks_tool.core.formats import PublicFormat
     from jwks_tool.core.timeutil import parse_duration
-    from jwks_tool.services.key_service import GenerateRequest
     from jwks_tool.services.rotation import Rotation
 
     out = None if out == "-" else out  # - is stdout: the set is printed as without --out
     force_out = check_out(out, force=force_out, flag="--overwrite")  # before the step: a refusal changes nothing
-    svc = make_service(store_url, passphrase_file)
-    rotation = Rotation(svc, disable_vault_key=_disabler(credential, ca_bundle, no_verify))
+    svc = make_service(store, azure)
     window = parse_duration(overlap)
-    keyset = svc.get_set(name, env)
-    template = keyset.active or keyset.newest
-    request = GenerateRequest(
-        name=name,
-        env=env,
-        kty=template.kty if template else "RSA",
-        size=int(size) if size else (template.size if template and template.kty == "RSA" else 3072),
-        crv=template.crv if template else None,
-        alg=template.alg if template else None,
-        in_vault=_same_vault(template, credential, ca_bundle, no_verify),
+    results = Rotation(svc).rotate(
+        name, env, step, overlap=window, force=force, keep_private=keep_private, size=int(size) if size else None
     )
-    if step == "promote":
-        results = [rotation.promote(name, env)]
-    elif step == "finish":
-        results = [rotation.finish(name, env, overlap=window, force=force, keep_private=keep_private)]
-    elif step == "all":
-        results = rotation.all_steps(name, env, request, overlap=window, force=force, keep_private=keep_private)
-    else:
-        results = [rotation.start(name, env, request)]
     final = results[-1].keyset
     added = next((result.added for result in results if result.added is not None), None)
     if single and added is not None:
@@ -140,29 +120,6 @@ def rotate(
     click.echo(f"Next: {results[-1].next_action}")
 
 
-def _disabler(credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
-    """Disables a retired or revoked vault-native key with the command line's Azure options."""
-
-    def disable(record: Any) -> None:
-        from jwks_tool.integrations.azure.keyvault import disable_key_version, split_key_id
-
-        vault = split_key_id(record.vault_key)[0]
-        disable_key_version(azure_connection(vault, credential, ca_bundle, no_verify), record.vault_key)
-
-    return disable
-
-
-def _same_vault(template: Any, credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
-    """Keys made in Key Vault rotate in Key Vault: a new version of the same vault key."""
-    if template is None or template.vault_key is None:
-        return None
-    from jwks_tool.integrations.azure.keyvault import split_key_id
-    from jwks_tool.services.key_service import VaultKeyOptions
-
-    vault, key_name = split_key_id(template.vault_key)
-    return VaultKeyOptions(azure_connection(vault, credential, ca_bundle, no_verify), key_name=key_name)
-
-
 def _step_json(result: StepResult) -> dict[str, Any]:
     return {
         "step": result.step.value,
@@ -189,11 +146,8 @@ def revoke(
     kid: str,
     reason: str,
     keep_private: bool,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
+    azure: AzureOptions,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Revoke a compromised key of set NAME at once: it leaves the registered set.
@@ -202,9 +156,8 @@ def revoke(
     """
     from jwks_tool.services.rotation import Rotation
 
-    svc = make_service(store_url, passphrase_file)
-    rotation = Rotation(svc, disable_vault_key=_disabler(credential, ca_bundle, no_verify))
-    result = rotation.revoke(name, env, kid, reason=reason, keep_private=keep_private)
+    svc = make_service(store, azure)
+    result = Rotation(svc).revoke(name, env, kid, reason=reason, keep_private=keep_private)
     if as_json:
         print_json({"set": name, "env": env, **_step_json(result), "next_action": result.next_action})
         return
@@ -214,7 +167,7 @@ def revoke(
     click.echo(f"Next: {result.next_action}")
 
 
-def _policy(warn: str, fail: str, next_max_age: str) -> Any:
+def _policy(warn: str, fail: str, next_max_age: str) -> CheckPolicy:
     from jwks_tool.core.timeutil import parse_duration
     from jwks_tool.errors import InputError
     from jwks_tool.services.status import CheckPolicy
@@ -225,7 +178,7 @@ def _policy(warn: str, fail: str, next_max_age: str) -> Any:
     return policy
 
 
-def _require_store(svc: Any) -> None:
+def _require_store(svc: KeyService) -> None:
     """``status`` on a store that is not there says so, rather than showing an empty one."""
     from jwks_tool.errors import NotFoundError
 
@@ -236,7 +189,7 @@ def _require_store(svc: Any) -> None:
         )
 
 
-def _sets(svc: Any, name: str | None, env: str | None) -> list[Any]:
+def _sets(svc: KeyService, name: str | None, env: str | None) -> list[KeySet]:
     if name is not None:
         return (
             [svc.get_set(name, env or "test")]
@@ -258,15 +211,14 @@ def status(
     env: str | None,
     warn: str,
     fail: str,
-    store_url: str | None,
-    passphrase_file: str | None,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Show every set (or NAME): active kid, age, days to expiry, each key's state, and the next step."""
     from jwks_tool.documents.templates import render_template
     from jwks_tool.services.status import check
 
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     policy = _policy(warn, fail, "7d")
     _require_store(svc)
     report = check(_sets(svc, name, env), svc.now(), policy, svc.store.set_size)
@@ -298,8 +250,7 @@ def check(
     fail: str,
     next_max_age: str,
     allow_empty: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Check key expiry and rotation health, for cron and CI: exit 0 OK, 1 warnings, 2 failing.
@@ -308,11 +259,10 @@ def check(
     --next-max-age, and more registered keys than the profile allows. A store that does not exist fails, and so
     does one with no key set to check unless --allow-empty.
     """
-    from jwks_tool.services.inspecting import Verdict
     from jwks_tool.services.status import check as run_check
     from jwks_tool.services.status import store_findings
 
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     policy = _policy(warn, fail, next_max_age)
     exists = svc.store_info() is not None
     sets = _sets(svc, name, env) if exists else []
@@ -327,8 +277,7 @@ def check(
             click.echo(f"{finding.severity.value.upper()}: {finding.where}: {finding.message}")
         checked = len(report.statuses)
         click.echo(f"{report.verdict.value.upper()}: {checked} key set{'s' if checked != 1 else ''} checked")
-    codes = {Verdict.OK: EXIT_OK, Verdict.WARNINGS: EXIT_WARNINGS, Verdict.ERRORS: EXIT_FINDINGS}
-    click.get_current_context().exit(codes[report.verdict])
+    exit_with(report.verdict)
 
 
 @cli.command()
@@ -343,9 +292,7 @@ def check(
 )
 @store_options
 @json_option
-def prune(
-    name: str, env: str, older_than: str, store_url: str | None, passphrase_file: str | None, as_json: bool
-) -> None:
+def prune(name: str, env: str, older_than: str, store: StoreOptions, as_json: bool) -> None:
     """Drop retired and revoked keys from set NAME; the audit log keeps their whole story.
 
     A set keeps every key it ever had. On a Key Vault store a set is one secret of at most 25 KB, about a dozen
@@ -354,7 +301,7 @@ def prune(
     from jwks_tool.core.timeutil import parse_duration
     from jwks_tool.services.rotation import Rotation
 
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     result = Rotation(svc).prune(name, env, older_than=parse_duration(older_than))
     if as_json:
         pruned = {"pruned": [key.kid for key in result.pruned]}
@@ -368,7 +315,7 @@ def prune(
 @click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
 @store_options
 @json_option
-def log(name: str | None, env: str | None, store_url: str | None, passphrase_file: str | None, as_json: bool) -> None:
+def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -> None:
     """Show the store's audit log (every change: time, user, command, set, kid, from-state, to-state).
 
     A change whose log append was interrupted (a kill, a vault refusing the append) is recovered from its key's
@@ -378,7 +325,7 @@ def log(name: str | None, env: str | None, store_url: str | None, passphrase_fil
     from jwks_tool.documents.templates import render_template
     from jwks_tool.services.audit import trail
 
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     envs = [env] if env else list(Env)
     refs = svc.store.list_refs() if name is None else [SetRef.parse(name, one) for one in envs]
     keysets = []
@@ -420,8 +367,7 @@ def report(
     warn: str,
     fail: str,
     template_dir: str | None,
-    store_url: str | None,
-    passphrase_file: str | None,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """An inventory of every key set for a security team: a timeline picture, expiry findings, the audit trail.
@@ -433,7 +379,7 @@ def report(
     from jwks_tool.services.status import check as run_check
 
     force_out = check_out(out, force=force_out)
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     keysets = svc.list_sets()
     result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size)
     audit = trail(svc.store, keysets)
@@ -479,8 +425,7 @@ def render(
     template_dir: str | None,
     out: str | None,
     force_out: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Fill TEMPLATE for the key set NAME: appsettings, altinn-app, portal, runbook, or one of yours.
@@ -495,7 +440,7 @@ def render(
     from jwks_tool.documents.reports import RenderOptions, render_document
 
     force_out = check_out(out, force=force_out)
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     keyset = svc.get_set(name, env)
     options = RenderOptions(client_id=client_id, scope=scope, vault=vault, secret_name=secret_name)
     text = render_document(template, keyset, options, now=svc.now(), template_dir=template_dir)

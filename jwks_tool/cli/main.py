@@ -10,10 +10,11 @@ one place (:data:`EXIT_CODES`, applied by :class:`JwksGroup`). Nothing heavy is 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 
 import click
 
@@ -31,8 +32,9 @@ from jwks_tool.errors import (
 )
 
 if TYPE_CHECKING:
+    from jwks_tool.core.findings import Verdict
     from jwks_tool.core.model import KeyRecord, KeySet
-    from jwks_tool.services.key_service import KeyService
+    from jwks_tool.services.key_service import AzureOptions, KeyService
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -241,21 +243,54 @@ def _route_library_warnings() -> None:
 
 
 # ---- shared options ----------------------------------------------------------------------------------------------
-def store_options(func: F) -> F:
-    func = click.option(
-        "--passphrase-file",
-        type=click.Path(dir_okay=False),
-        help="Read the store passphrase from the first line of this file (default: $JWKS_TOOL_PASSPHRASE, or ask).",
-    )(func)
-    func = click.option(
+class StoreOptions(NamedTuple):
+    """--store and --passphrase-file: which store, and where its passphrase comes from."""
+
+    url: str | None
+    passphrase_file: str | None
+
+
+def option_group(target: str, build: Callable[..., Any], *options: Callable[[F], F]) -> Callable[[F], F]:
+    """One decorator for a group of options (listed in the order --help shows them): the command receives one
+    object, ``build(**their values)``, as its parameter ``target`` instead of one parameter per option."""
+
+    def decorate(func: F) -> F:
+        names: list[str] = []
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs[target] = build(**{name: kwargs.pop(name) for name in names})
+            return func(*args, **kwargs)
+
+        params: list[click.Parameter] = getattr(wrapper, "__click_params__", [])
+        wrapper.__click_params__ = params = list(params)  # type: ignore[attr-defined]
+        before = len(params)
+        for option in reversed(options):
+            option(wrapper)
+        names.extend(str(param.name) for param in params[before:])
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+store_options = option_group(
+    "store",
+    lambda store_url, passphrase_file: StoreOptions(store_url, passphrase_file),
+    click.option(
         "--store",
         "store_url",
         envvar="JWKS_TOOL_STORE",
         metavar="URL",
         help="Key store: a folder, file:PATH, https://NAME.vault.azure.net/ or memory: "
         "(default: $JWKS_TOOL_STORE, else your data folder).",
-    )(func)
-    return func
+    ),
+    click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False),
+        help="Read the store passphrase from the first line of this file (default: $JWKS_TOOL_PASSPHRASE, or ask).",
+    ),
+)
+"""--store and --passphrase-file, passed to the command as ``store`` (:class:`StoreOptions`)."""
 
 
 def json_option(func: F) -> F:
@@ -269,37 +304,47 @@ def set_options(func: F) -> F:
     return func
 
 
-def is_terminal(stream: Any) -> bool:
+def is_terminal(stream: object) -> bool:
     """Whether a standard stream is a terminal (a person is there to ask or to read)."""
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def azure_options(func: F) -> F:
-    """--credential, --ca-bundle and --no-verify-challenge-resource: how to reach Key Vault."""
-    func = click.option(
-        "--no-verify-challenge-resource",
-        "no_verify",
-        is_flag=True,
-        help="Accept a challenge resource that is not the vault's domain (emulators, private endpoints).",
-    )(func)
-    func = click.option(
-        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="PEM CA bundle for TLS to the vault."
-    )(func)
-    func = click.option(
+def _azure(credential: str, ca_bundle: str | None, no_verify: bool) -> AzureOptions:
+    from jwks_tool.services.key_service import AzureOptions
+
+    return AzureOptions(credential, ca_bundle, verify_challenge_resource=not no_verify)
+
+
+azure_options = option_group(
+    "azure",
+    _azure,
+    click.option(
         "--credential",
         type=click.Choice(["default", "cli", "environment", "managed-identity"]),
         default="default",
         show_default=True,
         help="How to sign in to Azure: DefaultAzureCredential, az login, AZURE_* variables, or managed identity.",
-    )(func)
-    return func
+    ),
+    click.option(
+        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="PEM CA bundle for TLS to the vault."
+    ),
+    click.option(
+        "--no-verify-challenge-resource",
+        "no_verify",
+        is_flag=True,
+        help="Accept a challenge resource that is not the vault's domain (emulators, private endpoints).",
+    ),
+)
+"""--credential, --ca-bundle and --no-verify-challenge-resource: how to reach Key Vault, passed to the command as
+``azure`` (:class:`~jwks_tool.services.key_service.AzureOptions`)."""
 
 
-def azure_connection(vault: str, credential: str, ca_bundle: str | None, no_verify: bool) -> Any:
-    """A Key Vault connection from the command line's options."""
-    from jwks_tool.integrations.azure.keyvault import Connection, Credential, normalise_vault_url
+def exit_with(verdict: Verdict) -> NoReturn:
+    """End the command with the exit code of a verdict: 0 OK, 1 warnings, 2 errors."""
+    from jwks_tool.core.findings import Verdict
 
-    return Connection(normalise_vault_url(vault), Credential(credential), ca_bundle, not no_verify)
+    codes = {Verdict.OK: EXIT_OK, Verdict.WARNINGS: EXIT_WARNINGS, Verdict.ERRORS: EXIT_FINDINGS}
+    click.get_current_context().exit(codes[verdict])
 
 
 def read_secret_file(path: str, what: str) -> str:
@@ -347,15 +392,16 @@ def secret_from_env_or_prompt(env_name: str, prompt: str, *, confirm: bool) -> s
     raise PassphraseError(f"{prompt.lower()} is needed", hint=f"set {env_name} (stdin is not a terminal to ask on)")
 
 
-def make_service(store_url: str | None, passphrase_file: str | None) -> KeyService:
+def make_service(store: StoreOptions, azure: AzureOptions | None = None) -> KeyService:
+    """The library's :class:`KeyService` for this command: its store, passphrase, Azure options and audit name."""
     from jwks_tool.services.key_service import KeyService
-    from jwks_tool.stores import open_store
 
     context = click.get_current_context(silent=True)
     command = f"jwks-tool {context.command.name}" if context is not None else "jwks-tool"
-    return KeyService(
-        open_store(store_url),
-        passphrase_provider(passphrase_file),
+    return KeyService.open(
+        store.url,
+        passphrase=passphrase_provider(store.passphrase_file),
+        azure=azure,
         command=command,
         on_warning=print_warning,
         allow_plaintext=os.environ.get(ENV_ALLOW_PLAINTEXT) == "1",

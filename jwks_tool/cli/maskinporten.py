@@ -2,41 +2,64 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import click
 
 from jwks_tool.cli.main import (
-    azure_connection,
+    F,
     azure_options,
     cli,
+    exit_with,
     json_option,
     make_service,
+    option_group,
     print_json,
     set_options,
     store_options,
 )
 
-
-def grant_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--client-id", required=True, help="The Maskinporten client id (iss)."),
-            click.option("--scope", required=True, help='Scopes, space separated: "altinn:instances.read ...".'),
-            click.option("--kid", help="Sign with this key [default: the active key]."),
-            click.option("--audience", help="aud [default: the environment's Maskinporten identifier]."),
-            click.option(
-                "--lifetime", default="120s", show_default=True, help="exp - iat: 120s, 2m or 60 (at most 120 s)."
-            ),
-            click.option("--resource", help="The resource claim (the target API), if the API asks for one."),
-            click.option("--consumer-org", help="consumer_org: act for this organisation (delegation)."),
-        ]
-    ):
-        func = option(func)
-    return func
+if TYPE_CHECKING:
+    from jwks_tool.cli.main import StoreOptions
+    from jwks_tool.integrations.maskinporten.client import GrantRequest, PortalClient
+    from jwks_tool.services.key_service import AzureOptions, KeyService
 
 
-def loopback_option(func: Any) -> Any:
+class GrantOptions(NamedTuple):
+    """The grant options of ``grant`` and ``token``: the claims to sign, and with which key."""
+
+    client_id: str
+    scope: str
+    kid: str | None
+    audience: str | None
+    lifetime: str
+    resource: str | None
+    consumer_org: str | None
+
+    def request(self) -> GrantRequest:
+        """The library's grant request (the lifetime parsed: 120s, 2m or 60)."""
+        from jwks_tool.integrations.maskinporten.client import GrantRequest
+
+        return GrantRequest(
+            self.client_id, self.scope, self.audience, _seconds(self.lifetime), self.resource, self.consumer_org
+        )
+
+
+grant_options = option_group(
+    "grant",
+    GrantOptions,
+    click.option("--client-id", required=True, help="The Maskinporten client id (iss)."),
+    click.option("--scope", required=True, help='Scopes, space separated: "altinn:instances.read ...".'),
+    click.option("--kid", help="Sign with this key [default: the active key]."),
+    click.option("--audience", help="aud [default: the environment's Maskinporten identifier]."),
+    click.option("--lifetime", default="120s", show_default=True, help="exp - iat: 120s, 2m or 60 (at most 120 s)."),
+    click.option("--resource", help="The resource claim (the target API), if the API asks for one."),
+    click.option("--consumer-org", help="consumer_org: act for this organisation (delegation)."),
+)
+"""The grant's claims and key, passed to the command as ``grant`` (:class:`GrantOptions`)."""
+
+
+def loopback_option(func: F) -> F:
     return click.option(
         "--allow-http-loopback",
         "allow_http_loopback",
@@ -52,30 +75,6 @@ def _seconds(text: str) -> int:
     return int(text) if text.strip().isdigit() else int(parse_duration(text).total_seconds())
 
 
-def _signer_and_grant(
-    svc: Any,
-    name: str,
-    env: str,
-    kid: str | None,
-    request: Any,
-    vault_args: tuple[str, str | None, bool],
-) -> tuple[Any, str, dict[str, Any]]:
-    from jwks_tool.integrations.azure.keyvault import split_key_id
-    from jwks_tool.integrations.maskinporten.client import check_signing_key, make_grant
-
-    keyset = svc.get_set(name, env)
-    record = svc.key_to_use(keyset, kid)
-    now = svc.now()
-    check_signing_key(record, now, profile=keyset.profile)
-    connection = None
-    if record.vault_key is not None:
-        credential, ca_bundle, no_verify = vault_args
-        connection = azure_connection(split_key_id(record.vault_key)[0], credential, ca_bundle, no_verify)
-    signer = svc.signer_for(keyset, record, connection)
-    token, claims = make_grant(signer, record, request, env=env, now=now)
-    return record, token, claims
-
-
 @cli.command()
 @click.argument("name")
 @set_options
@@ -83,38 +82,19 @@ def _signer_and_grant(
 @azure_options
 @store_options
 @json_option
-def grant(
-    name: str,
-    env: str,
-    client_id: str,
-    scope: str,
-    kid: str | None,
-    audience: str | None,
-    lifetime: str,
-    resource: str | None,
-    consumer_org: str | None,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
-    as_json: bool,
-) -> None:
+def grant(name: str, env: str, grant: GrantOptions, azure: AzureOptions, store: StoreOptions, as_json: bool) -> None:
     """Print a signed JWT grant for Maskinporten made with a key of set NAME.
 
     Header alg (from the key) and kid; claims aud, iss = --client-id, scope, iat, exp (at most 120 s later), a fresh
     jti, and resource / consumer_org when given. Keys in Azure Key Vault sign through the vault. Retired, revoked and
     expired keys are refused.
     """
-    from jwks_tool.integrations.maskinporten.client import GrantRequest
-
-    svc = make_service(store_url, passphrase_file)
-    request = GrantRequest(client_id, scope, audience, _seconds(lifetime), resource, consumer_org)
-    record, token, claims = _signer_and_grant(svc, name, env, kid, request, (credential, ca_bundle, no_verify))
+    svc = make_service(store, azure)
+    signed = svc.grant(name, env, grant.request(), kid=grant.kid)
     if as_json:
-        print_json({"kid": record.kid, "alg": record.alg, "claims": claims, "grant": token})
+        print_json({"kid": signed.record.kid, "alg": signed.record.alg, "claims": signed.claims, "grant": signed.token})
     else:
-        click.echo(token)
+        click.echo(signed.token)
 
 
 @cli.command()
@@ -133,22 +113,13 @@ def grant(
 def token(
     name: str,
     env: str,
-    client_id: str,
-    scope: str,
-    kid: str | None,
-    audience: str | None,
-    lifetime: str,
-    resource: str | None,
-    consumer_org: str | None,
+    grant: GrantOptions,
     token_url: str | None,
     show_token: bool,
     timeout: float,
     allow_http_loopback: bool,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
+    azure: AzureOptions,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Ask Maskinporten for an access token with a grant from set NAME: proves the key is registered and works.
@@ -162,19 +133,18 @@ def token(
 
     from jwks_tool.core.environments import audience_for, token_url_for
     from jwks_tool.core.text import printable
-    from jwks_tool.integrations.maskinporten.client import GrantRequest, request_token
+    from jwks_tool.integrations.maskinporten.client import request_token
 
-    svc = make_service(store_url, passphrase_file)
-    request = GrantRequest(client_id, scope, audience, _seconds(lifetime), resource, consumer_org)
-    record, grant_jwt, _claims = _signer_and_grant(svc, name, env, kid, request, (credential, ca_bundle, no_verify))
-    url = token_url or token_url_for(audience or audience_for(env))
+    svc = make_service(store, azure)
+    signed = svc.grant(name, env, grant.request(), kid=grant.kid)
+    url = token_url or token_url_for(grant.audience or audience_for(env))
     result = request_token(
-        url, grant_jwt, ca_bundle=ca_bundle, timeout=timeout, allow_http_loopback=allow_http_loopback
+        url, signed.token, ca_bundle=azure.ca_bundle, timeout=timeout, allow_http_loopback=allow_http_loopback
     )
     expires = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + result.expires_in, UTC)
     if as_json:
         data: dict[str, Any] = {
-            "kid": record.kid,
+            "kid": signed.record.kid,
             "token_url": url,
             "scope": result.scope,
             "expires_in": result.expires_in,
@@ -184,7 +154,7 @@ def token(
             data["access_token"] = result.access_token
         print_json(data)
         return
-    click.echo(f"Maskinporten issued a token for {client_id} with key {record.kid}.")
+    click.echo(f"Maskinporten issued a token for {grant.client_id} with key {signed.record.kid}.")
     click.echo(f"  scope    {printable(result.scope)}")
     click.echo(f"  expires  in {result.expires_in} s ({expires:%Y-%m-%d %H:%M:%S} UTC)")
     for claim in ("iss", "client_id", "consumer", "supplier", "aud"):
@@ -196,14 +166,13 @@ def token(
 
 
 def _admin_token(
-    svc: Any,
+    svc: KeyService,
     env: str,
+    scope: str,
+    *,
     admin_set: str | None,
     admin_client_id: str | None,
-    scope: str,
     token_url: str | None,
-    ca_bundle: str | None,
-    azure: tuple[str, str | None, bool],
     allow_http_loopback: bool = False,
 ) -> str:
     import os
@@ -223,34 +192,60 @@ def _admin_token(
         )
     if not admin_client_id:
         raise InputError("--admin-set needs --admin-client-id", hint="the admin client's id from the portal")
-    request = GrantRequest(admin_client_id, scope)
-    _, grant_jwt, _ = _signer_and_grant(svc, admin_set, env, None, request, azure)
+    signed = svc.grant(admin_set, env, GrantRequest(admin_client_id, scope))
     url = token_url or token_url_for(audience_for(env))
     return request_token(
-        url, grant_jwt, ca_bundle=ca_bundle, timeout=30.0, allow_http_loopback=allow_http_loopback
+        url, signed.token, ca_bundle=svc.azure.ca_bundle, timeout=30.0, allow_http_loopback=allow_http_loopback
     ).access_token
 
 
-def portal_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--client-id", required=True, help="The client whose keys to read or write."),
-            click.option("--api-url", help="The self-service API [Digdir's for --env]."),
-            click.option(
-                "--admin-set", help="A key set of an admin client (scope idporten:dcr.write) to sign in with."
-            ),
-            click.option("--admin-client-id", help="That admin client's id."),
-            click.option("--token-url", help="The token endpoint for the admin client [<audience>token]."),
-            click.option(
-                "--allow-http-loopback",
-                "allow_http_loopback",
-                is_flag=True,
-                help="Allow plain http:// to this machine for test servers (elsewhere https:// only, no redirects).",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
+class PortalOptions(NamedTuple):
+    """The options of ``portal push`` and ``portal pull``: the client, the API and how to sign in to it."""
+
+    client_id: str
+    api_url: str | None
+    admin_set: str | None
+    admin_client_id: str | None
+    token_url: str | None
+    allow_http_loopback: bool
+
+    def client(self, svc: KeyService, env: str, scope: str) -> PortalClient:
+        """The self-service API's client, signed in with an admin token for ``scope``."""
+        from jwks_tool.integrations.maskinporten.client import PORTAL_APIS, PortalClient
+
+        admin = _admin_token(
+            svc,
+            env,
+            scope,
+            admin_set=self.admin_set,
+            admin_client_id=self.admin_client_id,
+            token_url=self.token_url,
+            allow_http_loopback=self.allow_http_loopback,
+        )
+        return PortalClient(
+            self.api_url or PORTAL_APIS[env],
+            admin,
+            ca_bundle=svc.azure.ca_bundle,
+            allow_http_loopback=self.allow_http_loopback,
+        )
+
+
+portal_options = option_group(
+    "portal",
+    PortalOptions,
+    click.option("--client-id", required=True, help="The client whose keys to read or write."),
+    click.option("--api-url", help="The self-service API [Digdir's for --env]."),
+    click.option("--admin-set", help="A key set of an admin client (scope idporten:dcr.write) to sign in with."),
+    click.option("--admin-client-id", help="That admin client's id."),
+    click.option("--token-url", help="The token endpoint for the admin client [<audience>token]."),
+    click.option(
+        "--allow-http-loopback",
+        "allow_http_loopback",
+        is_flag=True,
+        help="Allow plain http:// to this machine for test servers (elsewhere https:// only, no redirects).",
+    ),
+)
+"""The self-service API's options, passed to the command as ``portal`` (:class:`PortalOptions`)."""
 
 
 @cli.group()
@@ -265,50 +260,22 @@ def portal() -> None:
 @azure_options
 @store_options
 @json_option
-def push(
-    name: str,
-    env: str,
-    client_id: str,
-    api_url: str | None,
-    admin_set: str | None,
-    admin_client_id: str | None,
-    token_url: str | None,
-    allow_http_loopback: bool,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
-    as_json: bool,
-) -> None:
+def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store: StoreOptions, as_json: bool) -> None:
     """Register the keys of set NAME for the client: PUT of the whole registered set (next, active, retiring)."""
     from jwks_tool.core.keys import public_jwk
     from jwks_tool.core.text import printable
-    from jwks_tool.integrations.maskinporten.client import PORTAL_APIS, PortalClient
 
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
     keys = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
-    admin = _admin_token(
-        svc,
-        env,
-        admin_set,
-        admin_client_id,
-        "idporten:dcr.write",
-        token_url,
-        ca_bundle,
-        (credential, ca_bundle, no_verify),
-        allow_http_loopback,
-    )
-    client = PortalClient(
-        api_url or PORTAL_APIS[env], admin, ca_bundle=ca_bundle, allow_http_loopback=allow_http_loopback
-    )
-    stored = client.put_jwks(client_id, keys)
+    stored = portal.client(svc, env, "idporten:dcr.write").put_jwks(portal.client_id, keys)
     kids = [printable(key.get("kid")) for key in stored]
     if as_json:
-        print_json({"client_id": client_id, "registered": kids})
+        print_json({"client_id": portal.client_id, "registered": kids})
     else:
-        click.echo(f"Registered {len(kids)} key{'s' if len(kids) != 1 else ''} for {client_id}: {', '.join(kids)}")
+        click.echo(
+            f"Registered {len(kids)} key{'s' if len(kids) != 1 else ''} for {portal.client_id}: {', '.join(kids)}"
+        )
 
 
 @portal.command()
@@ -320,48 +287,21 @@ def push(
 @store_options
 @json_option
 def pull(
-    name: str,
-    env: str,
-    client_id: str,
-    api_url: str | None,
-    admin_set: str | None,
-    admin_client_id: str | None,
-    token_url: str | None,
-    allow_http_loopback: bool,
-    warn: str,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
-    as_json: bool,
+    name: str, env: str, portal: PortalOptions, warn: str, azure: AzureOptions, store: StoreOptions, as_json: bool
 ) -> None:
     """Read the client's registered keys and compare with set NAME: missing, extra and expiring kids.
 
     Exits 0 when they agree, 1 when something is expiring, 2 when kids are missing or extra.
     """
-    from jwks_tool.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_WARNINGS
+    from jwks_tool.core.findings import Verdict
     from jwks_tool.core.text import printable
     from jwks_tool.core.timeutil import parse_duration
-    from jwks_tool.integrations.maskinporten.client import PORTAL_APIS, PortalClient, diff_registered
+    from jwks_tool.integrations.maskinporten.client import diff_registered
 
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
-    admin = _admin_token(
-        svc,
-        env,
-        admin_set,
-        admin_client_id,
-        "idporten:dcr.read",
-        token_url,
-        ca_bundle,
-        (credential, ca_bundle, no_verify),
-        allow_http_loopback,
-    )
-    client = PortalClient(
-        api_url or PORTAL_APIS[env], admin, ca_bundle=ca_bundle, allow_http_loopback=allow_http_loopback
-    )
-    theirs = client.get_jwks(client_id)
+    client_id = portal.client_id
+    theirs = portal.client(svc, env, "idporten:dcr.read").get_jwks(client_id)
     ours = [dict(key.public_jwk) for key in keyset.registered]
     diff = diff_registered(ours, theirs, now=svc.now(), warn_days=parse_duration(warn).days)
     if as_json:
@@ -379,8 +319,7 @@ def pull(
             click.echo(f"  expiring  {printable(kid)}")
         if diff.in_sync and not diff.expiring:
             click.echo("  in sync with the store")
-    code = EXIT_FINDINGS if not diff.in_sync else (EXIT_WARNINGS if diff.expiring else EXIT_OK)
-    click.get_current_context().exit(code)
+    exit_with(Verdict.ERRORS if not diff.in_sync else (Verdict.WARNINGS if diff.expiring else Verdict.OK))
 
 
 @cli.command()
@@ -407,7 +346,7 @@ def pull(
 def doctor(
     name: str,
     env: str,
-    registered_file: Any,
+    registered_file: BinaryIO | None,
     client_id: str | None,
     scope: str | None,
     token_url: str | None,
@@ -420,11 +359,8 @@ def doctor(
     secret_name: str | None,
     warn: str,
     fail: str,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
+    azure: AzureOptions,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Check set NAME end to end, with a verdict per check: exit 0 healthy, 1 warnings, 2 failing.
@@ -433,14 +369,13 @@ def doctor(
     FILE, or the self-service API with --api-url) holds its kid; the Key Vault secret (--vault) decodes to it; a
     grant made now verifies with the published key; and with --client-id and --scope, Maskinporten issues a token.
     """
-    from jwks_tool.cli.main import EXIT_FINDINGS, EXIT_OK, EXIT_WARNINGS
+    from jwks_tool.core.findings import Verdict
     from jwks_tool.core.timeutil import parse_duration
     from jwks_tool.errors import InputError
-    from jwks_tool.services.doctor import DoctorOptions, Outcome, examine, verdict
+    from jwks_tool.services.doctor import DoctorOptions, KeyVaultSecrets, MaskinportenTokens, diagnose
 
-    svc = make_service(store_url, passphrase_file)
-    keyset = svc.get_set(name, env)
-    azure = (credential, ca_bundle, no_verify)
+    svc = make_service(store, azure)
+    svc.get_set(name, env)  # a missing set is said before anything is read or asked
     registered: list[dict[str, Any]] | None = None
     source = ""
     if registered_file is not None:
@@ -455,76 +390,43 @@ def doctor(
         if not client_id:
             raise InputError("--api-url needs --client-id", hint="the client whose registered keys to read")
         PortalClient(api_url, "", allow_http_loopback=allow_http_loopback)  # refuses a bad URL before signing in
-        admin = _admin_token(
-            svc,
-            env,
-            admin_set,
-            admin_client_id,
-            "idporten:dcr.read",
-            token_url,
-            ca_bundle,
-            azure,
-            allow_http_loopback,
-        )
-        client = PortalClient(api_url, admin, ca_bundle=ca_bundle, allow_http_loopback=allow_http_loopback)
-        registered = client.get_jwks(client_id)
+        portal = PortalOptions(client_id, api_url, admin_set, admin_client_id, token_url, allow_http_loopback)
+        registered = portal.client(svc, env, "idporten:dcr.read").get_jwks(client_id)
         source = f"Maskinporten's registration of {client_id}"
 
-    keyvault_check = None
+    secrets = None
     if vault is not None:
         from jwks_tool.integrations.azure import keyvault as kv
 
-        connection = azure_connection(vault, credential, ca_bundle, no_verify)
         names = kv.secret_names(kv.Preset(preset), client_id=None, secret_name=secret_name)
+        secrets = KeyVaultSecrets(svc.vault_connection(vault), names["jwk"])
 
-        def keyvault_check(active: Any) -> tuple[bool, str]:
-            status = kv.status(kv.secret_client(connection), names["jwk"], active, vault=connection.vault_url)
-            if not status.exists:
-                return False, f"{status.name} is missing in {connection.vault_url}"
-            state = "decodes to the active key" if status.matches_active else f"holds {status.kid}, not the active key"
-            return status.matches_active, f"{status.name} {state}"
-
-    token_check = None
+    tokens = None
     if scope is not None:
         if not client_id:
             raise InputError("--scope needs --client-id", hint="the client to ask a token for")
         from jwks_tool.core.environments import audience_for, token_url_for
-        from jwks_tool.core.text import printable
-        from jwks_tool.integrations.maskinporten.client import GrantRequest, request_token
 
-        def token_check(active: Any) -> str:
-            request = GrantRequest(str(client_id), str(scope))
-            _, grant_jwt, _ = _signer_and_grant(svc, name, env, active.kid, request, azure)
-            url = token_url or token_url_for(audience_for(env))
-            result = request_token(
-                url, grant_jwt, ca_bundle=ca_bundle, timeout=30.0, allow_http_loopback=allow_http_loopback
-            )
-            return f"Maskinporten issued a token (scope {printable(result.scope)}, {result.expires_in} s)"
-
-    def signer_for(record: Any) -> Any:
-        connection = None
-        if record.vault_key is not None:
-            from jwks_tool.integrations.azure.keyvault import split_key_id
-
-            connection = azure_connection(split_key_id(record.vault_key)[0], credential, ca_bundle, no_verify)
-        return svc.signer_for(keyset, record, connection)
+        url = token_url or token_url_for(audience_for(env))
+        tokens = MaskinportenTokens(url, azure.ca_bundle, allow_http_loopback=allow_http_loopback)
 
     options = DoctorOptions(
         warn=parse_duration(warn),
         fail=parse_duration(fail),
         registered=registered,
         registered_source=source,
-        keyvault=keyvault_check,
-        token=token_check,
+        vault=secrets,
+        token=tokens,
+        client_id=client_id or "",
+        scope=scope or "",
     )
-    checks = examine(keyset, svc, options, signer_for)
-    result = verdict(checks)
+    report = diagnose(svc, name, env, options)
     if as_json:
-        print_json({"set": name, "env": env, "verdict": result.value, "checks": [c.to_dict() for c in checks]})
+        print_json(report.to_dict())
     else:
-        click.echo(f"{keyset.ref}:")
-        for check in checks:
+        click.echo(f"{report.keyset.ref}:")
+        for check in report.checks:
             click.echo(f"  {check.line()}")
-        click.echo({Outcome.OK: "Healthy.", Outcome.WARN: "Works, with warnings.", Outcome.FAIL: "FAILING."}[result])
-    codes = {Outcome.OK: EXIT_OK, Outcome.WARN: EXIT_WARNINGS, Outcome.FAIL: EXIT_FINDINGS}
-    click.get_current_context().exit(codes[result])
+        words = {Verdict.OK: "Healthy.", Verdict.WARNINGS: "Works, with warnings.", Verdict.ERRORS: "FAILING."}
+        click.echo(words[report.verdict])
+    exit_with(report.verdict)

@@ -17,23 +17,23 @@ from jwks_tool.cli.main import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from jwks_tool.cli.main import StoreOptions
 
 
 @cli.command("list")
 @store_options
 @json_option
-def list_(store_url: str | None, passphrase_file: str | None, as_json: bool) -> None:
+def list_(store: StoreOptions, as_json: bool) -> None:
     """List the key sets in the store with their keys (never key material)."""
     from jwks_tool.stores import open_store  # the store alone: listing needs no crypto and no passphrase
 
-    store = open_store(store_url)
-    sets = list(store.read_sets())
+    opened = open_store(store.url)
+    sets = list(opened.read_sets())
     if as_json:
-        print_json({"store": store.describe(), "sets": [set_json(keyset) for keyset in sets]})
+        print_json({"store": opened.describe(), "sets": [set_json(keyset) for keyset in sets]})
         return
     if not sets:
-        click.echo(f"No key sets in {store.describe()}. Make one: jwks-tool generate NAME")
+        click.echo(f"No key sets in {opened.describe()}. Make one: jwks-tool generate NAME")
         return
     rows = [("SET", "ENV", "PROFILE", "KID", "STATE", "KEY", "ALG", "EXPIRES", "")]
     for keyset in sets:
@@ -63,9 +63,9 @@ def list_(store_url: str | None, passphrase_file: str | None, as_json: bool) -> 
 @set_options
 @store_options
 @json_option
-def show(name: str, env: str, store_url: str | None, passphrase_file: str | None, as_json: bool) -> None:
+def show(name: str, env: str, store: StoreOptions, as_json: bool) -> None:
     """Show one key set: each key's kid, algorithm, size, thumbprint, dates and state (never key material)."""
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store)
     keyset = svc.get_set(name, env)
     if as_json:
         print_json({"store": svc.store.describe(), **set_json(keyset)})

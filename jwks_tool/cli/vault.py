@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jwks_tool.cli.main import (
-    azure_connection,
+    F,
     azure_options,
     cli,
     json_option,
@@ -18,8 +18,12 @@ from jwks_tool.cli.main import (
     store_options,
 )
 
+if TYPE_CHECKING:
+    from jwks_tool.cli.main import StoreOptions
+    from jwks_tool.services.key_service import AzureOptions, KeyService
 
-def vault_options(func: Any) -> Any:
+
+def vault_options(func: F) -> F:
     func = azure_options(func)
     func = click.option(
         "--vault", required=True, metavar="URL", help="https://NAME.vault.azure.net/ or the vault name."
@@ -61,9 +65,7 @@ def push(
     name: str | None,
     env: str,
     vault: str,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
+    azure: AzureOptions,
     preset: str | None,
     secret_name: str | None,
     client_id: str | None,
@@ -74,8 +76,7 @@ def push(
     key_name: str | None,
     hsm: bool,
     dry_run: bool,
-    store_url: str | None,
-    passphrase_file: str | None,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Write the active key of set NAME to Key Vault as base64 of its private JWK (EncodedJwk / JwkBase64).
@@ -91,9 +92,9 @@ def push(
     from jwks_tool.errors import InputError
     from jwks_tool.integrations.azure import keyvault as kv
 
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store, azure)
     if as_ == "key":
-        _push_as_key(svc, name, env, vault, credential, ca_bundle, no_verify, kid, key_name, hsm, dry_run, as_json)
+        _push_as_key(svc, name, env, vault, kid, key_name, hsm, dry_run, as_json)
         return
     if key_name or hsm:
         raise InputError("--key-name and --hsm go with --as key", hint="add --as key")
@@ -114,7 +115,7 @@ def push(
         planned = kv.plan(keyset, record, value.strip(), names, client_id=client_id)
         batches.append(sorted(planned, key=lambda secret: secret.role == "jwk"))
         records.append(record)
-    connection = azure_connection(vault, credential, ca_bundle, no_verify)
+    connection = svc.vault_connection(vault)
     client = kv.secret_client(connection)
     if all_sets:
         bar: Any
@@ -156,13 +157,10 @@ def push(
 
 
 def _push_as_key(
-    svc: Any,
+    svc: KeyService,
     name: str | None,
     env: str,
     vault: str,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
     kid: str | None,
     key_name: str | None,
     hsm: bool,
@@ -176,7 +174,7 @@ def _push_as_key(
         raise InputError("--as key takes one set NAME", hint="jwks-tool keyvault push NAME --as key --vault URL")
     keyset = svc.get_set(name, env)
     record = svc.key_to_use(keyset, kid)
-    connection = azure_connection(vault, credential, ca_bundle, no_verify)
+    connection = svc.vault_connection(vault)
     members = svc.private_jwk(keyset, record)
     outcome = kv.push_as_key(
         connection,
@@ -205,13 +203,10 @@ def status_(
     name: str,
     env: str,
     vault: str,
-    credential: str,
-    ca_bundle: str | None,
-    no_verify: bool,
+    azure: AzureOptions,
     preset: str,
     secret_name: str | None,
-    store_url: str | None,
-    passphrase_file: str | None,
+    store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Show which kid the vault's secret holds and whether it is the store's active key of set NAME."""
@@ -219,10 +214,10 @@ def status_(
     from jwks_tool.errors import RemoteError
     from jwks_tool.integrations.azure import keyvault as kv
 
-    svc = make_service(store_url, passphrase_file)
+    svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
     names = kv.secret_names(kv.Preset(preset), client_id=None, secret_name=secret_name)
-    connection = azure_connection(vault, credential, ca_bundle, no_verify)
+    connection = svc.vault_connection(vault)
     result = kv.status(kv.secret_client(connection), names["jwk"], keyset.active, vault=connection.vault_url)
     if as_json:
         print_json(

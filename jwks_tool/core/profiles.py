@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
+from jwks_tool.core.findings import Finding, Severity
 from jwks_tool.core.model import KID_RE, PRIVATE_MEMBERS
 from jwks_tool.errors import InputError, ProfileError
 
@@ -25,32 +25,6 @@ RSA_ALGS = ("RS256", "RS384", "RS512")
 EC_CURVE_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 EC_CURVE_BITS = {"P-256": 256, "P-384": 384, "P-521": 521}
 RSA_SIZES = (2048, 3072, 4096)
-
-
-class Severity(StrEnum):
-    """How bad a finding is: ``error`` or ``warning`` (any error makes a verdict an error)."""
-
-    ERROR = "error"
-    WARNING = "warning"
-
-
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    """One lint result: what is wrong, how bad, and where."""
-
-    severity: Severity
-    code: str
-    message: str
-    where: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        """The finding as JSON output shows it: severity, code, message, where."""
-        return {
-            "severity": self.severity.value,
-            "code": self.code,
-            "message": self.message,
-            "where": self.where,
-        }
 
 
 @dataclasses.dataclass(frozen=True)

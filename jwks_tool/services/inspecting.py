@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from jwks_tool.core.findings import Finding, Severity, Verdict
 from jwks_tool.core.keys import EC_PRIVATE_ORDER, MAX_RSA_BITS, RSA_PRIVATE_ORDER, PassphraseCallback, thumbprint
 from jwks_tool.core.model import utcnow
-from jwks_tool.core.profiles import Finding, Profile, Severity, duplicate_kids, rsa_bits
+from jwks_tool.core.profiles import Profile, duplicate_kids, rsa_bits
 from jwks_tool.core.reading import FoundInput, FoundKey, read_input
 from jwks_tool.errors import JwksToolError
 
@@ -34,12 +35,6 @@ class Expect(StrEnum):
     """A private key (to import or keep)."""
     KEYVAULT = "keyvault"
     """A Key Vault value for Altinn: base64 of one private JWK with all the members Altinn validates."""
-
-
-class Verdict(StrEnum):
-    OK = "ok"
-    WARNINGS = "warnings"
-    ERRORS = "errors"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,11 +78,7 @@ class InspectReport:
 
     @property
     def verdict(self) -> Verdict:
-        if any(finding.severity is Severity.ERROR for finding in self.findings):
-            return Verdict.ERRORS
-        if self.findings:
-            return Verdict.WARNINGS
-        return Verdict.OK
+        return Verdict.of(self.findings)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -66,6 +66,7 @@ from jwks_tool.stores.interface import KeyStore
 if TYPE_CHECKING:
     from jwks_tool.core.signing import Signer
     from jwks_tool.integrations.azure.keyvault import Connection
+    from jwks_tool.integrations.maskinporten.client import GrantRequest
 
 DEFAULT_LIFETIME = timedelta(days=365)
 DEFAULT_PROFILE = "maskinporten"
@@ -94,6 +95,34 @@ class GenerateRequest:
     expires_in: timedelta | None = None
     in_vault: VaultKeyOptions | None = None
     """Make the key inside Azure Key Vault (non-exportable) instead of locally."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AzureOptions:
+    """How to reach Azure Key Vault: the sign-in, a CA bundle for TLS (also used for Maskinporten), and whether the
+    vault's challenge resource must be under its own domain (off for emulators and private endpoints)."""
+
+    credential: str = "default"
+    """default (DefaultAzureCredential), cli (az login), environment (AZURE_* variables) or managed-identity."""
+    ca_bundle: str | None = None
+    verify_challenge_resource: bool = True
+
+    def connection(self, vault: str) -> Connection:
+        """A connection to ``vault`` (https://NAME.vault.azure.net/ or the vault name) with these options."""
+        from jwks_tool.integrations.azure.keyvault import Connection, Credential, normalise_vault_url
+
+        return Connection(
+            normalise_vault_url(vault), Credential(self.credential), self.ca_bundle, self.verify_challenge_resource
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedGrant:
+    """A JWT grant signed with a key of a set: the key, the compact token and its claims."""
+
+    record: KeyRecord
+    token: str = dataclasses.field(repr=False)
+    claims: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,8 +240,11 @@ class KeyService:
         command: str = "api",
         on_warning: Callable[[str], None] | None = None,
         allow_plaintext: bool = False,
+        azure: AzureOptions | None = None,
     ) -> None:
         self.store = store
+        self.azure = azure or AzureOptions()
+        """How vault-resident keys of this store are reached (signing, disabling, rotating)."""
         self.command = command
         """Named in audit events: the command line that asked for the change."""
         self._on_warning = on_warning or _warn
@@ -223,6 +255,34 @@ class KeyService:
         self._write_checked = False
         self._allow_plaintext = allow_plaintext
         """Write keys unencrypted into a store that holds sealed ones (its protection record says plaintext)."""
+
+    @classmethod
+    def open(
+        cls,
+        store_url: str | None,
+        *,
+        passphrase: PassphraseProvider | str,
+        azure: AzureOptions | None = None,
+        command: str = "api",
+        on_warning: Callable[[str], None] | None = None,
+        allow_plaintext: bool = False,
+        clock: Callable[[], datetime] | None = None,
+    ) -> KeyService:
+        """A service over the store at ``store_url`` (a folder, file:PATH, https://NAME.vault.azure.net/ or memory:;
+        None: $JWKS_TOOL_STORE, else the data folder), with the store's passphrase (a provider, or the text itself)
+        and how to reach the Key Vault of vault-resident keys (``azure``)."""
+        from jwks_tool.stores import open_store
+
+        provider: PassphraseProvider = (lambda confirm: passphrase) if isinstance(passphrase, str) else passphrase
+        return cls(
+            open_store(store_url),
+            provider,
+            clock=clock,
+            command=command,
+            on_warning=on_warning,
+            allow_plaintext=allow_plaintext,
+            azure=azure,
+        )
 
     def __repr__(self) -> str:
         return f"KeyService({self.store!r})"
@@ -558,20 +618,64 @@ class KeyService:
             tags={"set": ref.name, "env": ref.env.value, "managed-by": "jwks-tool"},
         )
 
-    def signer_for(self, keyset: KeySet, record: KeyRecord, connection: Connection | None) -> Signer:
-        """A signer for a registered key: local (opens the sealed private half) or through Key Vault."""
+    # ---- vault-resident keys ----------------------------------------------------------------------------------
+    def vault_connection(self, vault: str) -> Connection:
+        """A connection to ``vault`` (a URL or name) with this service's :class:`AzureOptions`."""
+        return self.azure.connection(vault)
+
+    def key_vault_of(self, record: KeyRecord) -> Connection | None:
+        """The connection to the vault a vault-resident key lives in (None for a key kept in the store)."""
+        if record.vault_key is None:
+            return None
+        from jwks_tool.integrations.azure.keyvault import split_key_id
+
+        return self.vault_connection(split_key_id(record.vault_key)[0])
+
+    def vault_key_like(self, template: KeyRecord | None) -> VaultKeyOptions | None:
+        """Keys made in Key Vault rotate in Key Vault: a new version of ``template``'s vault key (None for a key
+        kept in the store)."""
+        if template is None or template.vault_key is None:
+            return None
+        from jwks_tool.integrations.azure.keyvault import split_key_id
+
+        vault, key_name = split_key_id(template.vault_key)
+        return VaultKeyOptions(self.vault_connection(vault), key_name=key_name)
+
+    def disable_vault_key(self, record: KeyRecord) -> None:
+        """Disable a vault-resident key's version in Key Vault (it leaves use); nothing for other keys."""
+        connection = self.key_vault_of(record)
+        if connection is None or record.vault_key is None:
+            return
+        from jwks_tool.integrations.azure.keyvault import disable_key_version
+
+        disable_key_version(connection, record.vault_key)
+
+    def signer_for(self, keyset: KeySet, record: KeyRecord, connection: Connection | None = None) -> Signer:
+        """A signer for a registered key: local (opens the sealed private half) or through Key Vault (by
+        ``connection``, else the key's own vault reached with this service's :class:`AzureOptions`)."""
         from jwks_tool.core.signing import LocalSigner
-        from jwks_tool.integrations.azure.keyvault import VaultSigner
 
         if record.vault_key is not None:
-            if connection is None:
-                from jwks_tool.integrations.azure.keyvault import Connection, split_key_id
+            from jwks_tool.integrations.azure.keyvault import VaultSigner
 
-                connection = Connection(split_key_id(record.vault_key)[0])
+            connection = connection or self.key_vault_of(record)
+            assert connection is not None
             return VaultSigner(record.vault_key, connection, alg=record.alg)
         members = self.private_jwk(keyset, record)
         trusted = self._sealer is not None and self._sealer.authenticated
         return LocalSigner(members, alg=record.alg, trusted=trusted)
+
+    def grant(self, name: str, env: str, request: GrantRequest, *, kid: str | None = None) -> SignedGrant:
+        """A Maskinporten JWT grant signed with key ``kid`` of the set (default: its active key). Retired, revoked
+        and expired keys are refused; vault-resident keys sign through their vault."""
+        from jwks_tool.integrations.maskinporten.client import check_signing_key, make_grant
+
+        keyset = self.get_set(name, env)
+        record = self.key_to_use(keyset, kid)
+        now = self.now()
+        check_signing_key(record, now, profile=keyset.profile)
+        token, claims = make_grant(self.signer_for(keyset, record), record, request, env=env, now=now)
+        return SignedGrant(record, token, claims)
 
     def import_key(self, request: ImportRequest, *, notes: list[ImportNote] | None = None) -> KeyRecord:
         """Bring an existing private key (PEM, JWK, base64 JWK) into a set.

@@ -101,15 +101,48 @@ class Rotation:
         """A vault-native key leaving the registered set is disabled in Key Vault (before the set is written)."""
         if record.vault_key is None:
             return
-        if self._disable_vault_key is not None:
-            self._disable_vault_key(record)
-            return
-        from jwks_tool.integrations.azure.keyvault import Connection, disable_key_version, split_key_id
-
-        disable_key_version(Connection(split_key_id(record.vault_key)[0]), record.vault_key)
+        (self._disable_vault_key or self.svc.disable_vault_key)(record)
 
     def _clock(self) -> datetime:
         return self.svc.now()
+
+    def next_key_request(self, name: str, env: str, *, size: int | None = None) -> GenerateRequest:
+        """What the next key of a set is: the type, size, curve and algorithm of its active key (else its newest;
+        RSA 3072 for a set without keys), ``size`` bits if given for RSA, made in the same Key Vault key when the
+        current one lives in a vault."""
+        keyset = self.svc.get_set(name, env)
+        template = keyset.active or keyset.newest
+        return GenerateRequest(
+            name=name,
+            env=env,
+            kty=template.kty if template else "RSA",
+            size=size if size else (template.size if template and template.kty == "RSA" else 3072),
+            crv=template.crv if template else None,
+            alg=template.alg if template else None,
+            in_vault=self.svc.vault_key_like(template),
+        )
+
+    def rotate(
+        self,
+        name: str,
+        env: str,
+        step: str | None = None,
+        *,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        force: bool = False,
+        keep_private: bool = False,
+        size: int | None = None,
+    ) -> list[StepResult]:
+        """``jwks-tool rotate``: the step ``promote``, ``finish`` or ``all`` (start, promote, finish), else ``start``
+        with the next key of :meth:`next_key_request` (``size``: its RSA bits). The set must exist for every step."""
+        request = self.next_key_request(name, env, size=size)
+        if step == "promote":
+            return [self.promote(name, env)]
+        if step == "finish":
+            return [self.finish(name, env, overlap=overlap, force=force, keep_private=keep_private)]
+        if step == "all":
+            return self.all_steps(name, env, request, overlap=overlap, force=force, keep_private=keep_private)
+        return [self.start(name, env, request)]
 
     def start(self, name: str, env: str, request: GenerateRequest) -> StepResult:
         """Step 1: a new key as next (or the one already waiting)."""

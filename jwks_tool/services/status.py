@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
+from jwks_tool.core.findings import Finding, Severity, Verdict
 from jwks_tool.core.model import KeySet, KeyState, format_time
-from jwks_tool.core.profiles import Finding, Severity, get_profile
-from jwks_tool.services.inspecting import Verdict
+from jwks_tool.core.profiles import get_profile
 from jwks_tool.services.rotation import next_action, transition_time
 
 SIZE_WARN = 0.8
@@ -46,7 +46,7 @@ class SetStatus:
 
     @property
     def verdict(self) -> Verdict:
-        return _verdict(self.findings)
+        return Verdict.of(self.findings)
 
     def days_left(self, expires: datetime) -> int:
         return (expires - self.now).days
@@ -74,13 +74,6 @@ class SetStatus:
             "findings": [finding.to_dict() for finding in self.findings],
             "next_action": self.next_action,
         }
-
-
-def _verdict(findings: Iterable[Finding]) -> Verdict:
-    severities = {finding.severity for finding in findings}
-    if Severity.ERROR in severities:
-        return Verdict.ERRORS
-    return Verdict.WARNINGS if severities else Verdict.OK
 
 
 def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy, size: SetSize | None = None) -> SetStatus:
@@ -169,7 +162,7 @@ class CheckReport:
 
     @property
     def verdict(self) -> Verdict:
-        return _verdict(self.findings)
+        return Verdict.of(self.findings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
