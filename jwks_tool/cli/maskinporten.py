@@ -396,9 +396,9 @@ def doctor(
 
     secrets = None
     if vault is not None:
-        from jwks_tool.integrations.azure import keyvault as kv
+        from jwks_tool.integrations.azure.secrets import Preset, secret_names
 
-        names = kv.secret_names(kv.Preset(preset), client_id=None, secret_name=secret_name)
+        names = secret_names(Preset(preset), client_id=None, secret_name=secret_name)
         secrets = KeyVaultSecrets(svc.vault_connection(vault), names["jwk"])
 
     tokens = None

@@ -90,7 +90,8 @@ def push(
     """
     from jwks_tool.core.formats import PrivateFormat
     from jwks_tool.errors import InputError
-    from jwks_tool.integrations.azure import keyvault as kv
+    from jwks_tool.integrations.azure import secrets
+    from jwks_tool.integrations.azure.connection import secret_client
 
     svc = make_service(store, azure)
     if as_ == "key":
@@ -105,22 +106,24 @@ def push(
             "--all needs --secret-name with {name} (and no --kid)", hint="--secret-name '{name}-{env}-jwk'"
         )
     keysets = [s for s in svc.list_sets() if s.ref.env.value == env] if all_sets else [svc.get_set(str(name), env)]
-    batches: list[list[kv.PlannedSecret]] = []
+    batches: list[list[secrets.PlannedSecret]] = []
     records = []
     for keyset in keysets:
         record = svc.key_to_use(keyset, kid)
         template = None if secret_name is None else secret_name.format(name=keyset.ref.name, env=env)
-        names = kv.secret_names(kv.Preset(preset) if preset else None, client_id=client_id, secret_name=template)
+        names = secrets.secret_names(
+            secrets.Preset(preset) if preset else None, client_id=client_id, secret_name=template
+        )
         _, value = svc.export_private(keyset, record.kid, PrivateFormat.BASE64, pem_passphrase=None)
-        planned = kv.plan(keyset, record, value.strip(), names, client_id=client_id)
+        planned = secrets.plan(keyset, record, value.strip(), names, client_id=client_id)
         batches.append(sorted(planned, key=lambda secret: secret.role == "jwk"))
         records.append(record)
     connection = svc.vault_connection(vault)
-    client = kv.secret_client(connection)
+    client = secret_client(connection)
     if all_sets:
         bar: Any
         with click.progressbar(length=len(batches), label="Pushing", file=sys.stderr) as bar:
-            results = kv.push_many(
+            results = secrets.push_many(
                 client,
                 batches,
                 vault=connection.vault_url,
@@ -129,7 +132,7 @@ def push(
                 progress=lambda done: bar.update(done),
             )
     else:
-        results = [kv.push(client, batches[0], vault=connection.vault_url, dry_run=dry_run)]
+        results = [secrets.push(client, batches[0], vault=connection.vault_url, dry_run=dry_run)]
     rows = [
         (record, outcome, secret)
         for record, batch, outcomes in zip(records, batches, results, strict=True)
@@ -168,7 +171,7 @@ def _push_as_key(
     as_json: bool,
 ) -> None:
     from jwks_tool.errors import InputError
-    from jwks_tool.integrations.azure import keyvault as kv
+    from jwks_tool.integrations.azure import vault_keys
 
     if name is None:
         raise InputError("--as key takes one set NAME", hint="jwks-tool keyvault push NAME --as key --vault URL")
@@ -176,9 +179,9 @@ def _push_as_key(
     record = svc.key_to_use(keyset, kid)
     connection = svc.vault_connection(vault)
     members = svc.private_jwk(keyset, record)
-    outcome = kv.push_as_key(
+    outcome = vault_keys.push_as_key(
         connection,
-        name=key_name or kv.vault_key_name(keyset.ref.name, env),
+        name=key_name or vault_keys.vault_key_name(keyset.ref.name, env),
         private_members=members,
         record=record,
         keyset=keyset,
@@ -212,13 +215,14 @@ def status_(
     """Show which kid the vault's secret holds and whether it is the store's active key of set NAME."""
     from jwks_tool.core.text import printable
     from jwks_tool.errors import RemoteError
-    from jwks_tool.integrations.azure import keyvault as kv
+    from jwks_tool.integrations.azure import secrets
+    from jwks_tool.integrations.azure.connection import secret_client
 
     svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
-    names = kv.secret_names(kv.Preset(preset), client_id=None, secret_name=secret_name)
+    names = secrets.secret_names(secrets.Preset(preset), client_id=None, secret_name=secret_name)
     connection = svc.vault_connection(vault)
-    result = kv.status(kv.secret_client(connection), names["jwk"], keyset.active, vault=connection.vault_url)
+    result = secrets.status(secret_client(connection), names["jwk"], keyset.active, vault=connection.vault_url)
     if as_json:
         print_json(
             {"vault": connection.vault_url, "active": keyset.active.kid if keyset.active else None, **result.to_dict()}

@@ -30,7 +30,7 @@ from jwks_tool.services.key_service import KeyService
 
 if TYPE_CHECKING:
     from jwks_tool.core.keys import PublicKey
-    from jwks_tool.integrations.azure.keyvault import Connection
+    from jwks_tool.integrations.azure.connection import Connection
 
 WORDS: dict[Verdict | None, str] = {Verdict.OK: "ok", Verdict.WARNINGS: "warn", Verdict.ERRORS: "fail", None: "skip"}
 """Doctor's words for a check's verdict (None: skipped), in its text and JSON output."""
@@ -99,7 +99,7 @@ class TokenRequester(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class KeyVaultSecrets:
-    """:class:`SecretReader` over Azure Key Vault (:mod:`jwks_tool.integrations.azure.keyvault`)."""
+    """:class:`SecretReader` over Azure Key Vault (:mod:`jwks_tool.integrations.azure.secrets`)."""
 
     connection: Connection
     secret_name: str
@@ -111,9 +111,10 @@ class KeyVaultSecrets:
 
     def read(self, active: KeyRecord) -> VaultSecret:
         """Read the secret and compare it with ``active``."""
-        from jwks_tool.integrations.azure import keyvault as kv
+        from jwks_tool.integrations.azure import secrets
+        from jwks_tool.integrations.azure.connection import secret_client
 
-        status = kv.status(kv.secret_client(self.connection), self.secret_name, active, vault=self.vault_url)
+        status = secrets.status(secret_client(self.connection), self.secret_name, active, vault=self.vault_url)
         return VaultSecret(status.name, status.exists, status.kid, status.matches_active)
 
 

@@ -65,7 +65,7 @@ from jwks_tool.stores.interface import KeyStore
 
 if TYPE_CHECKING:
     from jwks_tool.core.signing import Signer
-    from jwks_tool.integrations.azure.keyvault import Connection
+    from jwks_tool.integrations.azure.connection import Connection
     from jwks_tool.integrations.maskinporten.client import GrantRequest
 
 DEFAULT_LIFETIME = timedelta(days=365)
@@ -109,7 +109,7 @@ class AzureOptions:
 
     def connection(self, vault: str) -> Connection:
         """A connection to ``vault`` (https://NAME.vault.azure.net/ or the vault name) with these options."""
-        from jwks_tool.integrations.azure.keyvault import Connection, Credential, normalise_vault_url
+        from jwks_tool.integrations.azure.connection import Connection, Credential, normalise_vault_url
 
         return Connection(
             normalise_vault_url(vault), Credential(self.credential), self.ca_bundle, self.verify_challenge_resource
@@ -601,7 +601,7 @@ class KeyService:
         self, ref: SetRef, options: VaultKeyOptions, *, kty: str, size: int, crv: str | None, lifetime: timedelta
     ) -> tuple[str, dict[str, str]]:
         """A non-exportable key made in Key Vault: its id and public members."""
-        from jwks_tool.integrations.azure.keyvault import create_vault_key, vault_key_name
+        from jwks_tool.integrations.azure.vault_keys import create_vault_key, vault_key_name
 
         if self.store.read_config() is None:
             self._open_sealer(create=True)  # a new store still records its protection
@@ -627,7 +627,7 @@ class KeyService:
         """The connection to the vault a vault-resident key lives in (None for a key kept in the store)."""
         if record.vault_key is None:
             return None
-        from jwks_tool.integrations.azure.keyvault import split_key_id
+        from jwks_tool.integrations.azure.vault_keys import split_key_id
 
         return self.vault_connection(split_key_id(record.vault_key)[0])
 
@@ -636,7 +636,7 @@ class KeyService:
         kept in the store)."""
         if template is None or template.vault_key is None:
             return None
-        from jwks_tool.integrations.azure.keyvault import split_key_id
+        from jwks_tool.integrations.azure.vault_keys import split_key_id
 
         vault, key_name = split_key_id(template.vault_key)
         return VaultKeyOptions(self.vault_connection(vault), key_name=key_name)
@@ -646,7 +646,7 @@ class KeyService:
         connection = self.key_vault_of(record)
         if connection is None or record.vault_key is None:
             return
-        from jwks_tool.integrations.azure.keyvault import disable_key_version
+        from jwks_tool.integrations.azure.vault_keys import disable_key_version
 
         disable_key_version(connection, record.vault_key)
 
@@ -656,7 +656,7 @@ class KeyService:
         from jwks_tool.core.signing import LocalSigner
 
         if record.vault_key is not None:
-            from jwks_tool.integrations.azure.keyvault import VaultSigner
+            from jwks_tool.integrations.azure.vault_keys import VaultSigner
 
             connection = connection or self.key_vault_of(record)
             assert connection is not None

@@ -11,7 +11,7 @@ from jwks_tool.core import findings, profiles
 from jwks_tool.core.b64 import b64url_decode
 from jwks_tool.core.findings import Finding, Severity, Verdict
 from jwks_tool.core.model import KeyRecord
-from jwks_tool.integrations.azure.keyvault import Connection, Credential
+from jwks_tool.integrations.azure.connection import Connection, Credential
 from jwks_tool.services import inspecting, status
 from jwks_tool.services.doctor import DoctorOptions, IssuedToken, VaultSecret, diagnose
 from jwks_tool.services.key_service import AzureOptions, GenerateRequest, KeyService, VaultKeyOptions
