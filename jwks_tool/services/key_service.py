@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from jwks_tool.core import keys as keymod
 from jwks_tool.core.formats import PrivateFormat, PublicFormat, render_private, render_public
 from jwks_tool.core.model import (
+    EC_CURVE_ALGS,
+    EC_CURVE_BITS,
     Env,
     KeyRecord,
     KeySet,
@@ -40,7 +42,7 @@ from jwks_tool.core.model import (
     format_time,
     utcnow,
 )
-from jwks_tool.core.profiles import EC_CURVE_ALGS, EC_CURVE_BITS, Profile, get_profile, rsa_bits
+from jwks_tool.core.profiles import Profile, get_profile, rsa_bits
 from jwks_tool.core.sealing import (
     PassphraseProvider,
     Sealer,
