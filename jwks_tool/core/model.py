@@ -361,7 +361,7 @@ def _check_sealed_binding(ref: SetRef, record: KeyRecord) -> None:
     try:
         header = json.loads(b64url_decode(sealed[: sealed.index(".")]))
     except (ValueError, UnicodeDecodeError):
-        raise StoreCorruptError(f"key {record.kid!r}: its sealed half is damaged", hint="restore the set from a backup")
+        header = None
     if not isinstance(header, dict):
         raise StoreCorruptError(f"key {record.kid!r}: its sealed half is damaged", hint="restore the set from a backup")
     expected = {"jwks-tool.set": f"{ref.name}/{ref.env.value}", "jwks-tool.kid": record.kid}

@@ -20,7 +20,6 @@ from typing import Any
 
 from jwks_tool.core.model import (
     EC_CURVE_ALGS,
-    EC_CURVE_BITS,
     KID_RE,
     MIN_RSA_BITS,
     PRIVATE_MEMBERS,

@@ -8,7 +8,8 @@
 ``check`` looks at every set: registered keys near or past expiry, sets with no active key, a next key waiting too
 long to be promoted, more registered keys than the profile allows. Its verdict maps to exit codes 0 / 1 / 2. A store
 that does not exist, or one with no set to check, fails (:func:`store_findings`): a cron job pointed at a typo must
-not stay green; so does a set the audit log names that the store no longer holds (:func:`missing_sets`). A retiring key is no longer used to sign: its expiry only asks for the rotation to be finished.
+not stay green; so does a set the audit log names that the store no longer holds (:func:`missing_sets`). A retiring
+key is no longer used to sign: its expiry only asks for the rotation to be finished.
 """
 
 from __future__ import annotations
@@ -177,9 +178,7 @@ def missing_sets(
             f"{set_name} ({set_env})",
         )
         for set_name, set_env in sorted(named)
-        if (set_name, set_env) not in present
-        and (name is None or set_name == name)
-        and (env is None or set_env == env)
+        if (set_name, set_env) not in present and (name is None or set_name == name) and (env is None or set_env == env)
     )
 
 

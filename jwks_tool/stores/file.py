@@ -84,10 +84,10 @@ def _open_no_link(path: str, flags: int, mode: int = 0o600, what: str = "file") 
     """``os.open`` that never follows a symbolic link at the last step: a link is refused, naming it."""
     try:
         return os.open(path, flags | _NOFOLLOW, mode)
-    except OSError as exc:
+    except OSError:
         if os.path.islink(path):
             raise _link_error(path, what) from None
-        raise exc
+        raise
 
 
 def _read_text(path: str) -> str:

@@ -377,7 +377,7 @@ def weak_public_key(kid: str) -> dict[str, Any]:
     """A real RSA-1024 public JWK for use "enc": what an attacker who can write the set file might swap in."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    members = keymod.public_key_to_jwk(rsa.generate_private_key(65537, 1024).public_key())
+    members = keymod.public_key_to_jwk(rsa.generate_private_key(65537, 1024).public_key())  # noqa: S505
     return {"kty": "RSA", "use": "enc", "kid": kid, "alg": "RS256", **members}
 
 
