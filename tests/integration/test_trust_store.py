@@ -165,6 +165,23 @@ def test_a_damaged_check_value_is_damage_not_a_wrong_passphrase(
     assert "check value" in error
 
 
+@pytest.mark.parametrize("part", [2, 3, 4], ids=["iv", "ciphertext", "tag"])
+def test_a_check_value_damaged_after_its_wrapped_key_is_damage(run: Run, made: Path, part: int) -> None:
+    data = config(made)
+    parts = data["protection"]["check"].split(".")
+    parts[part] = parts[part][:5] + ("A" if parts[part][5] != "A" else "B") + parts[part][6:]
+    data["protection"]["check"] = ".".join(parts)
+    write_config(made, data)
+    before = snapshot(made)
+    for args in (("generate", "other", "--size", "2048"), ("export", "acme", "--private", "--yes")):
+        assert one_error(run(*args), 5) == (
+            "jwks-tool: error: the store's passphrase check value is damaged (its content does not authenticate); "
+            "restore store.json (or the store's configuration) from a backup\n"
+        )
+    assert one_error(run("generate", "other", "--size", "2048", env=WRONG), 8) == WRONG_LINE  # still told apart
+    assert snapshot(made) == before
+
+
 def test_a_check_value_that_does_not_open_is_a_wrong_passphrase(run: Run, made: Path) -> None:
     assert one_error(run("export", "acme", "--private", "--yes", env=WRONG), 8) == WRONG_LINE
 
