@@ -726,6 +726,8 @@ class KeyService:
             if keyset.key(kid) is not None:
                 raise ConflictError(f"key set {ref} already has a key with kid {kid!r}", hint="pass another --kid")
             self._check_room(current, profile)
+            if sealed is not None and current is not None:
+                self._check_sealed_keys_open(current)
             if waiting is not None:
                 raise ConflictError(
                     f"key set {ref} already has a next key waiting: {waiting.kid}",
@@ -753,6 +755,26 @@ class KeyService:
                 current, keyset.replace_keys([*keyset.keys, record]), [Change(record, None, state, origin.value)]
             )
         return record
+
+    def _check_sealed_keys_open(self, keyset: KeySet) -> None:
+        """Before a new key sealed under this store's protection joins ``keyset``: one of its sealed keys must open
+        (one AES unwrap and decrypt). A store.json swapped for another store's with the same passphrase passes the
+        passphrase check, and would seal new keys under a key the set's other keys do not open with."""
+        sealer = self._open_sealer(create=True)
+        if not sealer.authenticated:
+            return  # plaintext: _check_plaintext has refused a store that holds sealed keys
+        record = next((key for key in keyset.keys if key.sealed_private is not None and key.vault_key is None), None)
+        if record is None:
+            return
+        try:
+            sealer.unseal(self.store.resolve_sealed(record.sealed_private), context=_seal_context(keyset.ref, record.kid))
+        except StoreCorruptError as exc:
+            raise StoreCorruptError(
+                f"the sealed key {record.kid} of {keyset.ref} does not open with the store's protection record: the "
+                "store's configuration (store.json) was replaced, or the set comes from another store; nothing was "
+                "written",
+                hint="restore store.json (or the store's configuration) from a backup",
+            ) from exc
 
     def commit(self, current: KeySet | None, updated: KeySet, changes: Sequence[Change]) -> KeySet:
         """Write a set changed under the store's lock, then append the changes to the audit log.

@@ -186,6 +186,29 @@ def test_a_check_value_that_does_not_open_is_a_wrong_passphrase(run: Run, made: 
     assert one_error(run("export", "acme", "--private", "--yes", env=WRONG), 8) == WRONG_LINE
 
 
+@pytest.mark.parametrize("command", ["generate", "rotate", "import"])
+def test_another_stores_config_with_the_same_passphrase_is_found_before_a_write(
+    run: Run, made: Path, tmp_path: Path, command: str, rfc7517_rsa: dict[str, Any]
+) -> None:
+    other = tmp_path / "other"
+    assert run("init", "--store", str(other)).exit_code == 0  # same passphrase, another salt
+    (made / "store.json").write_bytes((other / "store.json").read_bytes())
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(rfc7517_rsa))
+    args = {
+        "generate": ("generate", "acme", "--size", "2048"),
+        "rotate": ("rotate", "acme", "--size", "2048"),
+        "import": ("import", "acme", str(key)),
+    }[command]
+    before = snapshot(made)
+    assert one_error(run(*args), 5) == (
+        "jwks-tool: error: the sealed key k1 of acme (test) does not open with the store's protection record: the "
+        "store's configuration (store.json) was replaced, or the set comes from another store; nothing was written; "
+        "restore store.json (or the store's configuration) from a backup\n"
+    )
+    assert snapshot(made) == before
+
+
 # ---- 3. no silent downgrade --------------------------------------------------------------------------------------
 def plaintext_protection(store_dir: Path) -> dict[str, Any]:
     return {"scheme": "plaintext", "opted_in_at": "2026-01-01T00:00:00Z", "opted_in_by": "me@here"}
