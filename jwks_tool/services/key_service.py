@@ -767,7 +767,8 @@ class KeyService:
         if record is None:
             return
         try:
-            sealer.unseal(self.store.resolve_sealed(record.sealed_private), context=_seal_context(keyset.ref, record.kid))
+            sealed = self.store.resolve_sealed(record.sealed_private)
+            sealer.unseal(sealed, context=_seal_context(keyset.ref, record.kid))
         except StoreCorruptError as exc:
             raise StoreCorruptError(
                 f"the sealed key {record.kid} of {keyset.ref} does not open with the store's protection record: the "
