@@ -14,7 +14,9 @@ skip it.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -273,21 +275,22 @@ def public_key_problems(jwk: Mapping[str, Any]) -> list[tuple[str, str]]:
 _SMALL_PRIMES_BELOW = 1000
 
 
-def _small_odd_primes() -> list[int]:
+@functools.cache
+def _small_odd_primes() -> tuple[int, int]:
+    """The odd primes below 1,000 (as a product, and the count), computed once."""
     sieve = bytearray([1]) * _SMALL_PRIMES_BELOW
     sieve[0:2] = b"\0\0"
     for i in range(2, int(_SMALL_PRIMES_BELOW**0.5) + 1):
         if sieve[i]:
             sieve[i * i :: i] = bytes(len(sieve[i * i :: i]))
-    return [p for p in range(3, _SMALL_PRIMES_BELOW) if sieve[p]]
+    primes = [p for p in range(3, _SMALL_PRIMES_BELOW) if sieve[p]]
+    return math.prod(primes), len(primes)
 
 
 def rsa_number_problems(jwk: Mapping[str, Any]) -> list[tuple[str, str]]:
     """What RFC 7518 and a sound modulus rule out beyond what cryptography checks: ``n`` and ``e`` in the minimum
     number of octets (no leading zero octet), and no prime factor below 1,000 in ``n`` (a modulus of two large primes
     has none; 2 is the even-modulus check). One gcd with the product of those primes: linear in the modulus."""
-    import math
-
     problems: list[tuple[str, str]] = []
     for member, code in (("n", "non-minimal-modulus"), ("e", "non-minimal-exponent")):
         text = jwk.get(member)
@@ -303,9 +306,8 @@ def rsa_number_problems(jwk: Mapping[str, Any]) -> list[tuple[str, str]]:
         n = b64url_to_int(jwk["n"])
     except (KeyError, TypeError, ValueError):
         return problems
-    primes = _small_odd_primes()
-    if n % 2 and n > _SMALL_PRIMES_BELOW and math.gcd(n, math.prod(primes)) > 1:
-        factor = next(p for p in primes if n % p == 0)
+    if n % 2 and n > _SMALL_PRIMES_BELOW and math.gcd(n, _small_odd_primes()[0]) > 1:
+        factor = next(p for p in range(3, _SMALL_PRIMES_BELOW, 2) if n % p == 0)
         problems.append(("small-factor", f"n is divisible by {factor}: it is not a product of two large primes"))
     return problems
 
