@@ -276,15 +276,14 @@ _SMALL_PRIMES_BELOW = 1000
 
 
 @functools.cache
-def _small_odd_primes() -> tuple[int, int]:
-    """The odd primes below 1,000 (as a product, and the count), computed once."""
+def _small_odd_primes() -> int:
+    """The product of the odd primes below 1,000, computed once."""
     sieve = bytearray([1]) * _SMALL_PRIMES_BELOW
     sieve[0:2] = b"\0\0"
     for i in range(2, int(_SMALL_PRIMES_BELOW**0.5) + 1):
         if sieve[i]:
             sieve[i * i :: i] = bytes(len(sieve[i * i :: i]))
-    primes = [p for p in range(3, _SMALL_PRIMES_BELOW) if sieve[p]]
-    return math.prod(primes), len(primes)
+    return math.prod(p for p in range(3, _SMALL_PRIMES_BELOW) if sieve[p])
 
 
 def rsa_number_problems(jwk: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -306,7 +305,7 @@ def rsa_number_problems(jwk: Mapping[str, Any]) -> list[tuple[str, str]]:
         n = b64url_to_int(jwk["n"])
     except (KeyError, TypeError, ValueError):
         return problems
-    if n % 2 and n > _SMALL_PRIMES_BELOW and math.gcd(n, _small_odd_primes()[0]) > 1:
+    if n % 2 and n > _SMALL_PRIMES_BELOW and math.gcd(n, _small_odd_primes()) > 1:
         factor = next(p for p in range(3, _SMALL_PRIMES_BELOW, 2) if n % p == 0)
         problems.append(("small-factor", f"n is divisible by {factor}: it is not a product of two large primes"))
     return problems

@@ -764,7 +764,7 @@ class KeyService:
         if not sealer.authenticated:
             return  # plaintext: _check_plaintext has refused a store that holds sealed keys
         record = next((key for key in keyset.keys if key.sealed_private is not None and key.vault_key is None), None)
-        if record is None:
+        if record is None or record.sealed_private is None:
             return
         try:
             sealed = self.store.resolve_sealed(record.sealed_private)
