@@ -619,6 +619,16 @@ class KeyService:
             raise InputError("the JWK's kid is not a string", hint="pass --kid")
         now = self._clock()
         lifetime = request.expires_in if request.expires_in is not None else (profile.max_lifetime or DEFAULT_LIFETIME)
+        nbf = given.get("nbf")
+        if nbf is not None:
+            if not isinstance(nbf, int) or isinstance(nbf, bool):
+                raise InputError(f"the JWK's nbf {nbf!r} is not whole seconds since 1970", hint="fix it, or drop nbf")
+            if nbf > now.timestamp():
+                raise ProfileError(
+                    f"the key is not valid before {format_time(datetime.fromtimestamp(min(nbf, 253402300799), UTC))} "
+                    "(its nbf)",
+                    hint="import it once it is valid, or drop nbf",
+                )
         exp = given.get("exp")
         if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
             raise InputError(f"the JWK's exp {exp!r} is not whole seconds since 1970", hint="fix it, or drop exp")
@@ -864,6 +874,12 @@ def _check_signing_key(jwk: Mapping[str, Any]) -> None:
             raise ProfileError(
                 f'the key\'s key_ops {_json_text(ops)} do not include "sign", and jwks-tool keeps signing keys',
                 hint=f'{escape}, or add "sign" to key_ops if this key is meant to sign',
+            )
+        others = sorted({op for op in ops if op not in ("sign", "verify")})
+        if others:
+            raise ProfileError(
+                f"the key's key_ops {_json_text(ops)} allow {', '.join(others)}, and jwks-tool keeps signing keys",
+                hint=f'{escape}, or set key_ops to ["sign", "verify"] if this key is meant only to sign',
             )
 
 

@@ -326,6 +326,33 @@ def test_import_refuses_a_key_that_is_not_for_signing(
     assert run("import", "acme", str(signing), "--profile", profile).exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (
+            {"key_ops": ["sign", "encrypt"]},
+            'the key\'s key_ops ["sign", "encrypt"] allow encrypt, and jwks-tool keeps signing keys; import a signing '
+            'key, or set key_ops to ["sign", "verify"] if this key is meant only to sign',
+        ),
+        (
+            {"nbf": 4102444800},
+            "the key is not valid before 2100-01-01T00:00:00Z (its nbf); import it once it is valid, or drop nbf",
+        ),
+    ],
+    ids=["key_ops-encrypt", "future-nbf"],
+)
+def test_import_refuses_other_key_ops_and_a_future_nbf(
+    run: Run, tmp_path: Path, rfc7517_rsa: dict[str, Any], store_dir: Path, extra: dict[str, Any], line: str
+) -> None:
+    for profile in ("maskinporten", "generic"):
+        result = run("import", "acme", str(write(tmp_path / "key.json", rfc7517_rsa | extra)), "--profile", profile)
+        assert result.exit_code == 4, result.stderr
+        assert result.stderr == f"jwks-tool: error: {line}\n"
+    assert not (store_dir / "sets").exists()
+    past = write(tmp_path / "past.json", rfc7517_rsa | {"nbf": 1_600_000_000})
+    assert run("import", "acme", str(past)).exit_code == 0
+
+
 def test_import_refuses_an_ec_alg_that_does_not_fit_the_curve(
     run: Run, tmp_path: Path, rfc7517_ec: dict[str, Any]
 ) -> None:
