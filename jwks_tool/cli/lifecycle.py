@@ -257,17 +257,18 @@ def check(
 
     Flags registered keys expiring within --warn / --fail, sets with no active key, a next key waiting longer than
     --next-max-age, and more registered keys than the profile allows. A store that does not exist fails, and so
-    does one with no key set to check unless --allow-empty.
+    does one with no key set to check unless --allow-empty, and a set the audit log names that the store lacks.
     """
     from jwks_tool.services.status import check as run_check
-    from jwks_tool.services.status import store_findings
+    from jwks_tool.services.status import missing_sets, store_findings
 
     svc = make_service(store)
     policy = _policy(warn, fail, next_max_age)
     exists = svc.store_info() is not None
     sets = _sets(svc, name, env) if exists else []
     whole = store_findings(svc.store.describe(), exists, len(sets), allow_empty=allow_empty)
-    report = run_check(sets, svc.now(), policy, svc.store.set_size, whole)
+    gone = missing_sets(svc.store.read_audit(), sets, name=name, env=env) if exists else ()
+    report = run_check(sets, svc.now(), policy, svc.store.set_size, (*whole, *gone))
     for finding in whole:  # one line on stderr: nothing was checked
         click.echo(f"jwks-tool: error: {finding.message}", err=True)
     if as_json:

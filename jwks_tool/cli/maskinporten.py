@@ -25,6 +25,29 @@ if TYPE_CHECKING:
     from jwks_tool.services.key_service import AzureOptions, KeyService
 
 
+def _timeout(_ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """--timeout: a finite number of seconds, more than 0 and at most 600 (nan and 1e308 are not)."""
+    import math
+
+    if not math.isfinite(value) or not 0 < value <= 600:
+        raise click.BadParameter(f"{value} is not a number of seconds from 0 (not included) to 600", param=param)
+    return value
+
+
+def _one_line(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--client-id / --scope go into a signed grant: one line of printable text (no newline, no control character)."""
+    from jwks_tool.core.text import printable
+    from jwks_tool.errors import InputError
+
+    if value is not None and (not value or not value.isprintable()):
+        option = "--" + (param.name or "").replace("_", "-")
+        raise InputError(
+            f"{option} {printable(repr(value), limit=80)} is not one line of printable text",
+            hint="give it without newlines or control characters",
+        )
+    return value
+
+
 class GrantOptions(NamedTuple):
     """The grant options of ``grant`` and ``token``: the claims to sign, and with which key."""
 
@@ -48,8 +71,10 @@ class GrantOptions(NamedTuple):
 grant_options = option_group(
     "grant",
     GrantOptions,
-    click.option("--client-id", required=True, help="The Maskinporten client id (iss)."),
-    click.option("--scope", required=True, help='Scopes, space separated: "altinn:instances.read ...".'),
+    click.option("--client-id", required=True, callback=_one_line, help="The Maskinporten client id (iss)."),
+    click.option(
+        "--scope", required=True, callback=_one_line, help='Scopes, space separated: "altinn:instances.read ...".'
+    ),
     click.option("--kid", help="Sign with this key [default: the active key]."),
     click.option("--audience", help="aud [default: the environment's Maskinporten identifier]."),
     click.option("--lifetime", default="120s", show_default=True, help="exp - iat: 120s, 2m or 60 (at most 120 s)."),
@@ -104,7 +129,12 @@ def grant(name: str, env: str, grant: GrantOptions, azure: AzureOptions, store: 
 @click.option("--token-url", help="The token endpoint [<audience>token].")
 @click.option("--show-token", is_flag=True, help="Print the access token itself (it is a bearer credential).")
 @click.option(
-    "--timeout", type=float, default=30.0, show_default=True, help="Seconds for the whole call to Maskinporten."
+    "--timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    callback=_timeout,
+    help="Seconds for the whole call to Maskinporten (more than 0, at most 600).",
 )
 @loopback_option
 @azure_options

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NewType
 
-from jwks_tool.core.b64 import b64url_encode
+from jwks_tool.core.b64 import b64url_decode, b64url_encode
 from jwks_tool.errors import InputError, KeyMaterialError, StoreCorruptError, StoreVersionError
 
 Kid = NewType("Kid", str)
@@ -36,9 +36,22 @@ SET_SCHEMA = 1
 SET_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 r"""A key set name (validate with ``fullmatch``; ``\Z``, unlike ``$``, refuses a trailing newline)."""
 KID_RE = re.compile(r"\A[A-Za-z0-9._-]+\Z")
+_B64URL_RE = re.compile(r"\A[A-Za-z0-9_-]+\Z")
 
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 """JWK members that hold private or secret material (RFC 7518)."""
+
+RSA_ALGS = ("RS256", "RS384", "RS512")
+EC_CURVE_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+EC_CURVE_BITS = {"P-256": 256, "P-384": 384, "P-521": 521}
+MIN_RSA_BITS = 2048
+PROFILE_KEY_TYPES: Mapping[str, frozenset[str]] = {
+    "maskinporten": frozenset({"RSA"}),
+    "generic": frozenset({"RSA", "EC"}),
+}
+"""The profiles (see :mod:`jwks_tool.core.profiles`) and the key types each takes: a stored set names one of them."""
+_FOREIGN_MEMBERS = ("x5c", "x5u", "jku")
+"""JWK members a stored public key never has: they would point a verifier at other keys or certificates."""
 
 
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
@@ -254,7 +267,7 @@ class KeyRecord:
             if public.get("kid", kid) != kid:
                 raise StoreCorruptError(f"key {kid!r}: its public JWK names the kid {public.get('kid')!r}")
             _check_thumbprint(kid, public, data["thumbprint"])
-            return cls(
+            record = cls(
                 kid=Kid(kid),
                 kty=str(data["kty"]),
                 alg=str(data["alg"]),
@@ -272,6 +285,8 @@ class KeyRecord:
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise StoreCorruptError(f"bad key record: {exc!r}") from exc
+        _check_record(record)
+        return record
 
 
 def _check_thumbprint(kid: str, public: Mapping[str, Any], recorded: object) -> None:
@@ -286,6 +301,81 @@ def _check_thumbprint(kid: str, public: Mapping[str, Any], recorded: object) -> 
             f"key {kid!r}: its public JWK does not match its thumbprint (the set file was damaged or changed)",
             hint="restore the set from a backup",
         )
+
+
+def _check_record(record: KeyRecord) -> None:
+    """A stored key's record must say what its public JWK is, and the JWK be a plain signing key: the thumbprint
+    covers the key members only, so a writer of the set file could otherwise swap in a weak key with ``use: enc`` and
+    leave ``size: 2048``, or add ``x5u``. Plain string work, no cryptography (``list`` and ``show`` run it)."""
+    public = record.public_jwk
+
+    def bad(what: str) -> StoreCorruptError:
+        return StoreCorruptError(
+            f"key {record.kid!r}: {what} (the set file was damaged or changed)", hint="restore the set from a backup"
+        )
+
+    if public.get("kty") != record.kty:
+        raise bad(f"its public JWK is kty {public.get('kty')!r}, its record says {record.kty!r}")
+    if record.kty == "RSA":
+        if record.crv is not None or "crv" in public:
+            raise bad("an RSA key names a curve")
+        if record.alg not in RSA_ALGS:
+            raise bad(f"alg {record.alg!r} is not an RSA signing algorithm")
+        bits = modulus_bits(public.get("n"))
+        if bits != record.size:
+            raise bad(f"its modulus has {bits} bits, its record says {record.size}")
+        if bits < MIN_RSA_BITS:
+            raise bad(f"RSA {bits} is too weak (at least {MIN_RSA_BITS} bits)")
+    elif record.kty == "EC":
+        if public.get("crv") != record.crv or record.crv not in EC_CURVE_ALGS:
+            raise bad(f"its public JWK is on curve {public.get('crv')!r}, its record says {record.crv!r}")
+        if record.alg != EC_CURVE_ALGS[record.crv] or record.size != EC_CURVE_BITS[record.crv]:
+            raise bad(f"alg {record.alg!r} or size {record.size} does not fit curve {record.crv}")
+    else:
+        raise bad(f"kty {record.kty!r} is not RSA or EC")
+    if "alg" in public and public["alg"] != record.alg:
+        raise bad(f"its public JWK is alg {public['alg']!r}, its record says {record.alg!r}")
+    if public.get("use", "sig") != "sig":
+        raise bad(f"its public JWK is for use {public.get('use')!r}, not sig")
+    if "key_ops" in public and public["key_ops"] != ["verify"]:
+        raise bad(f"its public JWK has key_ops {public['key_ops']!r}")
+    foreign = [member for member in _FOREIGN_MEMBERS if member in public]
+    if foreign:
+        raise bad(f"its public JWK has {', '.join(foreign)}")
+    if "exp" in public and public["exp"] != int(record.expires.timestamp()):
+        raise bad(f"its public JWK's exp {public['exp']!r} is not its recorded expiry {format_time(record.expires)}")
+
+
+def modulus_bits(n: object) -> int:
+    """The bit length of an RSA modulus given as base64url (0 if it is not), from its length and first octet only:
+    a leading zero octet counts as 8 bits more than the number has, so it never matches a recorded size."""
+    if not isinstance(n, str) or len(n) < 2 or len(n) % 4 == 1 or not _B64URL_RE.fullmatch(n):
+        return 0
+    first = b64url_decode(n[:4] if len(n) >= 4 else n)[0]
+    return (len(n) * 3 // 4 - 1) * 8 + first.bit_length()
+
+
+def _check_sealed_binding(ref: SetRef, record: KeyRecord) -> None:
+    """A sealed half's JWE header names the set and kid it was sealed for (authenticated when it is opened). Read
+    here without the key: a set file copied to another name or environment is refused by every read, public ones too.
+    (Not proof: a writer of the store can rewrite the header; ``doctor`` opens the key and checks it.)"""
+    sealed = record.sealed_private
+    if sealed is None or sealed.count(".") != 4:
+        return  # destroyed, a plaintext key, or a reference to a half kept elsewhere (Key Vault)
+    try:
+        header = json.loads(b64url_decode(sealed[: sealed.index(".")]))
+    except (ValueError, UnicodeDecodeError):
+        header = None
+    if not isinstance(header, dict):
+        raise StoreCorruptError(f"key {record.kid!r}: its sealed half is damaged", hint="restore the set from a backup")
+    expected = {"jwks-tool.set": f"{ref.name}/{ref.env.value}", "jwks-tool.kid": record.kid}
+    for member, value in expected.items():
+        if member in header and header[member] != value:
+            raise StoreCorruptError(
+                f"key {record.kid!r} in {ref}: its sealed half was sealed for {member[len('jwks-tool.') :]} "
+                f"{header[member]!r}, not {value!r} (the set file was copied or changed)",
+                hint="restore the set from a backup",
+            )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -357,7 +447,7 @@ class KeySet:
         if not isinstance(name, str) or not SET_NAME_RE.fullmatch(name):
             raise StoreCorruptError(f"{where} holds an invalid key set name {name!r}")
         try:
-            return cls(
+            keyset = cls(
                 ref=SetRef(name, Env(data["env"])),
                 profile=str(data["profile"]),
                 keys=tuple(KeyRecord.from_dict(key) for key in data["keys"]),
@@ -367,3 +457,15 @@ class KeySet:
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise StoreCorruptError(f"{where} is damaged: {exc!r}") from exc
+        kinds = PROFILE_KEY_TYPES.get(keyset.profile)
+        if kinds is None:
+            raise StoreCorruptError(f"{where} names the unknown profile {keyset.profile!r}")
+        for record in keyset.keys:
+            if record.kty not in kinds:
+                raise StoreCorruptError(
+                    f"{where}: key {record.kid!r} is an {record.kty} key, which the {keyset.profile} profile does "
+                    "not take (the set file was damaged or changed)",
+                    hint="restore the set from a backup",
+                )
+            _check_sealed_binding(keyset.ref, record)
+        return keyset

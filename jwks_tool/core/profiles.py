@@ -18,12 +18,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jwks_tool.core.findings import Finding, Severity
-from jwks_tool.core.model import KID_RE, PRIVATE_MEMBERS
+from jwks_tool.core.model import (
+    EC_CURVE_ALGS,
+    KID_RE,
+    MIN_RSA_BITS,
+    PRIVATE_MEMBERS,
+    PROFILE_KEY_TYPES,
+    RSA_ALGS,
+)
 from jwks_tool.errors import InputError, ProfileError
 
-RSA_ALGS = ("RS256", "RS384", "RS512")
-EC_CURVE_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
-EC_CURVE_BITS = {"P-256": 256, "P-384": 384, "P-521": 521}
 RSA_SIZES = (2048, 3072, 4096)
 
 
@@ -226,10 +230,10 @@ def rsa_bits(jwk: Mapping[str, Any]) -> int | None:
 MASKINPORTEN = Profile(
     name="maskinporten",
     summary="Maskinporten takes RSA keys with RS256, RS384 or RS512 only",
-    key_types=frozenset({"RSA"}),
+    key_types=PROFILE_KEY_TYPES["maskinporten"],
     rsa_algs=RSA_ALGS,
     ec_curves={},
-    min_rsa_bits=2048,
+    min_rsa_bits=MIN_RSA_BITS,
     max_registered=5,
     max_lifetime=timedelta(days=365),
     strict_members=True,
@@ -238,16 +242,17 @@ MASKINPORTEN = Profile(
 GENERIC = Profile(
     name="generic",
     summary="RSA and EC signing keys for any OAuth2/OIDC server",
-    key_types=frozenset({"RSA", "EC"}),
+    key_types=PROFILE_KEY_TYPES["generic"],
     rsa_algs=RSA_ALGS,
     ec_curves=EC_CURVE_ALGS,
-    min_rsa_bits=2048,
+    min_rsa_bits=MIN_RSA_BITS,
     max_registered=None,
     max_lifetime=None,
     strict_members=False,
 )
 
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (MASKINPORTEN, GENERIC)}
+assert set(PROFILES) == set(PROFILE_KEY_TYPES), "the model's profile table names every profile"
 
 
 def get_profile(name: str) -> Profile:

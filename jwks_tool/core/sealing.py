@@ -187,6 +187,18 @@ def _check_header(check: str) -> dict[str, Any]:
     return header
 
 
+def _unwraps(kek: bytes, check: str) -> bool:
+    """Whether the key-encryption key unwraps the check value's content key (RFC 3394's integrity check): false
+    means a wrong passphrase; the shape was checked when the store was opened (:func:`_check_header`)."""
+    from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
+
+    try:
+        aes_key_unwrap(kek, b64url_decode(check.split(".")[1]))
+    except InvalidUnwrap:
+        return False
+    return True
+
+
 class PlaintextSealer:
     """No encryption: chosen explicitly and recorded in the store."""
 
@@ -289,19 +301,20 @@ class PassphraseSealer:
             assert self._kek is not None
             key = jwk.JWK(kty="oct", k=b64url_encode(self._kek))
             if self._check is not None:
-                try:
-                    self._open(key, self._check, {"purpose": _CHECK_PURPOSE})
-                except PassphraseError:
+                if not _unwraps(self._kek, self._check):  # AES key wrap's own integrity check: the wrong key
                     self._kek = None
                     self._failed = PassphraseError(
                         "wrong passphrase for this store",
                         hint="check JWKS_TOOL_PASSPHRASE or the file given to --passphrase-file",
                     )
                     raise self._failure() from None
-                except StoreCorruptError as exc:
+                try:  # the right key: a check value that does not open now (GCM tag, content) is damaged
+                    self._open(key, self._check, {"purpose": _CHECK_PURPOSE})
+                except (PassphraseError, StoreCorruptError) as exc:
                     self._kek = None
+                    reason = "its content does not authenticate" if isinstance(exc, PassphraseError) else exc.message
                     self._failed = StoreCorruptError(
-                        f"the store's passphrase check value is damaged ({exc.message})",
+                        f"the store's passphrase check value is damaged ({reason})",
                         hint="restore store.json (or the store's configuration) from a backup",
                     )
                     raise self._failure() from None

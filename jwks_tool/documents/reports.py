@@ -263,29 +263,92 @@ def _refuse_shadowing(name: str, built_in: str, template_dir: str) -> None:
         )
 
 
-def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
-    """A user's template, in Jinja2's immutable sandbox (no attribute that leads to code, no mutation), loading only
-    from the user's folder; whatever it does wrong is an InputError naming it."""
+MAX_TEMPLATE_RANGE = 10_000
+"""The most items ``range()`` makes in a user template."""
+MAX_TEMPLATE_PRODUCT = 1_000_000
+"""The longest string or list a user template may make with ``*`` (characters or items)."""
+MAX_TEMPLATE_POWER_BITS = 1_000_000
+"""The largest number a user template may make with ``**`` (bits)."""
+
+
+def _limited_sandbox(template_dir: str) -> Any:
+    """Jinja2's immutable sandbox with limits on what a template can build (``range``, ``*``, ``**``), loading only
+    regular files of ``template_dir`` (never through a symbolic link)."""
+    import os
+
     import jinja2
     from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from jwks_tool.core.text import printable
-    from jwks_tool.documents.templates import template_env
+    class NoLinkLoader(jinja2.FileSystemLoader):
+        def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+            source, filename, uptodate = super().get_source(environment, template)
+            if os.path.islink(filename):
+                raise InputError(
+                    f"the template {template} is a symbolic link ({filename})",
+                    hint="put the template itself in the --template-dir folder",
+                )
+            return source, filename, uptodate
 
-    ours = template_env()
-    env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader([template_dir]),
+    def limited_range(*args: int) -> range:
+        try:
+            values = range(*args)
+            count = len(values)
+        except OverflowError:
+            count = MAX_TEMPLATE_RANGE + 1
+        if count > MAX_TEMPLATE_RANGE:
+            raise SecurityError(f"range() of more than {MAX_TEMPLATE_RANGE:,} items")
+        return values
+
+    class Limited(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "*":
+                for seq, times in ((left, right), (right, left)):
+                    if (
+                        isinstance(seq, str | bytes | list | tuple)
+                        and isinstance(times, int)
+                        and len(seq) * times > MAX_TEMPLATE_PRODUCT
+                    ):
+                        raise SecurityError(f"a string or list of more than {MAX_TEMPLATE_PRODUCT:,} items")
+            elif (
+                operator == "**"
+                and isinstance(left, int)
+                and isinstance(right, int)
+                and abs(left) > 1
+                and right * abs(left).bit_length() > MAX_TEMPLATE_POWER_BITS
+            ):
+                raise SecurityError(f"a number of more than {MAX_TEMPLATE_POWER_BITS:,} bits")
+            return super().call_binop(context, operator, left, right)
+
+    env = Limited(
+        loader=NoLinkLoader([template_dir]),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(["html", "html.j2", "svg", "svg.j2"]),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["range"] = limited_range
+    return env
+
+
+def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
+    """A user's template, in Jinja2's immutable sandbox (no attribute that leads to code, no mutation, limits on
+    what it builds), loading only from the user's folder; whatever it does wrong is an InputError naming it."""
+    import jinja2
+    from jinja2.exceptions import SecurityError
+
+    from jwks_tool.core.text import printable
+    from jwks_tool.documents.templates import template_env
+
+    ours = template_env()
+    env = _limited_sandbox(template_dir)
     for name in ("time", "date", "untrusted", "md"):
         env.filters[name] = ours.filters[name]
     try:
-        return env.get_template(file).render(**context)
+        return str(env.get_template(file).render(**context))
     except SecurityError as exc:
         raise InputError(
             f"the template {file} tried something unsafe ({printable(exc, limit=200)})",
@@ -294,6 +357,11 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
     except jinja2.TemplateError as exc:
         raise InputError(
             f"the template {file} cannot be rendered: {printable(exc, limit=200)}", hint="fix the template"
+        ) from exc
+    except (MemoryError, RecursionError, OverflowError) as exc:
+        raise InputError(
+            f"the template {file} needs more memory or nesting than jwks-tool gives a template ({type(exc).__name__})",
+            hint="make it build less",
         ) from exc
 
 

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from jwks_tool.core import keys as keymod
 from jwks_tool.core.formats import PrivateFormat, PublicFormat, render_private, render_public
 from jwks_tool.core.model import (
+    EC_CURVE_ALGS,
+    EC_CURVE_BITS,
     Env,
     KeyRecord,
     KeySet,
@@ -40,7 +42,7 @@ from jwks_tool.core.model import (
     format_time,
     utcnow,
 )
-from jwks_tool.core.profiles import EC_CURVE_ALGS, EC_CURVE_BITS, Profile, get_profile, rsa_bits
+from jwks_tool.core.profiles import Profile, get_profile, rsa_bits
 from jwks_tool.core.sealing import (
     PassphraseProvider,
     Sealer,
@@ -721,6 +723,16 @@ class KeyService:
             raise InputError("the JWK's kid is not a string", hint="pass --kid")
         now = self._clock()
         lifetime = request.expires_in if request.expires_in is not None else (profile.max_lifetime or DEFAULT_LIFETIME)
+        nbf = given.get("nbf")
+        if nbf is not None:
+            if not isinstance(nbf, int) or isinstance(nbf, bool):
+                raise InputError(f"the JWK's nbf {nbf!r} is not whole seconds since 1970", hint="fix it, or drop nbf")
+            if nbf > now.timestamp():
+                raise ProfileError(
+                    f"the key is not valid before {format_time(datetime.fromtimestamp(min(nbf, 253402300799), UTC))} "
+                    "(its nbf)",
+                    hint="import it once it is valid, or drop nbf",
+                )
         exp = given.get("exp")
         if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
             raise InputError(f"the JWK's exp {exp!r} is not whole seconds since 1970", hint="fix it, or drop exp")
@@ -828,6 +840,8 @@ class KeyService:
             if keyset.key(kid) is not None:
                 raise ConflictError(f"key set {ref} already has a key with kid {kid!r}", hint="pass another --kid")
             self._check_room(current, profile)
+            if sealed is not None and current is not None:
+                self._check_sealed_keys_open(current)
             if waiting is not None:
                 raise ConflictError(
                     f"key set {ref} already has a next key waiting: {waiting.kid}",
@@ -855,6 +869,27 @@ class KeyService:
                 current, keyset.replace_keys([*keyset.keys, record]), [Change(record, None, state, origin.value)]
             )
         return record
+
+    def _check_sealed_keys_open(self, keyset: KeySet) -> None:
+        """Before a new key sealed under this store's protection joins ``keyset``: one of its sealed keys must open
+        (one AES unwrap and decrypt). A store.json swapped for another store's with the same passphrase passes the
+        passphrase check, and would seal new keys under a key the set's other keys do not open with."""
+        sealer = self._open_sealer(create=True)
+        if not sealer.authenticated:
+            return  # plaintext: _check_plaintext has refused a store that holds sealed keys
+        record = next((key for key in keyset.keys if key.sealed_private is not None and key.vault_key is None), None)
+        if record is None or record.sealed_private is None:
+            return
+        try:
+            sealed = self.store.resolve_sealed(record.sealed_private)
+            sealer.unseal(sealed, context=_seal_context(keyset.ref, record.kid))
+        except StoreCorruptError as exc:
+            raise StoreCorruptError(
+                f"the sealed key {record.kid} of {keyset.ref} does not open with the store's protection record: the "
+                "store's configuration (store.json) was replaced, or the set comes from another store; nothing was "
+                "written",
+                hint="restore store.json (or the store's configuration) from a backup",
+            ) from exc
 
     def commit(self, current: KeySet | None, updated: KeySet, changes: Sequence[Change]) -> KeySet:
         """Write a set changed under the store's lock, then append the changes to the audit log.
@@ -943,6 +978,12 @@ def _check_signing_key(jwk: Mapping[str, Any]) -> None:
             raise ProfileError(
                 f'the key\'s key_ops {_json_text(ops)} do not include "sign", and jwks-tool keeps signing keys',
                 hint=f'{escape}, or add "sign" to key_ops if this key is meant to sign',
+            )
+        others = sorted({op for op in ops if op not in ("sign", "verify")})
+        if others:
+            raise ProfileError(
+                f"the key's key_ops {_json_text(ops)} allow {', '.join(others)}, and jwks-tool keeps signing keys",
+                hint=f'{escape}, or set key_ops to ["sign", "verify"] if this key is meant only to sign',
             )
 
 

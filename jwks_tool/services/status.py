@@ -8,13 +8,14 @@
 ``check`` looks at every set: registered keys near or past expiry, sets with no active key, a next key waiting too
 long to be promoted, more registered keys than the profile allows. Its verdict maps to exit codes 0 / 1 / 2. A store
 that does not exist, or one with no set to check, fails (:func:`store_findings`): a cron job pointed at a typo must
-not stay green. A retiring key is no longer used to sign: its expiry only asks for the rotation to be finished.
+not stay green; so does a set the audit log names that the store no longer holds (:func:`missing_sets`). A retiring
+key is no longer used to sign: its expiry only asks for the rotation to be finished.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -147,6 +148,31 @@ def store_findings(store: str, exists: bool, sets: int, *, allow_empty: bool) ->
             ),
         )
     return ()
+
+
+def missing_sets(
+    events: Iterable[Mapping[str, Any]], keysets: Iterable[KeySet], *, name: str | None = None, env: str | None = None
+) -> tuple[Finding, ...]:
+    """A failing ``set-missing`` finding for each set the audit log names (within ``name``/``env``) that is not among
+    ``keysets``: no command removes a whole set (``prune`` drops keys, never the set), so a set file deleted or moved
+    away must not leave ``check`` green."""
+    present = {(keyset.ref.name, keyset.ref.env.value) for keyset in keysets}
+    named: dict[tuple[str, str], None] = {}
+    for event in events:
+        ref = (event.get("set"), event.get("env"))
+        if isinstance(ref[0], str) and isinstance(ref[1], str):
+            named.setdefault((ref[0], ref[1]), None)
+    return tuple(
+        Finding(
+            Severity.ERROR,
+            "set-missing",
+            "the audit log names this key set, but the store does not hold it (a set file was deleted or moved); "
+            "restore it from a backup",
+            f"{set_name} ({set_env})",
+        )
+        for set_name, set_env in sorted(named)
+        if (set_name, set_env) not in present and (name is None or set_name == name) and (env is None or set_env == env)
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,10 +70,30 @@ def _json_names(folder: str) -> list[str]:
         return []
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _link_error(path: str, what: str = "file") -> StoreError:
+    return StoreError(
+        f"the store {what} {path} is a symbolic link",
+        hint=f"put the real {what} in its place (a link can lead to a {what} others can change)",
+    )
+
+
+def _open_no_link(path: str, flags: int, mode: int = 0o600, what: str = "file") -> int:
+    """``os.open`` that never follows a symbolic link at the last step: a link is refused, naming it."""
+    try:
+        return os.open(path, flags | _NOFOLLOW, mode)
+    except OSError:
+        if os.path.islink(path):
+            raise _link_error(path, what) from None
+        raise
+
+
 def _read_text(path: str) -> str:
-    """A store file's text, after checking what was opened: a regular file (a FIFO would block: opened without
-    waiting), owned by this user or root, that no one else can write."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    """A store file's text, after checking what was opened: not a symbolic link, a regular file (a FIFO would block:
+    opened without waiting), owned by this user or root, that no one else can write."""
+    fd = _open_no_link(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with open(fd, encoding="utf-8", closefd=True) as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -238,11 +258,13 @@ class FileStore(KeyStore):
         sets = os.path.join(self._root, "sets")
         for folder in (sets, *(os.path.join(sets, env.value) for env in Env)):
             try:
-                inner = os.stat(folder)
+                inner = os.lstat(folder)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 raise StoreError(f"cannot read the store folder {folder}: {exc.strerror}") from exc
+            if stat.S_ISLNK(inner.st_mode):
+                raise _link_error(folder, "folder")
             if not stat.S_ISDIR(inner.st_mode):
                 raise StoreCorruptError(f"{folder} in the store is not a folder", hint="move it out of the store")
             _check_owner_and_mode(folder, inner, "folder")
@@ -366,6 +388,9 @@ class FileStore(KeyStore):
 
         self._check_root()
         make_private_dirs(self.root)
+        for name in (".lock", "audit.jsonl"):  # filelock would truncate what a link points to; a write appends to
+            if os.path.islink(os.path.join(self._root, name)):  # the log: refused before anything is written
+                raise _link_error(os.path.join(self._root, name))
         lock = FileLock(self.root / ".lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
         try:
             with lock:
@@ -412,7 +437,7 @@ def _append_lines(path: Path, lines: Sequence[str]) -> None:
     """Append whole lines (callers hold the lock). A last line cut short by a crash is dropped first, so it can
     never glue onto the new one; every byte is written before the fsync."""
     make_private_dirs(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o600)
+    fd = _open_no_link(str(path), os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o600)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -29,8 +29,10 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def sample_record(kid: str, state: KeyState = KeyState.ACTIVE) -> KeyRecord:
-    """A key record with made-up public members (no real key; its thumbprint is right, as every read checks it)."""
-    public = {"kty": "RSA", "use": "sig", "kid": kid, "alg": "RS256", "n": b64url_encode(kid.encode()), "e": "AQAB"}
+    """A key record with made-up public members (no real key; its thumbprint and its modulus size are right, as every
+    read checks them)."""
+    modulus = (b"\xc0" + kid.encode() + bytes(384))[:384]  # 3072 bits
+    public = {"kty": "RSA", "use": "sig", "kid": kid, "alg": "RS256", "n": b64url_encode(modulus), "e": "AQAB"}
     return KeyRecord(
         kid=Kid(kid),
         kty="RSA",

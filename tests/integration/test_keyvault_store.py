@@ -421,7 +421,8 @@ def test_a_set_that_outgrew_its_secret_is_pruned_and_rotates_again(run: Run, kv:
             sample_record(f"old{n:02}", KeyState.RETIRED),
             sealed_private=None,
             public_jwk=public,
-            thumbprint=thumbprint(public),  # every read checks it
+            size=4096,  # every read checks it against n,
+            thumbprint=thumbprint(public),  # and this
         )
         for n, public in enumerate(bulky)
     ]

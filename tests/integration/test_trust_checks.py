@@ -114,3 +114,38 @@ def test_check_and_status_with_env_look_at_that_environment_only(run: Run, store
     assert "t1" not in status.stdout
     (store_dir / "sets" / "prod" / "p1.json").unlink()
     assert run("check", "--env", "prod").exit_code == 2
+
+
+@pytest.mark.parametrize("how", ["deleted", "renamed"])
+def test_a_set_the_audit_log_names_but_the_store_lacks_fails(run: Run, store_dir: Path, how: str) -> None:
+    assert run("generate", "acme", "other", "--size", "2048").exit_code == 0
+    assert run("generate", "acme", "--env", "prod", "--size", "2048").exit_code == 0
+    assert run("check").exit_code == 0
+    gone = store_dir / "sets" / "test" / "other.json"
+    if how == "deleted":
+        gone.unlink()
+    else:
+        gone.rename(gone.with_suffix(".json.bak"))
+    result = run("check")
+    assert result.exit_code == 2
+    assert result.stdout == (
+        "ERROR: other (test): the audit log names this key set, but the store does not hold it (a set file was "
+        "deleted or moved); restore it from a backup\nERRORS: 2 key sets checked\n"
+    )
+    report = json.loads(run("check", "--json").stdout)
+    assert [(f["code"], f["where"]) for f in report["findings"]] == [("set-missing", "other (test)")]
+    assert run("check", "--env", "prod").exit_code == 0  # only that environment
+    assert run("check", "acme").exit_code == 0  # only that name
+    # even when no set is left, with --allow-empty
+    for path in (store_dir / "sets").rglob("*.json"):
+        path.unlink()
+    assert run("check", "--allow-empty").exit_code == 2
+
+
+def test_pruned_keys_keep_their_set_so_check_stays_green(run: Run, store_dir: Path) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    assert run("rotate", "acme", "--all-steps", "--overlap", "0", "--size", "2048").exit_code == 0
+    pruned = run("prune", "acme", "--older-than", "0d", "--json")
+    assert pruned.exit_code == 0, pruned.stderr
+    assert json.loads(pruned.stdout)["pruned"]
+    assert run("check").exit_code == 0

@@ -294,3 +294,28 @@ def test_the_error_line_printer_is_the_last_line_of_defence(run: Run, monkeypatc
     assert result.stderr == (
         "jwks-tool: error: the vault said \\x1b]0;x\\x07\\x1b[2J Store passphrase: \\u2066; go\\x9b\n"
     )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1e308", "nan", "inf", "601"])
+def test_a_timeout_outside_0_to_600_seconds_is_a_usage_error(run: Run, acme: None, value: str) -> None:
+    result = run("token", "acme", *token_args("https://127.0.0.1:9/token", "--timeout", value))
+    assert result.exit_code == 2, result.stderr
+    assert f"Invalid value for '--timeout': {float(value)} is not a number of seconds from 0 (not included) to 600" in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize("command", ["grant", "token"])
+@pytest.mark.parametrize(
+    ("option", "value"), [("--client-id", "c\n"), ("--scope", "altinn:x\x1b[2J"), ("--client-id", "")]
+)
+def test_client_id_and_scope_are_one_printable_line(
+    run: Run, acme: None, command: str, option: str, value: str
+) -> None:
+    args = {"--client-id": "c", "--scope": "altinn:x"} | {option: value}
+    result = run(command, "acme", *[part for pair in args.items() for part in pair])
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr == (
+        f"jwks-tool: error: {option} {value!r} is not one line of printable text; give it without newlines or "
+        "control characters\n"
+    ).replace("\x1b", "\\x1b")

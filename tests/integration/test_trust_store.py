@@ -165,8 +165,48 @@ def test_a_damaged_check_value_is_damage_not_a_wrong_passphrase(
     assert "check value" in error
 
 
+@pytest.mark.parametrize("part", [2, 3, 4], ids=["iv", "ciphertext", "tag"])
+def test_a_check_value_damaged_after_its_wrapped_key_is_damage(run: Run, made: Path, part: int) -> None:
+    data = config(made)
+    parts = data["protection"]["check"].split(".")
+    parts[part] = parts[part][:5] + ("A" if parts[part][5] != "A" else "B") + parts[part][6:]
+    data["protection"]["check"] = ".".join(parts)
+    write_config(made, data)
+    before = snapshot(made)
+    for args in (("generate", "other", "--size", "2048"), ("export", "acme", "--private", "--yes")):
+        assert one_error(run(*args), 5) == (
+            "jwks-tool: error: the store's passphrase check value is damaged (its content does not authenticate); "
+            "restore store.json (or the store's configuration) from a backup\n"
+        )
+    assert one_error(run("generate", "other", "--size", "2048", env=WRONG), 8) == WRONG_LINE  # still told apart
+    assert snapshot(made) == before
+
+
 def test_a_check_value_that_does_not_open_is_a_wrong_passphrase(run: Run, made: Path) -> None:
     assert one_error(run("export", "acme", "--private", "--yes", env=WRONG), 8) == WRONG_LINE
+
+
+@pytest.mark.parametrize("command", ["generate", "rotate", "import"])
+def test_another_stores_config_with_the_same_passphrase_is_found_before_a_write(
+    run: Run, made: Path, tmp_path: Path, command: str, rfc7517_rsa: dict[str, Any]
+) -> None:
+    other = tmp_path / "other"
+    assert run("init", "--store", str(other)).exit_code == 0  # same passphrase, another salt
+    (made / "store.json").write_bytes((other / "store.json").read_bytes())
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(rfc7517_rsa))
+    args = {
+        "generate": ("generate", "acme", "--size", "2048"),
+        "rotate": ("rotate", "acme", "--size", "2048"),
+        "import": ("import", "acme", str(key)),
+    }[command]
+    before = snapshot(made)
+    assert one_error(run(*args), 5) == (
+        "jwks-tool: error: the sealed key k1 of acme (test) does not open with the store's protection record: the "
+        "store's configuration (store.json) was replaced, or the set comes from another store; nothing was written; "
+        "restore store.json (or the store's configuration) from a backup\n"
+    )
+    assert snapshot(made) == before
 
 
 # ---- 3. no silent downgrade --------------------------------------------------------------------------------------
@@ -305,6 +345,36 @@ def test_a_parent_folder_others_can_write_is_refused_unless_sticky(run: Run, tmp
     assert run("list", "--store", str(store)).exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("path", "commands"),
+    [
+        ("sets/test/acme.json", [("list",), ("export", "acme"), ("rotate", "acme", "--size", "2048")]),
+        ("store.json", [("list",), ("export", "acme"), ("rotate", "acme", "--size", "2048")]),
+        ("audit.jsonl", [("log",), ("check",), ("rotate", "acme", "--size", "2048")]),
+        (".lock", [("rotate", "acme", "--size", "2048")]),
+        ("sets", [("list",), ("export", "acme"), ("rotate", "acme", "--size", "2048")]),
+        ("sets/test", [("list",), ("export", "acme"), ("rotate", "acme", "--size", "2048")]),
+    ],
+)
+def test_a_symbolic_link_inside_the_store_is_refused(
+    run: Run, made: Path, tmp_path: Path, path: str, commands: list[tuple[str, ...]]
+) -> None:
+    elsewhere = tmp_path / "ww"
+    elsewhere.mkdir()
+    os.chmod(elsewhere, 0o777)  # noqa: S103 - anyone could change what the link points to
+    target = elsewhere / Path(path).name
+    os.replace(made / path, target)
+    os.symlink(target, made / path)
+    what = "folder" if target.is_dir() else "file"
+    before = snapshot(elsewhere)
+    for args in commands:
+        assert one_error(run(*args), 5) == (
+            f"jwks-tool: error: the store {what} {made / path} is a symbolic link; put the real {what} in its place "
+            f"(a link can lead to a {what} others can change)\n"
+        ), args
+    assert snapshot(elsewhere) == before
+
+
 # ---- 5. KDF rounds ---------------------------------------------------------------------------------------------------
 def test_kdf_rounds_above_the_maximum_are_refused_at_once(run: Run, made: Path) -> None:
     data = config(made)
@@ -341,6 +411,90 @@ def test_a_damaged_public_key_is_refused_by_every_read(run: Run, made: Path) -> 
     for args in (("export", "acme"), ("show", "acme"), ("check",), ("list",), ("export", "acme", "--format", "jwks")):
         error = one_error(run(*args), 5)
         assert "does not match its thumbprint" in error, args
+
+
+def weak_public_key(kid: str) -> dict[str, Any]:
+    """A real RSA-1024 public JWK for use "enc": what an attacker who can write the set file might swap in."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    members = keymod.public_key_to_jwk(rsa.generate_private_key(65537, 1024).public_key())  # noqa: S505
+    return {"kty": "RSA", "use": "enc", "kid": kid, "alg": "RS256", **members}
+
+
+def swap_in_a_weak_key(data: dict[str, Any]) -> None:
+    key = data["keys"][0]
+    weak = weak_public_key(key["kid"]) | {"exp": key["public_jwk"]["exp"]}
+    key["public_jwk"], key["thumbprint"] = weak, keymod.thumbprint(weak)  # size stays 2048, use is "enc"
+
+
+def swap_in_a_weak_key_and_its_size(data: dict[str, Any]) -> None:
+    swap_in_a_weak_key(data)
+    data["keys"][0]["public_jwk"]["use"] = "sig"
+    data["keys"][0]["size"] = 1024
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (swap_in_a_weak_key, "its modulus has 1024 bits, its record says 2048"),
+        (swap_in_a_weak_key_and_its_size, "RSA 1024 is too weak"),
+        (lambda data: data["keys"][0].update(size=4096), "its modulus has 2048 bits, its record says 4096"),
+        (lambda data: data["keys"][0]["public_jwk"].update(use="enc"), "for use 'enc', not sig"),
+        (lambda data: data["keys"][0]["public_jwk"].update(key_ops=["verify", "encrypt"]), "key_ops"),
+        (lambda data: data["keys"][0]["public_jwk"].update(x5u="https://evil.example/c.pem"), "has x5u"),
+        (lambda data: data["keys"][0]["public_jwk"].update(x5c=["MIIB"]), "has x5c"),
+        (lambda data: data["keys"][0]["public_jwk"].update(jku="https://evil.example/jwks"), "has jku"),
+        (lambda data: data["keys"][0]["public_jwk"].update(alg="RS512"), "alg 'RS512', its record says 'RS256'"),
+        (lambda data: data["keys"][0].update(alg="ES256"), "alg 'ES256' is not an RSA signing algorithm"),
+        (lambda data: data["keys"][0].update(kty="EC"), "kty 'RSA', its record says 'EC'"),
+        (lambda data: data["keys"][0].update(expires="2099-01-01T00:00:00Z"), "is not its recorded expiry"),
+        (lambda data: data["keys"][0]["public_jwk"].update(exp=4070908800), "is not its recorded expiry"),
+        (lambda data: data.update(profile="lenient"), "names the unknown profile 'lenient'"),
+    ],
+    ids=[
+        "weak-key-swapped",
+        "weak-key-and-size",
+        "size",
+        "use",
+        "key_ops",
+        "x5u",
+        "x5c",
+        "jku",
+        "public-alg",
+        "record-alg",
+        "kty",
+        "expires",
+        "exp",
+        "profile",
+    ],
+)
+def test_a_record_that_does_not_say_what_its_public_key_is_is_refused_by_every_read(
+    run: Run, made: Path, change: Callable[[dict[str, Any]], None], says: str
+) -> None:
+    edit_set(made, change)
+    for args in (("export", "acme"), ("show", "acme"), ("check",), ("list",), ("export", "acme", "--format", "jwks")):
+        error = one_error(run(*args), 5)
+        assert says in error, (args, error)
+
+
+def test_an_ec_key_in_a_maskinporten_set_is_damage(run: Run, store_dir: Path) -> None:
+    assert run("generate", "ec", "--profile", "generic", "--kty", "EC").exit_code == 0
+    edit_set(store_dir, lambda data: data.update(profile="maskinporten"), name="ec")
+    assert "which the maskinporten profile does not take" in one_error(run("export", "ec"), 5)
+
+
+def test_a_set_file_copied_to_another_environment_is_refused(run: Run, made: Path) -> None:
+    data = json.loads((made / "sets" / "test" / "acme.json").read_text())
+    data["env"] = "prod"
+    (made / "sets" / "prod").mkdir(mode=0o700)
+    (made / "sets" / "prod" / "acme.json").write_text(json.dumps(data))
+    os.chmod(made / "sets" / "prod" / "acme.json", 0o600)
+    error = one_error(run("export", "acme", "--env", "prod"), 5)
+    assert error == (
+        "jwks-tool: error: key 'k1' in acme (prod): its sealed half was sealed for set 'acme/test', not 'acme/prod' "
+        "(the set file was copied or changed); restore the set from a backup\n"
+    )
+    assert run("export", "acme").exit_code == 0  # the original is fine
 
 
 @pytest.mark.parametrize("kid", ["k1\n", "k 1", ""])

@@ -125,6 +125,58 @@ def test_user_templates_cannot_run_code(run: Run, story: None, tmp_path: Path, m
     assert run("render", "mutate", "acme", "--template-dir", str(folder)).exit_code == 3
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("{{ range(100000000)|list }}", "range() of more than 10,000 items"),
+        ("{{ range(10**30)|list }}", "range() of more than 10,000 items"),
+        ('{{ "a" * 3000000000 }}', "a string or list of more than 1,000,000 items"),
+        ("{{ 3000000000 * [1] }}", "a string or list of more than 1,000,000 items"),
+        ("{{ 7 ** 100000000 }}", "a number of more than 1,000,000 bits"),
+    ],
+    ids=["range", "huge-range", "string", "list", "power"],
+)
+def test_user_templates_cannot_build_too_much(run: Run, story: None, tmp_path: Path, text: str, problem: str) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "big.txt.j2").write_text(text + "\n")
+    result = run("render", "big", "acme", "--template-dir", str(folder))
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr == (
+        f"jwks-tool: error: the template big.txt.j2 tried something unsafe ({problem}); templates may only read "
+        "the values they are given\n"
+    )
+    (folder / "small.txt.j2").write_text('{{ range(3)|list }} {{ "ab" * 2 }} {{ 2 ** 10 }}\n')
+    assert run("render", "small", "acme", "--template-dir", str(folder)).stdout == "[0, 1, 2] abab 1024\n"
+
+
+def test_a_template_that_recurses_too_deep_is_an_input_error(run: Run, story: None, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "deep.txt.j2").write_text("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}\n")
+    result = run("render", "deep", "acme", "--template-dir", str(folder))
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr == (
+        "jwks-tool: error: the template deep.txt.j2 needs more memory or nesting than jwks-tool gives a template "
+        "(RecursionError); make it build less\n"
+    )
+
+
+def test_a_user_template_that_is_a_symbolic_link_is_refused(run: Run, story: None, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for templates\n")
+    (folder / "evil.txt.j2").symlink_to(secret)
+    result = run("render", "evil", "acme", "--template-dir", str(folder))
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr == (
+        f"jwks-tool: error: the template evil.txt.j2 is a symbolic link ({folder / 'evil.txt.j2'}); put the "
+        "template itself in the --template-dir folder\n"
+    )
+    assert "not for templates" not in result.output
+
+
 def test_a_user_folder_cannot_replace_a_built_in_template(run: Run, story: None, tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     (folder / "render").mkdir(parents=True)
