@@ -25,6 +25,8 @@ from typing import Any, assert_never
 from jwks_tool.core.environments import audience_for
 from jwks_tool.core.keys import public_jwk
 from jwks_tool.core.model import Env, KeySet, KeyState
+from jwks_tool.core.text import printable
+from jwks_tool.documents.templates import template_env
 from jwks_tool.errors import InputError
 from jwks_tool.integrations.azure.connection import SECRET_NAME_RE, normalise_vault_url
 from jwks_tool.services.status import CheckReport
@@ -161,8 +163,6 @@ def render_report(
     store: str,
     template_dir: str | None = None,
 ) -> str:
-    from jwks_tool.documents.templates import template_env
-
     file = template_file(fmt)
     keysets = [_public_view(keyset) for keyset in keysets]
     context = dict(
@@ -198,8 +198,6 @@ def render_document(
     """Fill one template (built in, or NAME.j2 / NAME.<ext>.j2 in ``template_dir``, rendered in Jinja2's immutable
     sandbox) for one set. A user template never replaces a built-in one: a folder that holds one of our names is
     refused."""
-    from jwks_tool.documents.templates import template_env
-
     built_in: str | None
     try:
         built_in = template_file(RenderTemplate(name))
@@ -339,9 +337,6 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
     what it builds), loading only from the user's folder; whatever it does wrong is an InputError naming it."""
     import jinja2
     from jinja2.exceptions import SecurityError
-
-    from jwks_tool.core.text import printable
-    from jwks_tool.documents.templates import template_env
 
     ours = template_env()
     env = _limited_sandbox(template_dir)

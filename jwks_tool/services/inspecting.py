@@ -18,7 +18,15 @@ from enum import StrEnum
 from typing import Any
 
 from jwks_tool.core.findings import Finding, Severity, Verdict
-from jwks_tool.core.keys import EC_PRIVATE_ORDER, MAX_RSA_BITS, RSA_PRIVATE_ORDER, PassphraseCallback, thumbprint
+from jwks_tool.core.keys import (
+    EC_PRIVATE_ORDER,
+    MAX_RSA_BITS,
+    RSA_PRIVATE_ORDER,
+    PassphraseCallback,
+    public_key_problems,
+    thumbprint,
+    validate_private_jwk,
+)
 from jwks_tool.core.model import utcnow
 from jwks_tool.core.profiles import Profile, duplicate_kids, rsa_bits
 from jwks_tool.core.reading import FoundInput, FoundKey, read_input
@@ -267,14 +275,10 @@ def _inspect_key(
 
 
 def _check_public(jwk: dict[str, Any], where: str) -> list[Finding]:
-    from jwks_tool.core.keys import public_key_problems
-
     return [Finding(Severity.ERROR, code, message, where) for code, message in public_key_problems(jwk)]
 
 
 def _check_private(jwk: dict[str, Any], where: str) -> list[Finding]:
-    from jwks_tool.core.keys import validate_private_jwk
-
     try:
         validate_private_jwk(jwk)
     except JwksToolError as exc:
