@@ -45,11 +45,15 @@ STATE_COLOURS = {
 
 
 class ReportDocFormat(StrEnum):
+    """The formats of the report document: HTML (with the timeline picture) or Markdown."""
+
     HTML = "html"
     MD = "md"
 
 
 class RenderTemplate(StrEnum):
+    """The built-in templates ``render`` fills for one key set."""
+
     APPSETTINGS = "appsettings"
     """``MaskinportenSettings`` for Altinn.ApiClients.Maskinporten, EncodedJwk as a Key Vault reference."""
     ALTINN_APP = "altinn-app"
@@ -61,6 +65,7 @@ class RenderTemplate(StrEnum):
 
 
 def template_file(name: RenderTemplate | ReportDocFormat) -> str:
+    """The file of a built-in template or report format, relative to the package's templates folder."""
     if isinstance(name, ReportDocFormat):
         match name:
             case ReportDocFormat.HTML:
@@ -85,6 +90,8 @@ def template_file(name: RenderTemplate | ReportDocFormat) -> str:
 # ---- the timeline -------------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Bar:
+    """One key's bar in the timeline picture: its row, colour by state, and where it starts and ends."""
+
     label: str
     kid: str
     state: str
@@ -98,6 +105,8 @@ class Bar:
 
 @dataclasses.dataclass(frozen=True)
 class Timeline:
+    """The timeline picture's size, bars, today's line and month ticks (see :func:`timeline`)."""
+
     width: int
     height: int
     left: int
@@ -163,6 +172,8 @@ def render_report(
     store: str,
     template_dir: str | None = None,
 ) -> str:
+    """The report of ``keysets`` in ``fmt``: check results, timeline and audit trail, from the built-in template
+    or the same file in ``template_dir``. Templates see no private half."""
     file = template_file(fmt)
     keysets = [_public_view(keyset) for keyset in keysets]
     context = dict(
@@ -181,6 +192,8 @@ def render_report(
 
 @dataclasses.dataclass(frozen=True)
 class RenderOptions:
+    """What ``render`` fills in beside the key set; None gives a placeholder or the template's default."""
+
     client_id: str | None = None
     scope: str | None = None
     vault: str | None = None
@@ -245,6 +258,7 @@ def _user_files(name: str, template_dir: str) -> list[str]:
 
 
 def glob_escape(text: str) -> str:
+    """``text`` with glob's special characters escaped, to match it literally."""
     import glob
 
     return glob.escape(text)

@@ -60,6 +60,7 @@ class KeySummary:
     expires: datetime | None
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON (``expires`` in UTC, ISO 8601)."""
         return {
             "kid": self.kid,
             "kty": self.kty,
@@ -75,6 +76,8 @@ class KeySummary:
 
 @dataclasses.dataclass(frozen=True)
 class InspectReport:
+    """What inspect found in one input: its format, the keys in it and the findings against the profile."""
+
     source: str
     code: str
     kind: str
@@ -86,9 +89,11 @@ class InspectReport:
 
     @property
     def verdict(self) -> Verdict:
+        """The worst of the findings: ok, warnings or errors."""
         return Verdict.of(self.findings)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as inspect's --json prints it."""
         return {
             "source": self.source,
             "format": self.code,
@@ -111,6 +116,8 @@ def inspect_bytes(
     passphrase: PassphraseCallback | None = None,
     now: datetime | None = None,
 ) -> InspectReport:
+    """Read ``data`` (PEM, JWK, JWKS, base64 JWK, ...) and check it against ``profile`` and what the user means to
+    hold (``expect``); an encrypted key without ``passphrase`` is reported as a warning, its contents unchecked."""
     found = read_input(data, passphrase=passphrase)
     moment = now or utcnow()
     findings: list[Finding] = []

@@ -76,6 +76,8 @@ DEFAULT_PROFILE = "maskinporten"
 
 
 class KidStyle(StrEnum):
+    """How a new key's kid is made."""
+
     READABLE = "readable"
     """``<set>-<env>-<yyyymmdd>-<8 thumbprint characters>``"""
     THUMBPRINT = "thumbprint"
@@ -162,6 +164,7 @@ class ImportNote:
     details: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, str]:
+        """The note as JSON: code, message and its details."""
         return {"code": self.code, "message": self.message, **self.details}
 
 
@@ -359,6 +362,8 @@ class KeyService:
         )
 
     def store_info(self) -> dict[str, Any] | None:
+        """The store's description, creation time and protection (scheme, KDF, iterations); None for a store not
+        made yet. Asks for no passphrase."""
         config = self.store.read_config()
         if config is None:
             return None
@@ -373,9 +378,11 @@ class KeyService:
 
     # ---- reading ----------------------------------------------------------------------------------------------
     def list_sets(self) -> list[KeySet]:
+        """Every key set in the store, as stored (private halves still sealed); asks for no passphrase."""
         return list(self.store.read_sets())
 
     def get_set(self, name: str, env: str | Env = Env.TEST) -> KeySet:
+        """The key set ``name`` in ``env``; :class:`NotFoundError` (with the envs it does exist in) if there is none."""
         ref = SetRef.parse(name, env)
         keyset = self.store.read_set(ref)
         if keyset is None:
@@ -447,6 +454,8 @@ class KeyService:
     def export_private(
         self, keyset: KeySet, kid: str | None, fmt: PrivateFormat, *, pem_passphrase: str | None
     ) -> tuple[KeyRecord, str]:
+        """Key ``kid`` (default: the newest) and its private half in ``fmt``, opened with the store's passphrase
+        (refused for a key that lives in Key Vault); ``pem_passphrase`` encrypts a PEM (None: unencrypted)."""
         record = self.pick_key(keyset, kid)
         members = self.private_jwk(keyset, record)
         trusted = self._sealer is not None and self._sealer.authenticated
