@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up (a .venv with jwks-tool and its test tools) and run every check: ruff, mypy --strict, a dependency audit
-# (pip-audit; skipped with one line where its advisory database cannot be reached), the whole test suite.
+# Set up (a .venv with jwks-tool and its test tools) and run every check: ruff, mypy --strict, the layer contracts,
+# docstring coverage, a dependency audit (pip-audit; skipped with one line where its advisory database cannot be
+# reached), the whole test suite.
 # Usage: bash scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,8 @@ echo "== mypy --strict"
 .venv/bin/mypy
 echo "== lint-imports (the layer contracts in pyproject.toml)"
 .venv/bin/lint-imports --no-cache | grep -E "^Contracts:|KEPT|BROKEN" || { .venv/bin/lint-imports --no-cache; exit 1; }
+echo "== interrogate (docstrings on the library's public names; settings in pyproject.toml, the CLI excluded)"
+.venv/bin/interrogate jwks_tool | tail -1 || { .venv/bin/interrogate -vv jwks_tool | grep -E "MISSED|RESULT"; exit 1; }
 .venv/bin/python scripts/audit_deps.py   # prints its own "== pip-audit" line
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import click
 
 from jwks_tool.cli.main import (
     ENV_EXPORT_PASSPHRASE,
     ENV_KEY_PASSPHRASE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    StoreOptions,
     azure_options,
     check_out,
     cli,
     emit,
+    exit_code_for,
     exit_with,
     is_terminal,
     json_option,
@@ -27,12 +32,23 @@ from jwks_tool.cli.main import (
     set_options,
     store_options,
 )
-from jwks_tool.errors import AbortedError, InputError
-
-if TYPE_CHECKING:
-    from jwks_tool.cli.main import StoreOptions
-    from jwks_tool.core.model import KeyRecord, KeySet
-    from jwks_tool.services.key_service import AzureOptions, BulkResult, ImportNote, KeyService
+from jwks_tool.core.formats import PrivateFormat, PublicFormat
+from jwks_tool.core.model import KeyRecord, KeySet
+from jwks_tool.core.profiles import get_profile
+from jwks_tool.core.timeutil import parse_duration
+from jwks_tool.documents.templates import render_template
+from jwks_tool.errors import AbortedError, InputError, JwksToolError
+from jwks_tool.services.inspecting import Expect, inspect_bytes
+from jwks_tool.services.key_service import (
+    AzureOptions,
+    BulkResult,
+    GenerateRequest,
+    ImportNote,
+    ImportRequest,
+    KeyService,
+    KidStyle,
+    VaultKeyOptions,
+)
 
 
 # ---- commands ----------------------------------------------------------------------------------------------------
@@ -122,9 +138,6 @@ def generate(
     `jwks-tool rotate NAME` for that), so after a partial failure or Ctrl-C the same command makes only what is
     missing. The output (and --json: made, skipped, failed, not_started) says which sets were made and which not.
     """
-    from jwks_tool.core.timeutil import parse_duration
-    from jwks_tool.services.key_service import GenerateRequest, KidStyle, VaultKeyOptions
-
     svc = make_service(store, azure)
     vault_key = None
     if in_vault is not None:
@@ -158,8 +171,6 @@ def generate(
 
 def _report_bulk(svc: KeyService, result: BulkResult, env: str, as_json: bool) -> None:
     """Say exactly which sets were made, skipped, failed and not started; exit as the first failure, or 130."""
-    from jwks_tool.cli.main import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, exit_code_for
-    from jwks_tool.errors import JwksToolError
 
     def code_of(error: Exception) -> int:
         if isinstance(error, JwksToolError):
@@ -241,7 +252,6 @@ def _report_added(
             data["warnings"] = warnings
         print_json(data)
         return
-    from jwks_tool.documents.templates import render_template
 
     click.echo(
         render_template("added.txt.j2", verb=verb, keyset=keyset, key=record, store=svc.store.describe()),
@@ -280,9 +290,6 @@ def import_(
 
     An encrypted PEM's passphrase comes from JWKS_TOOL_KEY_PASSPHRASE or a prompt.
     """
-    from jwks_tool.core.timeutil import parse_duration
-    from jwks_tool.services.key_service import ImportRequest, KidStyle
-
     data = source.read(1024 * 1024 + 1)
     svc = make_service(store)
     request = ImportRequest(
@@ -342,8 +349,6 @@ def export(
     Private formats: jwk, pem (PKCS#8, encrypted with a passphrase from JWKS_TOOL_EXPORT_PASSPHRASE or a
                      prompt, unless --unencrypted), base64 (Altinn's EncodedJwk / JwkBase64 Key Vault value).
     """
-    from jwks_tool.core.formats import PrivateFormat, PublicFormat
-
     out = None if out == "-" else out
     force_out = check_out(out, force=force_out)
     svc = make_service(store)
@@ -425,10 +430,6 @@ def inspect(source: BinaryIO, profile: str, expect: str, as_json: bool) -> None:
     standard or URL-safe base64 JWKs. Exit code: 0 clean, 1 warnings, 2 errors. An encrypted PEM is opened with
     JWKS_TOOL_KEY_PASSPHRASE when set.
     """
-    from jwks_tool.core.profiles import get_profile
-    from jwks_tool.documents.templates import render_template
-    from jwks_tool.services.inspecting import Expect, inspect_bytes
-
     data = source.read(1024 * 1024 + 1)
     key_passphrase = os.environ.get(ENV_KEY_PASSPHRASE)
     report = inspect_bytes(

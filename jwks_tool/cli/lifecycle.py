@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from jwks_tool.cli.main import (
+    StoreOptions,
     azure_options,
     check_out,
     cli,
@@ -20,14 +21,17 @@ from jwks_tool.cli.main import (
     set_options,
     store_options,
 )
-from jwks_tool.errors import StoreError
-
-if TYPE_CHECKING:
-    from jwks_tool.cli.main import StoreOptions
-    from jwks_tool.core.model import KeySet
-    from jwks_tool.services.key_service import AzureOptions, KeyService
-    from jwks_tool.services.rotation import StepResult
-    from jwks_tool.services.status import CheckPolicy
+from jwks_tool.core.formats import PublicFormat
+from jwks_tool.core.model import Env, KeySet, SetRef
+from jwks_tool.core.timeutil import parse_duration
+from jwks_tool.documents.reports import RenderOptions, ReportDocFormat, render_document, render_report
+from jwks_tool.documents.templates import render_template
+from jwks_tool.errors import InputError, NotFoundError, StoreError
+from jwks_tool.services.audit import trail
+from jwks_tool.services.key_service import AzureOptions, KeyService
+from jwks_tool.services.rotation import Rotation, StepResult
+from jwks_tool.services.status import CheckPolicy, missing_sets, store_findings
+from jwks_tool.services.status import check as run_check
 
 
 @cli.command()
@@ -71,10 +75,6 @@ def rotate(
     jwks-tool rotate NAME --all-steps --overlap 0    all three, for automation
     Each step is safe to run again: it converges and never loses the active key.
     """
-    from jwks_tool.core.formats import PublicFormat
-    from jwks_tool.core.timeutil import parse_duration
-    from jwks_tool.services.rotation import Rotation
-
     out = None if out == "-" else out  # - is stdout: the set is printed as without --out
     force_out = check_out(out, force=force_out, flag="--overwrite")  # before the step: a refusal changes nothing
     svc = make_service(store, azure)
@@ -154,8 +154,6 @@ def revoke(
 
     If it was the active key, a next key becomes active; otherwise you are told exactly what to do.
     """
-    from jwks_tool.services.rotation import Rotation
-
     svc = make_service(store, azure)
     result = Rotation(svc).revoke(name, env, kid, reason=reason, keep_private=keep_private)
     if as_json:
@@ -168,10 +166,6 @@ def revoke(
 
 
 def _policy(warn: str, fail: str, next_max_age: str) -> CheckPolicy:
-    from jwks_tool.core.timeutil import parse_duration
-    from jwks_tool.errors import InputError
-    from jwks_tool.services.status import CheckPolicy
-
     policy = CheckPolicy(parse_duration(warn), parse_duration(fail), parse_duration(next_max_age))
     if policy.fail > policy.warn:
         raise InputError("--fail must not be longer than --warn", hint="for example --warn 60d --fail 14d")
@@ -180,8 +174,6 @@ def _policy(warn: str, fail: str, next_max_age: str) -> CheckPolicy:
 
 def _require_store(svc: KeyService) -> None:
     """``status`` on a store that is not there says so, rather than showing an empty one."""
-    from jwks_tool.errors import NotFoundError
-
     if svc.store_info() is None:
         raise NotFoundError(
             f"there is no key store at {svc.store.describe()}",
@@ -215,13 +207,10 @@ def status(
     as_json: bool,
 ) -> None:
     """Show every set (or NAME): active kid, age, days to expiry, each key's state, and the next step."""
-    from jwks_tool.documents.templates import render_template
-    from jwks_tool.services.status import check
-
     svc = make_service(store)
     policy = _policy(warn, fail, "7d")
     _require_store(svc)
-    report = check(_sets(svc, name, env), svc.now(), policy, svc.store.set_size)
+    report = run_check(_sets(svc, name, env), svc.now(), policy, svc.store.set_size)
     if as_json:
         print_json({"store": svc.store.describe(), **report.to_dict()})
         return
@@ -259,9 +248,6 @@ def check(
     --next-max-age, and more registered keys than the profile allows. A store that does not exist fails, and so
     does one with no key set to check unless --allow-empty, and a set the audit log names that the store lacks.
     """
-    from jwks_tool.services.status import check as run_check
-    from jwks_tool.services.status import missing_sets, store_findings
-
     svc = make_service(store)
     policy = _policy(warn, fail, next_max_age)
     exists = svc.store_info() is not None
@@ -299,9 +285,6 @@ def prune(name: str, env: str, older_than: str, store: StoreOptions, as_json: bo
     A set keeps every key it ever had. On a Key Vault store a set is one secret of at most 25 KB, about a dozen
     rotations of RSA-3072 keys: prune before it fills. Registered keys (next, active, retiring) are never pruned.
     """
-    from jwks_tool.core.timeutil import parse_duration
-    from jwks_tool.services.rotation import Rotation
-
     svc = make_service(store)
     result = Rotation(svc).prune(name, env, older_than=parse_duration(older_than))
     if as_json:
@@ -322,10 +305,6 @@ def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -
     A change whose log append was interrupted (a kill, a vault refusing the append) is recovered from its key's
     history and marked "recovered".
     """
-    from jwks_tool.core.model import Env, SetRef
-    from jwks_tool.documents.templates import render_template
-    from jwks_tool.services.audit import trail
-
     svc = make_service(store)
     envs = [env] if env else list(Env)
     refs = svc.store.list_refs() if name is None else [SetRef.parse(name, one) for one in envs]
@@ -375,10 +354,6 @@ def report(
 
     The HTML is one self-contained file that opens in any browser; md is Markdown for wikis and tickets.
     """
-    from jwks_tool.documents.reports import ReportDocFormat, render_report
-    from jwks_tool.services.audit import trail
-    from jwks_tool.services.status import check as run_check
-
     force_out = check_out(out, force=force_out)
     svc = make_service(store)
     keysets = svc.list_sets()
@@ -438,8 +413,6 @@ def render(
     runbook      this set's rotation steps, with its kids
     No template holds private key material.
     """
-    from jwks_tool.documents.reports import RenderOptions, render_document
-
     force_out = check_out(out, force=force_out)
     svc = make_service(store)
     keyset = svc.get_set(name, env)

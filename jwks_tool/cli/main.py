@@ -24,6 +24,7 @@ from jwks_tool.errors import (
     ConflictError,
     InputError,
     JwksToolError,
+    JwksToolWarning,
     NotFoundError,
     PassphraseError,
     ProfileError,
@@ -31,7 +32,7 @@ from jwks_tool.errors import (
     StoreError,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # start-up: --help loads this module; these load with the commands that use them
     from jwks_tool.core.findings import Verdict
     from jwks_tool.core.model import KeyRecord, KeySet
     from jwks_tool.services.key_service import AzureOptions, KeyService
@@ -199,7 +200,7 @@ class JwksGroup(click.Group):
             import traceback
 
             traceback.print_exc()
-        from jwks_tool.core.text import printable
+        from jwks_tool.core.text import printable  # start-up: --help loads this module
 
         click.echo(f"jwks-tool: error: {printable(line, limit=4000)}", err=True)
         ctx.exit(code)
@@ -228,8 +229,6 @@ def _route_library_warnings() -> None:
     """Library warnings (:class:`~jwks_tool.errors.JwksToolWarning`: a store plug-in skipped, ...) become one
     ``jwks-tool: warning:`` line each; other warnings keep Python's own display."""
     import warnings
-
-    from jwks_tool.errors import JwksToolWarning
 
     shown = warnings.showwarning
 
@@ -310,7 +309,7 @@ def is_terminal(stream: object) -> bool:
 
 
 def _azure(credential: str, ca_bundle: str | None, no_verify: bool) -> AzureOptions:
-    from jwks_tool.services.key_service import AzureOptions
+    from jwks_tool.services.key_service import AzureOptions  # start-up: --help loads this module
 
     return AzureOptions(credential, ca_bundle, verify_challenge_resource=not no_verify)
 
@@ -341,7 +340,7 @@ azure_options = option_group(
 
 def exit_with(verdict: Verdict) -> NoReturn:
     """End the command with the exit code of a verdict: 0 OK, 1 warnings, 2 errors."""
-    from jwks_tool.core.findings import Verdict
+    from jwks_tool.core.findings import Verdict  # start-up: --help loads this module
 
     codes = {Verdict.OK: EXIT_OK, Verdict.WARNINGS: EXIT_WARNINGS, Verdict.ERRORS: EXIT_FINDINGS}
     click.get_current_context().exit(codes[verdict])
@@ -394,7 +393,7 @@ def secret_from_env_or_prompt(env_name: str, prompt: str, *, confirm: bool) -> s
 
 def make_service(store: StoreOptions, azure: AzureOptions | None = None) -> KeyService:
     """The library's :class:`KeyService` for this command: its store, passphrase, Azure options and audit name."""
-    from jwks_tool.services.key_service import KeyService
+    from jwks_tool.services.key_service import KeyService  # start-up: --help loads this module
 
     context = click.get_current_context(silent=True)
     command = f"jwks-tool {context.command.name}" if context is not None else "jwks-tool"
@@ -410,7 +409,7 @@ def make_service(store: StoreOptions, azure: AzureOptions | None = None) -> KeyS
 
 def print_warning(message: str) -> None:
     """One ``jwks-tool: warning:`` line on stderr: something failed that did not undo the command's change."""
-    from jwks_tool.core.text import printable
+    from jwks_tool.core.text import printable  # start-up: --help loads this module
 
     click.echo(f"jwks-tool: warning: {printable(' '.join(message.split()), limit=4000)}", err=True)
 
@@ -585,7 +584,7 @@ def set_json(keyset: KeySet) -> dict[str, Any]:
 
 
 def print_json(value: object) -> None:
-    from jwks_tool.core.formats import to_json
+    from jwks_tool.core.formats import to_json  # start-up: --help loads this module
 
     click.echo(to_json(value), nl=False)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import click
 
 from jwks_tool.cli.main import (
     F,
+    StoreOptions,
     azure_options,
     cli,
     exit_with,
@@ -18,11 +19,23 @@ from jwks_tool.cli.main import (
     set_options,
     store_options,
 )
-
-if TYPE_CHECKING:
-    from jwks_tool.cli.main import StoreOptions
-    from jwks_tool.integrations.maskinporten.client import GrantRequest, PortalClient
-    from jwks_tool.services.key_service import AzureOptions, KeyService
+from jwks_tool.core.environments import audience_for, token_url_for
+from jwks_tool.core.findings import Verdict
+from jwks_tool.core.keys import public_jwk
+from jwks_tool.core.reading import read_input
+from jwks_tool.core.text import printable
+from jwks_tool.core.timeutil import parse_duration
+from jwks_tool.errors import InputError
+from jwks_tool.integrations.azure.secrets import Preset, secret_names
+from jwks_tool.integrations.maskinporten.client import (
+    PORTAL_APIS,
+    GrantRequest,
+    PortalClient,
+    diff_registered,
+    request_token,
+)
+from jwks_tool.services.doctor import DoctorOptions, KeyVaultSecrets, MaskinportenTokens, diagnose
+from jwks_tool.services.key_service import AzureOptions, KeyService
 
 
 def _timeout(_ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -36,9 +49,6 @@ def _timeout(_ctx: click.Context, param: click.Parameter, value: float) -> float
 
 def _one_line(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """--client-id / --scope go into a signed grant: one line of printable text (no newline, no control character)."""
-    from jwks_tool.core.text import printable
-    from jwks_tool.errors import InputError
-
     if value is not None and (not value or not value.isprintable()):
         option = "--" + (param.name or "").replace("_", "-")
         raise InputError(
@@ -61,8 +71,6 @@ class GrantOptions(NamedTuple):
 
     def request(self) -> GrantRequest:
         """The library's grant request (the lifetime parsed: 120s, 2m or 60)."""
-        from jwks_tool.integrations.maskinporten.client import GrantRequest
-
         return GrantRequest(
             self.client_id, self.scope, self.audience, _seconds(self.lifetime), self.resource, self.consumer_org
         )
@@ -95,8 +103,6 @@ def loopback_option(func: F) -> F:
 
 
 def _seconds(text: str) -> int:
-    from jwks_tool.core.timeutil import parse_duration
-
     return int(text) if text.strip().isdigit() else int(parse_duration(text).total_seconds())
 
 
@@ -161,10 +167,6 @@ def token(
     import json
     from datetime import UTC, datetime
 
-    from jwks_tool.core.environments import audience_for, token_url_for
-    from jwks_tool.core.text import printable
-    from jwks_tool.integrations.maskinporten.client import request_token
-
     svc = make_service(store, azure)
     signed = svc.grant(name, env, grant.request(), kid=grant.kid)
     url = token_url or token_url_for(grant.audience or audience_for(env))
@@ -207,10 +209,6 @@ def _admin_token(
 ) -> str:
     import os
 
-    from jwks_tool.core.environments import audience_for, token_url_for
-    from jwks_tool.errors import InputError
-    from jwks_tool.integrations.maskinporten.client import GrantRequest, request_token
-
     if admin_set is None:
         given = os.environ.get("JWKS_TOOL_PORTAL_TOKEN")
         if given:
@@ -241,8 +239,6 @@ class PortalOptions(NamedTuple):
 
     def client(self, svc: KeyService, env: str, scope: str) -> PortalClient:
         """The self-service API's client, signed in with an admin token for ``scope``."""
-        from jwks_tool.integrations.maskinporten.client import PORTAL_APIS, PortalClient
-
         admin = _admin_token(
             svc,
             env,
@@ -292,9 +288,6 @@ def portal() -> None:
 @json_option
 def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store: StoreOptions, as_json: bool) -> None:
     """Register the keys of set NAME for the client: PUT of the whole registered set (next, active, retiring)."""
-    from jwks_tool.core.keys import public_jwk
-    from jwks_tool.core.text import printable
-
     svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
     keys = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
@@ -323,11 +316,6 @@ def pull(
 
     Exits 0 when they agree, 1 when something is expiring, 2 when kids are missing or extra.
     """
-    from jwks_tool.core.findings import Verdict
-    from jwks_tool.core.text import printable
-    from jwks_tool.core.timeutil import parse_duration
-    from jwks_tool.integrations.maskinporten.client import diff_registered
-
     svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
     client_id = portal.client_id
@@ -399,24 +387,15 @@ def doctor(
     FILE, or the self-service API with --api-url) holds its kid; the Key Vault secret (--vault) decodes to it; a
     grant made now verifies with the published key; and with --client-id and --scope, Maskinporten issues a token.
     """
-    from jwks_tool.core.findings import Verdict
-    from jwks_tool.core.timeutil import parse_duration
-    from jwks_tool.errors import InputError
-    from jwks_tool.services.doctor import DoctorOptions, KeyVaultSecrets, MaskinportenTokens, diagnose
-
     svc = make_service(store, azure)
     svc.get_set(name, env)  # a missing set is said before anything is read or asked
     registered: list[dict[str, Any]] | None = None
     source = ""
     if registered_file is not None:
-        from jwks_tool.core.reading import read_input
-
         found = read_input(registered_file.read(1024 * 1024 + 1), passphrase=None)
         registered = [key.jwk for key in found.keys]
         source = f"the registered set in {registered_file.name}"
     elif api_url is not None:
-        from jwks_tool.integrations.maskinporten.client import PortalClient
-
         if not client_id:
             raise InputError("--api-url needs --client-id", hint="the client whose registered keys to read")
         PortalClient(api_url, "", allow_http_loopback=allow_http_loopback)  # refuses a bad URL before signing in
@@ -426,8 +405,6 @@ def doctor(
 
     secrets = None
     if vault is not None:
-        from jwks_tool.integrations.azure.secrets import Preset, secret_names
-
         names = secret_names(Preset(preset), client_id=None, secret_name=secret_name)
         secrets = KeyVaultSecrets(svc.vault_connection(vault), names["jwk"])
 
@@ -435,7 +412,6 @@ def doctor(
     if scope is not None:
         if not client_id:
             raise InputError("--scope needs --client-id", hint="the client to ask a token for")
-        from jwks_tool.core.environments import audience_for, token_url_for
 
         url = token_url or token_url_for(audience_for(env))
         tokens = MaskinportenTokens(url, azure.ca_bundle, allow_http_loopback=allow_http_loopback)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from jwks_tool.cli.main import (
+    StoreOptions,
     cli,
     json_option,
     make_service,
@@ -15,9 +14,7 @@ from jwks_tool.cli.main import (
     set_options,
     store_options,
 )
-
-if TYPE_CHECKING:
-    from jwks_tool.cli.main import StoreOptions
+from jwks_tool.stores import open_store  # the store alone: listing needs no crypto and no passphrase
 
 
 @cli.command("list")
@@ -25,8 +22,6 @@ if TYPE_CHECKING:
 @json_option
 def list_(store: StoreOptions, as_json: bool) -> None:
     """List the key sets in the store with their keys (never key material)."""
-    from jwks_tool.stores import open_store  # the store alone: listing needs no crypto and no passphrase
-
     opened = open_store(store.url)
     sets = list(opened.read_sets())
     if as_json:
@@ -70,6 +65,6 @@ def show(name: str, env: str, store: StoreOptions, as_json: bool) -> None:
     if as_json:
         print_json({"store": svc.store.describe(), **set_json(keyset)})
         return
-    from jwks_tool.documents.templates import render_template
+    from jwks_tool.documents.templates import render_template  # start-up: list loads this module, not templates
 
     click.echo(render_template("show.txt.j2", keyset=keyset, store=svc.store.describe()), nl=False)

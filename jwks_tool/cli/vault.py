@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from jwks_tool.cli.main import (
     F,
+    StoreOptions,
     azure_options,
     cli,
     json_option,
@@ -17,10 +18,12 @@ from jwks_tool.cli.main import (
     set_options,
     store_options,
 )
-
-if TYPE_CHECKING:
-    from jwks_tool.cli.main import StoreOptions
-    from jwks_tool.services.key_service import AzureOptions, KeyService
+from jwks_tool.core.formats import PrivateFormat
+from jwks_tool.core.text import printable
+from jwks_tool.errors import InputError, RemoteError
+from jwks_tool.integrations.azure import secrets, vault_keys
+from jwks_tool.integrations.azure.connection import secret_client
+from jwks_tool.services.key_service import AzureOptions, KeyService
 
 
 def vault_options(func: F) -> F:
@@ -88,11 +91,6 @@ def push(
     there already is not written again; after a rotation a new secret version is added. --all pushes every set,
     paced below Key Vault's limit of 300 secret writes per 10 s, with a progress bar.
     """
-    from jwks_tool.core.formats import PrivateFormat
-    from jwks_tool.errors import InputError
-    from jwks_tool.integrations.azure import secrets
-    from jwks_tool.integrations.azure.connection import secret_client
-
     svc = make_service(store, azure)
     if as_ == "key":
         _push_as_key(svc, name, env, vault, kid, key_name, hsm, dry_run, as_json)
@@ -170,9 +168,6 @@ def _push_as_key(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    from jwks_tool.errors import InputError
-    from jwks_tool.integrations.azure import vault_keys
-
     if name is None:
         raise InputError("--as key takes one set NAME", hint="jwks-tool keyvault push NAME --as key --vault URL")
     keyset = svc.get_set(name, env)
@@ -213,11 +208,6 @@ def status_(
     as_json: bool,
 ) -> None:
     """Show which kid the vault's secret holds and whether it is the store's active key of set NAME."""
-    from jwks_tool.core.text import printable
-    from jwks_tool.errors import RemoteError
-    from jwks_tool.integrations.azure import secrets
-    from jwks_tool.integrations.azure.connection import secret_client
-
     svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
     names = secrets.secret_names(secrets.Preset(preset), client_id=None, secret_name=secret_name)

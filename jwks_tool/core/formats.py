@@ -21,12 +21,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import Any, assert_never
 
 from jwks_tool.core import keys as keymod
-
-if TYPE_CHECKING:
-    from jwks_tool.core.model import KeyRecord
+from jwks_tool.core.model import KeyRecord
 
 
 class PublicFormat(StrEnum):

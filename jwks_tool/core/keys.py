@@ -211,8 +211,6 @@ def public_key_problems(jwk: Mapping[str, Any]) -> list[tuple[str, str]]:
     """
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    from jwks_tool.core.b64 import b64url_decode
-
     problems: list[tuple[str, str]] = []
     kty = jwk.get("kty")
     if kty == "RSA":

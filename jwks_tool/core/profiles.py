@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from jwks_tool.core.b64 import b64url_decode
 from jwks_tool.core.findings import Finding, Severity
 from jwks_tool.core.model import (
     EC_CURVE_ALGS,
@@ -216,8 +217,6 @@ def duplicate_kids(keys: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def rsa_bits(jwk: Mapping[str, Any]) -> int | None:
     """The modulus size of an RSA JWK, or None when ``n`` is unreadable."""
-    from jwks_tool.core.b64 import b64url_decode
-
     n = jwk.get("n")
     if not isinstance(n, str):
         return None

@@ -27,7 +27,7 @@ from jwks_tool.core.keys import (
     public_key_to_jwk,
 )
 from jwks_tool.core.model import PRIVATE_MEMBERS
-from jwks_tool.errors import InputError
+from jwks_tool.errors import InputError, KeyMaterialError
 
 MAX_INPUT_BYTES = 1024 * 1024
 """A key file is a few KB; anything above a MiB is not one."""
@@ -160,8 +160,6 @@ def _read_pem(text: str, data: bytes, passphrase: PassphraseCallback | None) -> 
         try:
             cert = x509.load_pem_x509_certificate(data)
         except ValueError as exc:
-            from jwks_tool.errors import KeyMaterialError
-
             raise KeyMaterialError(f"cannot read the certificate: {exc}") from exc
         key = public_key_to_jwk(cert.public_key())  # type: ignore[arg-type]
         return FoundInput(code, kind, "pem", (FoundKey(key, from_pem=True),))

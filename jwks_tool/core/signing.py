@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from jwks_tool.core.b64 import b64url_encode
+from jwks_tool.core.keys import private_key_from_jwk
 from jwks_tool.errors import InputError, KeyMaterialError
 
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
@@ -47,8 +48,6 @@ class LocalSigner:
     """Signs with a private JWK held in memory (from the store)."""
 
     def __init__(self, private_jwk: Mapping[str, Any], *, alg: str, trusted: bool) -> None:
-        from jwks_tool.core.keys import private_key_from_jwk
-
         self.alg = alg
         self._key = private_key_from_jwk(private_jwk, trusted=trusted)
 

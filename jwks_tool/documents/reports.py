@@ -25,6 +25,8 @@ from typing import Any, assert_never
 from jwks_tool.core.environments import audience_for
 from jwks_tool.core.keys import public_jwk
 from jwks_tool.core.model import Env, KeySet, KeyState
+from jwks_tool.core.text import printable
+from jwks_tool.documents.templates import template_env
 from jwks_tool.errors import InputError
 from jwks_tool.integrations.azure.connection import SECRET_NAME_RE, normalise_vault_url
 from jwks_tool.services.status import CheckReport
@@ -43,11 +45,15 @@ STATE_COLOURS = {
 
 
 class ReportDocFormat(StrEnum):
+    """The formats of the report document: HTML (with the timeline picture) or Markdown."""
+
     HTML = "html"
     MD = "md"
 
 
 class RenderTemplate(StrEnum):
+    """The built-in templates ``render`` fills for one key set."""
+
     APPSETTINGS = "appsettings"
     """``MaskinportenSettings`` for Altinn.ApiClients.Maskinporten, EncodedJwk as a Key Vault reference."""
     ALTINN_APP = "altinn-app"
@@ -59,6 +65,7 @@ class RenderTemplate(StrEnum):
 
 
 def template_file(name: RenderTemplate | ReportDocFormat) -> str:
+    """The file of a built-in template or report format, relative to the package's templates folder."""
     if isinstance(name, ReportDocFormat):
         match name:
             case ReportDocFormat.HTML:
@@ -83,6 +90,8 @@ def template_file(name: RenderTemplate | ReportDocFormat) -> str:
 # ---- the timeline -------------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Bar:
+    """One key's bar in the timeline picture: its row, colour by state, and where it starts and ends."""
+
     label: str
     kid: str
     state: str
@@ -96,6 +105,8 @@ class Bar:
 
 @dataclasses.dataclass(frozen=True)
 class Timeline:
+    """The timeline picture's size, bars, today's line and month ticks (see :func:`timeline`)."""
+
     width: int
     height: int
     left: int
@@ -161,8 +172,8 @@ def render_report(
     store: str,
     template_dir: str | None = None,
 ) -> str:
-    from jwks_tool.documents.templates import template_env
-
+    """The report of ``keysets`` in ``fmt``: check results, timeline and audit trail, from the built-in template
+    or the same file in ``template_dir``. Templates see no private half."""
     file = template_file(fmt)
     keysets = [_public_view(keyset) for keyset in keysets]
     context = dict(
@@ -181,6 +192,8 @@ def render_report(
 
 @dataclasses.dataclass(frozen=True)
 class RenderOptions:
+    """What ``render`` fills in beside the key set; None gives a placeholder or the template's default."""
+
     client_id: str | None = None
     scope: str | None = None
     vault: str | None = None
@@ -198,8 +211,6 @@ def render_document(
     """Fill one template (built in, or NAME.j2 / NAME.<ext>.j2 in ``template_dir``, rendered in Jinja2's immutable
     sandbox) for one set. A user template never replaces a built-in one: a folder that holds one of our names is
     refused."""
-    from jwks_tool.documents.templates import template_env
-
     built_in: str | None
     try:
         built_in = template_file(RenderTemplate(name))
@@ -247,6 +258,7 @@ def _user_files(name: str, template_dir: str) -> list[str]:
 
 
 def glob_escape(text: str) -> str:
+    """``text`` with glob's special characters escaped, to match it literally."""
     import glob
 
     return glob.escape(text)
@@ -339,9 +351,6 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
     what it builds), loading only from the user's folder; whatever it does wrong is an InputError naming it."""
     import jinja2
     from jinja2.exceptions import SecurityError
-
-    from jwks_tool.core.text import printable
-    from jwks_tool.documents.templates import template_env
 
     ours = template_env()
     env = _limited_sandbox(template_dir)

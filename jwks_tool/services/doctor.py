@@ -23,14 +23,21 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from jwks_tool.core.b64 import b64url_decode
 from jwks_tool.core.findings import Severity, Verdict
+from jwks_tool.core.keys import public_jwk, public_key_from_jwk
 from jwks_tool.core.model import KeyRecord, KeySet
+from jwks_tool.core.profiles import get_profile
+from jwks_tool.core.signing import compact_jws
+from jwks_tool.core.text import printable
 from jwks_tool.errors import JwksToolError
+from jwks_tool.integrations.azure import secrets
+from jwks_tool.integrations.azure.connection import Connection, secret_client
+from jwks_tool.integrations.maskinporten.client import GrantRequest, request_token
 from jwks_tool.services.key_service import KeyService
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a type alias of cryptography's key classes, defined for type checkers only
     from jwks_tool.core.keys import PublicKey
-    from jwks_tool.integrations.azure.connection import Connection
 
 WORDS: dict[Verdict | None, str] = {Verdict.OK: "ok", Verdict.WARNINGS: "warn", Verdict.ERRORS: "fail", None: "skip"}
 """Doctor's words for a check's verdict (None: skipped), in its text and JSON output."""
@@ -111,9 +118,6 @@ class KeyVaultSecrets:
 
     def read(self, active: KeyRecord) -> VaultSecret:
         """Read the secret and compare it with ``active``."""
-        from jwks_tool.integrations.azure import secrets
-        from jwks_tool.integrations.azure.connection import secret_client
-
         status = secrets.status(secret_client(self.connection), self.secret_name, active, vault=self.vault_url)
         return VaultSecret(status.name, status.exists, status.kid, status.matches_active)
 
@@ -129,8 +133,6 @@ class MaskinportenTokens:
 
     def request(self, grant: str) -> IssuedToken:
         """Post the grant; the issued token's scope and lifetime."""
-        from jwks_tool.integrations.maskinporten.client import request_token
-
         result = request_token(
             self.token_url,
             grant,
@@ -189,9 +191,6 @@ def diagnose(svc: KeyService, name: str, env: str, options: DoctorOptions) -> Do
 
 def examine(keyset: KeySet, svc: KeyService, options: DoctorOptions) -> list[Check]:
     """Every check on ``keyset``, in order; a check that cannot run is skipped, one that breaks fails."""
-    from jwks_tool.core.keys import public_jwk
-    from jwks_tool.core.profiles import get_profile
-
     checks: list[Check] = []
     active = keyset.active
     if active is None:
@@ -257,9 +256,6 @@ def _vault_check(vault: SecretReader, active: KeyRecord) -> Check:
 
 
 def _token_check(svc: KeyService, keyset: KeySet, active: KeyRecord, options: DoctorOptions) -> Check:
-    from jwks_tool.core.text import printable
-    from jwks_tool.integrations.maskinporten.client import GrantRequest
-
     assert options.token is not None
     try:
         grant = svc.grant(
@@ -274,10 +270,6 @@ def _token_check(svc: KeyService, keyset: KeySet, active: KeyRecord, options: Do
 
 
 def _grant_check(svc: KeyService, keyset: KeySet, active: KeyRecord) -> Check:
-    from jwks_tool.core.b64 import b64url_decode
-    from jwks_tool.core.keys import public_key_from_jwk
-    from jwks_tool.core.signing import compact_jws
-
     try:
         signer = svc.signer_for(keyset, active)
         token = compact_jws({"alg": active.alg, "kid": active.kid}, {"iss": "jwks-tool-doctor"}, signer)

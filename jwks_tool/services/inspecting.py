@@ -18,7 +18,15 @@ from enum import StrEnum
 from typing import Any
 
 from jwks_tool.core.findings import Finding, Severity, Verdict
-from jwks_tool.core.keys import EC_PRIVATE_ORDER, MAX_RSA_BITS, RSA_PRIVATE_ORDER, PassphraseCallback, thumbprint
+from jwks_tool.core.keys import (
+    EC_PRIVATE_ORDER,
+    MAX_RSA_BITS,
+    RSA_PRIVATE_ORDER,
+    PassphraseCallback,
+    public_key_problems,
+    thumbprint,
+    validate_private_jwk,
+)
 from jwks_tool.core.model import utcnow
 from jwks_tool.core.profiles import Profile, duplicate_kids, rsa_bits
 from jwks_tool.core.reading import FoundInput, FoundKey, read_input
@@ -52,6 +60,7 @@ class KeySummary:
     expires: datetime | None
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON (``expires`` in UTC, ISO 8601)."""
         return {
             "kid": self.kid,
             "kty": self.kty,
@@ -67,6 +76,8 @@ class KeySummary:
 
 @dataclasses.dataclass(frozen=True)
 class InspectReport:
+    """What inspect found in one input: its format, the keys in it and the findings against the profile."""
+
     source: str
     code: str
     kind: str
@@ -78,9 +89,11 @@ class InspectReport:
 
     @property
     def verdict(self) -> Verdict:
+        """The worst of the findings: ok, warnings or errors."""
         return Verdict.of(self.findings)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as inspect's --json prints it."""
         return {
             "source": self.source,
             "format": self.code,
@@ -103,6 +116,8 @@ def inspect_bytes(
     passphrase: PassphraseCallback | None = None,
     now: datetime | None = None,
 ) -> InspectReport:
+    """Read ``data`` (PEM, JWK, JWKS, base64 JWK, ...) and check it against ``profile`` and what the user means to
+    hold (``expect``); an encrypted key without ``passphrase`` is reported as a warning, its contents unchecked."""
     found = read_input(data, passphrase=passphrase)
     moment = now or utcnow()
     findings: list[Finding] = []
@@ -267,14 +282,10 @@ def _inspect_key(
 
 
 def _check_public(jwk: dict[str, Any], where: str) -> list[Finding]:
-    from jwks_tool.core.keys import public_key_problems
-
     return [Finding(Severity.ERROR, code, message, where) for code, message in public_key_problems(jwk)]
 
 
 def _check_private(jwk: dict[str, Any], where: str) -> list[Finding]:
-    from jwks_tool.core.keys import validate_private_jwk
-
     try:
         validate_private_jwk(jwk)
     except JwksToolError as exc:

@@ -63,9 +63,10 @@ from jwks_tool.errors import (
     StoreError,
 )
 from jwks_tool.services import audit
+from jwks_tool.stores import open_store
 from jwks_tool.stores.interface import KeyStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # start-up: show loads this module, and these only when a key signs or lives in a vault
     from jwks_tool.core.signing import Signer
     from jwks_tool.integrations.azure.connection import Connection
     from jwks_tool.integrations.maskinporten.client import GrantRequest
@@ -75,6 +76,8 @@ DEFAULT_PROFILE = "maskinporten"
 
 
 class KidStyle(StrEnum):
+    """How a new key's kid is made."""
+
     READABLE = "readable"
     """``<set>-<env>-<yyyymmdd>-<8 thumbprint characters>``"""
     THUMBPRINT = "thumbprint"
@@ -111,6 +114,7 @@ class AzureOptions:
 
     def connection(self, vault: str) -> Connection:
         """A connection to ``vault`` (https://NAME.vault.azure.net/ or the vault name) with these options."""
+        # start-up: show loads this module
         from jwks_tool.integrations.azure.connection import Connection, Credential, normalise_vault_url
 
         return Connection(
@@ -160,6 +164,7 @@ class ImportNote:
     details: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, str]:
+        """The note as JSON: code, message and its details."""
         return {"code": self.code, "message": self.message, **self.details}
 
 
@@ -273,8 +278,6 @@ class KeyService:
         """A service over the store at ``store_url`` (a folder, file:PATH, https://NAME.vault.azure.net/ or memory:;
         None: $JWKS_TOOL_STORE, else the data folder), with the store's passphrase (a provider, or the text itself)
         and how to reach the Key Vault of vault-resident keys (``azure``)."""
-        from jwks_tool.stores import open_store
-
         provider: PassphraseProvider = (lambda confirm: passphrase) if isinstance(passphrase, str) else passphrase
         return cls(
             open_store(store_url),
@@ -359,6 +362,8 @@ class KeyService:
         )
 
     def store_info(self) -> dict[str, Any] | None:
+        """The store's description, creation time and protection (scheme, KDF, iterations); None for a store not
+        made yet. Asks for no passphrase."""
         config = self.store.read_config()
         if config is None:
             return None
@@ -373,9 +378,11 @@ class KeyService:
 
     # ---- reading ----------------------------------------------------------------------------------------------
     def list_sets(self) -> list[KeySet]:
+        """Every key set in the store, as stored (private halves still sealed); asks for no passphrase."""
         return list(self.store.read_sets())
 
     def get_set(self, name: str, env: str | Env = Env.TEST) -> KeySet:
+        """The key set ``name`` in ``env``; :class:`NotFoundError` (with the envs it does exist in) if there is none."""
         ref = SetRef.parse(name, env)
         keyset = self.store.read_set(ref)
         if keyset is None:
@@ -447,6 +454,8 @@ class KeyService:
     def export_private(
         self, keyset: KeySet, kid: str | None, fmt: PrivateFormat, *, pem_passphrase: str | None
     ) -> tuple[KeyRecord, str]:
+        """Key ``kid`` (default: the newest) and its private half in ``fmt``, opened with the store's passphrase
+        (refused for a key that lives in Key Vault); ``pem_passphrase`` encrypts a PEM (None: unencrypted)."""
         record = self.pick_key(keyset, kid)
         members = self.private_jwk(keyset, record)
         trusted = self._sealer is not None and self._sealer.authenticated
@@ -603,6 +612,7 @@ class KeyService:
         self, ref: SetRef, options: VaultKeyOptions, *, kty: str, size: int, crv: str | None, lifetime: timedelta
     ) -> tuple[str, dict[str, str]]:
         """A non-exportable key made in Key Vault: its id and public members."""
+        # start-up: show loads this module
         from jwks_tool.integrations.azure.vault_keys import create_vault_key, vault_key_name
 
         if self.store.read_config() is None:
@@ -629,7 +639,7 @@ class KeyService:
         """The connection to the vault a vault-resident key lives in (None for a key kept in the store)."""
         if record.vault_key is None:
             return None
-        from jwks_tool.integrations.azure.vault_keys import split_key_id
+        from jwks_tool.integrations.azure.vault_keys import split_key_id  # start-up: show loads this module
 
         return self.vault_connection(split_key_id(record.vault_key)[0])
 
@@ -638,7 +648,7 @@ class KeyService:
         kept in the store)."""
         if template is None or template.vault_key is None:
             return None
-        from jwks_tool.integrations.azure.vault_keys import split_key_id
+        from jwks_tool.integrations.azure.vault_keys import split_key_id  # start-up: show loads this module
 
         vault, key_name = split_key_id(template.vault_key)
         return VaultKeyOptions(self.vault_connection(vault), key_name=key_name)
@@ -648,17 +658,17 @@ class KeyService:
         connection = self.key_vault_of(record)
         if connection is None or record.vault_key is None:
             return
-        from jwks_tool.integrations.azure.vault_keys import disable_key_version
+        from jwks_tool.integrations.azure.vault_keys import disable_key_version  # start-up: show loads this module
 
         disable_key_version(connection, record.vault_key)
 
     def signer_for(self, keyset: KeySet, record: KeyRecord, connection: Connection | None = None) -> Signer:
         """A signer for a registered key: local (opens the sealed private half) or through Key Vault (by
         ``connection``, else the key's own vault reached with this service's :class:`AzureOptions`)."""
-        from jwks_tool.core.signing import LocalSigner
+        from jwks_tool.core.signing import LocalSigner  # start-up: show loads this module
 
         if record.vault_key is not None:
-            from jwks_tool.integrations.azure.vault_keys import VaultSigner
+            from jwks_tool.integrations.azure.vault_keys import VaultSigner  # start-up: show loads this module
 
             connection = connection or self.key_vault_of(record)
             assert connection is not None
@@ -670,6 +680,7 @@ class KeyService:
     def grant(self, name: str, env: str, request: GrantRequest, *, kid: str | None = None) -> SignedGrant:
         """A Maskinporten JWT grant signed with key ``kid`` of the set (default: its active key). Retired, revoked
         and expired keys are refused; vault-resident keys sign through their vault."""
+        # start-up: show loads this module
         from jwks_tool.integrations.maskinporten.client import check_signing_key, make_grant
 
         keyset = self.get_set(name, env)
@@ -687,7 +698,7 @@ class KeyService:
         (``use`` other than ``sig``, ``key_ops`` without ``sign``, an encryption ``alg``) is refused under every
         profile: jwks-tool keeps signing keys.
         """
-        from jwks_tool.core.reading import read_input
+        from jwks_tool.core.reading import read_input  # start-up: show loads this module
 
         ref = SetRef.parse(request.name, request.env)
         existing = self.store.read_set(ref)

@@ -43,6 +43,8 @@ DEFAULT_PRUNE_AGE = timedelta(days=30)
 
 
 class Step(StrEnum):
+    """The rotation steps (see the module docstring), and prune: retired or revoked keys long unused leave the set."""
+
     START = "start"
     PROMOTE = "promote"
     FINISH = "finish"

@@ -33,6 +33,9 @@ SetSize: TypeAlias = Callable[[KeySet], tuple[int, int] | None]
 
 @dataclasses.dataclass(frozen=True)
 class CheckPolicy:
+    """When check warns and fails: a key expiring within ``warn`` or ``fail``, a next key waiting longer than
+    ``next_max_age``."""
+
     warn: timedelta = timedelta(days=60)
     fail: timedelta = timedelta(days=14)
     next_max_age: timedelta = timedelta(days=7)
@@ -40,6 +43,8 @@ class CheckPolicy:
 
 @dataclasses.dataclass(frozen=True)
 class SetStatus:
+    """One set's health at ``now``: its findings and the next thing to do."""
+
     keyset: KeySet
     now: datetime
     findings: tuple[Finding, ...]
@@ -47,12 +52,15 @@ class SetStatus:
 
     @property
     def verdict(self) -> Verdict:
+        """The worst of the findings: ok, warnings or errors."""
         return Verdict.of(self.findings)
 
     def days_left(self, expires: datetime) -> int:
+        """Whole days from ``now`` to ``expires`` (negative once past)."""
         return (expires - self.now).days
 
     def to_dict(self) -> dict[str, Any]:
+        """The status as check's --json prints it for one set."""
         active = self.keyset.active
         return {
             "set": self.keyset.ref.name,
@@ -78,6 +86,8 @@ class SetStatus:
 
 
 def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy, size: SetSize | None = None) -> SetStatus:
+    """Check one set at ``now`` against ``policy``: an active key, expiries, a next key left waiting, the
+    profile's limit on registered keys and, where the store says (``size``), how full the set is."""
     findings: list[Finding] = []
     where = f"{keyset.ref.name} ({keyset.ref.env.value})"
 
@@ -177,6 +187,8 @@ def missing_sets(
 
 @dataclasses.dataclass(frozen=True)
 class CheckReport:
+    """What ``check`` found: each set's status and the findings about the store itself."""
+
     statuses: tuple[SetStatus, ...]
     policy: CheckPolicy
     store_findings: tuple[Finding, ...] = ()
@@ -184,13 +196,16 @@ class CheckReport:
 
     @property
     def findings(self) -> tuple[Finding, ...]:
+        """The store's findings, then each set's."""
         return self.store_findings + tuple(finding for status in self.statuses for finding in status.findings)
 
     @property
     def verdict(self) -> Verdict:
+        """The worst of the findings: ok, warnings or errors."""
         return Verdict.of(self.findings)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as check's --json prints it."""
         return {
             "verdict": self.verdict.value,
             "policy": {

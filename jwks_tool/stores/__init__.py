@@ -18,7 +18,7 @@ import sys
 from importlib import import_module
 from typing import cast
 
-from jwks_tool.errors import StoreError
+from jwks_tool.errors import JwksToolWarning, StoreError
 from jwks_tool.stores.interface import KeyStore
 
 ENV_STORE = "JWKS_TOOL_STORE"
@@ -86,8 +86,6 @@ def _plugin_stores(url: str) -> type[KeyStore] | None:
     as one warning line and skipped, so it cannot hide the others."""
     import warnings
     from importlib.metadata import entry_points
-
-    from jwks_tool.errors import JwksToolWarning
 
     for entry in entry_points(group="jwks_tool.stores"):
         if entry.name in BUILT_IN_STORES:

@@ -118,7 +118,7 @@ class KeyStore(ABC):
         """Whether any set holds a private half sealed under a passphrase (anything not written in plaintext): a
         store marked plaintext that does has had its protection record replaced. Reads every set (and, where private
         halves are kept apart, each private half): only asked before a plaintext write."""
-        from jwks_tool.core.sealing import PLAINTEXT_PREFIX
+        from jwks_tool.core.sealing import PLAINTEXT_PREFIX  # start-up: list loads this module, not sealing
 
         for keyset in self.read_sets():
             for record in keyset.keys:

@@ -85,6 +85,7 @@ from jwks_tool.integrations.azure.connection import (
     Connection,
     Credential,
     azure_errors,
+    secret_client,
 )
 from jwks_tool.stores import is_keyvault_url
 from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
@@ -403,8 +404,6 @@ class KeyVaultStore(KeyStore):
         """The SecretClient, made (and signed in) on first use."""
         with self._client_lock:
             if self._client is None:
-                from jwks_tool.integrations.azure.connection import secret_client
-
                 with azure_errors("sign in to Azure", vault=self.describe()):
                     self._client = secret_client(self.connection, self._credential)
             return self._client

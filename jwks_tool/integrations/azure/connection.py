@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jwks_tool.core.text import printable
 from jwks_tool.errors import InputError, RemoteError
 
 if TYPE_CHECKING:
@@ -138,8 +139,6 @@ def _translate(exc: Exception, doing: str, vault: str) -> Exception:
         return RemoteError(f"cannot {doing}: not found in the vault{where}", hint="check the vault and secret names")
     if isinstance(exc, HttpResponseError):
         status = exc.status_code or 0
-        from jwks_tool.core.text import printable
-
         code = printable(getattr(getattr(exc, "error", None), "code", None) or "", limit=100)
         if status == 403:
             if "Disabled" in str(exc) or code == "SecretDisabled":
@@ -175,8 +174,6 @@ def _translate(exc: Exception, doing: str, vault: str) -> Exception:
 
 
 def _first_line(exc: BaseException) -> str:
-    from jwks_tool.core.text import printable
-
     text = str(exc).strip().splitlines()
     return printable(text[0], limit=200) if text else type(exc).__name__
 

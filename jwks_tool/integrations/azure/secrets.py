@@ -21,8 +21,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from jwks_tool.core.environments import audience_for
+from jwks_tool.core.keys import decode_base64_json, thumbprint
 from jwks_tool.core.model import KeyRecord, KeySet
-from jwks_tool.errors import InputError
+from jwks_tool.errors import InputError, JwksToolError
 from jwks_tool.integrations.azure.connection import MAX_SECRET_BYTES, SECRET_NAME_RE, azure_errors
 
 if TYPE_CHECKING:
@@ -230,9 +231,6 @@ def status(client: SecretClient, name: str, active: KeyRecord | None, *, vault: 
 
 def _value_thumbprint(value: str | None) -> str | None:
     """The thumbprint of the JWK a secret value decodes to (the value itself is never kept or shown)."""
-    from jwks_tool.core.keys import decode_base64_json, thumbprint
-    from jwks_tool.errors import JwksToolError
-
     if not value:
         return None
     try:

@@ -12,6 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from jwks_tool.core.b64 import b64url_decode, b64url_encode
 from jwks_tool.core.model import KeyRecord, KeySet
 from jwks_tool.core.signing import digest
 from jwks_tool.errors import InputError
@@ -59,8 +60,6 @@ def create_vault_key(
     tags: dict[str, str],
 ) -> tuple[str, dict[str, str]]:
     """Create a non-exportable key (a new version when the name exists); returns its id and public JWK members."""
-    from jwks_tool.core.b64 import b64url_encode
-
     check_key_name(name)
     with azure_errors(f"create the key {name}", vault=connection.vault_url):
         from azure.keyvault.keys import KeyOperation
@@ -110,8 +109,6 @@ def push_as_key(
     An unchanged key (same kid and thumbprint tags) is not imported again; a new one becomes a new key version.
     """
     from azure.core.exceptions import ResourceNotFoundError
-
-    from jwks_tool.core.b64 import b64url_decode
 
     check_key_name(name)
     tags = {"kid": record.kid, "thumbprint": record.thumbprint, "set": keyset.ref.name, "env": keyset.ref.env.value}

@@ -17,10 +17,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from jwks_tool.core.b64 import b64url_decode
 from jwks_tool.core.environments import audience_for
 from jwks_tool.core.model import KeyRecord, KeyState
 from jwks_tool.core.signing import Signer, compact_jws
-from jwks_tool.errors import InputError, ProfileError
+from jwks_tool.core.text import printable
+from jwks_tool.errors import InputError, ProfileError, RemoteError
 
 MAX_LIFETIME = 120
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -173,8 +175,6 @@ def check_url(url: str, *, what: str, carries: str, allow_http_loopback: bool = 
     machine when ``allow_http_loopback`` (test servers)."""
     from urllib.parse import urlsplit
 
-    from jwks_tool.core.text import printable
-
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -197,8 +197,6 @@ def check_url(url: str, *, what: str, carries: str, allow_http_loopback: bool = 
 def _http(doing: str, func: Any) -> Any:
     import requests
 
-    from jwks_tool.errors import RemoteError
-
     try:
         return func()
     except requests.exceptions.SSLError as exc:
@@ -212,8 +210,6 @@ def _http(doing: str, func: Any) -> Any:
             f"cannot {doing}: cannot connect", hint="check the URL, the network and HTTPS_PROXY / NO_PROXY"
         ) from exc
     except requests.exceptions.RequestException as exc:
-        from jwks_tool.core.text import printable
-
         raise RemoteError(f"cannot {doing}: {printable(exc, limit=300)}") from exc
 
 
@@ -243,8 +239,6 @@ def exchange(
     most :data:`MAX_RESPONSE_BYTES` read."""
     import threading
     import time
-
-    from jwks_tool.errors import RemoteError
 
     deadline = time.monotonic() + timeout
     state: dict[str, Any] = {}
@@ -289,9 +283,6 @@ def _fetch(
 ) -> Answer:
     import time
     from urllib.parse import urljoin, urlsplit
-
-    from jwks_tool.core.text import printable
-    from jwks_tool.errors import RemoteError
 
     response = session.request(
         method, url, allow_redirects=False, stream=True, timeout=timeout, verify=verify, **kwargs
@@ -346,8 +337,6 @@ def decode_unverified(token: str) -> dict[str, Any]:
     """A JWT's claims, for display; an opaque token gives {}."""
     import json
 
-    from jwks_tool.core.b64 import b64url_decode
-
     parts = token.split(".")
     if len(parts) != 3:
         return {}
@@ -363,9 +352,6 @@ def request_token(
 ) -> TokenResult:
     """POST the grant; a refusal becomes a RemoteError with Maskinporten's code, message and the fix. The URL must
     be https (plain http only to this machine with ``allow_http_loopback``); redirects are errors."""
-    from jwks_tool.core.text import printable
-    from jwks_tool.errors import RemoteError
-
     check_url(token_url, what="the token endpoint", carries="the grant", allow_http_loopback=allow_http_loopback)
     response = exchange(
         "reach the token endpoint",
@@ -444,9 +430,6 @@ class PortalClient:
 
     def _call(self, method: str, client_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         from urllib.parse import quote
-
-        from jwks_tool.core.text import printable
-        from jwks_tool.errors import RemoteError
 
         url = f"{self.api_url}clients/{quote(client_id, safe='')}/jwks"
         headers = {"Authorization": f"Bearer {self._token}"}
