@@ -12,7 +12,6 @@ versioned (``schema``) and carry a ``revision`` that a store uses to detect conc
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -54,6 +53,15 @@ _FOREIGN_MEMBERS = ("x5c", "x5u", "jku")
 """JWK members a stored public key never has: they would point a verifier at other keys or certificates."""
 
 
+try:  # CPython's built-in SHA-256: hashlib would load OpenSSL (about 2 ms) on every `list`, which checks thumbprints
+    from _sha2 import sha256 as _sha256  # type: ignore[import-not-found,unused-ignore]  # Python 3.12+
+except ImportError:  # pragma: no cover - by version
+    try:
+        from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,unused-ignore]  # Python 3.11
+    except ImportError:  # builds without the built-in hashes (FIPS): hashlib's
+        from hashlib import sha256 as _sha256
+
+
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
 
 
@@ -69,7 +77,7 @@ def thumbprint(jwk: Mapping[str, Any]) -> Thumbprint:
     if not all(isinstance(value, str) for value in members.values()):
         raise KeyMaterialError("the JWK's key members are not all strings")
     canonical = json.dumps(members, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return Thumbprint(b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest()))
+    return Thumbprint(b64url_encode(_sha256(canonical.encode("utf-8")).digest()))
 
 
 class Env(StrEnum):

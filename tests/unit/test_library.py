@@ -252,3 +252,22 @@ def test_every_private_format_renders(fmt: PrivateFormat, rfc7517_rsa: dict[str,
 
 def test_report_formats_are_all_known() -> None:
     assert [fmt.value for fmt in ReportFormat] == ["text", "json"]
+
+
+def test_the_built_in_sha256_of_thumbprints_is_hashlibs() -> None:
+    """Thumbprints use CPython's built-in SHA-256 (start-up); it must give exactly hashlib's digest (RFC 7638 A.1)."""
+    import hashlib
+
+    from jwks_tool.core import model
+
+    data = b'{"e":"AQAB","kty":"RSA","n":"0vx7"}'
+    assert getattr(model, "_sha256")(data).digest() == hashlib.sha256(data).digest()  # noqa: B009
+    rfc7638 = {
+        "kty": "RSA",
+        "e": "AQAB",
+        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZC"
+        "iFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d"
+        "0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-cs"
+        "FCur-kEgU8awapJzKnqDKgw",
+    }
+    assert model.thumbprint(rfc7638) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
