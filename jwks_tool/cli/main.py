@@ -506,6 +506,8 @@ def emit(text: str, out: str | None, *, private: bool = False, force: bool = Fal
     if out is None or out == "-":
         click.echo(text, nl=False)
         return
+    from jwks_tool.stores.file import fsync_folder, write_all  # start-up: only a command that writes a file needs it
+
     force = check_out(out, force=force, flag=flag)
     exists = os.path.lexists(out)
     target = _out_temp(out) if exists else out
@@ -520,10 +522,7 @@ def emit(text: str, out: str | None, *, private: bool = False, force: bool = Fal
     try:
         if private and hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)
-        data = memoryview(text.encode("utf-8"))
-        while data:
-            data = data[os.write(fd, data) :]
-        os.fsync(fd)
+        write_all(fd, text.encode("utf-8"))
     except BaseException:
         os.close(fd)
         os.unlink(target)
@@ -535,20 +534,7 @@ def emit(text: str, out: str | None, *, private: bool = False, force: bool = Fal
         except BaseException:
             os.unlink(target)
             raise
-    _fsync_folder(os.path.dirname(out) or ".")
-
-
-def _fsync_folder(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without folder descriptors
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+    fsync_folder(os.path.dirname(out) or ".")
 
 
 def key_json(record: KeyRecord, keyset: KeySet | None = None) -> dict[str, Any]:

@@ -171,7 +171,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_folder(path.parent)
 
 
 def make_private_dirs(path: Path) -> None:
@@ -186,7 +186,8 @@ def make_private_dirs(path: Path) -> None:
         folder.mkdir(mode=0o700, exist_ok=True)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_folder(path: str | os.PathLike[str]) -> None:
+    """Make a rename or a new file in ``path`` durable (where the platform has folder descriptors)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory fds
@@ -197,6 +198,14 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (``os.write`` may write less), then fsync it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
 
 
 class FileStore(KeyStore):
@@ -449,11 +458,7 @@ def _append_lines(path: Path, lines: Sequence[str]) -> None:
             if not tail.endswith(b"\n"):
                 cut = tail.rfind(b"\n")
                 os.ftruncate(fd, size - len(tail) + cut + 1 if cut >= 0 else (0 if size <= 65536 else size))
-        data = memoryview("".join(lines).encode("utf-8"))
-        while data:
-            written = os.write(fd, data)
-            data = data[written:]
-        os.fsync(fd)
+        write_all(fd, "".join(lines).encode("utf-8"))
     finally:
         os.close(fd)
 
