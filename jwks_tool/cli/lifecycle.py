@@ -22,7 +22,7 @@ from jwks_tool.cli.main import (
     store_options,
 )
 from jwks_tool.core.formats import PublicFormat
-from jwks_tool.core.model import Env, KeySet, SetRef
+from jwks_tool.core.model import Env, SetRef
 from jwks_tool.core.timeutil import parse_duration
 from jwks_tool.documents.reports import RenderOptions, ReportDocFormat, render_document, render_report
 from jwks_tool.documents.templates import render_template
@@ -30,7 +30,7 @@ from jwks_tool.errors import InputError, NotFoundError, StoreError
 from jwks_tool.services.audit import trail
 from jwks_tool.services.key_service import AzureOptions, KeyService
 from jwks_tool.services.rotation import Rotation, StepResult
-from jwks_tool.services.status import CheckPolicy, missing_sets, store_findings
+from jwks_tool.services.status import CheckPolicy, check_store
 from jwks_tool.services.status import check as run_check
 
 
@@ -181,16 +181,6 @@ def _require_store(svc: KeyService) -> None:
         )
 
 
-def _sets(svc: KeyService, name: str | None, env: str | None) -> list[KeySet]:
-    if name is not None:
-        return (
-            [svc.get_set(name, env or "test")]
-            if env
-            else [s for s in svc.list_sets() if s.ref.name == name] or [svc.get_set(name, "test")]
-        )
-    return [keyset for keyset in svc.list_sets() if env is None or keyset.ref.env.value == env]
-
-
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
@@ -210,7 +200,7 @@ def status(
     svc = make_service(store)
     policy = _policy(warn, fail, "7d")
     _require_store(svc)
-    report = run_check(_sets(svc, name, env), svc.now(), policy, svc.store.set_size)
+    report = run_check(svc.select_sets(name, env), svc.now(), policy, svc.store.set_size)
     if as_json:
         print_json({"store": svc.store.describe(), **report.to_dict()})
         return
@@ -250,11 +240,7 @@ def check(
     """
     svc = make_service(store)
     policy = _policy(warn, fail, next_max_age)
-    exists = svc.store_info() is not None
-    sets = _sets(svc, name, env) if exists else []
-    whole = store_findings(svc.store.describe(), exists, len(sets), allow_empty=allow_empty)
-    gone = missing_sets(svc.store.read_audit(), sets, name=name, env=env) if exists else ()
-    report = run_check(sets, svc.now(), policy, svc.store.set_size, (*whole, *gone))
+    report, whole = check_store(svc, policy, name=name, env=env, allow_empty=allow_empty)
     for finding in whole:  # one line on stderr: nothing was checked
         click.echo(f"jwks-tool: error: {finding.message}", err=True)
     if as_json:

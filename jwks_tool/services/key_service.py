@@ -395,6 +395,15 @@ class KeyService:
             raise NotFoundError(f"no key set {ref} in {self.store.describe()}", hint=hint)
         return keyset
 
+    def select_sets(self, name: str | None = None, env: str | None = None) -> list[KeySet]:
+        """The sets a command looks at: set ``name`` (in ``env``, or in every environment that has it), or every set
+        (of ``env`` when given). A ``name`` that is nowhere is NotFoundError, as for :meth:`get_set`."""
+        if name is not None:
+            if env:
+                return [self.get_set(name, env)]
+            return [keyset for keyset in self.list_sets() if keyset.ref.name == name] or [self.get_set(name, "test")]
+        return [keyset for keyset in self.list_sets() if env is None or keyset.ref.env.value == env]
+
     @staticmethod
     def pick_key(keyset: KeySet, kid: str | None) -> KeyRecord:
         """The key with ``kid``, or the newest one."""

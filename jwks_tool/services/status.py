@@ -22,6 +22,7 @@ from typing import Any, TypeAlias
 from jwks_tool.core.findings import Finding, Severity, Verdict
 from jwks_tool.core.model import KeySet, KeyState, format_time
 from jwks_tool.core.profiles import get_profile
+from jwks_tool.services.key_service import KeyService
 from jwks_tool.services.rotation import next_action, transition_time
 
 SIZE_WARN = 0.8
@@ -167,11 +168,11 @@ def missing_sets(
     ``keysets``: no command removes a whole set (``prune`` drops keys, never the set), so a set file deleted or moved
     away must not leave ``check`` green."""
     present = {(keyset.ref.name, keyset.ref.env.value) for keyset in keysets}
-    named: dict[tuple[str, str], None] = {}
-    for event in events:
-        ref = (event.get("set"), event.get("env"))
-        if isinstance(ref[0], str) and isinstance(ref[1], str):
-            named.setdefault((ref[0], ref[1]), None)
+    named = {
+        (set_name, set_env)
+        for set_name, set_env in ((event.get("set"), event.get("env")) for event in events)
+        if isinstance(set_name, str) and isinstance(set_env, str)
+    }
     return tuple(
         Finding(
             Severity.ERROR,
@@ -228,3 +229,21 @@ def check(
     """Every set's status; ``size`` (the store's ``set_size``) adds a warning for a set near its store's limit,
     ``store`` the findings about the store as a whole (:func:`store_findings`)."""
     return CheckReport(tuple(set_status(keyset, now, policy, size) for keyset in keysets), policy, tuple(store))
+
+
+def check_store(
+    svc: KeyService,
+    policy: CheckPolicy,
+    *,
+    name: str | None = None,
+    env: str | None = None,
+    allow_empty: bool = False,
+) -> tuple[CheckReport, tuple[Finding, ...]]:
+    """``jwks-tool check``: the report over the selected sets, with what is wrong with the store as a whole (no store,
+    no sets, a set the audit log names that is gone). Also returns the whole-store findings alone: when there are any,
+    nothing was checked."""
+    exists = svc.store_info() is not None
+    sets = svc.select_sets(name, env) if exists else []
+    whole = store_findings(svc.store.describe(), exists, len(sets), allow_empty=allow_empty)
+    gone = missing_sets(svc.store.read_audit(), sets, name=name, env=env) if exists else ()
+    return check(sets, svc.now(), policy, svc.store.set_size, (*whole, *gone)), whole
