@@ -298,8 +298,7 @@ class KeyRecord:
 
 
 def _check_thumbprint(kid: str, public: Mapping[str, Any], recorded: object) -> None:
-    """A stored public JWK must still be the key its RFC 7638 thumbprint was taken of (hashlib and json only)."""
-
+    """A stored public JWK must still be the key its RFC 7638 thumbprint was taken of (json and SHA-256 only)."""
     try:
         actual = thumbprint(public)
     except InputError as exc:

@@ -357,10 +357,8 @@ class FileStore(KeyStore):
         stored = dataclasses.replace(keyset, revision=revision + 1)
         from pathlib import Path
 
-        path = Path(self._set_path(keyset.ref))
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that crashed (we hold the lock)
-            stale.unlink(missing_ok=True)
-        atomic_write(path, _dump(stored.to_dict()))
+        # a temp file a crashed writer left was swept when this writer took the lock (_sweep_temp_files)
+        atomic_write(Path(self._set_path(keyset.ref)), _dump(stored.to_dict()))
         return stored
 
     def append_audit(self, events: Sequence[Mapping[str, Any]]) -> None:
