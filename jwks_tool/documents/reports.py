@@ -28,7 +28,7 @@ from jwks_tool.core.model import Env, KeySet, KeyState
 from jwks_tool.core.text import printable
 from jwks_tool.documents.templates import template_env
 from jwks_tool.errors import InputError
-from jwks_tool.integrations.azure.connection import SECRET_NAME_RE, normalise_vault_url
+from jwks_tool.integrations.azure.connection import check_name, normalise_vault_url
 from jwks_tool.services.status import CheckReport
 
 PORTALS = {
@@ -221,8 +221,7 @@ def render_document(
     file = built_in if built_in is not None else _user_template(name, template_dir)
     default_secret = "MaskinportenSettings--JwkBase64" if name == "altinn-app" else "MaskinportenSettings--EncodedJwk"
     secret_name = options.secret_name or default_secret
-    if not SECRET_NAME_RE.fullmatch(secret_name):
-        raise InputError(f"invalid Key Vault secret name {secret_name!r}", hint="use 1-127 of 0-9 A-Z a-z -")
+    check_name(secret_name)
     url = None if options.vault is None else normalise_vault_url(options.vault)
     keyset = _public_view(keyset)
     registered = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]

@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 
 SECRET_NAME_RE = re.compile(r"\A[0-9A-Za-z-]{1,127}\Z")
 MAX_SECRET_BYTES = 25 * 1024
+
+
+def check_name(name: str, what: str = "secret") -> None:
+    """InputError unless ``name`` is a valid Key Vault secret or key name (1-127 characters of 0-9 A-Z a-z -)."""
+    if not SECRET_NAME_RE.fullmatch(name):
+        dotnet = " (write -- where .NET configuration has :)" if what == "secret" else ""
+        raise InputError(
+            f"invalid Key Vault {what} name {name!r}", hint=f"use 1-127 characters of 0-9 A-Z a-z -{dotnet}"
+        )
+
+
 T = TypeVar("T")
 
 

@@ -24,7 +24,7 @@ from jwks_tool.core.environments import audience_for
 from jwks_tool.core.keys import decode_base64_json, thumbprint
 from jwks_tool.core.model import KeyRecord, KeySet
 from jwks_tool.errors import InputError, JwksToolError
-from jwks_tool.integrations.azure.connection import MAX_SECRET_BYTES, SECRET_NAME_RE, azure_errors
+from jwks_tool.integrations.azure.connection import MAX_SECRET_BYTES, azure_errors, check_name
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
@@ -58,11 +58,7 @@ def secret_names(preset: Preset | None, *, client_id: str | None, secret_name: s
             "which secret should hold the key?", hint="pass --for altinn-app, --for apiclient or --secret-name"
         )
     for name in names.values():
-        if not SECRET_NAME_RE.fullmatch(name):
-            raise InputError(
-                f"invalid Key Vault secret name {name!r}",
-                hint="use 1-127 characters of 0-9 A-Z a-z - (write -- where .NET configuration has :)",
-            )
+        check_name(name)
     return names
 
 

@@ -17,9 +17,9 @@ from jwks_tool.core.model import KeyRecord, KeySet
 from jwks_tool.core.signing import digest
 from jwks_tool.errors import InputError
 from jwks_tool.integrations.azure.connection import (
-    SECRET_NAME_RE,
     Connection,
     azure_errors,
+    check_name,
     client_kwargs,
     key_client,
     make_credential,
@@ -30,8 +30,7 @@ from jwks_tool.integrations.azure.secrets import PushOutcome
 
 def check_key_name(name: str) -> None:
     """InputError unless ``name`` is a valid Key Vault key name (1-127 characters of 0-9 A-Z a-z -)."""
-    if not SECRET_NAME_RE.fullmatch(name):
-        raise InputError(f"invalid Key Vault key name {name!r}", hint="use 1-127 characters of 0-9 A-Z a-z -")
+    check_name(name, "key")
 
 
 def split_key_id(key_id: str) -> tuple[str, str]:
