@@ -27,7 +27,7 @@ from jwks_tool.core.keys import public_jwk
 from jwks_tool.core.model import Env, KeySet, KeyState
 from jwks_tool.core.text import printable
 from jwks_tool.documents.templates import template_env
-from jwks_tool.errors import InputError
+from jwks_tool.errors import InputError, JwksToolError
 from jwks_tool.integrations.azure.connection import check_name, normalise_vault_url
 from jwks_tool.services.status import CheckReport
 
@@ -370,6 +370,12 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
         raise InputError(
             f"the template {file} needs more memory or nesting than jwks-tool gives a template ({type(exc).__name__})",
             hint="make it build less",
+        ) from exc
+    except JwksToolError:
+        raise  # ours already (a linked template file): it names the problem and the fix
+    except Exception as exc:  # whatever else a user's template does wrong (1/0, a filter given the wrong type)
+        raise InputError(
+            f"the template {file} failed: {type(exc).__name__}: {printable(exc, limit=200)}", hint="fix the template"
         ) from exc
 
 

@@ -345,18 +345,29 @@ class KeyService:
         self._sealer = open_protection(config.get("protection", {}), self._passphrase)
         return self._sealer
 
+    def verify_protection(self) -> None:
+        """Check the store's protection record without the passphrase (``jwks-tool check``): StoreCorruptError when
+        it was edited (it no longer matches its check value, or asks for an unknown or weak KDF) or when a store that
+        holds sealed keys is marked plaintext; what any write would refuse."""
+        sealer = self._open_sealer(create=False)
+        if not sealer.authenticated and self.store.holds_sealed_keys():
+            raise self._replaced_protection()
+
+    def _replaced_protection(self) -> StoreCorruptError:
+        return StoreCorruptError(
+            f"the store {self.store.describe()} is marked plaintext but holds sealed keys: its protection record "
+            "was replaced",
+            hint="restore store.json (or the store's configuration) from a backup; to write unencrypted keys "
+            "all the same, set JWKS_TOOL_ALLOW_PLAINTEXT=1 for this command",
+        )
+
     def _check_plaintext(self, sealer: Sealer) -> None:
         """Before a command writes a key unencrypted: a store that holds sealed keys has had its protection record
         replaced, and is refused unless the caller opted in (``allow_plaintext``); every plaintext write is said."""
         if sealer.authenticated:
             return
         if not self._allow_plaintext and self.store.holds_sealed_keys():
-            raise StoreCorruptError(
-                f"the store {self.store.describe()} is marked plaintext but holds sealed keys: its protection record "
-                "was replaced",
-                hint="restore store.json (or the store's configuration) from a backup; to write unencrypted keys "
-                "all the same, set JWKS_TOOL_ALLOW_PLAINTEXT=1 for this command",
-            )
+            raise self._replaced_protection()
         self._on_warning(
             f"private keys are written unencrypted: the store {self.store.describe()} uses the plaintext scheme"
         )

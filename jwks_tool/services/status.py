@@ -22,6 +22,7 @@ from typing import Any, TypeAlias
 from jwks_tool.core.findings import Finding, Severity, Verdict
 from jwks_tool.core.model import KeySet, KeyState, format_time
 from jwks_tool.core.profiles import get_profile
+from jwks_tool.errors import StoreCorruptError
 from jwks_tool.services.key_service import KeyService
 from jwks_tool.services.rotation import next_action, transition_time
 
@@ -245,5 +246,16 @@ def check_store(
     exists = svc.store_info() is not None
     sets = svc.select_sets(name, env) if exists else []
     whole = store_findings(svc.store.describe(), exists, len(sets), allow_empty=allow_empty)
+    damaged = protection_findings(svc) if exists else ()
     gone = missing_sets(svc.store.read_audit(), sets, name=name, env=env) if exists else ()
-    return check(sets, svc.now(), policy, svc.store.set_size, (*whole, *gone)), whole
+    return check(sets, svc.now(), policy, svc.store.set_size, (*whole, *damaged, *gone)), whole
+
+
+def protection_findings(svc: KeyService) -> tuple[Finding, ...]:
+    """A failing ``store-damaged`` finding when the store's protection record was tampered with (checked without the
+    passphrase: every write would refuse it); none for a store that is fine. The store must exist."""
+    try:
+        svc.verify_protection()
+    except StoreCorruptError as exc:
+        return (Finding(Severity.ERROR, "store-damaged", exc.diagnostics(), svc.store.describe()),)
+    return ()

@@ -114,6 +114,22 @@ def test_token_http_to_loopback_needs_the_flag(run: Run, acme: None, hostile: Ca
     assert len(server.requests) == 1
 
 
+def test_a_grant_to_loopback_never_goes_through_a_proxy(
+    run: Run, acme: None, hostile: Callable[[Behaviour], Hostile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy from the environment would get a plain-http grant in clear: loopback is always reached directly."""
+    proxy = hostile(answer(200, b'{"access_token": "p", "expires_in": 120, "scope": "altinn:x"}'))
+    server = hostile(answer(200, b'{"access_token": "t", "expires_in": 120, "scope": "altinn:x"}'))
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy.url.rsplit("/", 1)[0])
+    result = run("token", "acme", *token_args(server.url, "--allow-http-loopback"))
+    assert result.exit_code == 0, result.stderr
+    assert proxy.requests == []
+    assert len(server.requests) == 1
+
+
 def test_the_loopback_flag_does_not_open_other_hosts(run: Run, acme: None) -> None:
     result = run("token", "acme", *token_args("http://maskinporten.example/token", "--allow-http-loopback"))
     assert result.exit_code == 3

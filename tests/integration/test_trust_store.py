@@ -583,3 +583,25 @@ def test_a_write_sweeps_stale_temp_files_from_every_store_folder(run: Run, made:
         os.chmod(path, 0o600)
     assert run("rotate", "acme").exit_code == 0
     assert [path for path in stale if path.exists()] == []
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("salt", "AAAAAAAAAAAAAAAAAAAAAA"),
+        ("iterations", 2_000_000_000),
+        ("kdf", "PBKDF2-HMAC-SHA1"),
+        ("scheme", "plaintext"),
+    ],
+)
+def test_check_fails_on_an_edited_protection_record(run: Run, made: Path, member: str, value: object) -> None:
+    """check needs no passphrase, but it sees what every write would refuse: a tampered protection record."""
+    data = config(made)
+    data["protection"][member] = value
+    write_config(made, data)
+    result = run("check", "--json")
+    assert result.exit_code == 2, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    assert [f["code"] for f in findings] == ["store-damaged"]
+    assert "protection record" in findings[0]["message"] or "marked plaintext" in findings[0]["message"]
+    assert run("check").stdout.startswith("ERROR: ")

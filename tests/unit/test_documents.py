@@ -235,3 +235,21 @@ def test_markdown_escapes_what_users_wrote(run: Run, story: None, monkeypatch: p
     portal = run("render", "portal", "acme", "--client-id", HOSTILE, "--scope", "<b>x</b>").output
     assert "<script>" not in portal
     assert "<b>" not in portal
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("{{ 1/0 }}", "ZeroDivisionError: division by zero"),
+        ("{{ 1 | join }}", "TypeError: 'int' object is not iterable"),
+    ],
+    ids=["zero-division", "type-error"],
+)
+def test_a_failing_template_is_an_input_error(run: Run, story: None, tmp_path: Path, text: str, problem: str) -> None:
+    """Whatever a user's template does wrong is bad input naming it (exit 3), never an internal error (exit 70)."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "bad.txt.j2").write_text(text + "\n")
+    result = run("render", "bad", "acme", "--template-dir", str(folder))
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr == f"jwks-tool: error: the template bad.txt.j2 failed: {problem}; fix the template\n"

@@ -284,6 +284,8 @@ def _fetch(
     import time
     from urllib.parse import urljoin, urlsplit
 
+    if _is_loopback(urlsplit(url).hostname or ""):  # never through a proxy: it would see a plain-http grant in clear
+        kwargs = {**kwargs, "proxies": dict.fromkeys(("http", "https", "all"), None)}
     response = session.request(
         method, url, allow_redirects=False, stream=True, timeout=timeout, verify=verify, **kwargs
     )
