@@ -23,6 +23,7 @@ from jwks_tool.cli.main import (
 )
 from jwks_tool.core.formats import PublicFormat
 from jwks_tool.core.model import Env, SetRef
+from jwks_tool.core.text import plural
 from jwks_tool.core.timeutil import parse_duration
 from jwks_tool.documents.reports import RenderOptions, ReportDocFormat, render_document, render_report
 from jwks_tool.documents.templates import render_template
@@ -249,7 +250,7 @@ def check(
         for finding in report.findings:
             click.echo(f"{finding.severity.value.upper()}: {finding.where}: {finding.message}")
         checked = len(report.statuses)
-        click.echo(f"{report.verdict.value.upper()}: {checked} key set{'s' if checked != 1 else ''} checked")
+        click.echo(f"{report.verdict.value.upper()}: {plural(checked, 'key set')} checked")
     exit_with(report.verdict)
 
 

@@ -23,7 +23,7 @@ from jwks_tool.core.environments import audience_for, token_url_for
 from jwks_tool.core.findings import Verdict
 from jwks_tool.core.keys import public_jwk
 from jwks_tool.core.reading import read_input
-from jwks_tool.core.text import printable
+from jwks_tool.core.text import plural, printable
 from jwks_tool.core.timeutil import parse_duration
 from jwks_tool.errors import InputError
 from jwks_tool.integrations.azure.secrets import Preset, secret_names
@@ -171,7 +171,12 @@ def token(
     signed = svc.grant(name, env, grant.request(), kid=grant.kid)
     url = token_url or token_url_for(grant.audience or audience_for(env))
     result = request_token(
-        url, signed.token, ca_bundle=azure.ca_bundle, timeout=timeout, allow_http_loopback=allow_http_loopback
+        url,
+        signed.token,
+        ca_bundle=azure.ca_bundle,
+        timeout=timeout,
+        allow_http_loopback=allow_http_loopback,
+        keyset=f"{name} --env {env}",
     )
     expires = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + result.expires_in, UTC)
     if as_json:
@@ -223,7 +228,12 @@ def _admin_token(
     signed = svc.grant(admin_set, env, GrantRequest(admin_client_id, scope))
     url = token_url or token_url_for(audience_for(env))
     return request_token(
-        url, signed.token, ca_bundle=svc.azure.ca_bundle, timeout=30.0, allow_http_loopback=allow_http_loopback
+        url,
+        signed.token,
+        ca_bundle=svc.azure.ca_bundle,
+        timeout=30.0,
+        allow_http_loopback=allow_http_loopback,
+        keyset=f"{admin_set} --env {env}",
     ).access_token
 
 
@@ -296,9 +306,7 @@ def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store:
     if as_json:
         print_json({"client_id": portal.client_id, "registered": kids})
     else:
-        click.echo(
-            f"Registered {len(kids)} key{'s' if len(kids) != 1 else ''} for {portal.client_id}: {', '.join(kids)}"
-        )
+        click.echo(f"Registered {plural(len(kids), 'key')} for {portal.client_id}: {', '.join(kids)}")
 
 
 @portal.command()
@@ -326,7 +334,7 @@ def pull(
         print_json({"client_id": client_id, "registered": [k.get("kid") for k in theirs], **diff.to_dict()})
     else:
         click.echo(
-            f"{client_id} has {len(theirs)} registered key(s): "
+            f"{client_id} has {plural(len(theirs), 'registered key')}: "
             f"{', '.join(printable(k.get('kid')) for k in theirs) or 'none'}"
         )
         for kid in diff.missing:
@@ -414,7 +422,9 @@ def doctor(
             raise InputError("--scope needs --client-id", hint="the client to ask a token for")
 
         url = token_url or token_url_for(audience_for(env))
-        tokens = MaskinportenTokens(url, azure.ca_bundle, allow_http_loopback=allow_http_loopback)
+        tokens = MaskinportenTokens(
+            url, azure.ca_bundle, allow_http_loopback=allow_http_loopback, keyset=f"{name} --env {env}"
+        )
 
     options = DoctorOptions(
         warn=parse_duration(warn),

@@ -353,7 +353,7 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
 
     ours = template_env()
     env = _limited_sandbox(template_dir)
-    for name in ("time", "date", "untrusted", "md"):
+    for name in ("time", "date", "untrusted", "md", "plural", "expiry"):
         env.filters[name] = ours.filters[name]
     try:
         return str(env.get_template(file).render(**context))

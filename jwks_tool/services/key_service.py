@@ -706,7 +706,7 @@ class KeyService:
         keyset = self.get_set(name, env)
         record = self.key_to_use(keyset, kid)
         now = self.now()
-        check_signing_key(record, now, profile=keyset.profile)
+        check_signing_key(record, now, profile=keyset.profile, rotate=f"{keyset.ref.name} --env {keyset.ref.env.value}")
         token, claims = make_grant(self.signer_for(keyset, record), record, request, env=env, now=now)
         return SignedGrant(record, token, claims)
 

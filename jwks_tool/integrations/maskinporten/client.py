@@ -41,8 +41,9 @@ class GrantRequest:
     consumer_org: str | None = None
 
 
-def check_signing_key(record: KeyRecord, now: datetime, *, profile: str) -> None:
-    """Refuse keys Maskinporten would refuse, before anything is signed or sent."""
+def check_signing_key(record: KeyRecord, now: datetime, *, profile: str, rotate: str = "NAME") -> None:
+    """Refuse keys Maskinporten would refuse, before anything is signed or sent. ``rotate``: the set, as the hint's
+    ``jwks-tool rotate`` command names it (``acme --env prod``)."""
     if record.state in (KeyState.RETIRED, KeyState.REVOKED):
         raise ProfileError(
             f"key {record.kid} is {record.state.value}: it is no longer registered",
@@ -50,7 +51,8 @@ def check_signing_key(record: KeyRecord, now: datetime, *, profile: str) -> None
         )
     if record.expires <= now:
         raise ProfileError(
-            f"key {record.kid} expired on {record.expires:%Y-%m-%d}", hint="rotate: jwks-tool rotate NAME"
+            f"key {record.kid} expired on {record.expires:%Y-%m-%d}",
+            hint=f"rotate: jwks-tool rotate {rotate} --all-steps --overlap 0, then register the new key",
         )
     if profile == "maskinporten" and record.alg not in MASKINPORTEN_ALGS:
         raise ProfileError(f"Maskinporten does not take {record.alg} grants", hint="use an RSA key (RS256/384/512)")
@@ -103,11 +105,12 @@ PORTAL_APIS = {
 _EXPLANATIONS = (
     (
         "Unknown key identifier",
-        "the registered set lacks this kid: register it (export NAME --format jwks, or jwks-tool portal push)",
+        "the registered set lacks this kid: register it (jwks-tool export {set} --format jwks, or jwks-tool portal "
+        "push {set} --client-id ID)",
     ),
     (
         "has expired",
-        "the registered key has expired in Maskinporten: rotate (jwks-tool rotate NAME) and register the new key",
+        "the registered key has expired in Maskinporten: rotate (jwks-tool rotate {set}) and register the new key",
     ),
     ("Invalid JWT signature", "the registered key with this kid is a different key: register the set again"),
     ("clock differs", "this machine's clock is off by more than 10 seconds: synchronise it (NTP)"),
@@ -119,11 +122,12 @@ _EXPLANATIONS = (
 )
 
 
-def explain(error: str, description: str) -> str:
-    """What a Maskinporten error means and what to do about it."""
+def explain(error: str, description: str, *, keyset: str = "NAME") -> str:
+    """What a Maskinporten error means and what to do about it; ``keyset`` names the set in the commands it gives
+    (``acme --env prod``)."""
     for needle, advice in _EXPLANATIONS:
         if needle.lower() in description.lower():
-            return advice
+            return advice.replace("{set}", keyset)
     if error == "invalid_scope":
         return "the client lacks a requested scope: add it to the client in the portal"
     return "see Maskinporten's documentation of the /token endpoint"
@@ -350,10 +354,17 @@ def decode_unverified(token: str) -> dict[str, Any]:
 
 
 def request_token(
-    token_url: str, grant: str, *, ca_bundle: str | None, timeout: float, allow_http_loopback: bool = False
+    token_url: str,
+    grant: str,
+    *,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_http_loopback: bool = False,
+    keyset: str = "NAME",
 ) -> TokenResult:
-    """POST the grant; a refusal becomes a RemoteError with Maskinporten's code, message and the fix. The URL must
-    be https (plain http only to this machine with ``allow_http_loopback``); redirects are errors."""
+    """POST the grant; a refusal becomes a RemoteError with Maskinporten's code, message and the fix (its commands
+    name ``keyset``, the set that signed the grant: ``acme --env prod``). The URL must be https (plain http only to
+    this machine with ``allow_http_loopback``); redirects are errors."""
     check_url(token_url, what="the token endpoint", carries="the grant", allow_http_loopback=allow_http_loopback)
     response = exchange(
         "reach the token endpoint",
@@ -370,7 +381,9 @@ def request_token(
     if response.status != 200:
         error = printable(body.get("error", f"HTTP {response.status}"), limit=100)
         description = printable(body.get("error_description", response.reason or ""), limit=300)
-        raise RemoteError(f"Maskinporten refused the grant: {error}: {description}", hint=explain(error, description))
+        raise RemoteError(
+            f"Maskinporten refused the grant: {error}: {description}", hint=explain(error, description, keyset=keyset)
+        )
     token = str(body.get("access_token", ""))
     try:
         expires_in = int(body.get("expires_in", 0))

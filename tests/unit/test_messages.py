@@ -1,0 +1,104 @@
+"""Messages at the command level say the right thing in the right words (issue #14): plurals, expiry, the set a
+hint names, refusals of options that would be ignored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from click.testing import Result
+
+from jwks_tool.core.text import plural
+from jwks_tool.core.timeutil import expiry_phrase
+from tests.conftest import FIXED_NOW
+
+Run = Callable[..., Result]
+
+
+def at(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
+    """Move the service's clock to ``moment``."""
+    monkeypatch.setattr("jwks_tool.services.key_service.utcnow", lambda: moment)
+
+
+def test_plural_and_expiry_phrases() -> None:
+    assert [plural(n, "key set") for n in (0, 1, 2)] == ["0 key sets", "1 key set", "2 key sets"]
+    now = FIXED_NOW
+    phrases = {
+        timedelta(days=3, hours=1): "expires in 3 days",
+        timedelta(days=1, hours=1): "expires in 1 day",
+        timedelta(hours=5): "expires today",
+        timedelta(0): "expired today",
+        timedelta(hours=-5): "expired today",
+        timedelta(days=-1): "expired 1 day ago",
+        timedelta(days=-2, hours=-3): "expired 2 days ago",
+    }
+    assert {left: expiry_phrase(now + left, now) for left in phrases} == phrases
+
+
+def test_status_says_expired_and_today_not_minus_days(
+    run: Run, monkeypatch: pytest.MonkeyPatch, fixed_now: Any
+) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1", "--expires-in", "1d").exit_code == 0
+    at(monkeypatch, FIXED_NOW + timedelta(hours=20))
+    result = run("status")
+    assert "  active k1: 0 days old, expires today (2026-01-16)\n" in result.output
+    assert "  error: k1 (active) expires today\n" in result.output
+    at(monkeypatch, FIXED_NOW + timedelta(days=3))
+    result = run("status")
+    assert "  active k1: 3 days old, expired 2 days ago (2026-01-16)\n" in result.output
+    assert "  error: k1 (active) expired on 2026-01-16\n" in result.output
+    assert "  next: jwks-tool rotate acme --env test --all-steps --overlap 0 now: the active key has expired\n" in (
+        result.output
+    )
+    at(monkeypatch, FIXED_NOW + timedelta(hours=25))
+    assert "  active k1: 1 day old, expired today (2026-01-16)\n" in run("status").output
+
+
+def test_counts_are_in_the_right_number(run: Run, tmp_path: Any, fixed_now: Any) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    assert run("check").output.endswith("OK: 1 key set checked\n")
+    md = run("report", "--format", "md").output
+    assert ", 1 key set, made 2026-01-15 09:30 UTC." in md
+    html = run("report", "--format", "html").output
+    assert " · 1 key set · made " in html
+    assert run("generate", "beta", "--size", "2048").exit_code == 0
+    assert ", 2 key sets, made " in run("report", "--format", "md").output
+
+
+def test_an_expired_key_names_its_set_in_the_grant_hint(
+    run: Run, monkeypatch: pytest.MonkeyPatch, fixed_now: Any
+) -> None:
+    assert (
+        run("generate", "acme", "--env", "prod", "--size", "2048", "--kid", "k1", "--expires-in", "1d").exit_code == 0
+    )
+    at(monkeypatch, FIXED_NOW + timedelta(days=2))
+    result = run("grant", "acme", "--env", "prod", "--client-id", "c", "--scope", "s")
+    assert result.exit_code == 4
+    assert result.stderr == (
+        "jwks-tool: error: key k1 expired on 2026-01-16; rotate: jwks-tool rotate acme --env prod --all-steps "
+        "--overlap 0, then register the new key\n"
+    )
+    assert result.stdout == ""
+
+
+def test_report_sets_only_commands_as_code(run: Run, fixed_now: Any) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    assert run("rotate", "acme").exit_code == 0
+    md = run("report", "--format", "md").output
+    assert (
+        "\nNext: register the set (`jwks-tool export acme --env test --format jwks`), then: "
+        "`jwks-tool rotate acme --env test --promote`\n" in md
+    )
+    html = run("report", "--format", "html").output
+    assert (
+        "<p>Next: register the set (<code>jwks-tool export acme --env test --format jwks</code>), then: "
+        "<code>jwks-tool rotate acme --env test --promote</code></p>" in html
+    )
+    status = json.loads(run("status", "--json").output)["sets"][0]["next_action"]
+    assert status == (  # the one-line form is unchanged for scripts
+        "register the set (jwks-tool export acme --env test --format jwks), then: "
+        "jwks-tool rotate acme --env test --promote"
+    )
