@@ -45,3 +45,17 @@ def test_show_says_a_vault_resident_key_lives_in_key_vault(run: Run, kv: KeyVaul
     shown = run("show", "acme").output
     assert "(it never leaves the vault; disabled there)" in shown  # the retired version
     assert shown.count("in Azure Key Vault: key jwks-acme-test") == 2
+
+
+def test_maskinporten_errors_name_the_set_in_their_hint(run: Run, mp: MaskinportenServer) -> None:
+    assert run("generate", "acme", "--env", "prod", "--size", "2048", "--kid", "k1").exit_code == 0
+    mp.register_client("client-1", ["altinn:x"], {"keys": []})
+    args = ("--client-id", "client-1", "--scope", "altinn:x", "--token-url", mp.token_url, "--ca-bundle", mp.ca_path)
+    result = run("token", "acme", "--env", "prod", "--audience", mp.audience, *args)
+    assert result.exit_code == 10
+    assert result.stderr.startswith("jwks-tool: error: Maskinporten refused the grant: invalid_grant: ")
+    assert result.stderr.endswith(
+        "; the registered set lacks this kid: register it (jwks-tool export acme --env prod --format jwks, or "
+        "jwks-tool portal push acme --env prod --client-id ID)\n"
+    )
+    assert "NAME" not in result.stderr

@@ -102,3 +102,74 @@ def test_report_sets_only_commands_as_code(run: Run, fixed_now: Any) -> None:
         "register the set (jwks-tool export acme --env test --format jwks), then: "
         "jwks-tool rotate acme --env test --promote"
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (("--promote", "--finish"), "--promote and --finish"),
+        (("--finish", "--promote"), "--promote and --finish"),
+        (("--all-steps", "--finish"), "--finish and --all-steps"),
+    ],
+)
+def test_rotate_refuses_two_steps_at_once(run: Run, store_dir: Any, flags: tuple[str, ...], named: str) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    assert run("rotate", "acme").exit_code == 0
+    before = {path: path.read_bytes() for path in store_dir.rglob("*") if path.is_file()}
+    result = run("rotate", "acme", *flags)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        f"Error: {named} are separate steps; run one at a time, in order: `jwks-tool rotate acme --env test "
+        "--promote`, then after the overlap `jwks-tool rotate acme --env test --finish` (or --all-steps alone for "
+        "start, promote and finish)\n"
+    )
+    assert {path: path.read_bytes() for path in store_dir.rglob("*") if path.is_file()} == before  # nothing done
+
+
+def test_rotate_asks_to_register_only_when_the_registered_set_changed(run: Run, tmp_path: Any) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    start = run("rotate", "acme")
+    assert "Register now, the whole set (it replaces the registered one):\n" in start.output
+    again = run("rotate", "acme")  # the next key is waiting already: its registration may still be to do
+    assert "Register now, if not done yet, the whole set (it replaces the registered one):\n" in again.output
+    promote = run("rotate", "acme", "--promote")
+    assert promote.exit_code == 0
+    assert "Register now" not in promote.output
+    assert promote.output.startswith("promote: ")
+    assert "\nThe registered set is unchanged: nothing new to register.\nNext: jwks-tool rotate acme" in promote.output
+    data = json.loads(run("rotate", "acme", "--promote", "--json").output)
+    assert data["register_changed"] is False
+    finish = run("rotate", "acme", "--finish", "--force", "--json")
+    data = json.loads(finish.output)
+    assert (data["register_changed"], data["delete_kids"]) == (True, ["k1"])
+    out = tmp_path / "set.json"
+    assert run("rotate", "acme", "--finish", "--out", str(out)).output.startswith(
+        "finish: nothing to finish: no retiring key\nThe registered set is unchanged: nothing new to register.\n"
+        f"Wrote the registered set to {out}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("--crv", "P-384"),
+            "--crv P-384 is for EC keys, and this is an RSA key (--kty RSA is the default); drop --crv, or add "
+            "--kty EC (EC keys need --profile generic)",
+        ),
+        (
+            ("--kty", "RSA", "--crv", "P-256", "--profile", "generic"),
+            "--crv P-256 is for EC keys, and this is an RSA key (--kty RSA is the default); drop --crv, or add "
+            "--kty EC (EC keys need --profile generic)",
+        ),
+        (
+            ("--kty", "EC", "--size", "4096", "--profile", "generic"),
+            "--size 4096 is for RSA keys; an EC key's size is its curve's; drop --size, or use --crv",
+        ),
+    ],
+)
+def test_generate_refuses_options_it_would_ignore(run: Run, store_dir: Any, args: tuple[str, ...], line: str) -> None:
+    result = run("generate", "acme", *args)
+    assert (result.exit_code, result.stderr, result.stdout) == (3, f"jwks-tool: error: {line}\n", "")
+    assert not store_dir.exists()
+    assert run("generate", "acme", "--kty", "EC", "--crv", "P-384", "--profile", "generic").exit_code == 0
