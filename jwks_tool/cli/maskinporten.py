@@ -31,6 +31,7 @@ from jwks_tool.integrations.maskinporten.client import (
     PORTAL_APIS,
     GrantRequest,
     PortalClient,
+    check_org_number,
     diff_registered,
     request_token,
 )
@@ -56,6 +57,12 @@ def _one_line(_ctx: click.Context, param: click.Parameter, value: str | None) ->
             hint="give it without newlines or control characters",
         )
     return value
+
+
+def _org_number(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--consumer-org: a Norwegian organisation number (nine digits, the last a modulus-11 check digit), checked
+    before the store is opened."""
+    return None if value is None else check_org_number(value)
 
 
 class GrantOptions(NamedTuple):
@@ -87,7 +94,12 @@ grant_options = option_group(
     click.option("--audience", help="aud [default: the environment's Maskinporten identifier]."),
     click.option("--lifetime", default="120s", show_default=True, help="exp - iat: 120s, 2m or 60 (at most 120 s)."),
     click.option("--resource", help="The resource claim (the target API), if the API asks for one."),
-    click.option("--consumer-org", help="consumer_org: act for this organisation (delegation)."),
+    click.option(
+        "--consumer-org",
+        metavar="ORGNR",
+        callback=_org_number,
+        help="consumer_org: act for this organisation (delegation): its nine-digit organisation number.",
+    ),
 )
 """The grant's claims and key, passed to the command as ``grant`` (:class:`GrantOptions`)."""
 

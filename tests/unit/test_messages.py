@@ -173,3 +173,54 @@ def test_generate_refuses_options_it_would_ignore(run: Run, store_dir: Any, args
     assert (result.exit_code, result.stderr, result.stdout) == (3, f"jwks-tool: error: {line}\n", "")
     assert not store_dir.exists()
     assert run("generate", "acme", "--kty", "EC", "--crv", "P-384", "--profile", "generic").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "problem", "hint"),
+    [
+        ("12", "", "give the nine digits of the Norwegian organisation number (orgnr), without spaces or prefix"),
+        (
+            "0192:974760673",
+            "",
+            "give the nine digits of the Norwegian organisation number (orgnr), without spaces or prefix",
+        ),
+        (
+            "97476067３",
+            "",
+            "give the nine digits of the Norwegian organisation number (orgnr), without spaces or prefix",
+        ),
+        (
+            "974760672",
+            ": its check digit is wrong",
+            "check the number in Enhetsregisteret (brreg.no); a typo changes the check digit",
+        ),
+        (
+            "400000000",  # remainder 1: no check digit makes it a valid number
+            ": its check digit is wrong",
+            "check the number in Enhetsregisteret (brreg.no); a typo changes the check digit",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["grant", "token"])
+def test_consumer_org_must_be_an_organisation_number(
+    run: Run, monkeypatch: pytest.MonkeyPatch, command: str, value: str, problem: str, hint: str
+) -> None:
+    monkeypatch.delenv("JWKS_TOOL_PASSPHRASE")  # refused before the store is opened or a passphrase is asked
+    result = run(command, "acme", "--client-id", "c", "--scope", "s", "--consumer-org", value)
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert (
+        result.stderr == f"jwks-tool: error: --consumer-org {value!r} is not an organisation number{problem}; {hint}\n"
+    )
+
+
+def test_a_valid_consumer_org_is_signed_into_the_grant(run: Run) -> None:
+    import base64
+
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    for orgnr in ("974760673", "991825827"):  # Brønnøysundregistrene, Digdir
+        result = run("grant", "acme", "--client-id", "c", "--scope", "s", "--consumer-org", orgnr, "--json")
+        assert result.exit_code == 0, result.stderr
+        token = json.loads(result.output)["grant"]
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert claims["consumer_org"] == orgnr

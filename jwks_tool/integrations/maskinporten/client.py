@@ -58,9 +58,36 @@ def check_signing_key(record: KeyRecord, now: datetime, *, profile: str, rotate:
         raise ProfileError(f"Maskinporten does not take {record.alg} grants", hint="use an RSA key (RS256/384/512)")
 
 
+ORG_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+"""Brønnøysundregistrene's weights for the modulus-11 check digit (the ninth) of an organisation number."""
+
+
+def check_org_number(value: str, *, option: str = "--consumer-org") -> str:
+    """``value`` if it is a Norwegian organisation number: nine digits whose last is the modulus-11 check digit of
+    the first eight (weights 3 2 7 6 5 4 3 2; remainder 0 gives 0, remainder 1 no valid number), else InputError.
+
+    >>> check_org_number("974760673")
+    '974760673'
+    """
+    shown = printable(repr(value), limit=40)
+    if not (len(value) == 9 and value.isascii() and value.isdigit()):
+        raise InputError(
+            f"{option} {shown} is not an organisation number",
+            hint="give the nine digits of the Norwegian organisation number (orgnr), without spaces or prefix",
+        )
+    remainder = sum(int(digit) * weight for digit, weight in zip(value, ORG_NUMBER_WEIGHTS, strict=False)) % 11
+    expected = 0 if remainder == 0 else 11 - remainder
+    if expected == 10 or int(value[8]) != expected:
+        raise InputError(
+            f"{option} {shown} is not an organisation number: its check digit is wrong",
+            hint="check the number in Enhetsregisteret (brreg.no); a typo changes the check digit",
+        )
+    return value
+
+
 def grant_claims(request: GrantRequest, *, env: str, now: datetime) -> dict[str, Any]:
     """The grant's claims (aud, iss, scope, iat, exp, jti, ...); InputError for an empty client id or scope, or a
-    lifetime outside 1-120 seconds."""
+    lifetime outside 1-120 seconds, or a ``consumer_org`` that is not an organisation number."""
     if not request.client_id.strip():
         raise InputError("the client id is empty", hint="pass --client-id from the portal")
     scope = " ".join(request.scope.split())
@@ -82,8 +109,8 @@ def grant_claims(request: GrantRequest, *, env: str, now: datetime) -> dict[str,
     }
     if request.resource:
         claims["resource"] = request.resource
-    if request.consumer_org:
-        claims["consumer_org"] = request.consumer_org
+    if request.consumer_org is not None:
+        claims["consumer_org"] = check_org_number(request.consumer_org)
     return claims
 
 
