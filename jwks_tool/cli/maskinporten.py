@@ -14,6 +14,7 @@ from jwks_tool.cli.main import (
     exit_with,
     json_option,
     make_service,
+    maskinporten_azure_options,
     option_group,
     print_json,
     set_options,
@@ -155,7 +156,7 @@ def grant(name: str, env: str, grant: GrantOptions, azure: AzureOptions, store: 
     help="Seconds for the whole call to Maskinporten (more than 0, at most 600).",
 )
 @loopback_option
-@azure_options
+@maskinporten_azure_options
 @store_options
 @json_option
 def token(
@@ -173,8 +174,8 @@ def token(
     """Ask Maskinporten for an access token with a grant from set NAME: proves the key is registered and works.
 
     On success it prints the token's claims and expiry (the token itself only with --show-token); on failure
-    Maskinporten's error code and message, and what to do about it. TLS is always verified (--ca-bundle adds a CA);
-    HTTPS_PROXY and NO_PROXY are honoured.
+    Maskinporten's error code and message, and what to do about it. TLS is always verified: against the system's
+    CAs, or only against those in --ca-bundle. HTTPS_PROXY and NO_PROXY are honoured.
     """
     import json
     from datetime import UTC, datetime
@@ -223,6 +224,7 @@ def _admin_token(
     admin_client_id: str | None,
     token_url: str | None,
     allow_http_loopback: bool = False,
+    ca_bundle: str | None = None,
 ) -> str:
     import os
 
@@ -242,7 +244,7 @@ def _admin_token(
     return request_token(
         url,
         signed.token,
-        ca_bundle=svc.azure.ca_bundle,
+        ca_bundle=ca_bundle,
         timeout=30.0,
         allow_http_loopback=allow_http_loopback,
         keyset=f"{admin_set} --env {env}",
@@ -259,8 +261,10 @@ class PortalOptions(NamedTuple):
     token_url: str | None
     allow_http_loopback: bool
 
-    def client(self, svc: KeyService, env: str, scope: str) -> PortalClient:
-        """The self-service API's client, signed in with an admin token for ``scope``."""
+    def client(self, svc: KeyService, env: str, scope: str, *, ca_bundle: str | None = None) -> PortalClient:
+        """The self-service API's client, signed in with an admin token for ``scope``; TLS to Maskinporten is
+        verified with ``ca_bundle`` (default: --ca-bundle, else the system's CAs)."""
+        ca_bundle = ca_bundle or svc.azure.ca_bundle
         admin = _admin_token(
             svc,
             env,
@@ -269,11 +273,12 @@ class PortalOptions(NamedTuple):
             admin_client_id=self.admin_client_id,
             token_url=self.token_url,
             allow_http_loopback=self.allow_http_loopback,
+            ca_bundle=ca_bundle,
         )
         return PortalClient(
             self.api_url or PORTAL_APIS[env],
             admin,
-            ca_bundle=svc.azure.ca_bundle,
+            ca_bundle=ca_bundle,
             allow_http_loopback=self.allow_http_loopback,
         )
 
@@ -305,7 +310,7 @@ def portal() -> None:
 @click.argument("name")
 @set_options
 @portal_options
-@azure_options
+@maskinporten_azure_options
 @store_options
 @json_option
 def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store: StoreOptions, as_json: bool) -> None:
@@ -326,7 +331,7 @@ def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store:
 @set_options
 @portal_options
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION", help="Flag keys expiring this soon.")
-@azure_options
+@maskinporten_azure_options
 @store_options
 @json_option
 def pull(
@@ -378,7 +383,21 @@ def pull(
 @click.option("--secret-name", help="The Key Vault secret to compare [the preset's].")
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION")
 @click.option("--fail", default="14d", show_default=True, metavar="DURATION")
-@azure_options
+@maskinporten_azure_options
+@click.option(
+    "--vault-ca-bundle",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="A PEM file of CA certificates used INSTEAD of the system's to verify TLS to Key Vault only "
+    "[default: --ca-bundle].",
+)
+@click.option(
+    "--maskinporten-ca-bundle",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="A PEM file of CA certificates used INSTEAD of the system's to verify TLS to Maskinporten only (the "
+    "token endpoint and the self-service API) [default: --ca-bundle].",
+)
 @store_options
 @json_option
 def doctor(
@@ -398,6 +417,8 @@ def doctor(
     warn: str,
     fail: str,
     azure: AzureOptions,
+    vault_ca_bundle: str | None,
+    maskinporten_ca_bundle: str | None,
     store: StoreOptions,
     as_json: bool,
 ) -> None:
@@ -406,7 +427,14 @@ def doctor(
     Active key present; its public JWK passes the profile; expiry far enough; the registered set (--registered
     FILE, or the self-service API with --api-url) holds its kid; the Key Vault secret (--vault) decodes to it; a
     grant made now verifies with the published key; and with --client-id and --scope, Maskinporten issues a token.
+
+    Where Key Vault and Maskinporten are verified with different CAs (test servers, private endpoints), give each
+    its own: --vault-ca-bundle and --maskinporten-ca-bundle (each defaults to --ca-bundle).
     """
+    import dataclasses
+
+    mp_ca_bundle = maskinporten_ca_bundle or azure.ca_bundle
+    azure = dataclasses.replace(azure, ca_bundle=vault_ca_bundle or azure.ca_bundle)
     svc = make_service(store, azure)
     svc.get_set(name, env)  # a missing set is said before anything is read or asked
     registered: list[dict[str, Any]] | None = None
@@ -420,7 +448,7 @@ def doctor(
             raise InputError("--api-url needs --client-id", hint="the client whose registered keys to read")
         PortalClient(api_url, "", allow_http_loopback=allow_http_loopback)  # refuses a bad URL before signing in
         portal = PortalOptions(client_id, api_url, admin_set, admin_client_id, token_url, allow_http_loopback)
-        registered = portal.client(svc, env, "idporten:dcr.read").get_jwks(client_id)
+        registered = portal.client(svc, env, "idporten:dcr.read", ca_bundle=mp_ca_bundle).get_jwks(client_id)
         source = f"Maskinporten's registration of {client_id}"
 
     secrets = None
@@ -435,7 +463,7 @@ def doctor(
 
         url = token_url or token_url_for(audience_for(env))
         tokens = MaskinportenTokens(
-            url, azure.ca_bundle, allow_http_loopback=allow_http_loopback, keyset=f"{name} --env {env}"
+            url, mp_ca_bundle, allow_http_loopback=allow_http_loopback, keyset=f"{name} --env {env}"
         )
 
     options = DoctorOptions(

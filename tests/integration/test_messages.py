@@ -59,3 +59,51 @@ def test_maskinporten_errors_name_the_set_in_their_hint(run: Run, mp: Maskinport
         "jwks-tool portal push acme --env prod --client-id ID)\n"
     )
     assert "NAME" not in result.stderr
+
+
+def test_doctor_takes_a_ca_bundle_per_service(
+    run: Run, kv: KeyVaultServer, mp: MaskinportenServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two test servers each have their own throw-away CA: one bundle alone cannot verify both."""
+    assert Path(kv.ca_path).read_text() != Path(mp.ca_path).read_text()
+    assert kv.identity_env()["REQUESTS_CA_BUNDLE"] == kv.ca_path  # the managed identity endpoint's (Key Vault's) CA
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    jwks = json.loads(run("export", "acme", "--format", "jwks").output)
+    mp.register_client("client-1", ["altinn:x"], jwks)
+    mp.register_client("admin", ["idporten:dcr.read"])
+    monkeypatch.setenv("JWKS_TOOL_PORTAL_TOKEN", mp.issue_access_token("admin"))
+    push = ("--credential", "managed-identity", "--ca-bundle", kv.ca_path)
+    assert run("keyvault", "push", "acme", "--vault", kv.url, "--for", "apiclient", *push).exit_code == 0
+    args = ["--vault", kv.url, "--client-id", "client-1", "--scope", "altinn:x", "--token-url", mp.token_url]
+    args += ["--api-url", mp.api_url, "--credential", "managed-identity", "--json"]
+
+    def checks(*extra: str) -> tuple[int, dict[str, str]]:
+        result = run("doctor", "acme", *args, *extra)
+        return result.exit_code, {c["check"]: c["outcome"] for c in json.loads(result.stdout)["checks"]}
+
+    per_service = ("--vault-ca-bundle", kv.ca_path, "--maskinporten-ca-bundle", mp.ca_path)
+    assert checks(*per_service) == (
+        0,
+        {
+            "active-key": "ok",
+            "lint": "ok",
+            "expiry": "ok",
+            "registered": "ok",
+            "keyvault": "ok",
+            "grant": "ok",
+            "token": "ok",
+        },
+    )
+    # --ca-bundle is used instead of the system's CAs, for both services: Key Vault's CA alone fails Maskinporten
+    result = run("doctor", "acme", *args, "--ca-bundle", kv.ca_path)
+    assert result.exit_code == 10
+    assert result.stderr == (
+        f"jwks-tool: error: cannot GET {mp.api_url}clients/client-1/jwks: TLS verification failed; for a private CA, "
+        "pass --ca-bundle FILE holding the CA that signed this server's certificate (it is used instead of the "
+        "system's CAs)\n"
+    )
+    # each per-service bundle falls back to --ca-bundle
+    assert checks("--ca-bundle", kv.ca_path, "--maskinporten-ca-bundle", mp.ca_path)[0] == 0
+    assert checks("--ca-bundle", mp.ca_path, "--vault-ca-bundle", kv.ca_path)[0] == 0
+    code, outcome = checks("--ca-bundle", mp.ca_path)
+    assert (code, outcome["keyvault"]) == (2, "fail")

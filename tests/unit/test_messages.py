@@ -224,3 +224,29 @@ def test_a_valid_consumer_org_is_signed_into_the_grant(run: Run) -> None:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         assert claims["consumer_org"] == orgnr
+
+
+@pytest.mark.parametrize(
+    ("command", "services"),
+    [
+        (("token",), "Key Vault and to Maskinporten (the token endpoint and the self-service API)"),
+        (("portal", "push"), "Key Vault and to Maskinporten (the token endpoint and the self-service API)"),
+        (("portal", "pull"), "Key Vault and to Maskinporten (the token endpoint and the self-service API)"),
+        (("doctor",), "Key Vault and to Maskinporten (the token endpoint and the self-service API)"),
+        (("grant",), "Key Vault"),
+        (("keyvault", "push"), "Key Vault"),
+    ],
+)
+def test_ca_bundle_help_says_it_replaces_the_system_cas(run: Run, command: tuple[str, ...], services: str) -> None:
+    text = " ".join(run(*command, "--help").output.split())
+    assert (
+        "--ca-bundle FILE A PEM file of CA certificates used INSTEAD of the system's (and REQUESTS_CA_BUNDLE) to "
+        f"verify TLS to {services} [default: the system's CAs]." in text
+    )
+    assert "for TLS to the vault" not in text and "adds a CA" not in text
+    if command == ("doctor",):
+        assert (
+            "--vault-ca-bundle FILE A PEM file of CA certificates used INSTEAD of the system's to verify TLS to "
+            in (text)
+        )
+        assert "--maskinporten-ca-bundle FILE" in text

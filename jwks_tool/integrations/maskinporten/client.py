@@ -231,7 +231,11 @@ def _http(doing: str, func: Any) -> Any:
     try:
         return func()
     except requests.exceptions.SSLError as exc:
-        raise RemoteError(f"cannot {doing}: TLS verification failed", hint="pass --ca-bundle for a private CA") from exc
+        raise RemoteError(
+            f"cannot {doing}: TLS verification failed",
+            hint="for a private CA, pass --ca-bundle FILE holding the CA that signed this server's certificate (it "
+            "is used instead of the system's CAs)",
+        ) from exc
     except requests.exceptions.Timeout as exc:
         raise RemoteError(
             f"cannot {doing}: no answer in time", hint="check the network or proxy, or raise --timeout"
