@@ -3,6 +3,7 @@ hint names, refusals of options that would be ignored."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -251,3 +252,55 @@ def test_ca_bundle_help_says_it_replaces_the_system_cas(run: Run, command: tuple
             in (text)
         )
         assert "--maskinporten-ca-bundle FILE" in text
+
+
+def test_timeline_axis_labels_never_overlap_whatever_the_span(run: Run, store_dir: Any, fixed_now: Any) -> None:
+    from jwks_tool.documents.reports import MIN_TICK_SPACING, timeline
+    from jwks_tool.stores import open_store
+
+    spans = {}
+    for days, label in ((90, "2026-01"), (400, "2026-01"), (3650, "2026"), (36500, "2040"), (365000, "2400")):
+        name = f"s{days}"
+        generic = ("--profile", "generic", "--expires-in", f"{days}d")
+        assert run("generate", name, "--kty", "EC", *generic).exit_code == 0
+        sets = [s for s in open_store(str(store_dir)).read_sets() if s.ref.name == name]
+        picture = timeline(sets, FIXED_NOW)
+        xs = [x for x, _label in picture.ticks]
+        labels = [text for _x, text in picture.ticks]
+        assert len(xs) >= 2, (days, labels)
+        assert min(b - a for a, b in itertools.pairwise(xs)) >= MIN_TICK_SPACING, (days, labels)
+        assert label in labels, (days, labels)
+        assert len(set(labels)) == len(labels)
+        spans[days] = labels
+    assert spans[90][:3] == ["2026-01", "2026-02", "2026-03"]  # months while they fit
+    assert spans[3650][:3] == ["2026", "2028", "2030"]  # years for a decade (every other: ten would be too close)
+    assert all(int(year) % 20 == 0 for year in spans[36500])  # a century: every 20 years (not 200 monthly labels)
+    assert all(int(year) % 200 == 0 for year in spans[365000])  # a millennium: centuries
+
+
+def test_timeline_bars_of_retired_and_revoked_keys_end_when_they_left_use(
+    run: Run, store_dir: Any, monkeypatch: pytest.MonkeyPatch, fixed_now: Any
+) -> None:
+    from jwks_tool.documents.reports import timeline
+    from jwks_tool.stores import open_store
+
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    at(monkeypatch, FIXED_NOW + timedelta(days=60))
+    assert run("rotate", "acme", "--all-steps", "--overlap", "0").exit_code == 0  # k1 retired after 60 days
+    assert run("generate", "beta", "--size", "2048", "--kid", "b1").exit_code == 0
+    assert run("revoke", "beta", "--kid", "b1", "--reason", "leaked").exit_code == 0  # b1 revoked at once
+    sets = list(open_store(str(store_dir)).read_sets())
+    picture = timeline(sets, FIXED_NOW + timedelta(days=60))
+    bars = {bar.kid: bar for bar in picture.bars}
+    k1, b1 = bars["k1"], bars["b1"]
+    full = k1.width + k1.rest_width  # created to expiry: 365 days
+    assert k1.ended == FIXED_NOW + timedelta(days=60)
+    assert k1.width == pytest.approx(full * 60 / 365, abs=0.2)
+    assert k1.rest_width > 0
+    assert b1.width == 2.0  # revoked the day it was made: the narrowest bar
+    assert b1.rest_width > 0
+    active = next(bar for bar in picture.bars if bar.state == "active")
+    assert (active.ended, active.rest_width) == (None, 0.0)  # a key in use runs to its expiry
+    html = run("report", "--format", "html").output
+    assert '<rect class="rest" data-kid="k1"' in html
+    assert "k1: retired, 2026-01-15 to 2027-01-15 (retired 2026-03-16)" in html
