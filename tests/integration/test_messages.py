@@ -42,9 +42,9 @@ def test_show_says_a_vault_resident_key_lives_in_key_vault(run: Run, kv: KeyVaul
     )
     assert "not kept" not in shown.output
     assert run("rotate", "acme", "--all-steps", "--overlap", "0", *azure(kv)).exit_code == 0
-    shown = run("show", "acme").output
-    assert "(it never leaves the vault; disabled there)" in shown  # the retired version
-    assert shown.count("in Azure Key Vault: key jwks-acme-test") == 2
+    text = run("show", "acme").output
+    assert "(it never leaves the vault; disabled there)" in text  # the retired version
+    assert text.count("in Azure Key Vault: key jwks-acme-test") == 2
 
 
 def test_maskinporten_errors_name_the_set_in_their_hint(run: Run, mp: MaskinportenServer) -> None:
