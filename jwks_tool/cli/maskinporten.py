@@ -14,6 +14,7 @@ from jwks_tool.cli.main import (
     exit_with,
     json_option,
     make_service,
+    maskinporten_azure_options,
     option_group,
     print_json,
     set_options,
@@ -23,7 +24,7 @@ from jwks_tool.core.environments import audience_for, token_url_for
 from jwks_tool.core.findings import Verdict
 from jwks_tool.core.keys import public_jwk
 from jwks_tool.core.reading import read_input
-from jwks_tool.core.text import printable
+from jwks_tool.core.text import plural, printable
 from jwks_tool.core.timeutil import parse_duration
 from jwks_tool.errors import InputError
 from jwks_tool.integrations.azure.secrets import Preset, secret_names
@@ -31,6 +32,7 @@ from jwks_tool.integrations.maskinporten.client import (
     PORTAL_APIS,
     GrantRequest,
     PortalClient,
+    check_org_number,
     diff_registered,
     request_token,
 )
@@ -56,6 +58,12 @@ def _one_line(_ctx: click.Context, param: click.Parameter, value: str | None) ->
             hint="give it without newlines or control characters",
         )
     return value
+
+
+def _org_number(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--consumer-org: a Norwegian organisation number (nine digits, the last a modulus-11 check digit), checked
+    before the store is opened."""
+    return None if value is None else check_org_number(value)
 
 
 class GrantOptions(NamedTuple):
@@ -87,7 +95,12 @@ grant_options = option_group(
     click.option("--audience", help="aud [default: the environment's Maskinporten identifier]."),
     click.option("--lifetime", default="120s", show_default=True, help="exp - iat: 120s, 2m or 60 (at most 120 s)."),
     click.option("--resource", help="The resource claim (the target API), if the API asks for one."),
-    click.option("--consumer-org", help="consumer_org: act for this organisation (delegation)."),
+    click.option(
+        "--consumer-org",
+        metavar="ORGNR",
+        callback=_org_number,
+        help="consumer_org: act for this organisation (delegation): its nine-digit organisation number.",
+    ),
 )
 """The grant's claims and key, passed to the command as ``grant`` (:class:`GrantOptions`)."""
 
@@ -143,7 +156,7 @@ def grant(name: str, env: str, grant: GrantOptions, azure: AzureOptions, store: 
     help="Seconds for the whole call to Maskinporten (more than 0, at most 600).",
 )
 @loopback_option
-@azure_options
+@maskinporten_azure_options
 @store_options
 @json_option
 def token(
@@ -161,8 +174,8 @@ def token(
     """Ask Maskinporten for an access token with a grant from set NAME: proves the key is registered and works.
 
     On success it prints the token's claims and expiry (the token itself only with --show-token); on failure
-    Maskinporten's error code and message, and what to do about it. TLS is always verified (--ca-bundle adds a CA);
-    HTTPS_PROXY and NO_PROXY are honoured.
+    Maskinporten's error code and message, and what to do about it. TLS is always verified: against the system's
+    CAs, or only against those in --ca-bundle. HTTPS_PROXY and NO_PROXY are honoured.
     """
     import json
     from datetime import UTC, datetime
@@ -171,7 +184,12 @@ def token(
     signed = svc.grant(name, env, grant.request(), kid=grant.kid)
     url = token_url or token_url_for(grant.audience or audience_for(env))
     result = request_token(
-        url, signed.token, ca_bundle=azure.ca_bundle, timeout=timeout, allow_http_loopback=allow_http_loopback
+        url,
+        signed.token,
+        ca_bundle=azure.ca_bundle,
+        timeout=timeout,
+        allow_http_loopback=allow_http_loopback,
+        keyset=f"{name} --env {env}",
     )
     expires = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + result.expires_in, UTC)
     if as_json:
@@ -206,6 +224,7 @@ def _admin_token(
     admin_client_id: str | None,
     token_url: str | None,
     allow_http_loopback: bool = False,
+    ca_bundle: str | None = None,
 ) -> str:
     import os
 
@@ -223,7 +242,12 @@ def _admin_token(
     signed = svc.grant(admin_set, env, GrantRequest(admin_client_id, scope))
     url = token_url or token_url_for(audience_for(env))
     return request_token(
-        url, signed.token, ca_bundle=svc.azure.ca_bundle, timeout=30.0, allow_http_loopback=allow_http_loopback
+        url,
+        signed.token,
+        ca_bundle=ca_bundle,
+        timeout=30.0,
+        allow_http_loopback=allow_http_loopback,
+        keyset=f"{admin_set} --env {env}",
     ).access_token
 
 
@@ -237,8 +261,10 @@ class PortalOptions(NamedTuple):
     token_url: str | None
     allow_http_loopback: bool
 
-    def client(self, svc: KeyService, env: str, scope: str) -> PortalClient:
-        """The self-service API's client, signed in with an admin token for ``scope``."""
+    def client(self, svc: KeyService, env: str, scope: str, *, ca_bundle: str | None = None) -> PortalClient:
+        """The self-service API's client, signed in with an admin token for ``scope``; TLS to Maskinporten is
+        verified with ``ca_bundle`` (default: --ca-bundle, else the system's CAs)."""
+        ca_bundle = ca_bundle or svc.azure.ca_bundle
         admin = _admin_token(
             svc,
             env,
@@ -247,11 +273,12 @@ class PortalOptions(NamedTuple):
             admin_client_id=self.admin_client_id,
             token_url=self.token_url,
             allow_http_loopback=self.allow_http_loopback,
+            ca_bundle=ca_bundle,
         )
         return PortalClient(
             self.api_url or PORTAL_APIS[env],
             admin,
-            ca_bundle=svc.azure.ca_bundle,
+            ca_bundle=ca_bundle,
             allow_http_loopback=self.allow_http_loopback,
         )
 
@@ -283,7 +310,7 @@ def portal() -> None:
 @click.argument("name")
 @set_options
 @portal_options
-@azure_options
+@maskinporten_azure_options
 @store_options
 @json_option
 def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store: StoreOptions, as_json: bool) -> None:
@@ -296,9 +323,7 @@ def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store:
     if as_json:
         print_json({"client_id": portal.client_id, "registered": kids})
     else:
-        click.echo(
-            f"Registered {len(kids)} key{'s' if len(kids) != 1 else ''} for {portal.client_id}: {', '.join(kids)}"
-        )
+        click.echo(f"Registered {plural(len(kids), 'key')} for {portal.client_id}: {', '.join(kids)}")
 
 
 @portal.command()
@@ -306,7 +331,7 @@ def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store:
 @set_options
 @portal_options
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION", help="Flag keys expiring this soon.")
-@azure_options
+@maskinporten_azure_options
 @store_options
 @json_option
 def pull(
@@ -326,7 +351,7 @@ def pull(
         print_json({"client_id": client_id, "registered": [k.get("kid") for k in theirs], **diff.to_dict()})
     else:
         click.echo(
-            f"{client_id} has {len(theirs)} registered key(s): "
+            f"{client_id} has {plural(len(theirs), 'registered key')}: "
             f"{', '.join(printable(k.get('kid')) for k in theirs) or 'none'}"
         )
         for kid in diff.missing:
@@ -358,7 +383,21 @@ def pull(
 @click.option("--secret-name", help="The Key Vault secret to compare [the preset's].")
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION")
 @click.option("--fail", default="14d", show_default=True, metavar="DURATION")
-@azure_options
+@maskinporten_azure_options
+@click.option(
+    "--vault-ca-bundle",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="A PEM file of CA certificates used INSTEAD of the system's to verify TLS to Key Vault only "
+    "[default: --ca-bundle].",
+)
+@click.option(
+    "--maskinporten-ca-bundle",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="A PEM file of CA certificates used INSTEAD of the system's to verify TLS to Maskinporten only (the "
+    "token endpoint and the self-service API) [default: --ca-bundle].",
+)
 @store_options
 @json_option
 def doctor(
@@ -378,6 +417,8 @@ def doctor(
     warn: str,
     fail: str,
     azure: AzureOptions,
+    vault_ca_bundle: str | None,
+    maskinporten_ca_bundle: str | None,
     store: StoreOptions,
     as_json: bool,
 ) -> None:
@@ -386,7 +427,14 @@ def doctor(
     Active key present; its public JWK passes the profile; expiry far enough; the registered set (--registered
     FILE, or the self-service API with --api-url) holds its kid; the Key Vault secret (--vault) decodes to it; a
     grant made now verifies with the published key; and with --client-id and --scope, Maskinporten issues a token.
+
+    Where Key Vault and Maskinporten are verified with different CAs (test servers, private endpoints), give each
+    its own: --vault-ca-bundle and --maskinporten-ca-bundle (each defaults to --ca-bundle).
     """
+    import dataclasses
+
+    mp_ca_bundle = maskinporten_ca_bundle or azure.ca_bundle
+    azure = dataclasses.replace(azure, ca_bundle=vault_ca_bundle or azure.ca_bundle)
     svc = make_service(store, azure)
     svc.get_set(name, env)  # a missing set is said before anything is read or asked
     registered: list[dict[str, Any]] | None = None
@@ -400,7 +448,7 @@ def doctor(
             raise InputError("--api-url needs --client-id", hint="the client whose registered keys to read")
         PortalClient(api_url, "", allow_http_loopback=allow_http_loopback)  # refuses a bad URL before signing in
         portal = PortalOptions(client_id, api_url, admin_set, admin_client_id, token_url, allow_http_loopback)
-        registered = portal.client(svc, env, "idporten:dcr.read").get_jwks(client_id)
+        registered = portal.client(svc, env, "idporten:dcr.read", ca_bundle=mp_ca_bundle).get_jwks(client_id)
         source = f"Maskinporten's registration of {client_id}"
 
     secrets = None
@@ -414,7 +462,9 @@ def doctor(
             raise InputError("--scope needs --client-id", hint="the client to ask a token for")
 
         url = token_url or token_url_for(audience_for(env))
-        tokens = MaskinportenTokens(url, azure.ca_bundle, allow_http_loopback=allow_http_loopback)
+        tokens = MaskinportenTokens(
+            url, mp_ca_bundle, allow_http_loopback=allow_http_loopback, keyset=f"{name} --env {env}"
+        )
 
     options = DoctorOptions(
         warn=parse_duration(warn),
