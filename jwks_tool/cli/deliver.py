@@ -85,7 +85,9 @@ def deliver(
     store: StoreOptions,
     as_json: bool,
 ) -> None:
-    """Write the active key of set NAME where its consumer reads it, in the consumer's names and format.
+    """Write set NAME's key where its consumer reads it: a Kubernetes Secret, a .env file, a folder, Key Vault.
+
+    The active key (or --kid), in the names and format of the consumer (--for).
 
     \b
     --to kubernetes  a v1 Secret manifest (stringData) on stdout or --out FILE, for kubectl apply -f -
