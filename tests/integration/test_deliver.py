@@ -377,7 +377,22 @@ def test_keyvault_push_for_nais_checks_names_before_anything_is_sent(
     assert "'prod_MASKINPORTEN-CLIENT-ID'" in result.stderr
     assert result.stderr.count("\n") == 1
     assert kv.secret_names() == []
-    assert not [r for r in kv.requests if r.method == "PUT"]
+    assert kv.requests == []  # refused before signing in or sending anything
+
+
+def test_deliver_to_keyvault_is_keyvault_push(run: Run, acme: dict[str, Any], kv: KeyVaultServer) -> None:
+    args = ["--vault", kv.url, "--credential", "managed-identity", "--ca-bundle", kv.ca_path, "--client-id", CLIENT]
+    delivered = run("deliver", "acme", "--to", "keyvault", "--for", "apiclient", *args)
+    assert delivered.exit_code == 0, delivered.stderr
+    assert delivered.output.splitlines() == [
+        f"created           MaskinportenSettings--ClientId  kid {acme['kid']}",
+        f"created           MaskinportenSettings--EncodedJwk  kid {acme['kid']}",
+    ]
+    pushed = run("keyvault", "push", "acme", "--for", "apiclient", *args)
+    assert pushed.output.splitlines() == [
+        f"unchanged         MaskinportenSettings--ClientId  {CLIENT}",
+        f"unchanged         MaskinportenSettings--EncodedJwk  kid {acme['kid']}",
+    ]
 
 
 def test_keyvault_push_for_nais_writes_every_variable_and_re_push_writes_nothing(
