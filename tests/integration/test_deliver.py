@@ -556,3 +556,20 @@ def test_help_of_the_delivering_commands_imports_no_heavy_module(args: tuple[str
     assert "--for [apiclient|altinn-app|pymaskinporten|nais|altinn-studio]" in done.stdout
     loaded = {name.split(".")[0] for name in done.stderr.split()}
     assert not loaded & {"azure", "boto3", "cryptography", "jinja2", "jwcrypto", "yaml", "requests"}
+
+
+def test_a_secret_manifest_is_printed_to_a_terminal_only_after_a_yes(tmp_path: Path, store_dir: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    env = {**os.environ, "JWKS_TOOL_STORE": str(store_dir), "NO_COLOR": "1"}
+    gen = pexpect.spawn(sys.executable, ["-m", "jwks_tool", "generate", "acme", "--size", "2048"], env=env, timeout=60)
+    gen.expect(pexpect.EOF)
+    gen.close()
+    assert gen.exitstatus == 0
+    args = ["-m", "jwks_tool", "deliver", "acme", "--to", "kubernetes", "--for", "nais", *scope_args()]
+    child = pexpect.spawn(sys.executable, [*args, "--secret-name", "acme"], env=env, timeout=60)
+    child.expect(r"Print a Secret holding the PRIVATE key to this terminal\? \[y/N\]: ")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 9
+    assert b"stringData" not in (child.before or b"")
