@@ -366,11 +366,11 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 
     # deliver: dry runs (text and --json) redact; a write's message names files, never the key; a refusal is one line
     who = ("--client-id", "leak-client", "--scope", "altinn:x")
-    for to, extra in (("dotenv", ()), ("file", ()), ("kubernetes", ("--secret-name", "leak"))):
+    for to, options in (("dotenv", ()), ("file", ()), ("kubernetes", ("--secret-name", "leak"))):
         for preset in ("apiclient", "altinn-app", "pymaskinporten", "nais", "altinn-studio"):
             if to == "dotenv" and preset == "altinn-studio":
                 continue
-            args = ["deliver", "acme", "--to", to, "--for", preset, *who, *extra]
+            args = ["deliver", "acme", "--to", to, "--for", preset, *who, *options]
             if to != "kubernetes":
                 args += ["--out", str(scene.out(f"deliver-{to}-{preset}"))]
             scene.run(*args, "--dry-run")
