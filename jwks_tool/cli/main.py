@@ -123,7 +123,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "keyvault": (
         "jwks_tool.cli.vault",
-        "Azure Key Vault: push a set's key as the secret Altinn's libraries read, and check what a vault holds.",
+        "Azure Key Vault: push a set's key as the secrets its consumer reads, and check what a vault holds.",
+    ),
+    "deliver": (
+        "jwks_tool.cli.deliver",
+        "Write set NAME's key where its consumer reads it: a Kubernetes Secret, a .env file, a folder, Key Vault.",
     ),
     "grant": ("jwks_tool.cli.maskinporten", "Print a signed JWT grant for Maskinporten made with a key of set NAME."),
     "token": (

@@ -18,7 +18,6 @@ from jwks_tool.cli.main import (
     set_options,
     store_options,
 )
-from jwks_tool.core.formats import PrivateFormat
 from jwks_tool.core.text import printable
 from jwks_tool.errors import InputError, RemoteError
 from jwks_tool.integrations.azure import secrets, vault_keys
@@ -36,18 +35,23 @@ def vault_options(func: F) -> F:
 
 @cli.group()
 def keyvault() -> None:
-    """Azure Key Vault: push a set's key as the secret Altinn's libraries read, and check what a vault holds."""
+    """Azure Key Vault: push a set's key as the secrets its consumer reads, and check what a vault holds."""
+
+
+CONSUMERS = ["apiclient", "altinn-app", "pymaskinporten", "nais", "altinn-studio"]
+"""--for's choices: jwks_tool.core.consumers.Consumer's values (a test keeps them equal; that module is not imported
+here, so --help stays light)."""
 
 
 @keyvault.command()
 @click.argument("name", required=False)
 @set_options
 @vault_options
-@click.option(
-    "--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), help="Name the secrets for this consumer."
-)
+@click.option("--for", "preset", type=click.Choice(CONSUMERS), help="Name and format the secrets for this consumer.")
 @click.option("--secret-name", help="Write the key to this secret instead of a preset's name ({name}, {env} allowed).")
-@click.option("--client-id", help="Also write MaskinportenSettings--ClientId (and --Authority for altinn-app).")
+@click.option("--client-id", help="The Maskinporten client id (written as the consumer's ClientId setting).")
+@click.option("--scope", "scopes", multiple=True, help="A scope the client asks for (repeat, or space-separated).")
+@click.option("--prefix", default="", help="Put this in front of every secret name (e.g. maskinporten-prod-).")
 @click.option("--kid", help="The key to push [default: the active key].")
 @click.option("--all", "all_sets", is_flag=True, help="Push every set of --env; needs --secret-name with {name}.")
 @click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Requests in flight (--all).")
@@ -72,6 +76,8 @@ def push(
     preset: str | None,
     secret_name: str | None,
     client_id: str | None,
+    scopes: tuple[str, ...],
+    prefix: str,
     kid: str | None,
     all_sets: bool,
     workers: int,
@@ -82,15 +88,23 @@ def push(
     store: StoreOptions,
     as_json: bool,
 ) -> None:
-    """Write the active key of set NAME to Key Vault as base64 of its private JWK (EncodedJwk / JwkBase64).
+    """Write the active key of set NAME to Key Vault as the secrets its consumer reads.
 
     \b
-    --for altinn-app   MaskinportenSettings--JwkBase64 (+ --ClientId, --Authority with --client-id)
-    --for apiclient    MaskinportenSettings--EncodedJwk (+ --ClientId with --client-id)
-    The secret's expires/not-before follow the key; tags hold kid, thumbprint, set and environment. A key that is
-    there already is not written again; after a rotation a new secret version is added. --all pushes every set,
-    paced below Key Vault's limit of 300 secret writes per 10 s, with a progress bar.
+    --for apiclient       MaskinportenSettings--EncodedJwk (+ --ClientId with --client-id)
+    --for altinn-app      MaskinportenSettings--JwkBase64 (+ --ClientId, --Authority with --client-id)
+    --for pymaskinporten  PRIVATE-KEY (PEM), KID, MASKINPORTEN-CLIENT-ID, SCOPE (needs --client-id, --scope)
+    --for nais            MASKINPORTEN-CLIENT-JWK, -CLIENT-ID, -SCOPES, -ISSUER, ... (needs --client-id, --scope)
+    --for altinn-studio   maskinporten-settings (the operator's settings JSON; needs --client-id)
+    --prefix goes in front of every name. The key's secret gets the key's expires/not-before; tags hold kid,
+    thumbprint, set and environment. A key that is there already is not written again; after a rotation a new
+    secret version is added. --all pushes every set, paced below Key Vault's limit of 300 secret writes per 10 s,
+    with a progress bar.
     """
+    from jwks_tool.core.consumers import Consumer, parse_scopes
+    from jwks_tool.destinations.keyvault import KeyVaultSecrets
+    from jwks_tool.services.delivering import DeliveryRequest, deliver_many
+
     svc = make_service(store, azure)
     if as_ == "key":
         _push_as_key(svc, name, env, vault, kid, key_name, hsm, dry_run, as_json)
@@ -103,39 +117,34 @@ def push(
         raise InputError(
             "--all needs --secret-name with {name} (and no --kid)", hint="--secret-name '{name}-{env}-jwk'"
         )
-    keysets = [s for s in svc.list_sets() if s.ref.env.value == env] if all_sets else [svc.get_set(str(name), env)]
-    batches: list[list[secrets.PlannedSecret]] = []
-    records = []
-    for keyset in keysets:
-        record = svc.key_to_use(keyset, kid)
-        template = None if secret_name is None else secret_name.format(name=keyset.ref.name, env=env)
-        names = secrets.secret_names(
-            secrets.Preset(preset) if preset else None, client_id=client_id, secret_name=template
+    if preset is None and secret_name is None:
+        raise InputError(
+            "which secret should hold the key?", hint=f"pass --for ({'|'.join(CONSUMERS)}) or --secret-name"
         )
-        _, value = svc.export_private(keyset, record.kid, PrivateFormat.BASE64, pem_passphrase=None)
-        planned = secrets.plan(keyset, record, value.strip(), names, client_id=client_id)
-        batches.append(sorted(planned, key=lambda secret: secret.role == "jwk"))
-        records.append(record)
+    keysets = [s for s in svc.list_sets() if s.ref.env.value == env] if all_sets else [svc.get_set(str(name), env)]
+    requests = [
+        DeliveryRequest(
+            Consumer(preset or "apiclient"),
+            client_id=client_id,
+            scopes=parse_scopes(scopes),
+            prefix=prefix,
+            kid=kid,
+            key_secret_name=None if secret_name is None else secret_name.format(name=keyset.ref.name, env=env),
+        )
+        for keyset in keysets
+    ]
     connection = svc.vault_connection(vault)
-    client = secret_client(connection)
     if all_sets:
         bar: Any
-        with click.progressbar(length=len(batches), label="Pushing", file=sys.stderr) as bar:
-            results = secrets.push_many(
-                client,
-                batches,
-                vault=connection.vault_url,
-                dry_run=dry_run,
-                workers=workers,
-                progress=lambda done: bar.update(done),
-            )
+        with click.progressbar(length=len(keysets), label="Pushing", file=sys.stderr) as bar:
+            destination = KeyVaultSecrets(connection, workers=workers, progress=lambda done: bar.update(done))
+            deliveries, results = deliver_many(svc, keysets, requests, destination, dry_run=dry_run)
     else:
-        results = [secrets.push(client, batches[0], vault=connection.vault_url, dry_run=dry_run)]
-    rows = [
-        (record, outcome, secret)
-        for record, batch, outcomes in zip(records, batches, results, strict=True)
-        for outcome, secret in zip(outcomes, batch, strict=True)
-    ]
+        deliveries, results = deliver_many(svc, keysets, requests, KeyVaultSecrets(connection), dry_run=dry_run)
+    rows = []
+    for delivery, outcomes in zip(deliveries, results, strict=True):
+        by_name = {item.name: item for item in delivery.items}
+        rows += [(delivery, outcome, by_name[outcome.name]) for outcome in outcomes]
     if as_json:
         print_json(
             {
@@ -143,16 +152,21 @@ def push(
                 "env": env,
                 "dry_run": dry_run,
                 "secrets": [
-                    {**outcome.to_dict(), "kid": record.kid, "value": secret.shown_value(), "tags": secret.tags}
-                    for record, outcome, secret in rows
+                    {
+                        **outcome.to_dict(),
+                        "kid": delivery.kid,
+                        "value": item.shown_value(),
+                        "tags": delivery.tags() if item.sensitive else {"set": delivery.set_name},
+                    }
+                    for delivery, outcome, item in rows
                 ],
             }
         )
         return
-    for record, outcome, secret in rows:
-        detail = f"kid {record.kid}" if secret.sensitive else secret.shown_value()
-        was = f" (was {outcome.current_kid})" if outcome.current_kid and outcome.current_kid != record.kid else ""
-        click.echo(f"{outcome.action:<17} {secret.name}  {detail}{was}")
+    for delivery, outcome, item in rows:
+        detail = f"kid {delivery.kid}" if item.sensitive else printable(item.shown_value(), limit=200)
+        was = f" (was {outcome.current_kid})" if outcome.current_kid and outcome.current_kid != delivery.kid else ""
+        click.echo(f"{outcome.action:<17} {item.name}  {detail}{was}")
     if dry_run:
         click.echo("Dry run: nothing was written.")
 
@@ -193,7 +207,8 @@ def _push_as_key(
 @click.argument("name")
 @set_options
 @vault_options
-@click.option("--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), default="apiclient", show_default=True)
+@click.option("--for", "preset", type=click.Choice(CONSUMERS), default="apiclient", show_default=True)
+@click.option("--prefix", default="", help="The prefix the secrets were pushed with.")
 @click.option("--secret-name", help="The secret to check instead of the preset's name.")
 @store_options
 @json_option
@@ -204,13 +219,14 @@ def status_(
     azure: AzureOptions,
     preset: str,
     secret_name: str | None,
+    prefix: str,
     store: StoreOptions,
     as_json: bool,
 ) -> None:
     """Show which kid the vault's secret holds and whether it is the store's active key of set NAME."""
     svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
-    names = secrets.secret_names(secrets.Preset(preset), client_id=None, secret_name=secret_name)
+    names = secrets.secret_names(secrets.Preset(preset), client_id=None, secret_name=secret_name, prefix=prefix)
     connection = svc.vault_connection(vault)
     result = secrets.status(secret_client(connection), names["jwk"], keyset.active, vault=connection.vault_url)
     if as_json:

@@ -363,6 +363,20 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
             path = scene.out(f"acme-private-{fmt}{'-json' if extra else ''}")
             scene.run(*args, "--out", str(path), *extra)  # stdout is a message or JSON, without the key
             scene.private_files.append(path)
+
+    # deliver: dry runs (text and --json) redact; a write's message names files, never the key; a refusal is one line
+    who = ("--client-id", "leak-client", "--scope", "altinn:x")
+    for to, options in (("dotenv", ()), ("file", ()), ("kubernetes", ("--secret-name", "leak"))):
+        for preset in ("apiclient", "altinn-app", "pymaskinporten", "nais", "altinn-studio"):
+            if to == "dotenv" and preset == "altinn-studio":
+                continue
+            args = ["deliver", "acme", "--to", to, "--for", preset, *who, *options]
+            if to != "kubernetes":
+                args += ["--out", str(scene.out(f"deliver-{to}-{preset}"))]
+            scene.run(*args, "--dry-run")
+            scene.run(*args, "--dry-run", "--json")
+            scene.run(*args, private_export=to == "kubernetes")
+    scene.run("deliver", "acme", "--to", "dotenv", "--for", "nais", "--out", str(scene.out("refused")), expect=3)
     return scene
 
 

@@ -4,8 +4,9 @@
     >>> sorted(secret_names(Preset.ALTINN_APP, client_id="abc").values())
     ['MaskinportenSettings--Authority', 'MaskinportenSettings--ClientId', 'MaskinportenSettings--JwkBase64']
 
-The value is the standard base64 of the compact UTF-8 JSON of one private JWK (``EncodedJwk`` in
-Altinn.ApiClients.Maskinporten, ``JwkBase64`` in Altinn Studio apps). Each secret gets the key's expiry and start as
+What each consumer reads (names and values) is :mod:`jwks_tool.core.consumers`; this module writes it
+(:func:`plan_items`, :func:`push`), and :class:`jwks_tool.destinations.keyvault.KeyVaultSecrets` is the
+destination built on it. The key's secret gets the key's expiry and start as
 ``expires`` / ``not-before``, a content type, and tags (kid, thumbprint, set, environment; never key material).
 Re-pushing an unchanged key writes nothing (the current secret's kid and thumbprint tags are compared); after a
 rotation it adds a new secret version. Names and sizes are checked against Key Vault's rules before anything is sent.
@@ -15,48 +16,51 @@ Many sets are pushed with requests overlapped and writes paced below the vault's
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from jwks_tool.core.environments import audience_for
+from jwks_tool.core.consumers import (
+    CONTENT_TYPE_B64_JWK,
+    KEY_ROLES,
+    Consumer,
+    Item,
+    Naming,
+    consumer_choices,
+    roles_and_names,
+)
 from jwks_tool.core.keys import decode_base64_json, thumbprint
-from jwks_tool.core.model import KeyRecord, KeySet
+from jwks_tool.core.model import KeyRecord
 from jwks_tool.errors import InputError, JwksToolError
 from jwks_tool.integrations.azure.connection import MAX_SECRET_BYTES, azure_errors, check_name
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
 
-CONTENT_TYPE_JWK = "application/jwk+json; encoding=base64"
+CONTENT_TYPE_JWK = CONTENT_TYPE_B64_JWK
+
+Preset = Consumer
+"""The consumers (``--for``): they live in :mod:`jwks_tool.core.consumers`, the one place that knows each format."""
 
 
-class Preset(StrEnum):
-    """How a consumer names its secrets (``--`` is ``:`` in .NET configuration)."""
-
-    ALTINN_APP = "altinn-app"
-    """Altinn Studio apps: MaskinportenSettings--JwkBase64 (+ --ClientId, --Authority with a client id)."""
-    APICLIENT = "apiclient"
-    """Altinn.ApiClients.Maskinporten: MaskinportenSettings--EncodedJwk (+ --ClientId with a client id)."""
-
-
-def secret_names(preset: Preset | None, *, client_id: str | None, secret_name: str | None = None) -> dict[str, str]:
-    """The secret names to write: role (jwk, client_id, authority) → name."""
+def secret_names(
+    preset: Consumer | None, *, client_id: str | None, secret_name: str | None = None, prefix: str = ""
+) -> dict[str, str]:
+    """The secret names a consumer reads in Key Vault: role (jwk for the one holding the key, client_id, ...) →
+    name, each checked against Key Vault's rules. ``secret_name`` names the key's secret alone instead."""
     if secret_name is not None:
         names = {"jwk": secret_name}
-    elif preset is Preset.ALTINN_APP:
-        names = {"jwk": "MaskinportenSettings--JwkBase64"}
-        if client_id:
-            names |= {"client_id": "MaskinportenSettings--ClientId", "authority": "MaskinportenSettings--Authority"}
-    elif preset is Preset.APICLIENT:
-        names = {"jwk": "MaskinportenSettings--EncodedJwk"}
-        if client_id:
-            names["client_id"] = "MaskinportenSettings--ClientId"
-    else:
+    elif preset is None:
         raise InputError(
-            "which secret should hold the key?", hint="pass --for altinn-app, --for apiclient or --secret-name"
+            "which secret should hold the key?",
+            hint=f"pass --for ({'|'.join(consumer_choices())}) or --secret-name",
         )
+    else:
+        names = {
+            ("jwk" if role in KEY_ROLES else role): name
+            for role, name in roles_and_names(preset, Naming.SECRET, prefix=prefix)
+            if client_id or role not in ("client_id", "authority")
+        }
     for name in names.values():
         check_name(name)
     return names
@@ -80,34 +84,27 @@ class PlannedSecret:
         return f"<{len(self.value)} characters, redacted>" if self.sensitive else self.value
 
 
-def plan(
-    keyset: KeySet,
-    record: KeyRecord,
-    b64_value: str,
-    names: dict[str, str],
+def plan_items(
+    items: Sequence[Item],
     *,
-    client_id: str | None,
+    tags: Mapping[str, str],
+    expires: datetime | None,
+    not_before: datetime | None,
+    set_name: str,
 ) -> list[PlannedSecret]:
-    """The secrets to write for a set's active key (its base64 JWK, and the client id and authority where named)."""
-    tags = {"kid": record.kid, "thumbprint": record.thumbprint, "set": keyset.ref.name, "env": keyset.ref.env.value}
-    planned = [
-        PlannedSecret(
-            "jwk", names["jwk"], b64_value, CONTENT_TYPE_JWK, tags, record.expires, record.created, sensitive=True
-        )
-    ]
-    if "client_id" in names and client_id:
-        planned.append(
-            PlannedSecret(
-                "client_id", names["client_id"], client_id, "text/plain", {"set": keyset.ref.name}, None, None, False
+    """The secrets to write for a consumer's items: the key's secret (the sensitive item) gets the key's ``tags``
+    (kid, thumbprint, set, env), expiry and start; the others a ``set`` tag. Names and sizes are checked here."""
+    planned = []
+    for item in items:
+        check_name(item.name)
+        if item.sensitive:
+            planned.append(
+                PlannedSecret("jwk", item.name, item.value, item.content_type, dict(tags), expires, not_before, True)
             )
-        )
-    if "authority" in names:
-        authority = audience_for(keyset.ref.env.value)
-        planned.append(
-            PlannedSecret(
-                "authority", names["authority"], authority, "text/plain", {"set": keyset.ref.name}, None, None, False
+        else:
+            planned.append(
+                PlannedSecret(item.role, item.name, item.value, item.content_type, {"set": set_name}, None, None, False)
             )
-        )
     for secret in planned:
         if len(secret.value.encode("utf-8")) > MAX_SECRET_BYTES:
             raise InputError(
@@ -147,7 +144,7 @@ def current_secret(client: SecretClient, name: str, *, vault: str) -> Any | None
 def push(client: SecretClient, planned: Sequence[PlannedSecret], *, vault: str, dry_run: bool) -> list[PushOutcome]:
     """Write what changed. The key secret goes last, so a failure never leaves settings pointing at a new key."""
     outcomes: list[PushOutcome] = []
-    order = sorted(planned, key=lambda secret: secret.role == "jwk")
+    order = sorted(planned, key=lambda secret: secret.sensitive)
     for secret in order:
         existing = current_secret(client, secret.name, vault=vault)
         current_kid = None if existing is None else (existing.properties.tags or {}).get("kid")

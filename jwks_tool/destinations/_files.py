@@ -1,0 +1,99 @@
+"""Writing files for destinations: 0600 files in an existing (or new 0700) folder, all-or-nothing.
+
+Every file is first written to a temp beside it (``.<name>.<random>.jwks-tool.tmp``, 0600, created exclusively,
+fsynced); only when all are written are they renamed over their targets, so a failure while writing (disk full,
+permissions) leaves every target as it was and removes its temps. A symbolic link, device, pipe or folder where a
+file belongs is refused, and an existing file is replaced only when ``replace`` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from jwks_tool.errors import ConflictError, InputError
+
+TEMP_SUFFIX = ".jwks-tool.tmp"
+
+
+def check_target(path: Path, *, replace: bool, flag: str = "--force") -> bool:
+    """Refuse a ``path`` that is a link or not a regular file, or that exists without ``replace``; whether it
+    exists. Its folder must exist and be a folder."""
+    folder = path.parent
+    if not folder.is_dir() or folder.is_symlink():
+        raise InputError(f"the folder {folder} does not exist", hint="create it first (no folders are made)")
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(mode):
+        raise InputError(f"{path} is a symbolic link", hint="give the path of the file itself: links are not followed")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{path} is not a regular file", hint="give the path of a regular file")
+    if not replace:
+        raise ConflictError(f"{path} exists", hint=f"pass {flag} to replace it, or choose another path")
+    return True
+
+
+def read_if_regular(path: Path) -> bytes | None:
+    """The content of ``path`` if it is a regular file (not through a link), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read()
+
+
+def write_files(files: Mapping[Path, bytes]) -> None:
+    """Write every file (checked by :func:`check_target` first), all temps before any rename."""
+    temps: dict[Path, Path] = {}
+    try:
+        for path, data in files.items():
+            temps[path] = _write_temp(path, data)
+        for path, temp in temps.items():
+            os.replace(temp, path)
+    finally:
+        for temp in temps.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+    for folder in {path.parent for path in files}:
+        _fsync_folder(folder)
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temp = path.with_name(f".{path.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
+        try:
+            fd = os.open(temp, flags, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise ConflictError(f"cannot make a temp file beside {path}", hint="remove stale .*.jwks-tool.tmp files")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return temp
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
