@@ -248,7 +248,10 @@ class JwksGroup(click.Group):
     @classmethod
     def _usage_fail(cls, ctx: click.Context, exc: click.UsageError) -> NoReturn:
         """A usage error under --json: the JSON error on stdout and one line on stderr, exit 2."""
-        where = exc.ctx.command_path if exc.ctx is not None else "jwks-tool"
+        where = "jwks-tool"
+        if exc.ctx is not None:  # the command's path under its own name, whatever the program was called
+            root = exc.ctx.find_root()
+            where += exc.ctx.command_path[len(root.command_path) :]
         cls._fail(ctx, exc.format_message(), f"see `{where} --help`", EXIT_USAGE, "usage", traceback=False)
 
     @staticmethod

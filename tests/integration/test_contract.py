@@ -51,7 +51,7 @@ class Case:
 def leaf_commands() -> list[str]:
     """Every runnable command, as its words: "list", "keyvault push", ... (from COMMANDS, so none is forgotten)."""
     context = click.Context(cli)
-    leaves = []
+    leaves: list[str] = []
     for name in COMMANDS:
         command = cli.get_command(context, name)
         assert command is not None, name
@@ -275,7 +275,7 @@ def test_every_command_is_walked(
     order = [*table, "token-after-push"]
     for command in order:
         if command == "token-after-push":
-            token = [c for c in table["token"] if c.outcome == "not-found"][0].args[1:]
+            token = next(c for c in table["token"] if c.outcome == "not-found").args[1:]
             walk = [("token", Case(("acme", *token), "result"))]
         else:
             walk = [(command, case) for case in table[command]]
