@@ -61,7 +61,7 @@ ERRORS: tuple[tuple[type[JwksToolError], int, str], ...] = (
     (JwksToolError, 1, "error"),
 )
 """Each error class, its exit code and its stable ``--json`` error code (the nearest base class wins). The README's
-"Exit codes" table is tested against these and the constants below (tests/unit/test_contract.py)."""
+"Exit codes" table is tested against these and the constants below (tests/unit/test_contract_tables.py)."""
 EXIT_CODES: dict[type[JwksToolError], int] = {cls: code for cls, code, _slug in ERRORS}
 """Exit codes by error class. 2 is a usage error (click), or errors found by inspect/check/doctor/portal pull."""
 ERROR_SLUGS: dict[type[JwksToolError], str] = {cls: slug for cls, _code, slug in ERRORS}
