@@ -230,6 +230,7 @@ class JwksGroup(click.Group):
                 EXIT_INTERRUPTED,
                 "interrupted",
                 traceback=False,
+                prefix="jwks-tool: ",
             )
         except JwksToolError as exc:
             self._fail(ctx, exc.message, exc.hint, exit_code_for(exc), error_slug_for(exc))
@@ -256,7 +257,14 @@ class JwksGroup(click.Group):
 
     @staticmethod
     def _fail(
-        ctx: click.Context, message: str, hint: str | None, code: int, slug: str, *, traceback: bool = True
+        ctx: click.Context,
+        message: str,
+        hint: str | None,
+        code: int,
+        slug: str,
+        *,
+        traceback: bool = True,
+        prefix: str = "jwks-tool: error: ",
     ) -> NoReturn:
         from jwks_tool.core.text import printable  # start-up: --help loads this module
 
@@ -269,7 +277,7 @@ class JwksGroup(click.Group):
         if ctx.meta.get(META_JSON) and not ctx.meta.get(META_JSON_PRINTED):
             error = {"code": slug, "exit": code, "message": message, "hint": hint}
             print_json({"error": error})
-        click.echo(f"jwks-tool: error: {message}" + ("" if hint is None else f"; {hint}"), err=True)
+        click.echo(f"{prefix}{message}" + ("" if hint is None else f"; {hint}"), err=True)
         ctx.exit(code)
 
 
