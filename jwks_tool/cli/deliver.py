@@ -100,6 +100,8 @@ def deliver(
     from jwks_tool.destinations.interface import Target
     from jwks_tool.services.delivering import DeliveryRequest, open_destination, prepare
 
+    if as_json and to == "kubernetes" and not (out and out != "-"):
+        raise click.UsageError("--json with --to kubernetes needs --out FILE: stdout holds one JSON document")
     if to == "kubernetes" and not (out and out != "-") and not dry_run and not yes and is_terminal(sys.stdout):
         if not is_terminal(sys.stdin):
             raise AbortedError(

@@ -325,10 +325,12 @@ def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -
     envs = [env] if env else list(Env)
     refs = svc.store.list_refs() if name is None else [SetRef.parse(name, one) for one in envs]
     keysets = []
+    unreadable = False
     for ref in refs:  # a set that cannot be read must not hide the log: that is when it is needed most
         try:
             keyset = svc.store.read_set(ref)
         except StoreError as exc:
+            unreadable = True
             print_warning(f"cannot read {ref} ({exc.diagnostics()}): events only its history holds are not shown")
             continue
         if keyset is not None:
@@ -338,6 +340,12 @@ def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -
         for event in trail(svc.store, keysets)
         if (name is None or event.get("set") == name) and (env is None or event.get("env") == env)
     ]
+    if name is not None and not keysets and not events and not unreadable:
+        where = f" ({env})" if env else ""
+        raise NotFoundError(
+            f"no key set {name}{where} in {svc.store.describe()}, and the audit log names none",
+            hint="run `jwks-tool list` to see the sets, or `jwks-tool log` for every change",
+        )
     if as_json:
         print_json({"store": svc.store.describe(), "events": events})
         return

@@ -48,21 +48,39 @@ ENV_EXPORT_PASSPHRASE = "JWKS_TOOL_EXPORT_PASSPHRASE"
 EXIT_OK = 0
 EXIT_WARNINGS = 1
 EXIT_FINDINGS = 2
-EXIT_CODES: dict[type[JwksToolError], int] = {
-    InputError: 3,
-    ProfileError: 4,
-    StoreError: 5,
-    NotFoundError: 6,
-    ConflictError: 7,
-    PassphraseError: 8,
-    AbortedError: 9,
-    RemoteError: 10,
-    JwksToolError: 1,
-}
-"""Exit codes by error class (the nearest base class wins). 2 is a usage error (click), or errors found by inspect."""
+EXIT_USAGE = 2
+ERRORS: tuple[tuple[type[JwksToolError], int, str], ...] = (
+    (InputError, 3, "input"),
+    (ProfileError, 4, "profile"),
+    (StoreError, 5, "store"),
+    (NotFoundError, 6, "not-found"),
+    (ConflictError, 7, "conflict"),
+    (PassphraseError, 8, "passphrase"),
+    (AbortedError, 9, "declined"),
+    (RemoteError, 10, "remote"),
+    (JwksToolError, 1, "error"),
+)
+"""Each error class, its exit code and its stable ``--json`` error code (the nearest base class wins). The README's
+"Exit codes" table is tested against these and the constants below (tests/unit/test_contract_tables.py)."""
+EXIT_CODES: dict[type[JwksToolError], int] = {cls: code for cls, code, _slug in ERRORS}
+"""Exit codes by error class. 2 is a usage error (click), or errors found by inspect/check/doctor/portal pull."""
+ERROR_SLUGS: dict[type[JwksToolError], str] = {cls: slug for cls, _code, slug in ERRORS}
 EXIT_INTERNAL = 70
 EXIT_IO = 74
 EXIT_INTERRUPTED = 130
+OTHER_ERRORS: dict[str, int] = {
+    "usage": EXIT_USAGE,
+    "internal": EXIT_INTERNAL,
+    "io": EXIT_IO,
+    "interrupted": EXIT_INTERRUPTED,
+}
+"""The ``--json`` error codes of failures that are not a :class:`JwksToolError`, with their exit codes."""
+
+META_JSON = "jwks_tool.json"
+"""ctx.meta key: the command was given --json (its error, too, is one JSON document on stdout)."""
+META_JSON_PRINTED = "jwks_tool.json_printed"
+"""ctx.meta key: the command printed its JSON document already (a verdict, then an exit code): no second one."""
+META_VERBOSE = "jwks_tool.verbose"
 
 
 def exit_code_for(error: JwksToolError) -> int:
@@ -70,6 +88,13 @@ def exit_code_for(error: JwksToolError) -> int:
         if cls in EXIT_CODES:
             return EXIT_CODES[cls]
     return 1
+
+
+def error_slug_for(error: JwksToolError) -> str:
+    for cls in type(error).__mro__:
+        if cls in ERROR_SLUGS:
+            return ERROR_SLUGS[cls]
+    return "error"
 
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -160,7 +185,7 @@ class JwksGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS) + [name for name in self.commands if name not in COMMANDS]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def _lazy_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             import importlib
 
@@ -174,45 +199,128 @@ class JwksGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self._lazy_command(ctx, cmd_name)
+        if command is not None:
+            add_common_options(command)
+        return command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Notes whether --json is on the command line (before ``--``), so a usage error can answer in JSON too."""
+        words = args[: args.index("--")] if "--" in args else args
+        if "--json" in words:
+            ctx.meta[META_JSON] = True
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            if ctx.meta.get(META_JSON):
+                self._usage_fail(ctx, exc)
+            raise
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            if ctx.meta.get(META_JSON):
+                self._usage_fail(ctx, exc)
+            raise
         except (click.exceptions.Exit, click.ClickException):
             raise
         except (KeyboardInterrupt, click.Abort):  # Ctrl-C (click turns one at a prompt into Abort)
-            click.echo(
-                "jwks-tool: interrupted; each store write is whole or not made at all: "
-                "`jwks-tool list` shows what is there",
-                err=True,
+            self._fail(
+                ctx,
+                "interrupted",
+                "each store write is whole or not made at all: `jwks-tool list` shows what is there",
+                EXIT_INTERRUPTED,
+                "interrupted",
+                traceback=False,
+                prefix="jwks-tool: ",
             )
-            ctx.exit(EXIT_INTERRUPTED)
         except JwksToolError as exc:
-            self._fail(ctx, exc.diagnostics(), exit_code_for(exc))
+            self._fail(ctx, exc.message, exc.hint, exit_code_for(exc), error_slug_for(exc))
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
-            self._fail(ctx, f"{exc.strerror or exc}{where}; check the path and its permissions", EXIT_IO)
+            self._fail(ctx, f"{exc.strerror or exc}{where}", "check the path and its permissions", EXIT_IO, "io")
         except Exception as exc:
             self._fail(
                 ctx,
-                f"internal error {type(exc).__name__}: {exc}; run with -v for the traceback and report it",
+                f"internal error {type(exc).__name__}: {exc}",
+                "run with -v for the traceback and report it",
                 EXIT_INTERNAL,
+                "internal",
             )
 
-    @staticmethod
-    def _fail(ctx: click.Context, line: str, code: int) -> NoReturn:
-        if ctx.meta.get("jwks_tool.verbose"):
-            import traceback
+    @classmethod
+    def _usage_fail(cls, ctx: click.Context, exc: click.UsageError) -> NoReturn:
+        """A usage error under --json: the JSON error on stdout and one line on stderr, exit 2."""
+        where = "jwks-tool"
+        if exc.ctx is not None:  # the command's path under its own name, whatever the program was called
+            root = exc.ctx.find_root()
+            where += exc.ctx.command_path[len(root.command_path) :]
+        cls._fail(ctx, exc.format_message(), f"see `{where} --help`", EXIT_USAGE, "usage", traceback=False)
 
-            traceback.print_exc()
+    @staticmethod
+    def _fail(
+        ctx: click.Context,
+        message: str,
+        hint: str | None,
+        code: int,
+        slug: str,
+        *,
+        traceback: bool = True,
+        prefix: str = "jwks-tool: error: ",
+    ) -> NoReturn:
         from jwks_tool.core.text import printable  # start-up: --help loads this module
 
-        click.echo(f"jwks-tool: error: {printable(line, limit=4000)}", err=True)
+        if traceback and ctx.meta.get(META_VERBOSE):
+            import traceback as tb
+
+            tb.print_exc()
+        message = printable(" ".join(message.split()), limit=4000)
+        hint = None if hint is None else printable(" ".join(hint.split()), limit=4000)
+        if ctx.meta.get(META_JSON) and not ctx.meta.get(META_JSON_PRINTED):
+            error = {"code": slug, "exit": code, "message": message, "hint": hint}
+            print_json({"error": error})
+        click.echo(f"{prefix}{message}" + ("" if hint is None else f"; {hint}"), err=True)
         ctx.exit(code)
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[META_VERBOSE] = True
+    return value
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[META_JSON] = True
+    return value
+
+
+def _verbose_option() -> click.Option:
+    return click.Option(
+        ["-v", "--verbose"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_verbose,
+        help="Show tracebacks of errors.",
+    )
+
+
+def add_common_options(command: click.Command) -> None:
+    """-v/--verbose on every command and subcommand too (``jwks-tool render x a -v``); added once, by the group."""
+    if any(param.name == "verbose" for param in command.params):
+        return
+    command.params.append(_verbose_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_common_options(sub)
 
 
 @click.group(cls=JwksGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, "--version", prog_name="jwks-tool")
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of errors.")
+@click.option("-v", "--verbose", is_flag=True, is_eager=True, callback=_set_verbose, help="Show tracebacks of errors.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Manage the signing keys of OAuth2 machine clients: Maskinporten first.
@@ -225,7 +333,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
     The store's passphrase comes from JWKS_TOOL_PASSPHRASE, --passphrase-file or a prompt; never from argv.
     """
-    ctx.meta["jwks_tool.verbose"] = verbose
+    del verbose  # its callback noted it in ctx.meta (as -v after a subcommand does)
     _route_library_warnings()
 
 
@@ -297,7 +405,16 @@ store_options = option_group(
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print stable JSON for programs.")(func)
+    """--json: the result as one JSON document on stdout, or on failure ``{"error": {...}}`` (schemas in
+    jwks_tool/schemas/); the exit code is the same as without it."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        is_eager=True,
+        callback=_set_json,
+        help="Print one JSON document for programs, an error too (jwks_tool/schemas/).",
+    )(func)
 
 
 def set_options(func: F) -> F:
@@ -590,6 +707,9 @@ def set_json(keyset: KeySet) -> dict[str, Any]:
 def print_json(value: object) -> None:
     from jwks_tool.core.formats import to_json  # start-up: --help loads this module
 
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.meta[META_JSON_PRINTED] = True
     click.echo(to_json(value), nl=False)
 
 

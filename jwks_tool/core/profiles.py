@@ -75,9 +75,10 @@ class Profile:
             raise InputError("the key's lifetime must be positive", hint="use --expires-in 365d, for example")
 
     def check_kid(self, kid: str) -> None:
-        """ProfileError unless ``kid`` is 1-255 characters of A-Z a-z 0-9 . _ - (Maskinporten's rule, kept for all)."""
+        """InputError unless ``kid`` is 1-255 characters of A-Z a-z 0-9 . _ - (Maskinporten's rule, kept for every
+        profile, the store's too): a malformed kid is bad input (exit 3), not a profile's refusal (exit 4)."""
         if not KID_RE.fullmatch(kid) or len(kid) > 255:
-            raise ProfileError(
+            raise InputError(
                 f"invalid kid {kid!r}",
                 hint="use 1-255 characters of A-Z a-z 0-9 . _ - (Maskinporten's rule, kept for every profile)",
             )

@@ -31,7 +31,7 @@ from jwks_tool.core.profiles import get_profile
 from jwks_tool.core.signing import compact_jws
 from jwks_tool.core.text import printable
 from jwks_tool.core.timeutil import expiry_phrase
-from jwks_tool.errors import JwksToolError
+from jwks_tool.errors import JwksToolError, PassphraseError
 from jwks_tool.integrations.azure import secrets
 from jwks_tool.integrations.azure.connection import Connection, secret_client
 from jwks_tool.integrations.maskinporten.client import GrantRequest, request_token
@@ -272,6 +272,8 @@ def _token_check(svc: KeyService, keyset: KeySet, active: KeyRecord, options: Do
             keyset.ref.name, keyset.ref.env.value, GrantRequest(options.client_id, options.scope), kid=active.kid
         )
         issued = options.token.request(grant.token)
+    except PassphraseError:
+        raise  # the passphrase is needed to run the check, not a finding about the set (exit 8, as everywhere)
     except JwksToolError as exc:
         return Check("token", Verdict.ERRORS, exc.diagnostics())
     return Check(
@@ -285,6 +287,8 @@ def _grant_check(svc: KeyService, keyset: KeySet, active: KeyRecord) -> Check:
         token = compact_jws({"alg": active.alg, "kid": active.kid}, {"iss": "jwks-tool-doctor"}, signer)
         head, body, signature = token.split(".")
         _verify(public_key_from_jwk(active.public_jwk), active.alg, f"{head}.{body}".encode(), b64url_decode(signature))
+    except PassphraseError:
+        raise  # the passphrase is needed to run the check, not a finding about the set (exit 8, as everywhere)
     except JwksToolError as exc:
         return Check("grant", Verdict.ERRORS, exc.diagnostics())
     except Exception as exc:  # cryptography's InvalidSignature carries no message

@@ -57,9 +57,13 @@ def text_codes(output: str) -> list[str]:
     return sorted(match.group(2) for line in output.splitlines() if (match := FINDING_LINE.match(line)))
 
 
-def assert_refused(result: Result, error: str) -> None:
+def assert_refused(result: Result, error: str, *, as_json: bool = False) -> None:
     assert result.exit_code == 3, result.output
-    assert result.stdout == ""
+    if as_json:  # the error as one JSON document too (README "JSON output")
+        assert json.loads(result.stdout)["error"]["code"] == "input"
+        assert error in json.loads(result.stdout)["error"]["message"]
+    else:
+        assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("jwks-tool: error: ")
@@ -121,7 +125,7 @@ def test_malformed_sample_json_report(run: Run, name: str) -> None:
 def test_malformed_sample_is_refused_with_one_line(run: Run, name: str, as_json: bool) -> None:
     entry = EXPECTED[name]
     args = inspect_args(MALFORMED / name, entry) + (["--json"] if as_json else [])
-    assert_refused(run(*args), entry["error"])
+    assert_refused(run(*args), entry["error"], as_json=as_json)
 
 
 @pytest.mark.parametrize("name", REFUSED)

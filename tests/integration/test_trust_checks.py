@@ -64,7 +64,10 @@ def test_status_on_a_store_that_does_not_exist_says_so(run: Run, tmp_path: Path)
     for args in ((), ("--json",), ("acme",)):
         result = run("status", "--store", str(typo), *args)
         assert result.exit_code == 6
-        assert result.stdout == ""
+        if "--json" in args:  # the error as one JSON document too (README "JSON output")
+            assert json.loads(result.stdout)["error"]["code"] == "not-found"
+        else:
+            assert result.stdout == ""
         assert result.stderr == (
             f"jwks-tool: error: there is no key store at {typo}; check --store and $JWKS_TOOL_STORE, or run "
             "`jwks-tool generate NAME` to make one\n"

@@ -195,7 +195,14 @@ def test_private_json_export_to_a_terminal_asks(run: Run, acme: None, monkeypatc
     result = run("export", "acme", "--private", "--json", input="n\n")
     assert result.exit_code == 9
     assert '"d"' not in result.stdout
-    assert result.stdout == ""
+    assert json.loads(result.stdout) == {  # declined: the error as one JSON document, no key
+        "error": {
+            "code": "declined",
+            "exit": 9,
+            "message": "nothing exported",
+            "hint": "use --out FILE to write it to a file instead",
+        }
+    }
     assert result.stderr.endswith("jwks-tool: error: nothing exported; use --out FILE to write it to a file instead\n")
     assert '\\"d\\"' in run("export", "acme", "--private", "--json", "--yes").stdout
 

@@ -113,6 +113,9 @@ def test_wheel_ships_the_product_only(tmp_path: Path) -> None:
     assert "jwks_tool/cli/main.py" in names
     assert any(n.startswith("jwks_tool/documents/templates/") and n.endswith(".j2") for n in names)
     assert "jwks_tool/testing/store_conformance.py" in names
+    schemas = sorted(n.removeprefix("jwks_tool/schemas/") for n in names if n.startswith("jwks_tool/schemas/"))
+    assert schemas == sorted(path.name for path in (ROOT / "jwks_tool" / "schemas").glob("*.json"))
+    assert "error.json" in schemas  # the --json contract ships with the product (README "JSON output")
     shipped = [n for n in names if not n.startswith(("jwks_tool/", "jwks_tool-"))]
     assert shipped == []
     servers = [n for n in names if "server" in n or "_https" in n or n.startswith("tests/")]
