@@ -222,6 +222,10 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     The store's passphrase comes from JWKS_TOOL_PASSPHRASE, --passphrase-file or a prompt; never from argv.
     """
     ctx.meta["jwks_tool.verbose"] = verbose
+    if verbose:  # what the libraries log (the Azure SDK's sign-in attempts) is shown only with -v
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     _route_library_warnings()
 
 

@@ -171,7 +171,12 @@ def token(
     signed = svc.grant(name, env, grant.request(), kid=grant.kid)
     url = token_url or token_url_for(grant.audience or audience_for(env))
     result = request_token(
-        url, signed.token, ca_bundle=azure.ca_bundle, timeout=timeout, allow_http_loopback=allow_http_loopback
+        url,
+        signed.token,
+        ca_bundle=azure.ca_bundle,
+        timeout=timeout,
+        allow_http_loopback=allow_http_loopback,
+        timeout_option="--timeout",
     )
     expires = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + result.expires_in, UTC)
     if as_json:

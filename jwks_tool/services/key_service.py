@@ -438,7 +438,10 @@ class KeyService:
         if kid is not None:
             return self.pick_key(keyset, kid)
         if keyset.active is None:
-            raise NotFoundError(f"{keyset.ref} has no active key", hint="pass --kid, or promote a key first")
+            raise NotFoundError(
+                f"{keyset.ref} has no active key",
+                hint=f"promote one first (`jwks-tool rotate {keyset.ref.name} --env {keyset.ref.env.value} --promote`)",
+            )
         return keyset.active
 
     def private_jwk(self, keyset: KeySet, record: KeyRecord) -> dict[str, Any]:

@@ -363,6 +363,7 @@ def connection_from_url(url: str) -> Connection:
         ca_bundle=values.get("ca_bundle") or None,
         verify_challenge_resource=verify_text in ("true", "1", "yes"),
         retry_total=None if retry_text is None else int(retry_text),
+        from_store_url=True,
     )
 
 
@@ -404,13 +405,13 @@ class KeyVaultStore(KeyStore):
         """The SecretClient, made (and signed in) on first use."""
         with self._client_lock:
             if self._client is None:
-                with azure_errors("sign in to Azure", vault=self.describe()):
+                with azure_errors("sign in to Azure", vault=self.describe(), connection=self.connection):
                     self._client = secret_client(self.connection, self._credential)
             return self._client
 
     @contextmanager
     def _azure(self, doing: str) -> Iterator[None]:
-        with azure_errors(doing, vault=self.describe()):
+        with azure_errors(doing, vault=self.describe(), connection=self.connection):
             yield
 
     def _versions(self, name: str, doing: str, *, disabled: bool = False) -> list[_Version]:

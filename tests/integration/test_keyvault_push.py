@@ -133,7 +133,7 @@ def test_throttling_is_retried_then_succeeds(run: Run, kv: KeyVaultServer) -> No
     [
         ("forbidden", "no permission in the vault"),
         ("unreachable", "cannot be reached"),
-        ("not-signed-in", "not signed in to Azure"),
+        ("not-signed-in", "the managed identity endpoint the instance metadata service (169.254.169.254) failed"),
     ],
 )
 def test_errors_are_one_line_with_the_fix(
