@@ -255,6 +255,8 @@ class KeyService:
         self.command = command
         """Named in audit events: the command line that asked for the change."""
         self._on_warning = on_warning or _warn
+        store.lock_holder = {"user": actor(), "command": command}
+        store.on_lock_wait = self._on_warning
         self._passphrase = passphrase
         self._clock = clock or (lambda: utcnow())
         self._sealer: Sealer | None = None

@@ -15,7 +15,7 @@ can never silently overwrite each other. ``jwks_tool.testing.store_conformance``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -30,6 +30,13 @@ class KeyStore(ABC):
     """Where key sets live. Chosen by URL (see :func:`jwks_tool.stores.open_store`)."""
 
     url: str
+
+    lock_holder: Mapping[str, str] = {}
+    """Who takes :meth:`lock` through this object (``user``: user@host, ``command``), recorded by stores whose lock
+    others can wait for (the file store), so a waiter can say who holds it."""
+    on_lock_wait: Callable[[str], None] | None = None
+    """Called once with one line (who holds the lock, how long this waits at most) when :meth:`lock` has waited about
+    a second for another holder. The store never prints: the command line shows the line on stderr."""
 
     @classmethod
     @abstractmethod
