@@ -354,6 +354,14 @@ class FileStore(KeyStore):
             raise StoreCorruptError(f"{path} holds the key set {keyset.ref}, not {ref}")
         return keyset
 
+    def damage_fix(self, ref: SetRef) -> str:
+        """Restore the set's file or remove it."""
+        path = self._set_path(ref)
+        return (
+            f"restore {path} from a backup, or remove it (`rm {path}`: its keys are lost, the audit log keeps their "
+            "story)"
+        )
+
     def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
         """Replace the set's file atomically if the stored revision is still ``expected_revision``."""
         current = self.read_set(keyset.ref)
@@ -441,8 +449,16 @@ class FileStore(KeyStore):
             "command": self.lock_holder.get("command", ""),
             "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        with contextlib.suppress(OSError):  # only a courtesy to waiters: never a reason to fail the write
-            atomic_write(self.root / HOLDER_FILE, json.dumps(record).encode("utf-8"))
+        data = json.dumps(record).encode("utf-8")
+        with contextlib.suppress(OSError, StoreError):  # only a courtesy to waiters: never a reason to fail the write
+            # written in place with one write (no temp file a kill could leave); a waiter that reads it half-written
+            # says "another jwks-tool"
+            fd = _open_no_link(os.path.join(self._root, HOLDER_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            try:
+                os.fchmod(fd, 0o600)
+                write_all(fd, data)
+            finally:
+                os.close(fd)
 
     def _holder(self) -> str:
         """Who holds the lock, as its holder recorded it (sanitised: another process wrote it), or a plain phrase."""

@@ -568,6 +568,14 @@ class KeyVaultStore(KeyStore):
             raise StoreCorruptError(f"the secret {name} in {self.describe()} is not a jwks-tool key set")
         return data
 
+    def damage_fix(self, ref: SetRef) -> str:
+        """Restore the set's secret or delete it."""
+        name = set_secret_name(ref)
+        return (
+            f"restore the secret {name} in {self.describe()} from a backup, or delete it (az keyvault secret delete "
+            "--name NAME: its keys are lost, the audit log keeps their story)"
+        )
+
     def read_set(self, ref: SetRef) -> KeySet | None:
         """The set at the end of its secret's chain of winning versions, checked; None when there is none."""
         head = self._head(ref)
