@@ -19,7 +19,8 @@ from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]
-ALTINN_MEMBERS = ["kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq", "qi"]
+ALTINN_MEMBERS = ["kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq", "qi", "exp"]
+"""The Key Vault value's members, in order; exp (the key's expiry) goes into AdditionalData of .NET's JsonWebKey."""
 
 
 @pytest.fixture
