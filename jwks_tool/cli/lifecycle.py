@@ -22,7 +22,7 @@ from jwks_tool.cli.main import (
     store_options,
 )
 from jwks_tool.core.formats import PublicFormat
-from jwks_tool.core.model import Env, KeyState, SetRef
+from jwks_tool.core.model import Env, KeySet, KeyState, SetRef
 from jwks_tool.core.text import plural, printable
 from jwks_tool.core.timeutil import parse_duration
 from jwks_tool.documents.reports import RenderOptions, ReportDocFormat, render_document, render_report
@@ -31,7 +31,7 @@ from jwks_tool.errors import InputError, NotFoundError, StoreError
 from jwks_tool.services.audit import trail
 from jwks_tool.services.key_service import AzureOptions, KeyService
 from jwks_tool.services.rotation import Rotation, Step, StepResult
-from jwks_tool.services.status import CheckPolicy, check_store
+from jwks_tool.services.status import CheckPolicy, CheckReport, check_store, damage_findings
 from jwks_tool.services.status import check as run_check
 
 
@@ -230,11 +230,14 @@ def status(
     svc = make_service(store)
     policy = _policy(warn, fail, "7d")
     _require_store(svc)
-    report = run_check(svc.select_sets(name, env), svc.now(), policy, svc.store.set_size)
+    sets, damaged = svc.select_sets_or_damage(name, env)
+    report = run_check(sets, svc.now(), policy, svc.store.set_size, damage_findings(damaged))
     if as_json:
         print_json({"store": svc.store.describe(), **report.to_dict()})
-        return
-    click.echo(render_template("status.txt.j2", report=report, store=svc.store.describe()), nl=False)
+    else:
+        click.echo(render_template("status.txt.j2", report=report, store=svc.store.describe()), nl=False)
+    if damaged:  # the others were shown; a damaged set fails as check's set-damaged does
+        exit_with(report.verdict)
 
 
 @cli.command()
@@ -380,12 +383,27 @@ def report(
     """
     force_out = check_out(out, force=force_out)
     svc = make_service(store)
-    keysets = svc.list_sets()
-    result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size)
+    keysets, damaged = svc.select_sets_or_damage()
+    result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size, damage_findings(damaged))
     audit = trail(svc.store, keysets)
     if as_json:
         print_json({"store": svc.store.describe(), **result.to_dict(), "audit": audit})
-        return
+    else:
+        _emit_report(fmt, keysets, result, audit, svc, template_dir, out, force_out)
+    if damaged:  # the report names each damaged set as a failing finding
+        exit_with(result.verdict)
+
+
+def _emit_report(
+    fmt: str,
+    keysets: list[KeySet],
+    result: CheckReport,
+    audit: Any,
+    svc: KeyService,
+    template_dir: str | None,
+    out: str | None,
+    force_out: bool,
+) -> None:
     text = render_report(
         ReportDocFormat(fmt),
         keysets,

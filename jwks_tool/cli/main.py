@@ -286,8 +286,11 @@ class JwksGroup(click.Group):
 
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    if value:
+    if value and not ctx.meta.get(META_VERBOSE):
         ctx.meta[META_VERBOSE] = True
+        import logging  # what the libraries log (the Azure SDK's sign-in attempts) is shown only with -v
+
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     return value
 
 

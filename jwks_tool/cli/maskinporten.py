@@ -190,6 +190,7 @@ def token(
         timeout=timeout,
         allow_http_loopback=allow_http_loopback,
         keyset=f"{name} --env {env}",
+        timeout_option="--timeout",
     )
     expires = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + result.expires_in, UTC)
     if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from jwks_tool.cli.main import (
+    EXIT_CODES,
     StoreOptions,
     cli,
     json_option,
@@ -14,24 +15,48 @@ from jwks_tool.cli.main import (
     set_options,
     store_options,
 )
+from jwks_tool.core.model import KeySet
+from jwks_tool.errors import StoreError
 from jwks_tool.stores import open_store  # the store alone: listing needs no crypto and no passphrase
+from jwks_tool.stores.interface import DamagedSet
 
 
 @cli.command("list")
 @store_options
 @json_option
 def list_(store: StoreOptions, as_json: bool) -> None:
-    """List the key sets in the store with their keys (never key material)."""
+    """List the key sets in the store with their keys (never key material).
+
+    A set that cannot be read is listed as DAMAGED, with the rest, and named on stderr with its repair (exit 5).
+    """
     opened = open_store(store.url)
-    sets = list(opened.read_sets())
+    items = list(opened.read_sets_or_damage())
+    sets = [item for item in items if isinstance(item, KeySet)]
+    damaged = [item for item in items if isinstance(item, DamagedSet)]
     if as_json:
-        print_json({"store": opened.describe(), "sets": [set_json(keyset) for keyset in sets]})
-        return
-    if not sets:
+        print_json(
+            {
+                "store": opened.describe(),
+                "sets": [set_json(keyset) for keyset in sets],
+                "damaged": [item.to_dict() for item in damaged],
+            }
+        )
+    elif not items:
         click.echo(f"No key sets in {opened.describe()}. Make one: jwks-tool generate NAME")
-        return
+    else:
+        _table(items)
+    for item in damaged:
+        click.echo(f"jwks-tool: error: key set {item.ref} is damaged: {item.problem}; {item.fix}", err=True)
+    if damaged:
+        click.get_current_context().exit(EXIT_CODES[StoreError])
+
+
+def _table(items: list[KeySet | DamagedSet]) -> None:
     rows = [("SET", "ENV", "PROFILE", "KID", "STATE", "KEY", "ALG", "EXPIRES", "")]
-    for keyset in sets:
+    for keyset in items:
+        if isinstance(keyset, DamagedSet):
+            rows.append((keyset.ref.name, keyset.ref.env.value, "?", "-", "DAMAGED", "-", "-", "-", ""))
+            continue
         newest = keyset.newest
         for key in keyset.keys:
             marker = "newest" if newest is not None and key.kid == newest.kid else ""

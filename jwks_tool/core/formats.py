@@ -95,14 +95,14 @@ def render_private(
     trusted: bool,
 ) -> str:
     """A private export; ``pem_passphrase`` None means an unencrypted PEM (the caller made sure it was asked for)."""
+    exp = record.public_jwk.get("exp")
+    expiry = exp if isinstance(exp, int) and not isinstance(exp, bool) else None
     match fmt:
         case PrivateFormat.JWK:
-            exp = record.public_jwk.get("exp")
-            return to_json(
-                keymod.decorate(members, kid=record.kid, alg=record.alg, exp=exp if isinstance(exp, int) else None)
-            )
+            return to_json(keymod.decorate(members, kid=record.kid, alg=record.alg, exp=expiry))
         case PrivateFormat.BASE64:
-            return keymod.encode_b64_jwk(keymod.altinn_private_jwk(members, kid=record.kid, alg=record.alg)) + "\n"
+            value = keymod.altinn_private_jwk(members, kid=record.kid, alg=record.alg, exp=expiry)
+            return keymod.encode_b64_jwk(value) + "\n"
         case PrivateFormat.PEM:
             key = keymod.private_key_from_jwk(members, trusted=trusted)
             return keymod.private_pem(key, pem_passphrase)

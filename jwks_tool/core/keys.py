@@ -353,11 +353,17 @@ def decorate(key_members: Mapping[str, Any], *, kid: str, alg: str, exp: int | N
     return jwk
 
 
-def altinn_private_jwk(private: Mapping[str, Any], *, kid: str, alg: str) -> JsonDict:
-    """Exactly the members Altinn validates, in order: ``kty use kid alg n e d p q dp dq qi`` (RSA)."""
-    full = decorate(private, kid=kid, alg=alg, exp=None)
+def altinn_private_jwk(private: Mapping[str, Any], *, kid: str, alg: str, exp: int | None = None) -> JsonDict:
+    """The members Altinn reads, in order: ``kty use kid alg n e d p q dp dq qi`` (RSA), then ``exp`` (the key's
+    expiry, NumericDate) when given. Altinn's libraries parse the value with Microsoft.IdentityModel.Tokens'
+    ``JsonWebKey``, which keeps a member it does not know in ``AdditionalData`` (JsonWebKeySerializer.Read), so
+    ``exp`` is carried, unused by them, and ``inspect`` of the value can say when the key expires."""
+    full = decorate(private, kid=kid, alg=alg, exp=exp)
     order = RSA_PRIVATE_ORDER if full["kty"] == "RSA" else EC_PRIVATE_ORDER
-    return {name: full[name] for name in order}
+    value = {name: full[name] for name in order}
+    if exp is not None:
+        value["exp"] = exp
+    return value
 
 
 def compact_json(value: object) -> str:

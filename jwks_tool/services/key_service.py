@@ -64,7 +64,7 @@ from jwks_tool.errors import (
 )
 from jwks_tool.services import audit
 from jwks_tool.stores import open_store
-from jwks_tool.stores.interface import KeyStore
+from jwks_tool.stores.interface import DamagedSet, KeyStore
 
 if TYPE_CHECKING:  # start-up: show loads this module, and these only when a key signs or lives in a vault
     from jwks_tool.core.signing import Signer
@@ -255,6 +255,8 @@ class KeyService:
         self.command = command
         """Named in audit events: the command line that asked for the change."""
         self._on_warning = on_warning or _warn
+        store.lock_holder = {"user": actor(), "command": command}
+        store.on_lock_wait = self._on_warning
         self._passphrase = passphrase
         self._clock = clock or (lambda: utcnow())
         self._sealer: Sealer | None = None
@@ -406,6 +408,24 @@ class KeyService:
             raise NotFoundError(f"no key set {ref} in {self.store.describe()}", hint=hint)
         return keyset
 
+    def select_sets_or_damage(
+        self, name: str | None = None, env: str | None = None
+    ) -> tuple[list[KeySet], list[DamagedSet]]:
+        """As :meth:`select_sets`, with each selected set that cannot be read as a :class:`DamagedSet` instead of an
+        error, so one damaged set does not hide the others."""
+        sets: list[KeySet] = []
+        damaged: list[DamagedSet] = []
+        for item in self.store.read_sets_or_damage():
+            if (name is not None and item.ref.name != name) or (env is not None and item.ref.env.value != env):
+                continue
+            if isinstance(item, DamagedSet):
+                damaged.append(item)
+            else:
+                sets.append(item)
+        if name is not None and not sets and not damaged:
+            self.get_set(name, env or "test")  # NotFoundError, naming the envs it exists in
+        return sets, damaged
+
     def select_sets(self, name: str | None = None, env: str | None = None) -> list[KeySet]:
         """The sets a command looks at: set ``name`` (in ``env``, or in every environment that has it), or every set
         (of ``env`` when given). A ``name`` that is nowhere is NotFoundError, as for :meth:`get_set`."""
@@ -438,7 +458,10 @@ class KeyService:
         if kid is not None:
             return self.pick_key(keyset, kid)
         if keyset.active is None:
-            raise NotFoundError(f"{keyset.ref} has no active key", hint="pass --kid, or promote a key first")
+            raise NotFoundError(
+                f"{keyset.ref} has no active key",
+                hint=f"promote one first (`jwks-tool rotate {keyset.ref.name} --env {keyset.ref.env.value} --promote`)",
+            )
         return keyset.active
 
     def private_jwk(self, keyset: KeySet, record: KeyRecord) -> dict[str, Any]:

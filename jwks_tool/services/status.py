@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
 from jwks_tool.core.findings import Finding, Severity, Verdict
-from jwks_tool.core.model import KeySet, KeyState, format_time
+from jwks_tool.core.model import KeySet, KeyState, SetRef, format_time
 from jwks_tool.core.profiles import get_profile
 from jwks_tool.core.text import plural
 from jwks_tool.core.timeutil import expiry_phrase
 from jwks_tool.errors import StoreCorruptError
 from jwks_tool.services.key_service import KeyService
 from jwks_tool.services.rotation import NextSteps, next_steps, transition_time
+from jwks_tool.stores.interface import DamagedSet
 
 SIZE_WARN = 0.8
 """``check`` warns when a set fills this share of what its store holds (a Key Vault secret: 25 KB)."""
@@ -171,8 +172,20 @@ def store_findings(store: str, exists: bool, sets: int, *, allow_empty: bool) ->
     return ()
 
 
+def damage_findings(damaged: Iterable[DamagedSet]) -> tuple[Finding, ...]:
+    """A failing ``set-damaged`` finding for each set whose stored document cannot be read, naming the repair."""
+    return tuple(
+        Finding(Severity.ERROR, "set-damaged", f"damaged: {item.problem}; {item.fix}", str(item.ref))
+        for item in damaged
+    )
+
+
 def missing_sets(
-    events: Iterable[Mapping[str, Any]], keysets: Iterable[KeySet], *, name: str | None = None, env: str | None = None
+    events: Iterable[Mapping[str, Any]],
+    keysets: Iterable[KeySet | _Present],
+    *,
+    name: str | None = None,
+    env: str | None = None,
 ) -> tuple[Finding, ...]:
     """A failing ``set-missing`` finding for each set the audit log names (within ``name``/``env``) that is not among
     ``keysets``: no command removes a whole set (``prune`` drops keys, never the set), so a set file deleted or moved
@@ -253,11 +266,20 @@ def check_store(
     no sets, a set the audit log names that is gone). Also returns the whole-store findings alone: when there are any,
     nothing was checked."""
     exists = svc.store_info() is not None
-    sets = svc.select_sets(name, env) if exists else []
-    whole = store_findings(svc.store.describe(), exists, len(sets), allow_empty=allow_empty)
+    sets, broken = svc.select_sets_or_damage(name, env) if exists else ([], [])
+    whole = store_findings(svc.store.describe(), exists, len(sets) + len(broken), allow_empty=allow_empty)
     damaged = protection_findings(svc) if exists else ()
-    gone = missing_sets(svc.store.read_audit(), sets, name=name, env=env) if exists else ()
-    return check(sets, svc.now(), policy, svc.store.set_size, (*whole, *damaged, *gone)), whole
+    present: list[KeySet | _Present] = [*sets, *(_Present(item.ref) for item in broken)]
+    gone = missing_sets(svc.store.read_audit(), present, name=name, env=env) if exists else ()
+    findings = (*whole, *damaged, *damage_findings(broken), *gone)
+    return check(sets, svc.now(), policy, svc.store.set_size, findings), whole
+
+
+@dataclasses.dataclass(frozen=True)
+class _Present:
+    """A set the store holds, damaged or not (for :func:`missing_sets`)."""
+
+    ref: SetRef
 
 
 def protection_findings(svc: KeyService) -> tuple[Finding, ...]:

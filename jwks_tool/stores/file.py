@@ -13,6 +13,8 @@ Layout (``schema`` 1)::
       sets/<env>/<name>.json   0600  one key set: metadata, public JWKs, sealed private JWKs, state history
       audit.jsonl              0600  one JSON line per change: time, user, host, command, set, kid, states
       .lock                    0600  taken by every writer (filelock), so concurrent commands queue up
+      .lock.holder             0600  while a writer holds .lock: its pid, user@host, command and since when (JSON),
+                                     so a command that waits for the lock can say who holds it
 
 Every write is a new file beside the old one, fsynced, then renamed over it (and the folder fsynced): a reader sees
 the old document or the new one, never half of one, and a crash leaves the store as it was before the write.
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 LOCK_TIMEOUT_SECONDS = 60.0
+LOCK_NOTICE_SECONDS = 1.0
+"""How long a writer waits for the lock before it says (through :attr:`KeyStore.on_lock_wait`) who holds it."""
+HOLDER_FILE = ".lock.holder"
 _WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 
 
@@ -288,7 +293,9 @@ class FileStore(KeyStore):
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise StoreCorruptError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+            raise StoreCorruptError(
+                f"{path} is not valid JSON ({exc.msg.removesuffix(' at')} at line {exc.lineno})"
+            ) from exc
 
     # ---- the interface ----------------------------------------------------------------------------------------
     def read_config(self) -> dict[str, Any] | None:
@@ -349,6 +356,14 @@ class FileStore(KeyStore):
             raise StoreCorruptError(f"{path} holds the key set {keyset.ref}, not {ref}")
         return keyset
 
+    def damage_fix(self, ref: SetRef) -> str:
+        """Restore the set's file or remove it."""
+        path = self._set_path(ref)
+        return (
+            f"restore {path} from a backup, or remove it (`rm {path}`: its keys are lost, the audit log keeps their "
+            "story)"
+        )
+
     def write_set(self, keyset: KeySet, *, expected_revision: int) -> KeySet:
         """Replace the set's file atomically if the stored revision is still ``expected_revision``."""
         current = self.read_set(keyset.ref)
@@ -390,24 +405,82 @@ class FileStore(KeyStore):
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the store's .lock file (across processes); StoreLockedError after LOCK_TIMEOUT_SECONDS."""
+        """Hold the store's .lock file (across processes); StoreLockedError after LOCK_TIMEOUT_SECONDS. After
+        LOCK_NOTICE_SECONDS of waiting, :attr:`on_lock_wait` hears who holds it (read from ``.lock.holder``)."""
         from filelock import FileLock, Timeout
 
         self._check_root()
         make_private_dirs(self.root)
-        for name in (".lock", "audit.jsonl"):  # filelock would truncate what a link points to; a write appends to
-            if os.path.islink(os.path.join(self._root, name)):  # the log: refused before anything is written
+        for name in (".lock", "audit.jsonl", HOLDER_FILE):  # filelock would truncate what a link points to; a write
+            if os.path.islink(os.path.join(self._root, name)):  # appends to the log: refused before anything is written
                 raise _link_error(os.path.join(self._root, name))
         lock = FileLock(self.root / ".lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
         try:
-            with lock:
-                _sweep_temp_files(self._root)
-                yield
+            try:
+                lock.acquire(timeout=LOCK_NOTICE_SECONDS)
+            except Timeout:
+                if self.on_lock_wait is not None:
+                    self.on_lock_wait(
+                        f"waiting for the store lock {self.root / '.lock'}, held by {self._holder()}; "
+                        f"giving up after {LOCK_TIMEOUT_SECONDS:.0f} s"
+                    )
+                lock.acquire(timeout=LOCK_TIMEOUT_SECONDS - LOCK_NOTICE_SECONDS)
         except Timeout as exc:
             raise StoreLockedError(
-                f"another jwks-tool has held the store lock {self.root / '.lock'} for {LOCK_TIMEOUT_SECONDS:.0f} s",
+                f"another jwks-tool ({self._holder()}) has held the store lock {self.root / '.lock'} for "
+                f"{LOCK_TIMEOUT_SECONDS:.0f} s",
                 hint="wait for it to finish, or end it if it hangs",
             ) from exc
+        holder = os.path.join(self._root, HOLDER_FILE)
+        try:
+            _sweep_temp_files(self._root)
+            self._record_holder()
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(holder)
+            lock.release()
+
+    def _record_holder(self) -> None:
+        """Write who holds the lock (pid, user@host, command, since when) for those who wait for it."""
+        from datetime import UTC, datetime
+
+        record = {
+            "pid": os.getpid(),
+            "user": self.lock_holder.get("user", ""),
+            "command": self.lock_holder.get("command", ""),
+            "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        data = json.dumps(record).encode("utf-8")
+        with contextlib.suppress(OSError, StoreError):  # only a courtesy to waiters: never a reason to fail the write
+            # written in place with one write (no temp file a kill could leave); a waiter that reads it half-written
+            # says "another jwks-tool"
+            fd = _open_no_link(os.path.join(self._root, HOLDER_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            try:
+                os.fchmod(fd, 0o600)
+                write_all(fd, data)
+            finally:
+                os.close(fd)
+
+    def _holder(self) -> str:
+        """Who holds the lock, as its holder recorded it (sanitised: another process wrote it), or a plain phrase."""
+        from jwks_tool.core.text import printable
+
+        try:
+            fd = _open_no_link(os.path.join(self._root, HOLDER_FILE), os.O_RDONLY, what="lock holder file")
+            try:
+                data = os.read(fd, 4096)
+            finally:
+                os.close(fd)
+            record = json.loads(data)
+        except (OSError, StoreError, ValueError):
+            return "another jwks-tool"
+        if not isinstance(record, dict):
+            return "another jwks-tool"
+        pid, user, command, since = (
+            printable(record.get(key, "?"), limit=100) for key in ("pid", "user", "command", "since")
+        )
+        return f"pid {pid} ({user}, `{command}`) since {since}"
 
 
 def _ref_from_file(folder: str, name: str, env: Env) -> SetRef:
@@ -437,7 +510,7 @@ def _sweep_temp_files(root: str) -> None:
 
 def _ours(name: str) -> bool:
     """The lock file, or a temp file a writer killed while creating the store left (the next write replaces it)."""
-    return name == ".lock" or (name.startswith(".store.json.") and name.endswith(".tmp"))
+    return name in (".lock", HOLDER_FILE) or (name.startswith(".store.json.") and name.endswith(".tmp"))
 
 
 def _append_lines(path: Path, lines: Sequence[str]) -> None:

@@ -14,8 +14,9 @@ can never silently overwrite each other. ``jwks_tool.testing.store_conformance``
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -26,10 +27,31 @@ STORE_SCHEMA = 1
 """Version of the store configuration record this jwks-tool writes and reads."""
 
 
+@dataclasses.dataclass(frozen=True)
+class DamagedSet:
+    """A key set whose stored document cannot be read (edited, truncated, not what it claims): what is wrong with it,
+    and how to repair it (:meth:`KeyStore.damage_fix`)."""
+
+    ref: SetRef
+    problem: str
+    fix: str
+
+    def to_dict(self) -> dict[str, str]:
+        """As --json prints it."""
+        return {"name": self.ref.name, "env": self.ref.env.value, "problem": self.problem, "fix": self.fix}
+
+
 class KeyStore(ABC):
     """Where key sets live. Chosen by URL (see :func:`jwks_tool.stores.open_store`)."""
 
     url: str
+
+    lock_holder: Mapping[str, str] = {}
+    """Who takes :meth:`lock` through this object (``user``: user@host, ``command``), recorded by stores whose lock
+    others can wait for (the file store), so a waiter can say who holds it."""
+    on_lock_wait: Callable[[str], None] | None = None
+    """Called once with one line (who holds the lock, how long this waits at most) when :meth:`lock` has waited about
+    a second for another holder. The store never prints: the command line shows the line on stderr."""
 
     @classmethod
     @abstractmethod
@@ -113,6 +135,25 @@ class KeyStore(ABC):
             keyset = self.read_set(ref)
             if keyset is not None:
                 yield keyset
+
+    def read_sets_or_damage(self) -> Iterator[KeySet | DamagedSet]:
+        """Every key set, and a :class:`DamagedSet` in place of each one that cannot be read (StoreCorruptError), so
+        one damaged set does not hide the others."""
+        for ref in self.list_refs():
+            try:
+                keyset = self.read_set(ref)
+            except StoreCorruptError as exc:
+                yield DamagedSet(ref, " ".join(exc.message.split()), self.damage_fix(ref))
+                continue
+            if keyset is not None:
+                yield keyset
+
+    def damage_fix(self, ref: SetRef) -> str:
+        """How to repair the damaged set ``ref``; stores name the file or secret that holds it."""
+        return (
+            f"restore the key set {ref} from a backup, or remove it (its keys are lost; the audit log keeps their "
+            "story)"
+        )
 
     def holds_sealed_keys(self) -> bool:
         """Whether any set holds a private half sealed under a passphrase (anything not written in plaintext): a

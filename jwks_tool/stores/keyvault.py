@@ -363,6 +363,7 @@ def connection_from_url(url: str) -> Connection:
         ca_bundle=values.get("ca_bundle") or None,
         verify_challenge_resource=verify_text in ("true", "1", "yes"),
         retry_total=None if retry_text is None else int(retry_text),
+        from_store_url=True,
     )
 
 
@@ -404,13 +405,13 @@ class KeyVaultStore(KeyStore):
         """The SecretClient, made (and signed in) on first use."""
         with self._client_lock:
             if self._client is None:
-                with azure_errors("sign in to Azure", vault=self.describe()):
+                with azure_errors("sign in to Azure", vault=self.describe(), connection=self.connection):
                     self._client = secret_client(self.connection, self._credential)
             return self._client
 
     @contextmanager
     def _azure(self, doing: str) -> Iterator[None]:
-        with azure_errors(doing, vault=self.describe()):
+        with azure_errors(doing, vault=self.describe(), connection=self.connection):
             yield
 
     def _versions(self, name: str, doing: str, *, disabled: bool = False) -> list[_Version]:
@@ -566,6 +567,14 @@ class KeyVaultStore(KeyStore):
         if not isinstance(data, dict):
             raise StoreCorruptError(f"the secret {name} in {self.describe()} is not a jwks-tool key set")
         return data
+
+    def damage_fix(self, ref: SetRef) -> str:
+        """Restore the set's secret or delete it."""
+        name = set_secret_name(ref)
+        return (
+            f"restore the secret {name} in {self.describe()} from a backup, or delete it (az keyvault secret delete "
+            "--name NAME: its keys are lost, the audit log keeps their story)"
+        )
 
     def read_set(self, ref: SetRef) -> KeySet | None:
         """The set at the end of its secret's chain of winning versions, checked; None when there is none."""

@@ -33,7 +33,8 @@ pytestmark = pytest.mark.integration
 
 Run = Callable[..., Result]
 
-ALTINN_MEMBERS = ["kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq", "qi"]
+ALTINN_MEMBERS = ["kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq", "qi", "exp"]
+"""The Key Vault value's members, in order; exp (the key's expiry) goes into AdditionalData of .NET's JsonWebKey."""
 RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 """RFC 7638 section 3.1: the thumbprint of the RSA key of RFC 7517 Appendix A.1/A.2."""
 PEM_PASSPHRASE = "export pem passphrase 1"
@@ -336,8 +337,11 @@ def test_keyvault_value_is_standard_base64_of_one_compact_altinn_jwk(run: Run) -
 
     public = export_json(run, "acme")
     public_half = [(name, member) for name, member in obj.items() if name not in PRIVATE_MEMBERS]
-    assert public_half == [(name, member) for name, member in public.items() if name != "exp"]
+    assert public_half == [(name, member) for name, member in public.items() if name != "exp"] + [
+        ("exp", public["exp"])
+    ]
     assert list(public) == [*ALTINN_MEMBERS[:6], "exp"]
+    assert obj["exp"] == public["exp"]
     assert verify(sign(obj), public) == CLAIMS
 
     private_jwk = export_json(run, "acme", "--private", "--format", "jwk")

@@ -19,7 +19,8 @@ from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]
-ALTINN_MEMBERS = ["kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq", "qi"]
+ALTINN_MEMBERS = ["kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq", "qi", "exp"]
+"""The Key Vault value's members, in order; exp (the key's expiry) goes into AdditionalData of .NET's JsonWebKey."""
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def test_throttling_is_retried_then_succeeds(run: Run, kv: KeyVaultServer) -> No
     [
         ("forbidden", "no permission in the vault"),
         ("unreachable", "cannot be reached"),
-        ("not-signed-in", "not signed in to Azure"),
+        ("not-signed-in", "the managed identity endpoint the instance metadata service (169.254.169.254) failed"),
     ],
 )
 def test_errors_are_one_line_with_the_fix(

@@ -374,7 +374,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
             if to != "kubernetes":
                 args += ["--out", str(scene.out(f"deliver-{to}-{preset}"))]
             scene.run(*args, "--dry-run")
-            scene.run(*args, "--dry-run", "--json")
+            json_out = ("--out", str(scene.out(f"deliver-json-{preset}.yaml"))) if to == "kubernetes" else ()
+            scene.run(*args, "--dry-run", "--json", *json_out)  # --json to stdout leaves no room for a manifest
             scene.run(*args, private_export=to == "kubernetes")
     scene.run("deliver", "acme", "--to", "dotenv", "--for", "nais", "--out", str(scene.out("refused")), expect=3)
     return scene

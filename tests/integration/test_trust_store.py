@@ -408,9 +408,12 @@ def test_a_damaged_public_key_is_refused_by_every_read(run: Run, made: Path) -> 
         data["keys"][0]["public_jwk"]["n"] = flip(data["keys"][0]["public_jwk"]["n"])
 
     edit_set(made, damage)
-    for args in (("export", "acme"), ("show", "acme"), ("check",), ("list",), ("export", "acme", "--format", "jwks")):
+    for args in (("export", "acme"), ("show", "acme"), ("list",), ("export", "acme", "--format", "jwks")):
         error = one_error(run(*args), 5)
         assert "does not match its thumbprint" in error, args
+    checked = run("check")  # a failing set-damaged finding (tests/integration/test_damaged_sets.py)
+    assert checked.exit_code == 2
+    assert "ERROR: acme (test): damaged: key 'k1': its public JWK does not match its thumbprint" in checked.stdout
 
 
 def weak_public_key(kid: str) -> dict[str, Any]:
@@ -472,9 +475,13 @@ def test_a_record_that_does_not_say_what_its_public_key_is_is_refused_by_every_r
     run: Run, made: Path, change: Callable[[dict[str, Any]], None], says: str
 ) -> None:
     edit_set(made, change)
-    for args in (("export", "acme"), ("show", "acme"), ("check",), ("list",), ("export", "acme", "--format", "jwks")):
+    for args in (("export", "acme"), ("show", "acme"), ("list",), ("export", "acme", "--format", "jwks")):
         error = one_error(run(*args), 5)
         assert says in error, (args, error)
+    checked = run("check")  # a failing set-damaged finding naming the same problem
+    assert checked.exit_code == 2
+    assert checked.stdout.startswith("ERROR: acme (test): damaged: ")
+    assert says in checked.stdout
 
 
 def test_an_ec_key_in_a_maskinporten_set_is_damage(run: Run, store_dir: Path) -> None:

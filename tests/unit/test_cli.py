@@ -21,7 +21,8 @@ from jwks_tool.cli.main import EXIT_CODES, cli
 from jwks_tool.errors import AbortedError
 
 Run = Callable[..., Result]
-ALTINN_MEMBERS = ["kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq", "qi"]
+ALTINN_MEMBERS = ["kty", "use", "kid", "alg", "n", "e", "d", "p", "q", "dp", "dq", "qi", "exp"]
+"""The Key Vault value's members, in order; exp (the key's expiry) goes into AdditionalData of .NET's JsonWebKey."""
 PRIVATE = ("d", "p", "q", "dp", "dq", "qi")
 
 
@@ -504,3 +505,19 @@ def test_review_findings_stay_fixed(run: Run, store_dir: Path, tmp_path: Path, m
     refused = run("generate", "x", "--size", "2048", env={"JWKS_TOOL_STORE": str(fresh)})
     assert refused.exit_code == 8
     assert not fresh.exists()
+
+
+def test_the_key_vault_value_carries_the_expiry_inspect_shows(run: Run, tmp_path: Path) -> None:
+    """Altinn's libraries read the value with .NET's JsonWebKey, which keeps an unknown member such as exp in
+    AdditionalData, so the value keeps the key's expiry and inspect of it no longer says "expires -"."""
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    expires = json.loads(run("show", "acme", "--json").stdout)["keys"][0]["expires"]
+    out = tmp_path / "kv.txt"
+    assert run("export", "acme", "--private", "--format", "base64", "--out", str(out)).exit_code == 0
+    value = json.loads(base64.b64decode(out.read_text().strip(), validate=True))
+    public = json.loads(run("export", "acme").stdout)
+    assert value["exp"] == public["exp"]
+    inspected = run("inspect", str(out), "--expect", "keyvault")
+    assert inspected.exit_code == 0, inspected.output
+    assert f", expires {expires[:10]}\n" in inspected.stdout
+    assert json.loads(run("inspect", str(out), "--json").stdout)["keys"][0]["expires"] == expires

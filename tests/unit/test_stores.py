@@ -281,3 +281,13 @@ def test_a_store_file_jwks_tool_cannot_read_is_refused_in_exact_words(
         store.read_config()
     assert type(info.value) is error
     assert info.value.diagnostics() == message.format(config=root / "store.json", root=root)
+
+
+def test_a_damaged_json_file_is_named_in_plain_words(tmp_path: Path) -> None:
+    """json's own message ends in "at" ("Unterminated string starting at"): the error said "at at line 6"."""
+    path = tmp_path / "broken.json"
+    path.write_text('{\n"a": "unterminated')
+    with pytest.raises(StoreCorruptError) as caught:
+        FileStore(tmp_path, f"file:{tmp_path}")._read_json(str(path))
+    assert "at at" not in caught.value.message
+    assert caught.value.message.endswith("is not valid JSON (Unterminated string starting at line 2)")

@@ -173,7 +173,7 @@ class VaultSigner:
         with azure_errors(f"sign with the Key Vault key {self.key_id}", vault=self._connection.vault_url):
             from azure.keyvault.keys.crypto import CryptographyClient, SignatureAlgorithm
 
-            credential = make_credential(self._connection.credential)
+            credential = make_credential(self._connection.credential, self._connection)
             client = CryptographyClient(self.key_id, credential, **client_kwargs(self._connection))
             result = client.sign(SignatureAlgorithm(self.alg), digest(self.alg, data))
         return bytes(result.signature)

@@ -225,7 +225,14 @@ def check_url(url: str, *, what: str, carries: str, allow_http_loopback: bool = 
     raise InputError(f"{what} {shown} is not an https:// URL", hint="use an https:// URL")
 
 
-def _http(doing: str, func: Any) -> Any:
+def _slow_hint(timeout: float, timeout_option: str | None) -> str:
+    """The fix for no answer in time: raise the caller's timeout option, if it has one."""
+    if timeout_option:
+        return f"check the network or proxy, or raise {timeout_option}"
+    return f"check the network or proxy (jwks-tool waits {timeout:g} s)"
+
+
+def _http(doing: str, func: Any, slow_hint: str = "check the network or proxy") -> Any:
     import requests
 
     try:
@@ -237,9 +244,7 @@ def _http(doing: str, func: Any) -> Any:
             "is used instead of the system's CAs)",
         ) from exc
     except requests.exceptions.Timeout as exc:
-        raise RemoteError(
-            f"cannot {doing}: no answer in time", hint="check the network or proxy, or raise --timeout"
-        ) from exc
+        raise RemoteError(f"cannot {doing}: no answer in time", hint=slow_hint) from exc
     except requests.exceptions.ConnectionError as exc:
         raise RemoteError(
             f"cannot {doing}: cannot connect", hint="check the URL, the network and HTTPS_PROXY / NO_PROXY"
@@ -267,11 +272,20 @@ class Answer:
 
 
 def exchange(
-    doing: str, session: Any, method: str, url: str, *, timeout: float, verify: str | bool, **kwargs: Any
+    doing: str,
+    session: Any,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    verify: str | bool,
+    timeout_option: str | None = None,
+    **kwargs: Any,
 ) -> Answer:
     """One HTTP call with one deadline (``timeout`` seconds for connecting, sending and reading the whole answer; a
     server that trickles bytes cannot stretch it), no redirects (a 3xx is an error naming where it points) and at
-    most :data:`MAX_RESPONSE_BYTES` read."""
+    most :data:`MAX_RESPONSE_BYTES` read. ``timeout_option`` is the caller's option that sets ``timeout`` (named
+    in the hint when the time runs out), None if it has none."""
     import threading
     import time
 
@@ -282,7 +296,9 @@ def exchange(
     def work() -> None:
         try:
             state["answer"] = _http(
-                doing, lambda: _fetch(doing, session, method, url, deadline, timeout, verify, kwargs, state)
+                doing,
+                lambda: _fetch(doing, session, method, url, deadline, timeout, verify, kwargs, state),
+                _slow_hint(timeout, timeout_option),
             )
         except BaseException as exc:  # handed to the caller's thread
             state["error"] = exc
@@ -296,7 +312,7 @@ def exchange(
         _interrupt(state.get("response"), session)
         raise RemoteError(
             f"cannot {doing}: no complete answer within {timeout:g} s",
-            hint="check the network or proxy, or raise --timeout",
+            hint=_slow_hint(timeout, timeout_option),
         )
     error = state.get("error")
     if error is not None:
@@ -392,10 +408,12 @@ def request_token(
     timeout: float,
     allow_http_loopback: bool = False,
     keyset: str = "NAME",
+    timeout_option: str | None = None,
 ) -> TokenResult:
     """POST the grant; a refusal becomes a RemoteError with Maskinporten's code, message and the fix (its commands
     name ``keyset``, the set that signed the grant: ``acme --env prod``). The URL must be https (plain http only to
-    this machine with ``allow_http_loopback``); redirects are errors."""
+    this machine with ``allow_http_loopback``); redirects are errors. A hint names ``timeout_option`` (the caller's
+    option that sets ``timeout``) when the time runs out."""
     check_url(token_url, what="the token endpoint", carries="the grant", allow_http_loopback=allow_http_loopback)
     response = exchange(
         "reach the token endpoint",
@@ -405,6 +423,7 @@ def request_token(
         data={"grant_type": GRANT_TYPE, "assertion": grant},
         timeout=timeout,
         verify=_verify(ca_bundle),
+        timeout_option=timeout_option,
     )
     body = response.json()
     if not isinstance(body, dict):
