@@ -24,8 +24,9 @@ COMMAND_LINE = re.compile(r"\b(jwks-tool|az)((?: [^`),;:]*)?)")
 KEY_VAULT = ["doctor", "generate", "grant", "keyvault push", "keyvault status", "portal pull", "portal push"]
 KEY_VAULT += ["revoke", "rotate", "token", "deliver"]
 EVERY_STORE_COMMAND = [
-    "check", "deliver", "doctor", "export", "generate", "grant", "import", "init", "keyvault push", "keyvault status", "list",
-    "log", "portal pull", "portal push", "prune", "render", "report", "revoke", "rotate", "show", "status", "token",
+    "check", "deliver", "doctor", "export", "generate", "grant", "import", "init", "keyvault push", "keyvault status",
+    "list", "log", "portal pull", "portal push", "prune", "render", "report", "revoke", "rotate", "show", "status",
+    "token",
 ]  # fmt: skip
 
 RAISED_BY: dict[str, list[str]] = {
