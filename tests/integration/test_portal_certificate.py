@@ -77,7 +77,8 @@ def kids(mp: MaskinportenServer) -> list[str]:
     return [k["kid"] for k in mp.registered_jwks("client-1")["keys"]]
 
 
-def signed_in_line(cert: BusinessCert = good()) -> str:
+def signed_in_line(cert: BusinessCert | None = None) -> str:
+    cert = cert or good()
     return (
         f"Signed in with the business certificate of organisation {ORG} (CN=ACME AS,2.5.4.97=NTRNO-{ORG},O=ACME AS,"
         f"C=NO), valid {cert.leaf.not_valid_before_utc:%Y-%m-%d} to {cert.leaf.not_valid_after_utc:%Y-%m-%d}."
@@ -132,7 +133,7 @@ def test_a_certificate_outside_its_dates_is_exit_3_before_any_request(
     run: Run, mp: MaskinportenServer, tmp_path: Path, variant: str, says: str
 ) -> None:
     assert run("generate", "acme", "--size", "2048").exit_code == 0
-    path = p12(tmp_path, pki().issue(ORG, **{variant: True}))
+    path = p12(tmp_path, pki().issue(ORG, expired=variant == "expired", not_yet_valid=variant == "not_yet_valid"))
     result = run("portal", "push", "acme", *portal_args(mp, path), env={"JWKS_TOOL_CERT_PASSPHRASE": PASSPHRASE})
     assert result.exit_code == 3
     assert result.stderr.startswith(f"jwks-tool: error: the business certificate for {ORG} {says}")

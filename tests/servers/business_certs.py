@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 ORG_IDENTIFIER = x509.ObjectIdentifier("2.5.4.97")
 
 
-def _name(common_name: str, *extra: x509.NameAttribute) -> x509.Name:
+def _name(common_name: str, *extra: x509.NameAttribute[str]) -> x509.Name:
     return x509.Name(
         [x509.NameAttribute(NameOID.COUNTRY_NAME, "NO"), *extra, x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     )
@@ -84,7 +84,7 @@ class BusinessCert:
                 serialization.PrivateFormat.PKCS12.encryption_builder()
                 .kdf_rounds(2048)
                 .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
-                .hmac_hash(hashes.SHA1())
+                .hmac_hash(hashes.SHA1())  # noqa: S303 - legacy files are what this makes
                 .build(passphrase.encode())
             )
         else:
@@ -154,7 +154,7 @@ class TestPki:
             not_before, not_after = now + dt.timedelta(days=2), now + dt.timedelta(days=400)
         else:
             not_before, not_after = now - dt.timedelta(days=1), now + dt.timedelta(days=365)
-        extra: list[x509.NameAttribute] = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, name)]
+        extra: list[x509.NameAttribute[str]] = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, name)]
         if org is not None:
             if serial_number:
                 extra.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, org))

@@ -32,10 +32,15 @@ What it is
     * ``POST /token`` (``application/x-www-form-urlencoded``: ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``
       and ``assertion=<JWT>``): Maskinporten's JWT grant (RFC 7523). The JWT is parsed strictly (three base64url
       parts, JSON objects without duplicate members) and checked in this order: header ``alg`` in RS256/RS384/RS512;
-      no ``x5c``/``x5u``/``jwk``/``jku`` (this server only knows registered keys) and no ``crit``; ``kid`` present;
-      ``iss`` names a registered client; ``kid`` is one of its keys; the key's own ``exp`` (epoch seconds), if any,
-      has not passed; the JWT ``alg`` equals the key's ``alg``; the RSA PKCS#1 v1.5 signature over the exact signing
-      input; ``aud`` equals :attr:`MaskinportenServer.audience`; ``exp - iat <= 120``; ``exp`` not passed; ``iat``
+      no ``x5u``/``jwk``/``jku`` and no ``crit``; for ``idporten:dcr.*`` scopes no ``kid`` (the self-service API
+      takes only the business certificate), otherwise ``kid`` or ``x5c`` present; ``iss`` names a registered client;
+      then either (``kid``, which takes precedence as at Digdir) ``kid`` is one of its keys, the key's own ``exp``
+      (epoch seconds), if any, has not passed and the JWT ``alg`` equals the key's ``alg``; or (``x5c``, a business
+      certificate grant) ``alg`` RS256, 1-10 standard-base64 DER certificates, leaf first, each within its dates,
+      each issued by the next and the last by one of ``certificate_cas`` (none configured: refused), an
+      organisation number in the leaf (``organizationIdentifier`` ``NTRNO-<9 digits>`` or ``serialNumber``) equal
+      to the client's; the RSA PKCS#1 v1.5 signature over the exact signing input (with the key or the leaf);
+      ``aud`` equals :attr:`MaskinportenServer.audience`; ``exp - iat <= 120``; ``exp`` not passed; ``iat``
       within 10 s of the server clock; ``nbf`` (optional) not more than 10 s ahead; ``scope`` present and every
       scope registered on the client; ``resource`` / ``consumer_org`` well-formed; the ``jti`` (or, without ``jti``,
       the whole JWT) not used before by that client. A grant is only marked used when a token is issued.
@@ -72,8 +77,17 @@ Errors
     ``invalid_grant``
         ``P + "Missing signing algorithm (alg) in the JWT header"``,
         ``P + "Unsupported signing algorithm (alg): <alg>. Allowed: RS256, RS384, RS512"``,
-        ``P + "The JWT header member <x5c|x5u|jwk|jku> is not supported by this server: register the key and use
+        ``P + "The JWT header member <x5u|jwk|jku> is not supported by this server: register the key and use
         kid"``, ``P + "Critical header parameters (crit) are not supported"``,
+        ``P + "The scopes idporten:dcr.* need the business certificate (x5c) in the JWT header; a registered key
+        (kid) is not accepted"`` (and without ``x5c``: ``... in the JWT header``), ``P + "Business certificates
+        (x5c) are not accepted: the server trusts no certificate CA"``, ``P + "Invalid x5c: must be an array of
+        1-10 certificates"``, ``P + "Invalid x5c[<i>]: not a base64 (standard, not url-safe) DER certificate"``,
+        ``P + "The certificate x5c[<i>] has expired"`` / ``... is not yet valid``, ``P + "The certificates in x5c
+        do not form a chain (leaf first)"``, ``P + "The certificate chain does not lead to a trusted CA"``,
+        ``P + "The certificate has no organization number"``, ``P + "A business certificate grant must be signed
+        RS256, not <alg>"``, ``invalid_client`` ``P + "The certificate's organization <org> does not own client
+        <iss>"``,
         ``P + "Missing key identifier (kid) in the JWT header"``, ``P + "Unknown key identifier (kid): <kid>"``,
         ``P + "The key with kid <kid> has expired"``,
         ``P + "The JWT alg <alg> does not match the alg <alg> of the key with kid <kid>"``,
@@ -1170,13 +1184,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--admin", action="store_true", help=f"also give the client {DCR_READ} and {DCR_WRITE} (the JWKS API)"
     )
+    parser.add_argument(
+        "--certificate-ca",
+        type=Path,
+        action="append",
+        default=[],
+        help="PEM file of a CA that business certificates (x5c grants) must chain to (repeatable)",
+    )
     args = parser.parse_args(argv)
     if (args.scope or args.jwks or args.admin) and not args.client:
         parser.error("--scope, --jwks and --admin need --client")
 
     stop = stop_on_sigterm()
+    cas = [cert for path in args.certificate_ca for cert in x509.load_pem_x509_certificates(path.read_bytes())]
     server = MaskinportenServer(
-        audience=args.audience, org_number=args.org_number, clock_offset=args.clock_offset, port=args.port
+        audience=args.audience,
+        org_number=args.org_number,
+        clock_offset=args.clock_offset,
+        port=args.port,
+        certificate_cas=cas,
     )
     if args.client:
         scopes = [s for raw in args.scope for s in raw.split()]

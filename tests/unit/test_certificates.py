@@ -13,6 +13,7 @@ from pathlib import Path
 import jwt
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from jwks_tool.core.certificates import BusinessCertificate, load_pkcs12
@@ -44,7 +45,7 @@ def test_a_pkcs12_with_its_chain_gives_the_org_number_and_the_x5c_chain() -> Non
     ]
     assert all("-" not in part and "_" not in part for part in certificate.x5c())  # standard base64, not url-safe
     assert certificate.describe().startswith(f"business certificate of organisation {ORG} (CN=ACME AS,")
-    assert "pw" not in repr(credential) and "Key" not in repr(credential)
+    assert repr(credential) == f"Pkcs12Credential(org_number='{ORG}')"
 
 
 def test_the_older_serial_number_form_gives_the_org_number() -> None:
@@ -88,10 +89,16 @@ def test_a_certificate_without_an_org_number_is_refused() -> None:
     [("expired", "expired"), ("not_yet_valid", "is not valid until")],
 )
 def test_a_certificate_outside_its_dates_is_refused_before_signing(variant: str, says: str) -> None:
-    credential = load_pkcs12(pki().issue(ORG, **{variant: True}).pkcs12("pw"), "pw")
+    cert = pki().issue(ORG, expired=variant == "expired", not_yet_valid=variant == "not_yet_valid")
+    credential = load_pkcs12(cert.pkcs12("pw"), "pw")
     signed: list[bytes] = []
     original = credential.sign
-    credential.sign = lambda data: signed.append(data) or original(data)  # type: ignore[method-assign]
+
+    def spy(data: bytes) -> bytes:
+        signed.append(data)
+        return original(data)
+
+    credential.sign = spy  # type: ignore[method-assign]
     with pytest.raises(InputError) as caught:
         admin_grant(credential, AdminRequest("admin-client"))
     assert says in caught.value.message
@@ -104,9 +111,9 @@ def test_the_admin_grant_is_what_digdir_wants_verified_by_pyjwt() -> None:
     grant = admin_grant(credential, AdminRequest("admin-client", "idporten:dcr.read", env="prod"), now=now)
     header = jwt.get_unverified_header(grant.token)
     assert header == {"alg": "RS256", "x5c": credential.certificate.x5c()}  # no kid, no typ
-    claims = jwt.decode(
-        grant.token, good().leaf.public_key(), algorithms=["RS256"], audience="https://maskinporten.no/"
-    )
+    public = good().leaf.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    claims = jwt.decode(grant.token, public, algorithms=["RS256"], audience="https://maskinporten.no/")
     assert claims["iss"] == "admin-client"
     assert claims["scope"] == "idporten:dcr.read"
     assert claims["exp"] - claims["iat"] == 120
