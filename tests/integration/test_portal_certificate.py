@@ -310,3 +310,37 @@ def test_a_key_vault_certificate_that_does_not_exist_is_one_line(
     )
     assert result.stderr.count("\n") == 1
     assert mp.requests == []
+
+
+def test_the_passphrase_is_asked_on_a_terminal(
+    run: Run, mp: MaskinportenServer, tmp_path: Path, store_dir: Path
+) -> None:
+    import os
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    env = {**os.environ, "JWKS_TOOL_STORE": str(store_dir), "NO_COLOR": "1"}
+    args = ["-m", "jwks_tool", "portal", "push", "acme", *portal_args(mp, p12(tmp_path))]
+    child = pexpect.spawn(sys.executable, args, env=env, timeout=60)
+    child.expect("Certificate passphrase: ")
+    child.sendline(PASSPHRASE)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert PASSPHRASE.encode() not in (child.before or b"")  # not echoed
+    assert b"Registered 1 key for client-1: k1" in (child.before or b"")
+    assert kids(mp) == ["k1"]
+
+
+def test_doctor_reads_the_registration_with_the_certificate(run: Run, mp: MaskinportenServer, tmp_path: Path) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    mp.set_client_jwks("client-1", {"keys": json.loads(run("export", "acme", "--format", "jwks").output)["keys"]})
+    args = portal_args(mp, p12(tmp_path))
+    result = run("doctor", "acme", *args, env={"JWKS_TOOL_CERT_PASSPHRASE": PASSPHRASE})
+    assert result.exit_code == 0, result.output
+    assert "Maskinporten's registration of client-1" in result.output
+    assert [t.scopes for t in mp.issued_tokens] == [(DCR_READ,)]
+    refused = run("doctor", "acme", "--admin-set", "admin")
+    assert refused.exit_code == 3
+    assert "--admin-set is gone" in refused.stderr
