@@ -138,6 +138,10 @@ def generate(
     `jwks-tool rotate NAME` for that), so after a partial failure or Ctrl-C the same command makes only what is
     missing. The output (and --json: made, skipped, failed, not_started) says which sets were made and which not.
     """
+    if kty.upper() == "EC" and _given("size"):  # never ignore what was asked for
+        raise InputError(
+            f"--size {size} is for RSA keys; an EC key's size is its curve's", hint="drop --size, or use --crv"
+        )
     svc = make_service(store, azure)
     vault_key = None
     if in_vault is not None:
@@ -167,6 +171,16 @@ def generate(
 
     result = svc.generate_bulk([dataclasses.replace(request, name=name) for name in names], workers=workers or 0)
     _report_bulk(svc, result, env, as_json)
+
+
+def _given(param: str) -> bool:
+    """Whether the option ``param`` was given on the command line (or from the environment), not left at its
+    default."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source is not None and source not in (
+        click.core.ParameterSource.DEFAULT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    )
 
 
 def _report_bulk(svc: KeyService, result: BulkResult, env: str, as_json: bool) -> None:

@@ -22,14 +22,15 @@ from jwks_tool.cli.main import (
     store_options,
 )
 from jwks_tool.core.formats import PublicFormat
-from jwks_tool.core.model import Env, SetRef
+from jwks_tool.core.model import Env, KeyState, SetRef
+from jwks_tool.core.text import plural, printable
 from jwks_tool.core.timeutil import parse_duration
 from jwks_tool.documents.reports import RenderOptions, ReportDocFormat, render_document, render_report
 from jwks_tool.documents.templates import render_template
 from jwks_tool.errors import InputError, NotFoundError, StoreError
 from jwks_tool.services.audit import trail
 from jwks_tool.services.key_service import AzureOptions, KeyService
-from jwks_tool.services.rotation import Rotation, StepResult
+from jwks_tool.services.rotation import Rotation, Step, StepResult
 from jwks_tool.services.status import CheckPolicy, check_store
 from jwks_tool.services.status import check as run_check
 
@@ -37,11 +38,9 @@ from jwks_tool.services.status import check as run_check
 @cli.command()
 @click.argument("name")
 @set_options
-@click.option(
-    "--promote", "step", flag_value="promote", help="Step 2: make the next key active (after registering it)."
-)
-@click.option("--finish", "step", flag_value="finish", help="Step 3: retire the retiring keys after the overlap.")
-@click.option("--all-steps", "step", flag_value="all", help="Start, promote and finish in one go (automation).")
+@click.option("--promote", is_flag=True, help="Step 2: make the next key active (after registering it).")
+@click.option("--finish", is_flag=True, help="Step 3: retire the retiring keys after the overlap.")
+@click.option("--all-steps", is_flag=True, help="Start, promote and finish in one go (automation; alone).")
 @click.option("--overlap", default="24h", show_default=True, metavar="DURATION", help="How long retiring keys stay.")
 @click.option("--force", is_flag=True, help="Finish before the overlap has passed.")
 @click.option("--keep-private", is_flag=True, help="Keep the private halves of retired keys (default: destroy).")
@@ -54,7 +53,9 @@ from jwks_tool.services.status import check as run_check
 def rotate(
     name: str,
     env: str,
-    step: str | None,
+    promote: bool,
+    finish: bool,
+    all_steps: bool,
     overlap: str,
     force: bool,
     keep_private: bool,
@@ -73,8 +74,9 @@ def rotate(
     jwks-tool rotate NAME --promote   2. next becomes active, the old active retiring
     jwks-tool rotate NAME --finish    3. after --overlap (24h), retire the old key; delete its kid from the portal
     jwks-tool rotate NAME --all-steps --overlap 0    all three, for automation
-    Each step is safe to run again: it converges and never loses the active key.
+    Each step is safe to run again: it converges and never loses the active key. Give one step at a time.
     """
+    step = _one_step(name, env, promote=promote, finish=finish, all_steps=all_steps)
     out = None if out == "-" else out  # - is stdout: the set is printed as without --out
     force_out = check_out(out, force=force_out, flag="--overwrite")  # before the step: a refusal changes nothing
     svc = make_service(store, azure)
@@ -88,6 +90,14 @@ def rotate(
         document = svc.export_public(final, added.kid, PublicFormat.JWK)
     else:
         document = svc.export_public(final, None, PublicFormat.JWKS) if final.registered else '{"keys": []}\n'
+    # what must be registered changes when a key is added (start) or leaves (finish); promote changes only which
+    # registered key signs
+    register_changed = any(result.changed and (result.added is not None or result.removed) for result in results)
+    # a start that finds its next key waiting prints the set again: registering it is still to be done
+    pending = not register_changed and any(
+        result.step is Step.START and result.added is not None and result.added.state is KeyState.NEXT
+        for result in results
+    )
     if out is not None:
         emit(document, out, force=force_out, flag="--overwrite")
     if as_json:
@@ -99,6 +109,7 @@ def rotate(
                 "env": env,
                 "steps": [_step_json(result) for result in results],
                 "register": json.loads(document),
+                "register_changed": register_changed,
                 "delete_kids": sorted({key.kid for result in results for key in result.removed}),
                 "next_action": results[-1].next_action,
             }
@@ -109,15 +120,34 @@ def rotate(
     removed = sorted({key.kid for result in results for key in result.removed})
     if removed:
         click.echo(f"Delete from the portal: {', '.join(removed)}")
-    if out is None:
+    if not register_changed and not pending:
+        click.echo("The registered set is unchanged: nothing new to register.")
+        if out is not None:
+            click.echo(f"Wrote the registered set to {out}")
+    elif out is None:
         what = (
             "the new JWK to add" if single and added is not None else "the whole set (it replaces the registered one)"
         )
-        click.echo(f"Register now, {what}:")
+        click.echo(f"Register now{', if not done yet' if pending else ''}, {what}:")
         click.echo(document, nl=False)
     else:
         click.echo(f"Wrote the set to register to {out}")
     click.echo(f"Next: {results[-1].next_action}")
+
+
+def _one_step(name: str, env: str, *, promote: bool, finish: bool, all_steps: bool) -> str | None:
+    """The step the flags ask for (None: start); more than one is a usage error naming the steps to run in order."""
+    name = printable(name)
+    given = [flag for flag, on in (("--promote", promote), ("--finish", finish), ("--all-steps", all_steps)) if on]
+    if len(given) > 1:
+        raise click.UsageError(
+            f"{' and '.join(given)} are separate steps; run one at a time, in order: "
+            f"`jwks-tool rotate {name} --env {env} --promote`, then after the overlap "
+            f"`jwks-tool rotate {name} --env {env} --finish` (or --all-steps alone for start, promote and finish)"
+        )
+    if all_steps:
+        return "all"
+    return "promote" if promote else ("finish" if finish else None)
 
 
 def _step_json(result: StepResult) -> dict[str, Any]:
@@ -249,7 +279,7 @@ def check(
         for finding in report.findings:
             click.echo(f"{finding.severity.value.upper()}: {finding.where}: {finding.message}")
         checked = len(report.statuses)
-        click.echo(f"{report.verdict.value.upper()}: {checked} key set{'s' if checked != 1 else ''} checked")
+        click.echo(f"{report.verdict.value.upper()}: {plural(checked, 'key set')} checked")
     exit_with(report.verdict)
 
 

@@ -314,28 +314,42 @@ def _azure(credential: str, ca_bundle: str | None, no_verify: bool) -> AzureOpti
     return AzureOptions(credential, ca_bundle, verify_challenge_resource=not no_verify)
 
 
-azure_options = option_group(
-    "azure",
-    _azure,
-    click.option(
-        "--credential",
-        type=click.Choice(["default", "cli", "environment", "managed-identity"]),
-        default="default",
-        show_default=True,
-        help="How to sign in to Azure: DefaultAzureCredential, az login, AZURE_* variables, or managed identity.",
-    ),
-    click.option(
-        "--ca-bundle", type=click.Path(dir_okay=False, exists=True), help="PEM CA bundle for TLS to the vault."
-    ),
-    click.option(
-        "--no-verify-challenge-resource",
-        "no_verify",
-        is_flag=True,
-        help="Accept a challenge resource that is not the vault's domain (emulators, private endpoints).",
-    ),
+def azure_option_group(tls_to: str) -> Callable[[F], F]:
+    """--credential, --ca-bundle and --no-verify-challenge-resource, passed to the command as ``azure``
+    (:class:`~jwks_tool.services.key_service.AzureOptions`); ``tls_to`` says in --help which services --ca-bundle
+    is used for."""
+    return option_group(
+        "azure",
+        _azure,
+        click.option(
+            "--credential",
+            type=click.Choice(["default", "cli", "environment", "managed-identity"]),
+            default="default",
+            show_default=True,
+            help="How to sign in to Azure: DefaultAzureCredential, az login, AZURE_* variables, or managed identity.",
+        ),
+        click.option(
+            "--ca-bundle",
+            type=click.Path(dir_okay=False, exists=True),
+            metavar="FILE",
+            help=f"A PEM file of CA certificates used INSTEAD of the system's (and REQUESTS_CA_BUNDLE) to verify TLS "
+            f"to {tls_to} [default: the system's CAs].",
+        ),
+        click.option(
+            "--no-verify-challenge-resource",
+            "no_verify",
+            is_flag=True,
+            help="Accept a challenge resource that is not the vault's domain (emulators, private endpoints).",
+        ),
+    )
+
+
+azure_options = azure_option_group("Key Vault")
+"""The Key Vault options of commands that talk to Key Vault only."""
+maskinporten_azure_options = azure_option_group(
+    "Key Vault and to Maskinporten (the token endpoint and the self-service API)"
 )
-"""--credential, --ca-bundle and --no-verify-challenge-resource: how to reach Key Vault, passed to the command as
-``azure`` (:class:`~jwks_tool.services.key_service.AzureOptions`)."""
+"""The Key Vault options of ``token``, ``portal`` and ``doctor``, whose --ca-bundle also verifies Maskinporten."""
 
 
 def exit_with(verdict: Verdict) -> NoReturn:

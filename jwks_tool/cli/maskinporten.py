@@ -15,6 +15,7 @@ from jwks_tool.cli.main import (
     exit_with,
     json_option,
     make_service,
+    maskinporten_azure_options,
     option_group,
     print_json,
     set_options,
@@ -24,7 +25,7 @@ from jwks_tool.core.environments import audience_for, token_url_for
 from jwks_tool.core.findings import Verdict
 from jwks_tool.core.keys import public_jwk
 from jwks_tool.core.reading import read_input
-from jwks_tool.core.text import printable
+from jwks_tool.core.text import plural, printable
 from jwks_tool.core.timeutil import parse_duration
 from jwks_tool.errors import InputError
 from jwks_tool.integrations.azure.secrets import Preset, secret_names
@@ -32,6 +33,7 @@ from jwks_tool.integrations.maskinporten.client import (
     PORTAL_APIS,
     GrantRequest,
     PortalClient,
+    check_org_number,
     diff_registered,
     request_token,
 )
@@ -60,6 +62,12 @@ def _one_line(_ctx: click.Context, param: click.Parameter, value: str | None) ->
             hint="give it without newlines or control characters",
         )
     return value
+
+
+def _org_number(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--consumer-org: a Norwegian organisation number (nine digits, the last a modulus-11 check digit), checked
+    before the store is opened."""
+    return None if value is None else check_org_number(value)
 
 
 class GrantOptions(NamedTuple):
@@ -91,7 +99,12 @@ grant_options = option_group(
     click.option("--audience", help="aud [default: the environment's Maskinporten identifier]."),
     click.option("--lifetime", default="120s", show_default=True, help="exp - iat: 120s, 2m or 60 (at most 120 s)."),
     click.option("--resource", help="The resource claim (the target API), if the API asks for one."),
-    click.option("--consumer-org", help="consumer_org: act for this organisation (delegation)."),
+    click.option(
+        "--consumer-org",
+        metavar="ORGNR",
+        callback=_org_number,
+        help="consumer_org: act for this organisation (delegation): its nine-digit organisation number.",
+    ),
 )
 """The grant's claims and key, passed to the command as ``grant`` (:class:`GrantOptions`)."""
 
@@ -147,7 +160,7 @@ def grant(name: str, env: str, grant: GrantOptions, azure: AzureOptions, store: 
     help="Seconds for the whole call to Maskinporten (more than 0, at most 600).",
 )
 @loopback_option
-@azure_options
+@maskinporten_azure_options
 @store_options
 @json_option
 def token(
@@ -165,8 +178,8 @@ def token(
     """Ask Maskinporten for an access token with a grant from set NAME: proves the key is registered and works.
 
     On success it prints the token's claims and expiry (the token itself only with --show-token); on failure
-    Maskinporten's error code and message, and what to do about it. TLS is always verified (--ca-bundle adds a CA);
-    HTTPS_PROXY and NO_PROXY are honoured.
+    Maskinporten's error code and message, and what to do about it. TLS is always verified: against the system's
+    CAs, or only against those in --ca-bundle. HTTPS_PROXY and NO_PROXY are honoured.
     """
     import json
     from datetime import UTC, datetime
@@ -175,7 +188,12 @@ def token(
     signed = svc.grant(name, env, grant.request(), kid=grant.kid)
     url = token_url or token_url_for(grant.audience or audience_for(env))
     result = request_token(
-        url, signed.token, ca_bundle=azure.ca_bundle, timeout=timeout, allow_http_loopback=allow_http_loopback
+        url,
+        signed.token,
+        ca_bundle=azure.ca_bundle,
+        timeout=timeout,
+        allow_http_loopback=allow_http_loopback,
+        keyset=f"{name} --env {env}",
     )
     expires = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + result.expires_in, UTC)
     if as_json:
@@ -253,8 +271,10 @@ class PortalOptions(NamedTuple):
     token_url: str | None
     allow_http_loopback: bool
 
-    def sign_in(self, azure: AzureOptions, env: str, scope: str) -> AdminSignIn:
-        """An admin token for ``scope``: from the business certificate (--certificate), else JWKS_TOOL_PORTAL_TOKEN."""
+    def sign_in(self, azure: AzureOptions, env: str, scope: str, *, ca_bundle: str | None = None) -> AdminSignIn:
+        """An admin token for ``scope``: from the business certificate (--certificate; a Key Vault certificate is
+        reached with ``azure``), else JWKS_TOOL_PORTAL_TOKEN. TLS to Maskinporten is verified with ``ca_bundle``
+        (default: --ca-bundle, else the system's CAs)."""
         import os
 
         from jwks_tool.integrations.maskinporten.admin import AdminRequest, admin_token
@@ -277,19 +297,22 @@ class PortalOptions(NamedTuple):
             credential,
             AdminRequest(self.admin_client_id, scope, env=env),
             token_url=self.token_url,
-            ca_bundle=azure.ca_bundle,
+            ca_bundle=ca_bundle or azure.ca_bundle,
             allow_http_loopback=self.allow_http_loopback,
         )
         return AdminSignIn(result.access_token, credential.certificate)
 
-    def client(self, azure: AzureOptions, env: str, scope: str) -> tuple[PortalClient, BusinessCertificate | None]:
-        """The self-service API's client, signed in for ``scope``, and the certificate used (if any)."""
+    def client(
+        self, azure: AzureOptions, env: str, scope: str, *, ca_bundle: str | None = None
+    ) -> tuple[PortalClient, BusinessCertificate | None]:
+        """The self-service API's client, signed in for ``scope``, and the certificate used (if any); TLS to
+        Maskinporten is verified with ``ca_bundle`` (default: --ca-bundle, else the system's CAs)."""
         PortalClient(self.api_url or PORTAL_APIS[env], "", allow_http_loopback=self.allow_http_loopback)  # URL first
-        signed_in = self.sign_in(azure, env, scope)
+        signed_in = self.sign_in(azure, env, scope, ca_bundle=ca_bundle)
         client = PortalClient(
             self.api_url or PORTAL_APIS[env],
             signed_in.token,
-            ca_bundle=azure.ca_bundle,
+            ca_bundle=ca_bundle or azure.ca_bundle,
             allow_http_loopback=self.allow_http_loopback,
         )
         return client, signed_in.certificate
@@ -365,7 +388,7 @@ def portal() -> None:
 @set_options
 @portal_options
 @removed_admin_set
-@azure_options
+@maskinporten_azure_options
 @store_options
 @json_option
 def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store: StoreOptions, as_json: bool) -> None:
@@ -385,9 +408,7 @@ def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store:
     if as_json:
         print_json({"client_id": portal.client_id, "registered": kids, "certificate": _certificate_json(certificate)})
     else:
-        click.echo(
-            f"Registered {len(kids)} key{'s' if len(kids) != 1 else ''} for {portal.client_id}: {', '.join(kids)}"
-        )
+        click.echo(f"Registered {plural(len(kids), 'key')} for {portal.client_id}: {', '.join(kids)}")
 
 
 @portal.command()
@@ -396,7 +417,7 @@ def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store:
 @portal_options
 @removed_admin_set
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION", help="Flag keys expiring this soon.")
-@azure_options
+@maskinporten_azure_options
 @store_options
 @json_option
 def pull(
@@ -427,7 +448,7 @@ def pull(
         )
     else:
         click.echo(
-            f"{client_id} has {len(theirs)} registered key(s): "
+            f"{client_id} has {plural(len(theirs), 'registered key')}: "
             f"{', '.join(printable(k.get('kid')) for k in theirs) or 'none'}"
         )
         for kid in diff.missing:
@@ -459,7 +480,21 @@ def pull(
 @click.option("--secret-name", help="The Key Vault secret to compare [the preset's].")
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION")
 @click.option("--fail", default="14d", show_default=True, metavar="DURATION")
-@azure_options
+@maskinporten_azure_options
+@click.option(
+    "--vault-ca-bundle",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="A PEM file of CA certificates used INSTEAD of the system's to verify TLS to Key Vault only "
+    "[default: --ca-bundle].",
+)
+@click.option(
+    "--maskinporten-ca-bundle",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="A PEM file of CA certificates used INSTEAD of the system's to verify TLS to Maskinporten only (the "
+    "token endpoint and the self-service API) [default: --ca-bundle].",
+)
 @store_options
 @json_option
 def doctor(
@@ -480,6 +515,8 @@ def doctor(
     warn: str,
     fail: str,
     azure: AzureOptions,
+    vault_ca_bundle: str | None,
+    maskinporten_ca_bundle: str | None,
     store: StoreOptions,
     as_json: bool,
 ) -> None:
@@ -488,7 +525,14 @@ def doctor(
     Active key present; its public JWK passes the profile; expiry far enough; the registered set (--registered
     FILE, or the self-service API with --api-url) holds its kid; the Key Vault secret (--vault) decodes to it; a
     grant made now verifies with the published key; and with --client-id and --scope, Maskinporten issues a token.
+
+    Where Key Vault and Maskinporten are verified with different CAs (test servers, private endpoints), give each
+    its own: --vault-ca-bundle and --maskinporten-ca-bundle (each defaults to --ca-bundle).
     """
+    import dataclasses
+
+    mp_ca_bundle = maskinporten_ca_bundle or azure.ca_bundle
+    azure = dataclasses.replace(azure, ca_bundle=vault_ca_bundle or azure.ca_bundle)
     svc = make_service(store, azure)
     svc.get_set(name, env)  # a missing set is said before anything is read or asked
     registered: list[dict[str, Any]] | None = None
@@ -503,7 +547,7 @@ def doctor(
         portal = PortalOptions(
             client_id, api_url, certificate, cert_passphrase_file, admin_client_id, token_url, allow_http_loopback
         )
-        registered = portal.client(azure, env, "idporten:dcr.read")[0].get_jwks(client_id)
+        registered = portal.client(azure, env, "idporten:dcr.read", ca_bundle=mp_ca_bundle)[0].get_jwks(client_id)
         source = f"Maskinporten's registration of {client_id}"
 
     secrets = None
@@ -517,7 +561,9 @@ def doctor(
             raise InputError("--scope needs --client-id", hint="the client to ask a token for")
 
         url = token_url or token_url_for(audience_for(env))
-        tokens = MaskinportenTokens(url, azure.ca_bundle, allow_http_loopback=allow_http_loopback)
+        tokens = MaskinportenTokens(
+            url, mp_ca_bundle, allow_http_loopback=allow_http_loopback, keyset=f"{name} --env {env}"
+        )
 
     options = DoctorOptions(
         warn=parse_duration(warn),

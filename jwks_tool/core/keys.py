@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from jwks_tool.core.b64 import b64_decode_any, b64url_decode, b64url_encode, b64url_to_int, int_to_b64url
 from jwks_tool.core.model import PRIVATE_MEMBERS, B64Jwk
 from jwks_tool.core.model import thumbprint as thumbprint  # re-exported: key material has its thumbprint here too
+from jwks_tool.core.text import plural
 from jwks_tool.errors import KeyMaterialError, PassphraseError
 
 if TYPE_CHECKING:
@@ -260,7 +261,10 @@ def public_key_problems(jwk: Mapping[str, Any]) -> list[tuple[str, str]]:
                 continue
             if len(raw) != size:
                 problems.append(
-                    ("bad-coordinate", f"{member} is {len(raw)} bytes; {crv} coordinates are {size} bytes (RFC 7518)")
+                    (
+                        "bad-coordinate",
+                        f"{member} is {plural(len(raw), 'byte')}; {crv} coordinates are {size} bytes (RFC 7518)",
+                    )
                 )
             coordinates[member] = int.from_bytes(raw, "big")
         if len(coordinates) == 2:

@@ -241,6 +241,14 @@ class KeyRecord:
         """``RSA 3072`` or ``EC P-256``."""
         return f"EC {self.crv}" if self.kty == "EC" else f"{self.kty} {self.size}"
 
+    def vault_location(self) -> tuple[str, str] | None:
+        """For a key inside Azure Key Vault: (the vault's URL, the key's name), read from :attr:`vault_key`
+        (``https://v.vault.azure.net/keys/NAME/VERSION``); None for a key whose private half is (or was) here."""
+        if self.vault_key is None:
+            return None
+        match = re.fullmatch(r"(https://[^/?#]+/)keys/([0-9A-Za-z-]+)(?:/[0-9A-Za-z]*)?", self.vault_key)
+        return ("", self.vault_key) if match is None else (match.group(1), match.group(2))
+
     def to_dict(self) -> dict[str, Any]:
         """The key record as stored in a key set document (``vault_key`` only for a key inside a vault)."""
         return {

@@ -43,3 +43,9 @@ def printable(value: object, *, limit: int = DEFAULT_LIMIT) -> str:
     if text.isascii() and text.isprintable():
         return text
     return "".join(_escape(char) if _needs_escape(char) else char for char in text)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``count`` and ``word`` in the right number: ``1 key set``, ``2 key sets``, ``0 keys`` (``many``: an
+    irregular plural)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"

@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from jwks_tool.core.text import plural
 from jwks_tool.errors import InputError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -35,3 +36,13 @@ def format_duration(value: timedelta) -> str:
         if seconds and seconds % _UNITS[unit] == 0:
             return f"{seconds // _UNITS[unit]}{unit}"
     return f"{seconds}s"
+
+
+def expiry_phrase(expires: datetime, now: datetime) -> str:
+    """When a key expires, said as people say it: ``expires in 3 days``, ``expires in 1 day``, ``expires today``
+    (less than a day left), ``expired today``, ``expired 5 days ago``."""
+    left = expires - now
+    if left > timedelta(0):
+        return "expires today" if left.days == 0 else f"expires in {plural(left.days, 'day')}"
+    ago = (-left).days
+    return "expired today" if ago == 0 else f"expired {plural(ago, 'day')} ago"

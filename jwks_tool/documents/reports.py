@@ -5,16 +5,19 @@
     ['appsettings', 'altinn-app', 'portal', 'runbook']
 
 ``report`` (``html`` or ``md``) is an inventory of every set for a security team: a timeline picture (inline SVG, each
-key a bar from creation to expiry coloured by state, a line for today), expiry findings and the audit trail. The HTML
-is one self-contained file (no network). ``render`` fills one template for one set: ``appsettings``
-(Altinn.ApiClients.Maskinporten), ``altinn-app`` (Altinn Studio), ``portal`` (step-by-step registration with the JSON
-to paste) and ``runbook`` (this set's rotation, with its kids). ``--template-dir`` adds or overrides templates.
+key a bar from creation to expiry coloured by state, ending where a retired or revoked key left use with the rest of
+its validity faint; axis ticks spaced by the span: months, years, decades or centuries; a line for today), expiry
+findings and the audit trail. The HTML is one self-contained file (no network). ``render`` fills one template for one
+set: ``appsettings`` (Altinn.ApiClients.Maskinporten), ``altinn-app`` (Altinn Studio), ``portal`` (step-by-step
+registration with the JSON to paste) and ``runbook`` (this set's rotation, with its kids). ``--template-dir`` adds
+or overrides templates.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -24,11 +27,12 @@ from typing import Any, assert_never
 
 from jwks_tool.core.environments import audience_for
 from jwks_tool.core.keys import public_jwk
-from jwks_tool.core.model import Env, KeySet, KeyState
+from jwks_tool.core.model import Env, KeyRecord, KeySet, KeyState
 from jwks_tool.core.text import printable
 from jwks_tool.documents.templates import template_env
 from jwks_tool.errors import InputError, JwksToolError
 from jwks_tool.integrations.azure.connection import check_name, normalise_vault_url
+from jwks_tool.services.rotation import transition_time
 from jwks_tool.services.status import CheckReport
 
 PORTALS = {
@@ -90,7 +94,10 @@ def template_file(name: RenderTemplate | ReportDocFormat) -> str:
 # ---- the timeline -------------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Bar:
-    """One key's bar in the timeline picture: its row, colour by state, and where it starts and ends."""
+    """One key's bar in the timeline picture: its row, colour by state, and where it starts and ends.
+
+    The solid bar runs from creation to the end of the key's use: its expiry, or for a retired or revoked key the
+    moment it left use (``ended``); what would have been left of its validity is drawn faintly (``rest_width``)."""
 
     label: str
     kid: str
@@ -101,11 +108,14 @@ class Bar:
     width: float
     created: datetime
     expires: datetime
+    ended: datetime | None = None
+    """When a retired or revoked key left use; None for a key still registered."""
+    rest_width: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Timeline:
-    """The timeline picture's size, bars, today's line and month ticks (see :func:`timeline`)."""
+    """The timeline picture's size, bars, today's line and axis ticks (see :func:`timeline`)."""
 
     width: int
     height: int
@@ -114,6 +124,37 @@ class Timeline:
     today_x: float
     ticks: tuple[tuple[float, str], ...]
     row_height: int = 22
+
+
+TICK_MONTHS = (1, 2, 3, 6, 12, 24, 60, 120, 240, 600, 1200)
+"""The spacings the timeline's axis may use, in months: monthly up to every 100 years (then multiples of that)."""
+MIN_TICK_SPACING = 64
+"""Pixels between two axis labels at least, so labels (``2026-03`` is about 45 px) never overlap."""
+
+
+def axis_ticks(start: datetime, end: datetime, plot_width: float) -> tuple[int, list[datetime]]:
+    """The axis's spacing in months (the smallest of :data:`TICK_MONTHS` that keeps labels
+    :data:`MIN_TICK_SPACING` pixels apart over ``plot_width``) and its ticks from ``start`` to ``end``: the first
+    of a month divisible by the spacing, or of January of a year divisible by it (in years)."""
+    span_months = max((end - start).total_seconds() / (30.44 * 86400), 1e-9)
+    fits = max(int(plot_width // MIN_TICK_SPACING), 1)
+    step = next((months for months in TICK_MONTHS if span_months / months <= fits), 0)
+    if not step:  # longer than a century per tick: whole centuries
+        step = TICK_MONTHS[-1] * math.ceil(span_months / fits / TICK_MONTHS[-1])
+    if step >= 12:
+        years = step // 12
+        year = start.year - start.year % years
+        moment = datetime(year, 1, 1, tzinfo=start.tzinfo)
+    else:
+        month = start.month - (start.month - 1) % step
+        moment = datetime(start.year, month, 1, tzinfo=start.tzinfo)
+    ticks: list[datetime] = []
+    while moment <= end:
+        if moment >= start:
+            ticks.append(moment)
+        year, month = divmod(moment.month - 1 + step, 12)
+        moment = moment.replace(year=moment.year + year, month=month + 1)
+    return step, ticks
 
 
 def timeline(keysets: Sequence[KeySet], now: datetime, *, width: int = 960, left: int = 330) -> Timeline:
@@ -127,30 +168,36 @@ def timeline(keysets: Sequence[KeySet], now: datetime, *, width: int = 960, left
     def x(moment: datetime) -> float:
         return round(left + plot * (moment - start).total_seconds() / span, 1)
 
+    def ended(key: KeyRecord) -> datetime | None:
+        if key.state.registered:
+            return None
+        return min(max(transition_time(key, key.state), key.created), key.expires)
+
     rows = 28
-    bars = tuple(
-        Bar(
-            label=f"{keyset.ref.name} ({keyset.ref.env.value})",
-            kid=key.kid,
-            state=key.state.value,
-            colour=STATE_COLOURS[key.state],
-            x=x(key.created),
-            y=rows + index * 22,
-            width=max(x(key.expires) - x(key.created), 2.0),
-            created=key.created,
-            expires=key.expires,
+    bars = []
+    for index, (keyset, key) in enumerate(keys):
+        stop = ended(key)
+        solid_end = key.expires if stop is None else stop
+        width_solid = max(x(solid_end) - x(key.created), 2.0)
+        bars.append(
+            Bar(
+                label=f"{keyset.ref.name} ({keyset.ref.env.value})",
+                kid=key.kid,
+                state=key.state.value,
+                colour=STATE_COLOURS[key.state],
+                x=x(key.created),
+                y=rows + index * 22,
+                width=width_solid,
+                created=key.created,
+                expires=key.expires,
+                ended=stop,
+                rest_width=0.0 if stop is None else round(max(x(key.expires) - x(key.created) - width_solid, 0.0), 1),
+            )
         )
-        for index, (keyset, key) in enumerate(keys)
-    )
-    ticks: list[tuple[float, str]] = []
-    month = datetime(start.year, start.month, 1, tzinfo=start.tzinfo)
-    step = 1 if span < 200 * 86400 else (2 if span < 800 * 86400 else 6)
-    while month <= end:
-        if month >= start:
-            ticks.append((x(month), f"{month:%Y-%m}"))
-        year, mon = divmod(month.month - 1 + step, 12)
-        month = month.replace(year=month.year + year, month=mon + 1)
-    return Timeline(width, rows + len(keys) * 22 + 30, left, bars, x(now), tuple(ticks))
+    step, moments = axis_ticks(start, end, plot)
+    label = "%Y" if step >= 12 else "%Y-%m"
+    ticks = tuple((x(moment), f"{moment:{label}}") for moment in moments)
+    return Timeline(width, rows + len(keys) * 22 + 30, left, tuple(bars), x(now), ticks)
 
 
 # ---- rendering ----------------------------------------------------------------------------------------------------
@@ -353,7 +400,7 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
 
     ours = template_env()
     env = _limited_sandbox(template_dir)
-    for name in ("time", "date", "untrusted", "md"):
+    for name in ("time", "date", "untrusted", "md", "plural", "expiry"):
         env.filters[name] = ours.filters[name]
     try:
         return str(env.get_template(file).render(**context))

@@ -14,6 +14,9 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from jwks_tool.core.text import plural
+from jwks_tool.core.timeutil import expiry_phrase
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -49,6 +52,8 @@ def template_env(extra_dir: str | None = None) -> jinja2.Environment:
     env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if value is not None else "-"
     env.filters["untrusted"] = untrusted_text
     env.filters["md"] = markdown_text
+    env.filters["plural"] = plural  # {{ count | plural("key set") }}: "1 key set", "2 key sets"
+    env.filters["expiry"] = expiry_phrase  # {{ key.expires | expiry(now) }}: "expires in 3 days", "expired today"
     return env
 
 

@@ -30,6 +30,7 @@ from jwks_tool.core.model import KeyRecord, KeySet
 from jwks_tool.core.profiles import get_profile
 from jwks_tool.core.signing import compact_jws
 from jwks_tool.core.text import printable
+from jwks_tool.core.timeutil import expiry_phrase
 from jwks_tool.errors import JwksToolError
 from jwks_tool.integrations.azure import secrets
 from jwks_tool.integrations.azure.connection import Connection, secret_client
@@ -130,6 +131,8 @@ class MaskinportenTokens:
     ca_bundle: str | None = None
     timeout: float = 30.0
     allow_http_loopback: bool = False
+    keyset: str = "NAME"
+    """The set that signs the grants, as Maskinporten's error hints name it (``acme --env prod``)."""
 
     def request(self, grant: str) -> IssuedToken:
         """Post the grant; the issued token's scope and lifetime."""
@@ -139,6 +142,7 @@ class MaskinportenTokens:
             ca_bundle=self.ca_bundle,
             timeout=self.timeout,
             allow_http_loopback=self.allow_http_loopback,
+            keyset=self.keyset,
         )
         return IssuedToken(result.scope, result.expires_in)
 
@@ -206,9 +210,15 @@ def examine(keyset: KeySet, svc: KeyService, options: DoctorOptions) -> list[Che
         checks.append(Check("lint", Verdict.OK, f"the public JWK passes the {keyset.profile} profile"))
 
     left = active.expires - now
-    detail = f"expires {active.expires:%Y-%m-%d}, in {left.days} days"
+    detail = f"{expiry_phrase(active.expires, now)} ({active.expires:%Y-%m-%d})"
     if left <= options.fail:
-        checks.append(Check("expiry", Severity.ERROR.verdict, detail + ": rotate now (jwks-tool rotate)"))
+        checks.append(
+            Check(
+                "expiry",
+                Severity.ERROR.verdict,
+                detail + f": rotate now (jwks-tool rotate {keyset.ref.name} --env {keyset.ref.env.value})",
+            )
+        )
     elif left <= options.warn:
         checks.append(Check("expiry", Severity.WARNING.verdict, detail + ": plan a rotation"))
     else:

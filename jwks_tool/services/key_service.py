@@ -517,6 +517,11 @@ class KeyService:
         kty = request.kty.upper()
         if kty not in ("RSA", "EC"):
             raise InputError(f"unknown key type {request.kty!r}", hint="use --kty RSA or --kty EC")
+        if kty == "RSA" and request.crv is not None:  # never ignore what was asked for
+            raise InputError(
+                f"--crv {request.crv} is for EC keys, and this is an RSA key (--kty RSA is the default)",
+                hint="drop --crv, or add --kty EC (EC keys need --profile generic)",
+            )
         crv = (request.crv or "P-256") if kty == "EC" else None
         if crv is not None and crv not in EC_CURVE_ALGS:
             raise InputError(f"unknown curve {crv!r}", hint="use --crv P-256, P-384 or P-521")
@@ -706,7 +711,7 @@ class KeyService:
         keyset = self.get_set(name, env)
         record = self.key_to_use(keyset, kid)
         now = self.now()
-        check_signing_key(record, now, profile=keyset.profile)
+        check_signing_key(record, now, profile=keyset.profile, rotate=f"{keyset.ref.name} --env {keyset.ref.env.value}")
         token, claims = make_grant(self.signer_for(keyset, record), record, request, env=env, now=now)
         return SignedGrant(record, token, claims)
 

@@ -76,20 +76,42 @@ def transition_time(record: KeyRecord, state: KeyState) -> datetime:
     return record.created
 
 
-def next_action(keyset: KeySet, overlap: timedelta = DEFAULT_OVERLAP, now: datetime | None = None) -> str:
-    """The one thing to do next for this set, as a command line."""
+NextSteps = tuple[tuple[str, bool], ...]
+"""The next thing to do as pieces of text, each marked whether it is a command to run (True) or prose (False), so a
+document can set the commands as code and the prose as text: see :func:`next_steps`."""
+
+
+def next_steps(keyset: KeySet, overlap: timedelta = DEFAULT_OVERLAP, now: datetime | None = None) -> NextSteps:
+    """The one thing to do next for this set: commands (True) and the prose around them (False)."""
     name = f"{keyset.ref.name} --env {keyset.ref.env.value}"
     states = {key.state for key in keyset.keys}
     if KeyState.NEXT in states:
-        return f"register the set (jwks-tool export {name} --format jwks), then: jwks-tool rotate {name} --promote"
+        return (
+            ("register the set (", False),
+            (f"jwks-tool export {name} --format jwks", True),
+            ("), then: ", False),
+            (f"jwks-tool rotate {name} --promote", True),
+        )
     if KeyState.RETIRING in states:
         retiring = [key for key in keyset.keys if key.state is KeyState.RETIRING]
         ready = max(transition_time(key, KeyState.RETIRING) for key in retiring) + overlap
-        when = "" if now is None or ready <= now else f" after {ready:%Y-%m-%d %H:%M} UTC"
-        return f"jwks-tool rotate {name} --finish{when}"
-    if KeyState.ACTIVE not in states:
-        return f"jwks-tool rotate {name} (no active key: make one)"
-    return f"jwks-tool rotate {name} before the active key expires"
+        finish = f"jwks-tool rotate {name} --finish"
+        return (
+            ((finish, True),)
+            if now is None or ready <= now
+            else ((finish, True), (f" after {ready:%Y-%m-%d %H:%M} UTC", False))
+        )
+    active = keyset.active
+    if active is None:
+        return ((f"jwks-tool rotate {name}", True), (" (no active key: make one)", False))
+    if now is not None and active.expires <= now:
+        return ((f"jwks-tool rotate {name} --all-steps --overlap 0", True), (" now: the active key has expired", False))
+    return ((f"jwks-tool rotate {name}", True), (" before the active key expires", False))
+
+
+def next_action(keyset: KeySet, overlap: timedelta = DEFAULT_OVERLAP, now: datetime | None = None) -> str:
+    """The one thing to do next for this set, as one line (:func:`next_steps` joined)."""
+    return "".join(text for text, _command in next_steps(keyset, overlap, now))
 
 
 class Rotation:

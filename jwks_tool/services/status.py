@@ -22,9 +22,11 @@ from typing import Any, TypeAlias
 from jwks_tool.core.findings import Finding, Severity, Verdict
 from jwks_tool.core.model import KeySet, KeyState, format_time
 from jwks_tool.core.profiles import get_profile
+from jwks_tool.core.text import plural
+from jwks_tool.core.timeutil import expiry_phrase
 from jwks_tool.errors import StoreCorruptError
 from jwks_tool.services.key_service import KeyService
-from jwks_tool.services.rotation import next_action, transition_time
+from jwks_tool.services.rotation import NextSteps, next_steps, transition_time
 
 SIZE_WARN = 0.8
 """``check`` warns when a set fills this share of what its store holds (a Key Vault secret: 25 KB)."""
@@ -51,6 +53,8 @@ class SetStatus:
     now: datetime
     findings: tuple[Finding, ...]
     next_action: str
+    next_steps: NextSteps = ()
+    """``next_action`` in pieces, commands marked (:func:`~jwks_tool.services.rotation.next_steps`), for documents."""
 
     @property
     def verdict(self) -> Verdict:
@@ -112,12 +116,16 @@ def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy, size: SetSize
         if left <= timedelta(0):
             add(Severity.ERROR, "expired", f"{key.kid} ({key.state.value}) expired on {key.expires:%Y-%m-%d}")
         elif left <= policy.fail:
-            add(Severity.ERROR, "expiring", f"{key.kid} ({key.state.value}) expires in {left.days} days")
+            add(Severity.ERROR, "expiring", f"{key.kid} ({key.state.value}) {expiry_phrase(key.expires, now)}")
         elif left <= policy.warn:
-            add(Severity.WARNING, "expiring", f"{key.kid} ({key.state.value}) expires in {left.days} days")
+            add(Severity.WARNING, "expiring", f"{key.kid} ({key.state.value}) {expiry_phrase(key.expires, now)}")
         if key.state is KeyState.NEXT and now - transition_time(key, KeyState.NEXT) > policy.next_max_age:
             days = (now - transition_time(key, KeyState.NEXT)).days
-            add(Severity.WARNING, "next-waiting", f"{key.kid} has waited {days} days as next: register and promote it")
+            add(
+                Severity.WARNING,
+                "next-waiting",
+                f"{key.kid} has waited {plural(days, 'day')} as next: register and promote it",
+            )
     profile = get_profile(keyset.profile)
     if profile.max_registered is not None and len(keyset.registered) > profile.max_registered:
         add(
@@ -133,7 +141,8 @@ def set_status(keyset: KeySet, now: datetime, policy: CheckPolicy, size: SetSize
             f"the set takes {used[0] / 1024:.1f} of the {used[1] / 1024:.0f} KB its store holds: drop retired keys "
             f"before a rotation is refused (jwks-tool prune {keyset.ref.name} --env {keyset.ref.env.value})",
         )
-    return SetStatus(keyset, now, tuple(findings), next_action(keyset, now=now))
+    steps = next_steps(keyset, now=now)
+    return SetStatus(keyset, now, tuple(findings), "".join(text for text, _command in steps), steps)
 
 
 def store_findings(store: str, exists: bool, sets: int, *, allow_empty: bool) -> tuple[Finding, ...]:

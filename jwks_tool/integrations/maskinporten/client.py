@@ -41,8 +41,9 @@ class GrantRequest:
     consumer_org: str | None = None
 
 
-def check_signing_key(record: KeyRecord, now: datetime, *, profile: str) -> None:
-    """Refuse keys Maskinporten would refuse, before anything is signed or sent."""
+def check_signing_key(record: KeyRecord, now: datetime, *, profile: str, rotate: str = "NAME") -> None:
+    """Refuse keys Maskinporten would refuse, before anything is signed or sent. ``rotate``: the set, as the hint's
+    ``jwks-tool rotate`` command names it (``acme --env prod``)."""
     if record.state in (KeyState.RETIRED, KeyState.REVOKED):
         raise ProfileError(
             f"key {record.kid} is {record.state.value}: it is no longer registered",
@@ -50,15 +51,43 @@ def check_signing_key(record: KeyRecord, now: datetime, *, profile: str) -> None
         )
     if record.expires <= now:
         raise ProfileError(
-            f"key {record.kid} expired on {record.expires:%Y-%m-%d}", hint="rotate: jwks-tool rotate NAME"
+            f"key {record.kid} expired on {record.expires:%Y-%m-%d}",
+            hint=f"rotate: jwks-tool rotate {rotate} --all-steps --overlap 0, then register the new key",
         )
     if profile == "maskinporten" and record.alg not in MASKINPORTEN_ALGS:
         raise ProfileError(f"Maskinporten does not take {record.alg} grants", hint="use an RSA key (RS256/384/512)")
 
 
+ORG_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+"""Brønnøysundregistrene's weights for the modulus-11 check digit (the ninth) of an organisation number."""
+
+
+def check_org_number(value: str, *, option: str = "--consumer-org") -> str:
+    """``value`` if it is a Norwegian organisation number: nine digits whose last is the modulus-11 check digit of
+    the first eight (weights 3 2 7 6 5 4 3 2; remainder 0 gives 0, remainder 1 no valid number), else InputError.
+
+    >>> check_org_number("974760673")
+    '974760673'
+    """
+    shown = printable(repr(value), limit=40)
+    if not (len(value) == 9 and value.isascii() and value.isdigit()):
+        raise InputError(
+            f"{option} {shown} is not an organisation number",
+            hint="give the nine digits of the Norwegian organisation number (orgnr), without spaces or prefix",
+        )
+    remainder = sum(int(digit) * weight for digit, weight in zip(value, ORG_NUMBER_WEIGHTS, strict=False)) % 11
+    expected = 0 if remainder == 0 else 11 - remainder
+    if expected == 10 or int(value[8]) != expected:
+        raise InputError(
+            f"{option} {shown} is not an organisation number: its check digit is wrong",
+            hint="check the number in Enhetsregisteret (brreg.no); a typo changes the check digit",
+        )
+    return value
+
+
 def grant_claims(request: GrantRequest, *, env: str, now: datetime) -> dict[str, Any]:
     """The grant's claims (aud, iss, scope, iat, exp, jti, ...); InputError for an empty client id or scope, or a
-    lifetime outside 1-120 seconds."""
+    lifetime outside 1-120 seconds, or a ``consumer_org`` that is not an organisation number."""
     if not request.client_id.strip():
         raise InputError("the client id is empty", hint="pass --client-id from the portal")
     scope = " ".join(request.scope.split())
@@ -80,8 +109,8 @@ def grant_claims(request: GrantRequest, *, env: str, now: datetime) -> dict[str,
     }
     if request.resource:
         claims["resource"] = request.resource
-    if request.consumer_org:
-        claims["consumer_org"] = request.consumer_org
+    if request.consumer_org is not None:
+        claims["consumer_org"] = check_org_number(request.consumer_org)
     return claims
 
 
@@ -103,11 +132,12 @@ PORTAL_APIS = {
 _EXPLANATIONS = (
     (
         "Unknown key identifier",
-        "the registered set lacks this kid: register it (export NAME --format jwks, or jwks-tool portal push)",
+        "the registered set lacks this kid: register it (jwks-tool export {set} --format jwks, or jwks-tool portal "
+        "push {set} --client-id ID)",
     ),
     (
         "has expired",
-        "the registered key has expired in Maskinporten: rotate (jwks-tool rotate NAME) and register the new key",
+        "the registered key has expired in Maskinporten: rotate (jwks-tool rotate {set}) and register the new key",
     ),
     ("Invalid JWT signature", "the registered key with this kid is a different key: register the set again"),
     ("clock differs", "this machine's clock is off by more than 10 seconds: synchronise it (NTP)"),
@@ -119,11 +149,12 @@ _EXPLANATIONS = (
 )
 
 
-def explain(error: str, description: str) -> str:
-    """What a Maskinporten error means and what to do about it."""
+def explain(error: str, description: str, *, keyset: str = "NAME") -> str:
+    """What a Maskinporten error means and what to do about it; ``keyset`` names the set in the commands it gives
+    (``acme --env prod``)."""
     for needle, advice in _EXPLANATIONS:
         if needle.lower() in description.lower():
-            return advice
+            return advice.replace("{set}", keyset)
     if error == "invalid_scope":
         return "the client lacks a requested scope: add it to the client in the portal"
     return "see Maskinporten's documentation of the /token endpoint"
@@ -200,7 +231,11 @@ def _http(doing: str, func: Any) -> Any:
     try:
         return func()
     except requests.exceptions.SSLError as exc:
-        raise RemoteError(f"cannot {doing}: TLS verification failed", hint="pass --ca-bundle for a private CA") from exc
+        raise RemoteError(
+            f"cannot {doing}: TLS verification failed",
+            hint="for a private CA, pass --ca-bundle FILE holding the CA that signed this server's certificate (it "
+            "is used instead of the system's CAs)",
+        ) from exc
     except requests.exceptions.Timeout as exc:
         raise RemoteError(
             f"cannot {doing}: no answer in time", hint="check the network or proxy, or raise --timeout"
@@ -350,10 +385,17 @@ def decode_unverified(token: str) -> dict[str, Any]:
 
 
 def request_token(
-    token_url: str, grant: str, *, ca_bundle: str | None, timeout: float, allow_http_loopback: bool = False
+    token_url: str,
+    grant: str,
+    *,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_http_loopback: bool = False,
+    keyset: str = "NAME",
 ) -> TokenResult:
-    """POST the grant; a refusal becomes a RemoteError with Maskinporten's code, message and the fix. The URL must
-    be https (plain http only to this machine with ``allow_http_loopback``); redirects are errors."""
+    """POST the grant; a refusal becomes a RemoteError with Maskinporten's code, message and the fix (its commands
+    name ``keyset``, the set that signed the grant: ``acme --env prod``). The URL must be https (plain http only to
+    this machine with ``allow_http_loopback``); redirects are errors."""
     check_url(token_url, what="the token endpoint", carries="the grant", allow_http_loopback=allow_http_loopback)
     response = exchange(
         "reach the token endpoint",
@@ -370,7 +412,9 @@ def request_token(
     if response.status != 200:
         error = printable(body.get("error", f"HTTP {response.status}"), limit=100)
         description = printable(body.get("error_description", response.reason or ""), limit=300)
-        raise RemoteError(f"Maskinporten refused the grant: {error}: {description}", hint=explain(error, description))
+        raise RemoteError(
+            f"Maskinporten refused the grant: {error}: {description}", hint=explain(error, description, keyset=keyset)
+        )
     token = str(body.get("access_token", ""))
     try:
         expires_in = int(body.get("expires_in", 0))
