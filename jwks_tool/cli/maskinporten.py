@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import click
 
@@ -37,7 +38,10 @@ from jwks_tool.integrations.maskinporten.client import (
     request_token,
 )
 from jwks_tool.services.doctor import DoctorOptions, KeyVaultSecrets, MaskinportenTokens, diagnose
-from jwks_tool.services.key_service import AzureOptions, KeyService
+from jwks_tool.services.key_service import AzureOptions
+
+if TYPE_CHECKING:
+    from jwks_tool.core.certificates import BusinessCertificate
 
 
 def _timeout(_ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -216,40 +220,45 @@ def token(
         click.echo(result.access_token)
 
 
-def _admin_token(
-    svc: KeyService,
-    env: str,
-    scope: str,
-    *,
-    admin_set: str | None,
-    admin_client_id: str | None,
-    token_url: str | None,
-    allow_http_loopback: bool = False,
-    ca_bundle: str | None = None,
-) -> str:
-    import os
+ENV_PORTAL_TOKEN = "JWKS_TOOL_PORTAL_TOKEN"
 
-    if admin_set is None:
-        given = os.environ.get("JWKS_TOOL_PORTAL_TOKEN")
-        if given:
-            return given
+
+def _removed_admin_set(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """--admin-set signed the admin grant with a registered key and kid: Digdir refuses that for idporten:dcr.*."""
+    if value is not None:
         raise InputError(
-            "the self-service API needs an admin token",
-            hint="set JWKS_TOOL_PORTAL_TOKEN, or pass --admin-set and --admin-client-id of a client with "
-            "idporten:dcr.write",
+            "--admin-set is gone: Digdir's self-service API takes only a grant signed with the organisation's "
+            "business certificate",
+            hint="pass --certificate FILE.p12 (or a Key Vault certificate URL) and --admin-client-id",
         )
-    if not admin_client_id:
-        raise InputError("--admin-set needs --admin-client-id", hint="the admin client's id from the portal")
-    signed = svc.grant(admin_set, env, GrantRequest(admin_client_id, scope))
-    url = token_url or token_url_for(audience_for(env))
-    return request_token(
-        url,
-        signed.token,
-        ca_bundle=ca_bundle,
-        timeout=30.0,
-        allow_http_loopback=allow_http_loopback,
-        keyset=f"{admin_set} --env {env}",
-    ).access_token
+
+
+def cert_passphrase(passphrase_file: str | None) -> Callable[[], str | None]:
+    """The PKCS#12 passphrase: --cert-passphrase-file, then $JWKS_TOOL_CERT_PASSPHRASE, then a prompt on a terminal;
+    never argv. Without any of them (not a terminal) the file is tried without a passphrase."""
+    import os
+    import sys
+
+    from jwks_tool.cli.main import is_terminal, read_secret_file
+    from jwks_tool.services.admin import ENV_CERT_PASSPHRASE
+
+    def provide() -> str | None:
+        if passphrase_file is not None:
+            return read_secret_file(passphrase_file, "certificate passphrase")
+        if os.environ.get(ENV_CERT_PASSPHRASE):
+            return os.environ[ENV_CERT_PASSPHRASE]
+        if is_terminal(sys.stdin):
+            return str(click.prompt("Certificate passphrase", hide_input=True, err=True))
+        return None
+
+    return provide
+
+
+class AdminSignIn(NamedTuple):
+    """How ``portal`` signed in: the admin token and, when jwks-tool made it, the certificate it used."""
+
+    token: str
+    certificate: BusinessCertificate | None
 
 
 class PortalOptions(NamedTuple):
@@ -257,40 +266,108 @@ class PortalOptions(NamedTuple):
 
     client_id: str
     api_url: str | None
-    admin_set: str | None
+    certificate: str | None
+    cert_passphrase_file: str | None
     admin_client_id: str | None
     token_url: str | None
     allow_http_loopback: bool
 
-    def client(self, svc: KeyService, env: str, scope: str, *, ca_bundle: str | None = None) -> PortalClient:
-        """The self-service API's client, signed in with an admin token for ``scope``; TLS to Maskinporten is
-        verified with ``ca_bundle`` (default: --ca-bundle, else the system's CAs)."""
-        ca_bundle = ca_bundle or svc.azure.ca_bundle
-        admin = _admin_token(
-            svc,
-            env,
-            scope,
-            admin_set=self.admin_set,
-            admin_client_id=self.admin_client_id,
+    def sign_in(self, azure: AzureOptions, env: str, scope: str, *, ca_bundle: str | None = None) -> AdminSignIn:
+        """An admin token for ``scope``: from the business certificate (--certificate; a Key Vault certificate is
+        reached with ``azure``), else JWKS_TOOL_PORTAL_TOKEN. TLS to Maskinporten is verified with ``ca_bundle``
+        (default: --ca-bundle, else the system's CAs)."""
+        import os
+
+        from jwks_tool.integrations.maskinporten.admin import AdminRequest, admin_token
+        from jwks_tool.services.admin import open_admin_credential
+
+        if self.certificate is None:
+            given = os.environ.get(ENV_PORTAL_TOKEN)
+            if given:
+                return AdminSignIn(given, None)
+            raise InputError(
+                "the self-service API needs an admin token",
+                hint=f"pass --certificate (the business certificate) and --admin-client-id, or set {ENV_PORTAL_TOKEN}",
+            )
+        if not self.admin_client_id:
+            raise InputError("--certificate needs --admin-client-id", hint="the admin client's id from the portal")
+        credential = open_admin_credential(
+            self.certificate, passphrase=cert_passphrase(self.cert_passphrase_file), azure=azure
+        )
+        result = admin_token(
+            credential,
+            AdminRequest(self.admin_client_id, scope, env=env),
             token_url=self.token_url,
+            ca_bundle=ca_bundle or azure.ca_bundle,
             allow_http_loopback=self.allow_http_loopback,
-            ca_bundle=ca_bundle,
         )
-        return PortalClient(
+        return AdminSignIn(result.access_token, credential.certificate)
+
+    def client(
+        self, azure: AzureOptions, env: str, scope: str, *, ca_bundle: str | None = None
+    ) -> tuple[PortalClient, BusinessCertificate | None]:
+        """The self-service API's client, signed in for ``scope``, and the certificate used (if any); TLS to
+        Maskinporten is verified with ``ca_bundle`` (default: --ca-bundle, else the system's CAs)."""
+        PortalClient(self.api_url or PORTAL_APIS[env], "", allow_http_loopback=self.allow_http_loopback)  # URL first
+        signed_in = self.sign_in(azure, env, scope, ca_bundle=ca_bundle)
+        client = PortalClient(
             self.api_url or PORTAL_APIS[env],
-            admin,
-            ca_bundle=ca_bundle,
+            signed_in.token,
+            ca_bundle=ca_bundle or azure.ca_bundle,
             allow_http_loopback=self.allow_http_loopback,
         )
+        return client, signed_in.certificate
+
+
+def removed_admin_set(func: F) -> F:
+    """A hidden --admin-set that says what replaced it."""
+    return click.option("--admin-set", hidden=True, expose_value=False, callback=_removed_admin_set)(func)
+
+
+def admin_options(func: F) -> F:
+    """--certificate, --cert-passphrase-file and --admin-client-id."""
+    for option in reversed(
+        (
+            click.option(
+                "--certificate",
+                metavar="FILE|URL",
+                help="The business certificate to sign in to the self-service API with: a .p12/.pfx file "
+                "(passphrase from JWKS_TOOL_CERT_PASSPHRASE, --cert-passphrase-file or a prompt) or "
+                "https://VAULT.vault.azure.net/certificates/NAME [default: $JWKS_TOOL_PORTAL_TOKEN].",
+            ),
+            click.option(
+                "--cert-passphrase-file", metavar="FILE", help="Read the .p12 passphrase from this file's first line."
+            ),
+            click.option("--admin-client-id", help="The admin (self-service) client's id, for --certificate."),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def _sign_in_line(certificate: BusinessCertificate | None) -> None:
+    if certificate is not None:
+        click.echo(f"Signed in with the {certificate.describe()}.")
+
+
+def _certificate_json(certificate: BusinessCertificate | None) -> dict[str, Any] | None:
+    if certificate is None:
+        return None
+    return {
+        "org_number": certificate.org_number,
+        "subject": certificate.subject,
+        "not_before": certificate.not_before.isoformat(),
+        "not_after": certificate.not_after.isoformat(),
+        "sha256": certificate.fingerprint,
+    }
 
 
 portal_options = option_group(
     "portal",
     PortalOptions,
-    click.option("--client-id", required=True, help="The client whose keys to read or write."),
+    click.option("--client-id", required=True, callback=_one_line, help="The client whose keys to read or write."),
     click.option("--api-url", help="The self-service API [Digdir's for --env]."),
-    click.option("--admin-set", help="A key set of an admin client (scope idporten:dcr.write) to sign in with."),
-    click.option("--admin-client-id", help="That admin client's id."),
+    admin_options,
     click.option("--token-url", help="The token endpoint for the admin client [<audience>token]."),
     click.option(
         "--allow-http-loopback",
@@ -311,18 +388,26 @@ def portal() -> None:
 @click.argument("name")
 @set_options
 @portal_options
+@removed_admin_set
 @maskinporten_azure_options
 @store_options
 @json_option
 def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store: StoreOptions, as_json: bool) -> None:
-    """Register the keys of set NAME for the client: PUT of the whole registered set (next, active, retiring)."""
+    """Register the keys of set NAME for the client: PUT of the whole registered set (next, active, retiring).
+
+    Signs in to Digdir's self-service API with the business certificate (--certificate, --admin-client-id; scope
+    idporten:dcr.write), or with a token from JWKS_TOOL_PORTAL_TOKEN.
+    """
     svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
     keys = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
-    stored = portal.client(svc, env, "idporten:dcr.write").put_jwks(portal.client_id, keys)
+    client, certificate = portal.client(azure, env, "idporten:dcr.write")
+    if not as_json:
+        _sign_in_line(certificate)
+    stored = client.put_jwks(portal.client_id, keys)
     kids = [printable(key.get("kid")) for key in stored]
     if as_json:
-        print_json({"client_id": portal.client_id, "registered": kids})
+        print_json({"client_id": portal.client_id, "registered": kids, "certificate": _certificate_json(certificate)})
     else:
         click.echo(f"Registered {plural(len(kids), 'key')} for {portal.client_id}: {', '.join(kids)}")
 
@@ -331,6 +416,7 @@ def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store:
 @click.argument("name")
 @set_options
 @portal_options
+@removed_admin_set
 @click.option("--warn", default="60d", show_default=True, metavar="DURATION", help="Flag keys expiring this soon.")
 @maskinporten_azure_options
 @store_options
@@ -340,16 +426,27 @@ def pull(
 ) -> None:
     """Read the client's registered keys and compare with set NAME: missing, extra and expiring kids.
 
-    Exits 0 when they agree, 1 when something is expiring, 2 when kids are missing or extra.
+    Exits 0 when they agree, 1 when something is expiring, 2 when kids are missing or extra. Signs in like push,
+    with scope idporten:dcr.read.
     """
     svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
     client_id = portal.client_id
-    theirs = portal.client(svc, env, "idporten:dcr.read").get_jwks(client_id)
+    client, certificate = portal.client(azure, env, "idporten:dcr.read")
+    if not as_json:
+        _sign_in_line(certificate)
+    theirs = client.get_jwks(client_id)
     ours = [dict(key.public_jwk) for key in keyset.registered]
     diff = diff_registered(ours, theirs, now=svc.now(), warn_days=parse_duration(warn).days)
     if as_json:
-        print_json({"client_id": client_id, "registered": [k.get("kid") for k in theirs], **diff.to_dict()})
+        print_json(
+            {
+                "client_id": client_id,
+                "registered": [k.get("kid") for k in theirs],
+                **diff.to_dict(),
+                "certificate": _certificate_json(certificate),
+            }
+        )
     else:
         click.echo(
             f"{client_id} has {plural(len(theirs), 'registered key')}: "
@@ -376,8 +473,8 @@ def pull(
 @click.option("--scope", help="Ask Maskinporten for a token with this scope (the final proof).")
 @click.option("--token-url", help="The token endpoint [<audience>token].")
 @click.option("--api-url", help="Read the registered set from the self-service API (needs an admin token).")
-@click.option("--admin-set", help="Key set of an admin client (idporten:dcr.read) for --api-url.")
-@click.option("--admin-client-id", help="That admin client's id.")
+@admin_options
+@removed_admin_set
 @click.option("--vault", help="Compare this Key Vault's secret with the active key.")
 @loopback_option
 @click.option("--for", "preset", type=click.Choice(["altinn-app", "apiclient"]), default="apiclient", show_default=True)
@@ -409,7 +506,8 @@ def doctor(
     scope: str | None,
     token_url: str | None,
     api_url: str | None,
-    admin_set: str | None,
+    certificate: str | None,
+    cert_passphrase_file: str | None,
     admin_client_id: str | None,
     vault: str | None,
     allow_http_loopback: bool,
@@ -447,9 +545,10 @@ def doctor(
     elif api_url is not None:
         if not client_id:
             raise InputError("--api-url needs --client-id", hint="the client whose registered keys to read")
-        PortalClient(api_url, "", allow_http_loopback=allow_http_loopback)  # refuses a bad URL before signing in
-        portal = PortalOptions(client_id, api_url, admin_set, admin_client_id, token_url, allow_http_loopback)
-        registered = portal.client(svc, env, "idporten:dcr.read", ca_bundle=mp_ca_bundle).get_jwks(client_id)
+        portal = PortalOptions(
+            client_id, api_url, certificate, cert_passphrase_file, admin_client_id, token_url, allow_http_loopback
+        )
+        registered = portal.client(azure, env, "idporten:dcr.read", ca_bundle=mp_ca_bundle)[0].get_jwks(client_id)
         source = f"Maskinporten's registration of {client_id}"
 
     secrets = None

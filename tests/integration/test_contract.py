@@ -28,12 +28,15 @@ from jwks_tool.errors import (
     RemoteError,
     StoreError,
 )
+from tests.servers.business_certs import TestPki
 from tests.servers.keyvault import KeyVaultServer
 from tests.servers.maskinporten import MaskinportenServer
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]
 SCHEMAS = Path(__file__).resolve().parents[2] / "jwks_tool" / "schemas"
+ORG = "999888777"
+PKI = TestPki.make()
 NO_PASSPHRASE = {"JWKS_TOOL_PASSPHRASE": ""}
 WRONG_PASSPHRASE = {"JWKS_TOOL_PASSPHRASE": "not the passphrase"}
 
@@ -98,7 +101,7 @@ def kv(make_vault: Callable[..., KeyVaultServer], monkeypatch: pytest.MonkeyPatc
 @pytest.fixture
 def mp(kv: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MaskinportenServer]:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", kv.ca_path)  # the managed identity endpoint; --ca-bundle for the rest
-    with MaskinportenServer() as server:
+    with MaskinportenServer(org_number=ORG, certificate_cas=[PKI.root]) as server:
         yield server
 
 
@@ -106,8 +109,13 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
     """Set up a store (sets acme, admin, stale, old) and the servers, and return every command's cases."""
     for name in ("acme", "admin", "stale", "old"):
         assert run("generate", name, "--size", "2048").exit_code == 0
-    jwks = json.loads(run("export", "admin", "--format", "jwks").output)
-    mp.register_client("admin-client", ["idporten:dcr.write", "idporten:dcr.read"], jwks)
+    mp.register_client("admin-client", ["idporten:dcr.write", "idporten:dcr.read"])
+    certificate = tmp / "virksomhet.p12"
+    certificate.write_bytes(PKI.issue(ORG).pkcs12("p12 passphrase"))
+    cert_passphrase = tmp / "p12-passphrase"
+    cert_passphrase.write_text("p12 passphrase\n")
+    wrong_cert_passphrase = tmp / "wrong-p12-passphrase"
+    wrong_cert_passphrase.write_text("not the p12 passphrase\n")
     mp.register_client("client-1", ["altinn:instances.read"], {"keys": []})
     assert run("rotate", "old", "--all-steps", "--overlap", "0").exit_code == 0
     assert run("rotate", "stale", "--size", "2048").exit_code == 0
@@ -127,7 +135,8 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
     token = [*grant, "--token-url", mp.token_url, "--ca-bundle", mp.ca_path]
     portal = [
         *("--client-id", "client-1", "--api-url", mp.api_url, "--token-url", mp.token_url, "--ca-bundle", mp.ca_path),
-        *("--admin-set", "admin", "--admin-client-id", "admin-client"),
+        *("--certificate", str(certificate), "--cert-passphrase-file", str(cert_passphrase)),
+        *("--admin-client-id", "admin-client"),
     ]
     usage = Case(("--no-such-option",), "usage")
     return {
@@ -275,7 +284,7 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
         "portal push": [
             Case(("acme", *portal), "result"),
             Case(("nosuch", *portal), "not-found"),
-            Case(("acme", *portal), "passphrase", WRONG_PASSPHRASE),
+            Case(("acme", *portal, "--cert-passphrase-file", str(wrong_cert_passphrase)), "passphrase"),
             usage,
         ],
         "portal pull": [

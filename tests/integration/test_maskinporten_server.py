@@ -249,10 +249,17 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("no scope", {"scope": None}, "invalid_scope", "Missing or invalid claim: scope"),
     ("string iat", {"iat": "yesterday"}, "invalid_grant", "Missing or invalid claim: iat"),
     (
-        "x5c",
-        {"x5c": ["MIIB"]},
+        "x5c without a trusted CA",
+        {"kid": None, "x5c": ["MIIB"]},
         "invalid_grant",
-        P + "The JWT header member x5c is not supported by this server: register the key and use kid",
+        P + "Business certificates (x5c) are not accepted: the server trusts no certificate CA",
+    ),
+    (
+        "kid for the self-service scopes",
+        {"scope": DCR_READ},
+        "invalid_grant",
+        P + "The scopes idporten:dcr.* need the business certificate (x5c) in the JWT header; a registered key "
+        "(kid) is not accepted",
     ),
     (
         "alg mismatch",
@@ -482,7 +489,7 @@ def test_faults_on_the_token_endpoint(mp: MaskinportenServer) -> None:
 def admin(mp: MaskinportenServer) -> dict[str, str]:
     """Authorization headers with an access token (from /token) that has idporten:dcr.write."""
     mp.register_client(ADMIN, [DCR_READ, DCR_WRITE, "other:scope"], [public_jwk(rsa_key("admin"), "admin-1")])
-    token = token_for(mp, ADMIN, "admin-1", rsa_key("admin"), DCR_WRITE)
+    token = mp.issue_access_token(ADMIN, [DCR_WRITE])  # grants for idporten:dcr.* need a business certificate
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -571,7 +578,7 @@ def test_jwks_api_authentication(mp: MaskinportenServer, admin: dict[str, str]) 
         "The access token was not issued by this server",
     )
 
-    read_only = {"Authorization": f"Bearer {token_for(mp, ADMIN, 'admin-1', rsa_key('admin'), DCR_READ)}"}
+    read_only = {"Authorization": f"Bearer {mp.issue_access_token(ADMIN, [DCR_READ])}"}
     assert requests.get(url, headers=read_only, verify=ca, timeout=10).json() == body
     assert_error(
         requests.put(url, json=body, headers=read_only, verify=ca, timeout=10),

@@ -14,8 +14,10 @@ The block sets ``JWKS_TOOL_STORE`` to a throw-away local store (your own default
 ``REQUESTS_CA_BUNDLE`` to both servers' test CA, ``NO_PROXY`` (and ``no_proxy``) to 127.0.0.1 too,
 ``IDENTITY_ENDPOINT`` / ``IDENTITY_HEADER`` (Azure's managed identity, served by the Key Vault server),
 ``VAULT_URL``, ``KEYVAULT_STORE`` (a jwks-tool store inside the test vault), ``MASKINPORTEN_TOKEN_URL``,
-``PORTAL_API_URL`` and ``JWKS_TOOL_PORTAL_TOKEN`` (an admin token for the self-service API), and puts this
-checkout's ``.venv/bin`` first on ``PATH``.
+``PORTAL_API_URL``, ``PORTAL_CERTIFICATE`` and ``JWKS_TOOL_CERT_PASSPHRASE`` (a test business certificate for
+organisation 999888777, a ``.p12`` issued by a test CA the Maskinporten server trusts, to sign in to the
+self-service API as ``portal-admin``) and ``JWKS_TOOL_PORTAL_TOKEN`` (an admin token got elsewhere, for the other
+way in), and puts this checkout's ``.venv/bin`` first on ``PATH``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Final
 from urllib.parse import quote
 
 from tests.servers._https import announce_and_wait, stop_on_sigterm, write_private
+from tests.servers.business_certs import TestPki
 from tests.servers.keyvault import KeyVaultServer
 from tests.servers.maskinporten import DCR_READ, DCR_WRITE, MaskinportenServer
 
@@ -45,6 +48,8 @@ CLIENTS: Final[dict[str, tuple[str, ...]]] = {
 ADMIN_CLIENT: Final = "portal-admin"
 ADMIN_TOKEN_LIFETIME: Final = 24 * 3600
 READY: Final = "ready"
+CERT_PASSPHRASE: Final = "test business certificate"
+"""The passphrase of the test .p12 (a throw-away certificate of a throw-away CA)."""
 
 
 def _venv_bin() -> Path:
@@ -52,7 +57,9 @@ def _venv_bin() -> Path:
     return Path(sys.executable).parent
 
 
-def environment(kv: KeyVaultServer, mp: MaskinportenServer, *, store: Path, ca_bundle: Path) -> list[str]:
+def environment(
+    kv: KeyVaultServer, mp: MaskinportenServer, *, store: Path, ca_bundle: Path, certificate: Path
+) -> list[str]:
     """The ``export`` block (with comments) that points jwks-tool, the Azure SDK and requests at the servers."""
     q = shlex.quote
     keyvault_store = f"{kv.url}?store=keyvault&verify_challenge_resource=false&ca_bundle={quote(str(ca_bundle))}"
@@ -70,6 +77,8 @@ def environment(kv: KeyVaultServer, mp: MaskinportenServer, *, store: Path, ca_b
         f"export KEYVAULT_STORE={q(keyvault_store)}",
         f"export MASKINPORTEN_TOKEN_URL={q(mp.token_url)}",
         f"export PORTAL_API_URL={q(mp.api_url)}",
+        f"export PORTAL_CERTIFICATE={q(str(certificate))}    # a test business certificate of {mp.org_number}",
+        f"export JWKS_TOOL_CERT_PASSPHRASE={q(CERT_PASSPHRASE)}    # its passphrase",
         f"export JWKS_TOOL_PORTAL_TOKEN={q(admin_token)}    # {ADMIN_CLIENT}'s admin token, valid 24 h",
         f"# Maskinporten clients: {clients}",
     ]
@@ -100,7 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     env_file = args.env_file.resolve() if args.env_file is not None else None
     try:
         kv = KeyVaultServer(state_dir=base / "vault", port=args.kv_port)
-        mp = MaskinportenServer(port=args.mp_port)
+        pki = TestPki.make("jwks-tool try-local")
+        mp = MaskinportenServer(port=args.mp_port, certificate_cas=[pki.root])
+        certificate = base / "virksomhet.p12"
+        write_private(certificate, pki.issue(mp.org_number, name="Demo AS").pkcs12(CERT_PASSPHRASE))
         for client, scopes in CLIENTS.items():
             mp.register_client(client, scopes)
         with kv, mp:
@@ -109,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 Path(kv.ca_path).read_text(encoding="ascii") + Path(mp.ca_path).read_text(encoding="ascii"),
                 encoding="ascii",
             )
-            block = environment(kv, mp, store=base / "store", ca_bundle=ca_bundle)
+            block = environment(kv, mp, store=base / "store", ca_bundle=ca_bundle, certificate=certificate)
             if env_file is not None:
                 write_private(env_file, ("\n".join(block) + "\n").encode("utf-8"))
             source = f" (or: source {shlex.quote(str(args.env_file))})" if env_file is not None else ""

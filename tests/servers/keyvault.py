@@ -28,7 +28,11 @@ What it is
     * keys: create (RSA/RSA-HSM 2048/3072/4096, EC/EC-HSM P-256/P-384/P-521/P-256K), import (``PUT /keys/{name}``
       with a base64url JWK), get, list, list versions, update, delete, deleted-key get / list / purge / recover,
       ``sign`` and ``verify`` (RS*/PS*/ES*), ``encrypt``/``decrypt``/``wrapkey``/``unwrapkey`` (RSA-OAEP,
-      RSA-OAEP-256, RSA1_5), ``POST /rng``. Private key material is never returned; created keys are not exportable.
+      RSA-OAEP-256, RSA1_5), ``POST /rng``. Private key material is never returned; created keys are not exportable;
+    * certificates, minimally: import (``POST /certificates/{name}/import``, base64 PKCS#12 or PEM, ``pwd``,
+      ``policy.key_props.exportable``; also :meth:`KeyVaultServer.import_certificate`), which creates the key
+      (sign/verify) and the secret of the same name (the value as given when exportable, else the chain as PEM),
+      and get (``/certificates/{name}[/{version}]``: ``id``, ``kid``, ``sid``, ``x5t``, ``cer``, policy).
 
     Key Vault's rules are enforced: names ``^[0-9a-zA-Z-]{1,127}$`` (case-insensitive), secret values of at most
     25,600 bytes (UTF-8), ``contentType`` at most 255 characters, at most 15 tags; versions are 32 lowercase hex
@@ -460,6 +464,21 @@ class _KeyVersion:
         return None
 
 
+@final
+@dataclass
+class _CertVersion:
+    """An imported certificate: its leaf (``cer``) and the key and secret versions of the same name."""
+
+    name: str
+    version: str
+    cer: bytes
+    key_version: str
+    secret_version: str
+    exportable: bool
+    content_type: str
+    attrs: _Attrs
+
+
 _V = TypeVar("_V", _SecretVersion, _KeyVersion)
 
 
@@ -670,6 +689,7 @@ class _Vault:
         self.deleted_secrets: dict[str, _Entry[_SecretVersion]] = {}
         self.keys: dict[str, _Entry[_KeyVersion]] = {}
         self.deleted_keys: dict[str, _Entry[_KeyVersion]] = {}
+        self.certificates: dict[str, list[_CertVersion]] = {}
 
     # ---------------------------------------------------------------- shared JSON shapes
 
@@ -842,7 +862,144 @@ class _Vault:
             return self._route_deleted(req, seg, keys=True)
         if head == "rng" and len(seg) == 1:
             return self._rng(req)
+        if head == "certificates" and len(seg) >= 2:
+            return self._route_certificate(req, seg)
         raise self._not_found_path(req)
+
+    # ---------------------------------------------------------------- certificates (import and get only)
+
+    def _route_certificate(self, req: _Req, seg: list[str]) -> _Resp:
+        name = _check_name(seg[1])
+        rest = [part for part in seg[2:] if part]
+        if rest == ["import"]:
+            return self._by_method(req, {"POST": lambda: self.import_certificate_request(req, name)})
+        if len(rest) <= 1:
+            version = rest[0] if rest else ""
+            return self._by_method(req, {"GET": lambda: self.get_certificate(req, name, version)})
+        raise self._not_implemented(req)
+
+    def import_certificate_request(self, req: _Req, name: str) -> _Resp:
+        body = req.json()
+        value = body.get("value")
+        if not isinstance(value, str) or not value:
+            raise _bad("Property 'value' is required and must be a base64 PKCS#12 or a PEM string.")
+        pwd = body.get("pwd")
+        raw_policy = body.get("policy")
+        policy: _Json = raw_policy if isinstance(raw_policy, dict) else {}
+        raw_key, raw_secret = policy.get("key_props"), policy.get("secret_props")
+        key_props: _Json = raw_key if isinstance(raw_key, dict) else {}
+        secret_props: _Json = raw_secret if isinstance(raw_secret, dict) else {}
+        content_type = str(secret_props.get("contentType") or "application/x-pkcs12")
+        cv = self.import_certificate(
+            name,
+            value,
+            password=pwd if isinstance(pwd, str) else None,
+            exportable=key_props.get("exportable") is not False,
+            content_type=content_type,
+        )
+        with self.lock:
+            return _Resp(200, self.certificate_json(req.base, cv))
+
+    def import_certificate(
+        self, name: str, value: str, *, password: str | None, exportable: bool, content_type: str
+    ) -> _CertVersion:
+        """Import a certificate with its key: the key (sign/verify) and the secret of the same name are created
+        too. The secret holds the PKCS#12/PEM as given when the key is exportable, else only the certificates (PEM)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        key: Any
+        try:
+            if "-----BEGIN" in value:
+                raw = value.encode()
+                key = serialization.load_pem_private_key(raw, password.encode() if password else None)
+                certs = x509.load_pem_x509_certificates(raw)
+            else:
+                key, leaf, extra = pkcs12.load_key_and_certificates(
+                    base64.b64decode(value), password.encode() if password else None
+                )
+                certs = ([leaf] if leaf is not None else []) + list(extra)
+        except (ValueError, TypeError, binascii.Error) as exc:
+            raise _bad(f"The certificate could not be read (wrong password or not PKCS#12/PEM): {exc}") from None
+        if not certs or not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise _bad("The certificate must hold a certificate and its RSA or EC private key.")
+        wanted = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        leaf = next(
+            (
+                c
+                for c in certs
+                if c.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+                == wanted
+            ),
+            None,
+        )
+        if leaf is None:
+            raise _bad("The private key does not match any certificate in the value.")
+        chain = [leaf] + [c for c in certs if c is not leaf]
+        nbf = int(leaf.not_valid_before_utc.timestamp())
+        exp = int(leaf.not_valid_after_utc.timestamp())
+        kty = "RSA" if isinstance(key, rsa.RSAPrivateKey) else "EC"
+        _, kv = self.store_key(
+            name,
+            kty=kty,
+            private=key,
+            key_ops=["sign", "verify"],
+            tags=None,
+            attrs={"nbf": nbf, "exp": exp},
+        )
+        if exportable:
+            secret_value, secret_type = value, content_type
+        else:
+            pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+            secret_value, secret_type = pem.decode("ascii"), "application/x-pem-file"
+        _, sv = self.store_secret(
+            name, secret_value, content_type=secret_type, tags=None, attrs={"nbf": nbf, "exp": exp}
+        )
+        now = _now()
+        cv = _CertVersion(
+            name=name,
+            version=uuid.uuid4().hex,
+            cer=leaf.public_bytes(serialization.Encoding.DER),
+            key_version=kv.version,
+            secret_version=sv.version,
+            exportable=exportable,
+            content_type=secret_type,
+            attrs=_Attrs(nbf=nbf, exp=exp, created=now, updated=now),
+        )
+        with self.lock:
+            self.certificates.setdefault(name.lower(), []).append(cv)
+        return cv
+
+    def get_certificate(self, req: _Req, name: str, version: str) -> _Resp:
+        with self.lock:
+            versions = self.certificates.get(name.lower())
+            found = None
+            if versions:
+                found = versions[-1] if not version else next((v for v in versions if v.version == version), None)
+            if found is None:
+                raise _ApiError(404, "CertificateNotFound", f"A certificate with (name/id) {name} was not found.")
+            return _Resp(200, self.certificate_json(req.base, found))
+
+    def certificate_json(self, base: str, cv: _CertVersion) -> _Json:
+        import hashlib
+
+        return {
+            "id": f"{base}/certificates/{cv.name}/{cv.version}",
+            "kid": f"{base}/keys/{cv.name}/{cv.key_version}",
+            "sid": f"{base}/secrets/{cv.name}/{cv.secret_version}",
+            "x5t": _b64url(hashlib.sha1(cv.cer).digest()),  # noqa: S324 - Key Vault's thumbprint is SHA-1
+            "cer": base64.b64encode(cv.cer).decode("ascii"),
+            "attributes": self.attrs_json(cv.attrs, is_key=False),
+            "policy": {
+                "id": f"{base}/certificates/{cv.name}/policy",
+                "key_props": {"exportable": cv.exportable, "kty": "RSA", "reuse_key": False},
+                "secret_props": {"contentType": cv.content_type},
+            },
+        }
 
     @staticmethod
     def _method_not_allowed(req: _Req) -> _ApiError:
@@ -1675,6 +1832,22 @@ class KeyVaultServer(BackgroundServer[RequestRecord]):
             attrs=attrs,
         )
         return sv.version
+
+    def import_certificate(
+        self, name: str, pkcs12_data: bytes, password: str | None, *, exportable: bool = False
+    ) -> str:
+        """Import a PKCS#12 as a Key Vault certificate (its key and secret of the same name too), as ``az keyvault
+        certificate import`` does; returns the certificate version. Not exportable by default: the secret then
+        holds only the certificate chain (PEM)."""
+        _check_name(name)
+        cv = self._vault.import_certificate(
+            name,
+            base64.b64encode(pkcs12_data).decode("ascii"),
+            password=password,
+            exportable=exportable,
+            content_type="application/x-pkcs12",
+        )
+        return cv.version
 
     def secret_value(self, name: str, version: str | None = None) -> str | None:
         """The stored value (latest version by default), or None if there is no such secret."""

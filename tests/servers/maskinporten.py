@@ -32,10 +32,15 @@ What it is
     * ``POST /token`` (``application/x-www-form-urlencoded``: ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``
       and ``assertion=<JWT>``): Maskinporten's JWT grant (RFC 7523). The JWT is parsed strictly (three base64url
       parts, JSON objects without duplicate members) and checked in this order: header ``alg`` in RS256/RS384/RS512;
-      no ``x5c``/``x5u``/``jwk``/``jku`` (this server only knows registered keys) and no ``crit``; ``kid`` present;
-      ``iss`` names a registered client; ``kid`` is one of its keys; the key's own ``exp`` (epoch seconds), if any,
-      has not passed; the JWT ``alg`` equals the key's ``alg``; the RSA PKCS#1 v1.5 signature over the exact signing
-      input; ``aud`` equals :attr:`MaskinportenServer.audience`; ``exp - iat <= 120``; ``exp`` not passed; ``iat``
+      no ``x5u``/``jwk``/``jku`` and no ``crit``; for ``idporten:dcr.*`` scopes no ``kid`` (the self-service API
+      takes only the business certificate), otherwise ``kid`` or ``x5c`` present; ``iss`` names a registered client;
+      then either (``kid``, which takes precedence as at Digdir) ``kid`` is one of its keys, the key's own ``exp``
+      (epoch seconds), if any, has not passed and the JWT ``alg`` equals the key's ``alg``; or (``x5c``, a business
+      certificate grant) ``alg`` RS256, 1-10 standard-base64 DER certificates, leaf first, each within its dates,
+      each issued by the next and the last by one of ``certificate_cas`` (none configured: refused), an
+      organisation number in the leaf (``organizationIdentifier`` ``NTRNO-<9 digits>`` or ``serialNumber``) equal
+      to the client's; the RSA PKCS#1 v1.5 signature over the exact signing input (with the key or the leaf);
+      ``aud`` equals :attr:`MaskinportenServer.audience`; ``exp - iat <= 120``; ``exp`` not passed; ``iat``
       within 10 s of the server clock; ``nbf`` (optional) not more than 10 s ahead; ``scope`` present and every
       scope registered on the client; ``resource`` / ``consumer_org`` well-formed; the ``jti`` (or, without ``jti``,
       the whole JWT) not used before by that client. A grant is only marked used when a token is issued.
@@ -72,8 +77,17 @@ Errors
     ``invalid_grant``
         ``P + "Missing signing algorithm (alg) in the JWT header"``,
         ``P + "Unsupported signing algorithm (alg): <alg>. Allowed: RS256, RS384, RS512"``,
-        ``P + "The JWT header member <x5c|x5u|jwk|jku> is not supported by this server: register the key and use
+        ``P + "The JWT header member <x5u|jwk|jku> is not supported by this server: register the key and use
         kid"``, ``P + "Critical header parameters (crit) are not supported"``,
+        ``P + "The scopes idporten:dcr.* need the business certificate (x5c) in the JWT header; a registered key
+        (kid) is not accepted"`` (and without ``x5c``: ``... in the JWT header``), ``P + "Business certificates
+        (x5c) are not accepted: the server trusts no certificate CA"``, ``P + "Invalid x5c: must be an array of
+        1-10 certificates"``, ``P + "Invalid x5c[<i>]: not a base64 (standard, not url-safe) DER certificate"``,
+        ``P + "The certificate x5c[<i>] has expired"`` / ``... is not yet valid``, ``P + "The certificates in x5c
+        do not form a chain (leaf first)"``, ``P + "The certificate chain does not lead to a trusted CA"``,
+        ``P + "The certificate has no organization number"``, ``P + "A business certificate grant must be signed
+        RS256, not <alg>"``, ``invalid_client`` ``P + "The certificate's organization <org> does not own client
+        <iss>"``,
         ``P + "Missing key identifier (kid) in the JWT header"``, ``P + "Unknown key identifier (kid): <kid>"``,
         ``P + "The key with kid <kid> has expired"``,
         ``P + "The JWT alg <alg> does not match the alg <alg> of the key with kid <kid>"``,
@@ -111,6 +125,7 @@ import base64
 import collections
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -125,6 +140,7 @@ from pathlib import Path
 from typing import Any, Final, TypeAlias
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -201,7 +217,10 @@ _KID_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _ORG_RE: Final = re.compile(r"[0-9]{9}")
 _REQUIRED_MEMBERS: Final = ("kty", "kid", "alg", "use", "n", "e")
 _PRIVATE_MEMBERS: Final = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
-_REFUSED_HEADER_MEMBERS: Final = ("x5c", "x5u", "jwk", "jku")
+_REFUSED_HEADER_MEMBERS: Final = ("x5u", "jwk", "jku")
+_DCR_PREFIX: Final = "idporten:dcr."
+MAX_X5C_CERTIFICATES: Final = 10
+_NTRNO_RE: Final = re.compile(r"NTRNO-([0-9]{9})")
 _CONSUMER_AUTHORITY: Final = "iso6523-actorid-upis"
 
 _Json: TypeAlias = dict[str, Any]
@@ -351,6 +370,33 @@ def _invalid_grant(description: str) -> _OAuthError:
 
 def _auth_failed(description: str, *, error: str = "invalid_grant") -> _OAuthError:
     return _OAuthError(400, error, ASSERTION_FAILED + description)
+
+
+def datetime_from(epoch: float) -> Any:
+    """An aware UTC datetime for the server clock's epoch seconds."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if child.issuer != issuer.subject:
+        return False
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _org_number(cert: x509.Certificate) -> str | None:
+    """SEID 2 organizationIdentifier NTRNO-<9 digits>, or the older serialNumber of 9 digits."""
+    for oid, pattern in (("2.5.4.97", _NTRNO_RE), ("2.5.4.5", _ORG_RE)):
+        for attr in cert.subject.get_attributes_for_oid(x509.ObjectIdentifier(oid)):
+            match = pattern.fullmatch(str(attr.value))
+            if match:
+                return match.group(match.lastindex or 0)
+    return None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -505,6 +551,8 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
     :param issuer: ``iss`` of issued access tokens; defaults to ``audience`` (as in Maskinporten).
     :param token_lifetime: ``expires_in`` of issued access tokens, in seconds.
     :param max_log_entries: how many RequestRecords are kept (oldest dropped first).
+    :param certificate_cas: the test CAs that business certificates in ``x5c`` grants must chain to (Digdir trusts
+        Buypass's and Commfides's); without one, ``x5c`` grants are refused.
     """
 
     def __init__(
@@ -517,6 +565,7 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
         issuer: str | None = None,
         token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
         max_log_entries: int = 10_000,
+        certificate_cas: Sequence[x509.Certificate] = (),
     ) -> None:
         if not audience:
             raise ValueError("audience must not be empty")
@@ -531,6 +580,8 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
         self.clock_offset = float(clock_offset)
         self.issuer = issuer or audience
         self.token_lifetime = token_lifetime
+        self.certificate_cas: tuple[x509.Certificate, ...] = tuple(certificate_cas)
+        """The CAs business certificates (``x5c`` grants) must chain to; none: every ``x5c`` grant is refused."""
         self.faults = FaultInjector()
         self._requested_port = port
         self._signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -833,8 +884,17 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
                 )
         if "crit" in header:
             raise _auth_failed("Critical header parameters (crit) are not supported")
+        raw_scope = claims.get("scope")
+        wants_dcr = isinstance(raw_scope, str) and any(s.startswith(_DCR_PREFIX) for s in raw_scope.split())
         kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
+        if "kid" in header and wants_dcr:
+            raise _auth_failed(
+                "The scopes idporten:dcr.* need the business certificate (x5c) in the JWT header; a registered key "
+                "(kid) is not accepted"
+            )
+        if "x5c" not in header and (not isinstance(kid, str) or not kid):
+            if wants_dcr:
+                raise _auth_failed("The scopes idporten:dcr.* need the business certificate (x5c) in the JWT header")
             raise _auth_failed("Missing key identifier (kid) in the JWT header")
 
         iss = claims.get("iss")
@@ -845,17 +905,36 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
             client = self._clients.get(iss)
         if client is None:
             raise _auth_failed(f"Unknown client (iss): {iss}", error="invalid_client")
-        key = next((k for k in client.keys if k.get("kid") == kid), None)
-        if key is None:
-            raise _auth_failed(f"Unknown key identifier (kid): {kid}")
         now = self.now()
-        key_exp = _number(key.get("exp"))
-        if key_exp is not None and key_exp <= now:
-            raise _auth_failed(f"The key with kid {kid} has expired")
-        if alg != key.get("alg"):
-            raise _auth_failed(f"The JWT alg {alg} does not match the alg {key.get('alg')} of the key with kid {kid}")
+        certificate_org: str | None = None
+        if "kid" not in header:  # Digdir: with both, kid takes precedence
+            if alg != "RS256":
+                raise _auth_failed(f"A business certificate grant must be signed RS256, not {alg}")
+            leaf, certificate_org = self._verify_certificate(header.get("x5c"), now)
+            if certificate_org != client.org_number:
+                raise _auth_failed(
+                    f"The certificate's organization {certificate_org} does not own client {iss}",
+                    error="invalid_client",
+                )
+            public = leaf.public_key()
+            if not isinstance(public, rsa.RSAPublicKey):
+                raise _auth_failed("The certificate's key is not an RSA key")
+            verifier = public
+        else:
+            assert isinstance(kid, str)
+            key = next((k for k in client.keys if k.get("kid") == kid), None)
+            if key is None:
+                raise _auth_failed(f"Unknown key identifier (kid): {kid}")
+            key_exp = _number(key.get("exp"))
+            if key_exp is not None and key_exp <= now:
+                raise _auth_failed(f"The key with kid {kid} has expired")
+            if alg != key.get("alg"):
+                raise _auth_failed(
+                    f"The JWT alg {alg} does not match the alg {key.get('alg')} of the key with kid {kid}"
+                )
+            verifier = _rsa_public_key(key)
         try:
-            _rsa_public_key(key).verify(grant.signature, grant.signing_input, padding.PKCS1v15(), _HASHES[alg]())
+            verifier.verify(grant.signature, grant.signing_input, padding.PKCS1v15(), _HASHES[alg]())
         except (InvalidSignature, ValueError):
             raise _auth_failed("Invalid JWT signature") from None
 
@@ -907,7 +986,9 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
             if replay_key in self._used_grants:
                 raise _invalid_grant("JWT ID (jti) has already been used" if jti else "The JWT has already been used")
             self._used_grants[replay_key] = exp + MAX_CLOCK_SKEW
-        issued = self._issue(client, requested, grant_jti=jti, consumer_org=consumer_org, resource=resource)
+        issued = self._issue(
+            client, requested, grant_jti=jti, consumer_org=consumer_org, resource=resource, org=certificate_org
+        )
         body = {
             "access_token": issued.access_token,
             "token_type": "Bearer",
@@ -915,6 +996,41 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
             "scope": issued.scope,
         }
         return _Resp(200, body)
+
+    def _verify_certificate(self, x5c: Any, now: float) -> tuple[x509.Certificate, str]:
+        """Digdir's checks of a business certificate grant's ``x5c``: standard base64 DER certificates, leaf first,
+        each issued by the next and the last by a trusted CA, all within their dates, an organization number in the
+        leaf. Returns the leaf and its organization number."""
+        if not self.certificate_cas:
+            raise _auth_failed("Business certificates (x5c) are not accepted: the server trusts no certificate CA")
+        if not isinstance(x5c, list) or not x5c or len(x5c) > MAX_X5C_CERTIFICATES:
+            raise _auth_failed(f"Invalid x5c: must be an array of 1-{MAX_X5C_CERTIFICATES} certificates")
+        chain: list[x509.Certificate] = []
+        for index, text in enumerate(x5c):
+            bad = _auth_failed(f"Invalid x5c[{index}]: not a base64 (standard, not url-safe) DER certificate")
+            if not isinstance(text, str):
+                raise bad
+            try:
+                chain.append(x509.load_der_x509_certificate(base64.b64decode(text, validate=True)))
+            except ValueError:
+                raise bad from None
+        moment = datetime_from(now)
+        for index, cert in enumerate(chain):
+            if moment < cert.not_valid_before_utc:
+                raise _auth_failed(f"The certificate x5c[{index}] is not yet valid")
+            if moment >= cert.not_valid_after_utc:
+                raise _auth_failed(f"The certificate x5c[{index}] has expired")
+        for child, parent in itertools.pairwise(chain):
+            if not _issued_by(child, parent):
+                raise _auth_failed("The certificates in x5c do not form a chain (leaf first)")
+        last = chain[-1]
+        if not any(last == ca or _issued_by(last, ca) for ca in self.certificate_cas):
+            raise _auth_failed("The certificate chain does not lead to a trusted CA")
+        leaf = chain[0]
+        org = _org_number(leaf)
+        if org is None:
+            raise _auth_failed("The certificate has no organization number")
+        return leaf, org
 
     def _issue(
         self,
@@ -925,11 +1041,12 @@ class MaskinportenServer(BackgroundServer[RequestRecord]):
         consumer_org: str | None,
         resource: str | list[str] | None,
         lifetime: int | None = None,
+        org: str | None = None,
     ) -> IssuedToken:
         issued_at = int(self.now())
         expires_at = issued_at + (self.token_lifetime if lifetime is None else lifetime)
         jti = str(uuid.uuid4())
-        consumer = consumer_org or client.org_number
+        consumer = consumer_org or org or client.org_number
         claims: _Json = {
             "iss": self.issuer,
             "client_amr": "private_key_jwt",
@@ -1067,13 +1184,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--admin", action="store_true", help=f"also give the client {DCR_READ} and {DCR_WRITE} (the JWKS API)"
     )
+    parser.add_argument(
+        "--certificate-ca",
+        type=Path,
+        action="append",
+        default=[],
+        help="PEM file of a CA that business certificates (x5c grants) must chain to (repeatable)",
+    )
     args = parser.parse_args(argv)
     if (args.scope or args.jwks or args.admin) and not args.client:
         parser.error("--scope, --jwks and --admin need --client")
 
     stop = stop_on_sigterm()
+    cas = [cert for path in args.certificate_ca for cert in x509.load_pem_x509_certificates(path.read_bytes())]
     server = MaskinportenServer(
-        audience=args.audience, org_number=args.org_number, clock_offset=args.clock_offset, port=args.port
+        audience=args.audience,
+        org_number=args.org_number,
+        clock_offset=args.clock_offset,
+        port=args.port,
+        certificate_cas=cas,
     )
     if args.client:
         scopes = [s for raw in args.scope for s in raw.split()]

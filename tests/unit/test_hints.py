@@ -70,7 +70,8 @@ RAISED_BY: dict[str, list[str]] = {
     # Maskinporten
     "--client-id": ["grant", "token", "doctor", "portal push", "portal pull"],
     "--scope": ["grant", "token", "doctor"],
-    "--admin-set": ["portal push", "portal pull", "doctor"],
+    "--certificate": ["portal push", "portal pull", "doctor"],
+    "--cert-passphrase-file": ["portal push", "portal pull", "doctor"],
     "--admin-client-id": ["portal push", "portal pull", "doctor"],
 }
 """Each option a hint names bare, and the commands that can raise such a hint."""
