@@ -338,6 +338,10 @@ class SecretsManagerStore(KeyStore):
         """Create the configuration secret; ConflictError if it exists (or another writer made it first)."""
         document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
         with self._held():
+            # CreateSecret with the same token and value is answered as a repeat of the same request (idempotent),
+            # so a second init with equal content would pass unnoticed: look first
+            if self._current(self.config_secret, "read the store configuration") is not None:
+                raise ConflictError(f"the store {self.describe()} exists already")
             made = self._create(
                 self.config_secret,
                 json.dumps(document, indent=2, ensure_ascii=False),

@@ -49,6 +49,10 @@ REGION = "eu-north-1"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
+def _json_headers(payload: bytes) -> list[tuple[str, str]]:
+    return [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))]
+
+
 class _Handler(HttpsHandler):
     server_version = "AwsTestFront/1.0"
 
@@ -97,6 +101,8 @@ class AwsServer:
     def reset(self) -> None:
         """Forget every secret (moto's reset API) and every fault."""
         self.faults.clear()
+        with self._ops_lock:
+            self.operations.clear()
         conn = http.client.HTTPConnection("127.0.0.1", self._moto_port, timeout=10)
         try:
             conn.request("POST", "/moto-api/reset")
@@ -158,14 +164,14 @@ class AwsServer:
             return
         if rule is not None and rule.kind == "throttle":
             if rule.status == 429:
-                send(handler, 429, [("Content-Type", "text/plain")], b"Too Many Requests")
+                send(handler, 429, [("Content-Type", "text/plain"), ("Content-Length", "17")], b"Too Many Requests")
             else:
                 payload = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
-                send(handler, rule.status or 400, [("Content-Type", "application/x-amz-json-1.1")], payload)
+                send(handler, rule.status or 400, _json_headers(payload), payload)
             return
         if rule is not None and rule.kind == "error":
             payload = json.dumps({"__type": "InternalServiceError", "message": "injected"}).encode()
-            send(handler, rule.status, [("Content-Type", "application/x-amz-json-1.1")], payload)
+            send(handler, rule.status, _json_headers(payload), payload)
             return
         with self._ops_lock:
             self.operations.append(operation)

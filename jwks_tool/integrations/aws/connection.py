@@ -96,7 +96,7 @@ def make_client(connection: AwsConnection, service: str) -> Any:
 
         config = Config(
             region_name=connection.region,
-            retries={"mode": "standard", "max_attempts": connection.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": connection.max_attempts},
             connect_timeout=10,
             read_timeout=30,
             user_agent_extra=f"jwks-tool/{__version__}",
