@@ -5,10 +5,11 @@
     'MemoryStore'
 
 Built in: ``file:PATH`` or a plain path (:mod:`jwks_tool.stores.file`, the default, in the user's data folder),
-``memory:`` (:mod:`jwks_tool.stores.memory`, for tests) and ``https://NAME.vault.azure.net/``
+``memory:`` (:mod:`jwks_tool.stores.memory`, for tests), ``https://NAME.vault.azure.net/``
 (:mod:`jwks_tool.stores.keyvault`, a store shared by a team) and ``secretsmanager://REGION/PREFIX``
-(:mod:`jwks_tool.stores.secretsmanager`, AWS Secrets Manager; boto3 is the ``aws`` extra). Other packages add stores through the ``jwks_tool.stores``
-entry-point group: a :class:`~jwks_tool.stores.interface.KeyStore` subclass whose ``supports(url)`` says yes.
+(:mod:`jwks_tool.stores.secretsmanager`, AWS Secrets Manager; boto3 is the ``aws`` extra). Other packages add stores
+through the ``jwks_tool.stores`` entry-point group: a :class:`~jwks_tool.stores.interface.KeyStore` subclass whose
+``supports(url)`` says yes.
 Store modules are imported only when their URL is used.
 """
 

@@ -92,7 +92,9 @@ CURRENT_STAGE = "AWSCURRENT"
 LOCK_TIMEOUT_SECONDS = 60.0
 AUDIT_ATTEMPTS = 12
 _OPTIONS = ("endpoint", "ca_bundle", "max_attempts")
-_RESTORE = "it was changed outside jwks-tool; restore the earlier version (aws secretsmanager update-secret-version-stage)"
+_RESTORE = (
+    "it was changed outside jwks-tool; restore the earlier version (aws secretsmanager update-secret-version-stage)"
+)
 
 
 def connection_from_url(url: str) -> tuple[AwsConnection, str]:
@@ -130,9 +132,7 @@ def connection_from_url(url: str) -> tuple[AwsConnection, str]:
         )
     attempts_text = values.get("max_attempts", str(DEFAULT_MAX_ATTEMPTS))
     if not attempts_text.isdigit() or not 1 <= int(attempts_text) <= 20:
-        raise StoreError(
-            f"max_attempts={printable(attempts_text, limit=20)!r} in the store URL", hint="give 1 to 20"
-        )
+        raise StoreError(f"max_attempts={printable(attempts_text, limit=20)!r} in the store URL", hint="give 1 to 20")
     connection = AwsConnection(
         region=region,
         endpoint_url=endpoint,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from jwks_tool.core.model import Env, KeySet, KeyState, SetRef
+from jwks_tool.core.model import Env, KeyState, SetRef
 from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError
 from jwks_tool.stores import store_class_for
 from jwks_tool.stores.interface import KeyStore
@@ -165,6 +165,11 @@ def test_the_store_is_reached_over_https_with_the_environment_s_endpoint(run: Ru
     result = run("list", "--store", f"{URL}?max_attempts=1")
     assert result.exit_code == 10
     assert one_line_error(result).startswith("jwks-tool: error: cannot list the key sets: TLS to AWS ")
+    # the same server named in the URL instead: endpoint= and ca_bundle=
+    os.environ.pop("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    listed = run("list", "--store", f"{URL}?endpoint={aws.url}&ca_bundle={aws.ca_path}")
+    assert listed.exit_code == 0, listed.stderr
+    assert "acme" in listed.output
 
 
 # ---- concurrency ----------------------------------------------------------------------------------------------------
@@ -223,7 +228,9 @@ def test_two_writers_racing_many_rounds_lose_no_update(aws: AwsServer) -> None:
     assert racers[0].conflicts + racers[1].conflicts == rounds  # and the other was refused
     final = SecretsManagerStore.from_url(URL).read_set(ref)
     assert final is not None
-    assert sorted(key.kid for key in final.keys) == sorted(["k0", *(f"r{r}w{w}" for r in range(rounds) for w in (0, 1))])
+    assert sorted(key.kid for key in final.keys) == sorted(
+        ["k0", *(f"r{r}w{w}" for r in range(rounds) for w in (0, 1))]
+    )
     assert final.revision == 1 + 2 * rounds
 
 
@@ -341,7 +348,7 @@ def test_a_server_that_is_down_is_exit_10_one_line(run: Run, aws: AwsServer) -> 
     result = run("list", "--store", f"{URL}?max_attempts=2")
     assert result.exit_code == 10
     assert one_line_error(result) == (
-        f'jwks-tool: error: cannot list the key sets: AWS {URL} cannot be reached (Could not connect to the endpoint '
+        f"jwks-tool: error: cannot list the key sets: AWS {URL} cannot be reached (Could not connect to the endpoint "
         f'URL: "{aws.url}/"); check the region, AWS_ENDPOINT_URL_SECRETS_MANAGER or endpoint=, your network or proxy'
     )
 
@@ -408,10 +415,11 @@ def test_without_boto3_the_error_names_the_extra(tmp_path: Path) -> None:
         "main()\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 10
     assert done.stderr == (
         "jwks-tool: error: cannot set up the AWS secretsmanager client: the AWS SDK (boto3) is not installed; "
         "install the AWS extra: pip install 'jwks-tool[aws]'\n"
     )
-

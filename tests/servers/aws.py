@@ -208,4 +208,3 @@ def main() -> None:  # pragma: no cover - manual use
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

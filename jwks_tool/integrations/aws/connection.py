@@ -106,7 +106,7 @@ def make_client(connection: AwsConnection, service: str) -> Any:
             kwargs["endpoint_url"] = connection.endpoint_url
         if connection.ca_bundle:
             kwargs["verify"] = connection.ca_bundle
-        client = boto3.session.Session().client(service, config=config, **kwargs)  # type: ignore[call-overload]
+        client = boto3.session.Session().client(service, config=config, **kwargs)
         service_id = client.meta.service_model.service_id.hyphenize()
         client.meta.events.register_first(f"needs-retry.{service_id}", _TooManyRequests(connection.max_attempts))
         return client
