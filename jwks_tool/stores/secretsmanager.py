@@ -38,8 +38,10 @@ the revision the caller expects), then:
 2. ``UpdateSecretVersionStage(VersionStage="AWSCURRENT", MoveToVersionId=W, RemoveFromVersionId=V)``: Secrets
    Manager moves the label only if it is still on V, and refuses (``InvalidParameterException``) otherwise. This is a
    compare-and-swap on the current version: of two writers that both read V, exactly one moves the label; the other
-   is refused, raises ConflictError, and its version W' stays unlabelled (never current; readers skip it, Secrets
-   Manager removes old unlabelled versions itself).
+   is refused, raises ConflictError, and its version W' stays unlabelled (never current, so no reader sees it;
+   Secrets Manager deletes unlabelled versions older than a day once a secret has more than 100 versions). This
+   rests on Secrets Manager checking ``RemoveFromVersionId`` and moving the label in one step per secret, as its API
+   documents; moto, which the tests run against, refuses the second mover too.
 
 If the reply to step 2 is lost and the retry is refused (the label is no longer on V), the writer asks
 ``DescribeSecret`` where ``AWSCURRENT`` is: on W, its write won (it is not reported as failed); elsewhere it lost.
