@@ -5,9 +5,11 @@
     'MemoryStore'
 
 Built in: ``file:PATH`` or a plain path (:mod:`jwks_tool.stores.file`, the default, in the user's data folder),
-``memory:`` (:mod:`jwks_tool.stores.memory`, for tests) and ``https://NAME.vault.azure.net/``
-(:mod:`jwks_tool.stores.keyvault`, a store shared by a team). Other packages add stores through the ``jwks_tool.stores``
-entry-point group: a :class:`~jwks_tool.stores.interface.KeyStore` subclass whose ``supports(url)`` says yes.
+``memory:`` (:mod:`jwks_tool.stores.memory`, for tests), ``https://NAME.vault.azure.net/``
+(:mod:`jwks_tool.stores.keyvault`, a store shared by a team) and ``secretsmanager://REGION/PREFIX``
+(:mod:`jwks_tool.stores.secretsmanager`, AWS Secrets Manager; boto3 is the ``aws`` extra). Other packages add stores
+through the ``jwks_tool.stores`` entry-point group: a :class:`~jwks_tool.stores.interface.KeyStore` subclass whose
+``supports(url)`` says yes.
 Store modules are imported only when their URL is used.
 """
 
@@ -70,6 +72,7 @@ BUILT_IN_STORES = {
     "file": "jwks_tool.stores.file:FileStore",
     "keyvault": "jwks_tool.stores.keyvault:KeyVaultStore",
     "memory": "jwks_tool.stores.memory:MemoryStore",
+    "secretsmanager": "jwks_tool.stores.secretsmanager:SecretsManagerStore",
 }
 """The built-in stores, exactly as pyproject.toml lists them in the ``jwks_tool.stores`` entry-point group that
 plug-ins use too (a test keeps the two equal). Reading entry points costs start-up time, so the built-ins have this
@@ -110,13 +113,16 @@ def store_class_for(url: str) -> type[KeyStore]:
         return _load(BUILT_IN_STORES["memory"])
     if is_keyvault_url(url):
         return _load(BUILT_IN_STORES["keyvault"])
+    if url.startswith("secretsmanager://"):
+        return _load(BUILT_IN_STORES["secretsmanager"])
     if "://" in url and not url.startswith("file://"):
         candidate = _plugin_stores(url)
         if candidate is not None:
             return candidate
         raise StoreError(
             f"no key store handles {url!r}",
-            hint="use a folder path, file:PATH, memory:, or https://NAME.vault.azure.net/ (Azure Key Vault)",
+            hint="use a folder path, file:PATH, memory:, https://NAME.vault.azure.net/ (Azure Key Vault) or "
+            "secretsmanager://REGION/PREFIX (AWS Secrets Manager)",
         )
     return _load(BUILT_IN_STORES["file"])
 

@@ -87,7 +87,7 @@ def test_show_and_list_are_golden(run: Run, imported: dict[str, Any], golden: An
     golden("show.json", show_json.output.replace(str(store_dir), "<store>"))
 
 
-HEAVY = {"azure", "cryptography", "filelock", "jinja2", "jwcrypto"}
+HEAVY = {"azure", "boto3", "botocore", "cryptography", "filelock", "jinja2", "jwcrypto"}
 """Imports no command that only reads the store's documents may pay for."""
 LAZY_IMPORTS = HEAVY | {"pathlib", "platformdirs", "tempfile", "_hashlib"}
 """... nor these: each costs start-up time, and list is benchmarked against python -c "import click" (``_hashlib``

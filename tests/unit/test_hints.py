@@ -20,7 +20,7 @@ from jwks_tool.cli.main import COMMANDS, cli
 
 PACKAGE = Path(__file__).parents[2] / "jwks_tool"
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-COMMAND_LINE = re.compile(r"\b(jwks-tool|az)((?: [^`),;:]*)?)")
+COMMAND_LINE = re.compile(r"\b(jwks-tool|az|aws)((?: [^`),;:]*)?)")
 KEY_VAULT = ["doctor", "generate", "grant", "keyvault push", "keyvault status", "portal pull", "portal push"]
 KEY_VAULT += ["revoke", "rotate", "token", "deliver"]
 EVERY_STORE_COMMAND = [

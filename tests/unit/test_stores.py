@@ -236,8 +236,8 @@ def test_a_broken_store_plugin_is_one_warning_line_on_the_command_line(monkeypat
     assert result.stderr.splitlines() == [
         "jwks-tool: warning: the store plug-in 'broken' (no_such_module_xyz:Store) failed to load and was skipped: "
         "No module named 'no_such_module_xyz'",
-        "jwks-tool: error: no key store handles 'nosuch://x'; use a folder path, file:PATH, memory:, or "
-        "https://NAME.vault.azure.net/ (Azure Key Vault)",
+        "jwks-tool: error: no key store handles 'nosuch://x'; use a folder path, file:PATH, memory:, "
+        "https://NAME.vault.azure.net/ (Azure Key Vault) or secretsmanager://REGION/PREFIX (AWS Secrets Manager)",
     ]
 
 
