@@ -213,17 +213,13 @@ class JwksGroup(click.Group):
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
-            if ctx.meta.get(META_JSON):
-                self._usage_fail(ctx, exc)
-            raise
+            self._usage_fail(ctx, exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            if ctx.meta.get(META_JSON):
-                self._usage_fail(ctx, exc)
-            raise
+            self._usage_fail(ctx, exc)
         except (click.exceptions.Exit, click.ClickException):
             raise
         except (KeyboardInterrupt, click.Abort):  # Ctrl-C (click turns one at a prompt into Abort)
@@ -252,12 +248,18 @@ class JwksGroup(click.Group):
 
     @classmethod
     def _usage_fail(cls, ctx: click.Context, exc: click.UsageError) -> NoReturn:
-        """A usage error under --json: the JSON error on stdout and one line on stderr, exit 2."""
+        """A usage error: one line on stderr (and under --json the JSON error on stdout), exit 2.
+
+        A group called with no arguments (``jwks-tool``, ``jwks-tool keyvault``) shows its help as click does.
+        """
+        if isinstance(exc, click.exceptions.NoArgsIsHelpError) and not ctx.meta.get(META_JSON):
+            raise exc
         where = "jwks-tool"
         if exc.ctx is not None:  # the command's path under its own name, whatever the program was called
             root = exc.ctx.find_root()
             where += exc.ctx.command_path[len(root.command_path) :]
-        cls._fail(ctx, exc.format_message(), f"see `{where} --help`", EXIT_USAGE, "usage", traceback=False)
+        message = " ".join(exc.format_message().split()).removesuffix(".")  # "No such command 'x'."
+        cls._fail(ctx, message, f"see `{where} --help`", EXIT_USAGE, "usage", traceback=False)
 
     @staticmethod
     def _fail(

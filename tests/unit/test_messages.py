@@ -120,10 +120,11 @@ def test_rotate_refuses_two_steps_at_once(run: Run, store_dir: Any, flags: tuple
     result = run("rotate", "acme", *flags)
     assert result.exit_code == 2
     assert result.stderr.endswith(
-        f"Error: {named} are separate steps; run one at a time, in order: `jwks-tool rotate acme --env test "
-        "--promote`, then after the overlap `jwks-tool rotate acme --env test --finish` (or --all-steps alone for "
-        "start, promote and finish)\n"
+        f"jwks-tool: error: {named} are separate steps; run one at a time, in order: `jwks-tool rotate acme --env "
+        "test --promote`, then after the overlap `jwks-tool rotate acme --env test --finish` (or --all-steps alone "
+        "for start, promote and finish); see `jwks-tool rotate --help`\n"
     )
+    assert result.stderr.count("\n") == 1
     assert {path: path.read_bytes() for path in store_dir.rglob("*") if path.is_file()} == before  # nothing done
 
 
