@@ -858,7 +858,8 @@ class KeyService:
             raise ProfileError(
                 f"key set {existing.ref} already has {len(existing.registered)} registered keys, the most "
                 f"{profile.name} allows",
-                hint="retire a key first (jwks-tool rotate NAME --finish)",
+                hint=f"retire a key first (jwks-tool rotate {existing.ref.name} --env {existing.ref.env.value} "
+                "--finish, with --force before the overlap has passed)",
             )
 
     def _add_key(

@@ -568,12 +568,16 @@ class KeyVaultStore(KeyStore):
             raise StoreCorruptError(f"the secret {name} in {self.describe()} is not a jwks-tool key set")
         return data
 
+    def _secret_id(self, name: str) -> str:
+        """The secret's identifier, as ``az keyvault secret ... --id`` takes it."""
+        return f"https://{urlsplit(self.connection.vault_url).netloc}/secrets/{name}"
+
     def damage_fix(self, ref: SetRef) -> str:
         """Restore the set's secret or delete it."""
         name = set_secret_name(ref)
         return (
             f"restore the secret {name} in {self.describe()} from a backup, or delete it (az keyvault secret delete "
-            "--name NAME: its keys are lost, the audit log keeps their story)"
+            f"--id {self._secret_id(name)}: its keys are lost, the audit log keeps their story)"
         )
 
     def read_set(self, ref: SetRef) -> KeySet | None:
@@ -727,7 +731,7 @@ class KeyVaultStore(KeyStore):
                 raise RemoteError(
                     exc.message,
                     hint=f"the key set was updated; delete the secret {item.name} in {self.describe()} by hand "
-                    f"(az keyvault secret delete --name {item.name} --vault-name VAULT)",
+                    f"(az keyvault secret delete --id {self._secret_id(item.name)})",
                 ) from exc
 
     def resolve_sealed(self, sealed: str) -> str:

@@ -127,9 +127,7 @@ def test_ctrl_c_in_any_command_is_one_line_and_130(run: Run, monkeypatch: pytest
     )
 
 
-def test_ctrl_c_after_every_set_of_a_bulk_generate_was_made_says_so(
-    run: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ctrl_c_after_every_set_of_a_bulk_generate_was_made_says_so(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     from jwks_tool.services.key_service import BulkResult, KeyService
 
     real = KeyService.generate_bulk

@@ -119,7 +119,10 @@ def test_a_usage_error_with_json_is_a_json_error(run: Run, args: tuple[str, ...]
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (("show", "acme", "--bogus"), "No such option '--bogus'. Did you mean '--verbose'?; see `jwks-tool show --help`"),
+        (
+            ("show", "acme", "--bogus"),
+            "No such option '--bogus'. Did you mean '--verbose'?; see `jwks-tool show --help`",
+        ),
         (("bogus",), "No such command 'bogus'; see `jwks-tool --help`"),
         (("show",), "Missing argument 'NAME'; see `jwks-tool show --help`"),
         (("keyvault", "status", "acme"), "Missing option '--vault'; see `jwks-tool keyvault status --help`"),

@@ -119,6 +119,12 @@ def test_never_more_than_five_registered(run: Run) -> None:
         "rotation in progress first (jwks-tool rotate acme --env test --finish)\n"
     )
     assert list(states(run).values()).count("active") == 1
+    result = run("generate", "acme", "--size", "2048")
+    assert result.exit_code == 4
+    assert result.stderr == (
+        "jwks-tool: error: key set acme (test) already has 5 registered keys, the most maskinporten allows; retire a "
+        "key first (jwks-tool rotate acme --env test --finish, with --force before the overlap has passed)\n"
+    )
 
 
 def test_revoke_active_with_a_successor(run: Run) -> None:
