@@ -331,7 +331,7 @@ def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -
     unreadable = False
     for ref in refs:  # a set that cannot be read must not hide the log: that is when it is needed most
         try:
-            keyset = svc.store.read_set(ref)
+            keyset = svc.read_set(ref)
         except StoreError as exc:
             unreadable = True
             print_warning(f"cannot read {ref} ({exc.diagnostics()}): events only its history holds are not shown")

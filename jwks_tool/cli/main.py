@@ -491,7 +491,10 @@ def read_secret_file(path: str, what: str) -> str:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
-        raise InputError(f"cannot read the {what} file {path}: {exc.strerror}") from exc
+        raise InputError(
+            f"cannot read the {what} file {path}: {exc.strerror}",
+            hint="check the path and its permissions (the passphrase goes on the file's first line)",
+        ) from exc
     line = text.splitlines()[0] if text else ""
     if not line:
         raise PassphraseError(f"the {what} file {path} is empty", hint="put the passphrase on its first line")

@@ -524,7 +524,10 @@ class KeyVaultStore(KeyStore):
         """Create the configuration secret; ConflictError if it exists or another writer created it at the same time."""
         with self._held():
             if self._versions(CONFIG_SECRET, "read the store configuration", disabled=True):
-                raise ConflictError(f"the store {self.describe()} exists already")
+                raise ConflictError(
+                    f"the store {self.describe()} exists already",
+                    hint="another jwks-tool made it; run the command again",
+                )
             document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
             writer = uuid.uuid4().hex
             written = self._put(
@@ -819,7 +822,10 @@ class KeyVaultStore(KeyStore):
                     try:
                         event = json.loads(line)
                     except json.JSONDecodeError:
-                        raise StoreCorruptError(f"the audit secret {name} line {number} is not JSON") from None
+                        raise StoreCorruptError(
+                            f"the audit secret {name} line {number} is not JSON",
+                            hint=f"restore the version of the secret {name} that holds it from a backup",
+                        ) from None
                     if isinstance(event, dict):
                         events.append((*appended(version), number, event))
         events.sort(key=lambda item: item[:4])
