@@ -218,6 +218,11 @@ def load_pkcs12(data: bytes, passphrase: str | None, *, source: str = "the PKCS#
     try:
         key, leaf, extra = pkcs12.load_key_and_certificates(data, secret)
     except ValueError as exc:
+        if passphrase is None:  # none was given and there was no terminal to ask on
+            raise PassphraseError(
+                f"cannot open {source}: it needs its passphrase, and none was given",
+                hint="set JWKS_TOOL_CERT_PASSPHRASE or pass --cert-passphrase-file (stdin is not a terminal to ask on)",
+            ) from exc
         raise PassphraseError(
             f"cannot open {source}: the passphrase is wrong (or the file is damaged)",
             hint="check JWKS_TOOL_CERT_PASSPHRASE or --cert-passphrase-file",
