@@ -693,6 +693,7 @@ def key_json(record: KeyRecord, keyset: KeySet | None = None) -> dict[str, Any]:
         "state": record.state.value,
         "origin": record.origin.value,
         "has_private": record.sealed_private is not None,
+        "private": record.private_where(),
     }
     if keyset is not None:
         newest = keyset.newest

@@ -31,9 +31,9 @@ def test_vault_native_key_signs_a_grant_that_verifies(run: Run, kv: KeyVaultServ
     result = run("generate", "acme", "--size", "2048", "--in-vault", kv.url, *azure(kv), "--json")
     assert result.exit_code == 0, result.stderr
     made = json.loads(result.output)["key"]
-    assert made["has_private"] is False
+    assert (made["has_private"], made["private"]) == (False, "key-vault")
     record = json.loads((run("show", "acme", "--json")).output)["keys"][0]
-    assert record["kid"] == made["kid"]
+    assert (record["kid"], record["has_private"], record["private"]) == (made["kid"], False, "key-vault")
     assert kv.key_names() == ["jwks-acme-test"]
     public = json.loads(run("export", "acme").output)
     assert public["kid"] == made["kid"]
