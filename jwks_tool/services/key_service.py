@@ -327,17 +327,18 @@ class KeyService:
         self.store.init_config({"created": created, "protection": protection})
         return self._sealer
 
-    def _open_sealer(self, *, create: bool) -> Sealer:
-        """The store's sealer; ``create`` (a command that writes keys) also creates a missing store and refuses an
-        unexpected plaintext scheme (see :meth:`_check_plaintext`)."""
+    def _open_sealer(self, *, create: bool, secret: str | None = None) -> Sealer:
+        """The store's sealer; ``create`` (a command that writes keys) also creates a missing store (under ``secret``
+        when the passphrase was asked already) and refuses an unexpected plaintext scheme (see
+        :meth:`_check_plaintext`)."""
         with self._sealer_lock:
-            sealer = self._sealer or self._load_sealer(create=create)
+            sealer = self._sealer or self._load_sealer(create=create, secret=secret)
             if create and not self._write_checked:
                 self._check_plaintext(sealer)
                 self._write_checked = True
             return sealer
 
-    def _load_sealer(self, *, create: bool) -> Sealer:
+    def _load_sealer(self, *, create: bool, secret: str | None = None) -> Sealer:
         config = self.store.read_config()
         if config is None:
             if not create:
@@ -345,7 +346,8 @@ class KeyService:
                     f"there is no key store at {self.store.describe()}",
                     hint="run `jwks-tool generate NAME` to create one, or pass --store",
                 )
-            secret = self._passphrase(True)  # asked before anything is created: a refusal leaves no trace
+            if secret is None:
+                secret = self._passphrase(True)  # asked before anything is created: a refusal leaves no trace
             with self.store.lock():
                 config = self.store.read_config()
                 if config is None:
@@ -679,10 +681,11 @@ class KeyService:
         # start-up: show loads this module
         from jwks_tool.integrations.azure.vault_keys import create_vault_key, vault_key_name
 
-        if self.store.read_config() is None:
-            self._open_sealer(create=True)  # a new store still records its protection
+        # a new store still records its protection: its passphrase is asked now, the store made once the vault has
+        # made the key (a vault that cannot be reached leaves no store behind)
+        secret = self._passphrase(True) if self.store.read_config() is None else None
         now = self._clock()
-        return create_vault_key(
+        made = create_vault_key(
             options.connection,
             name=options.key_name or vault_key_name(ref.name, ref.env.value),
             kty=kty,
@@ -693,6 +696,9 @@ class KeyService:
             not_before=now,
             tags={"set": ref.name, "env": ref.env.value, "managed-by": "jwks-tool"},
         )
+        if secret is not None:
+            self._open_sealer(create=True, secret=secret)
+        return made
 
     # ---- vault-resident keys ----------------------------------------------------------------------------------
     def vault_connection(self, vault: str) -> Connection:
