@@ -561,8 +561,23 @@ class KeyVaultStore(KeyStore):
         return sorted(refs)
 
     def _head(self, ref: SetRef) -> _Version | None:
-        chain = _winners(self._versions(set_secret_name(ref), f"read the key set {ref}"))
-        return chain[-1] if chain else None
+        """The set's current version: the end of its chain of winners. A newer version without jwks-tool's revision
+        tag was written outside jwks-tool (a hand edit or restore): that is damage, not a version to skip."""
+        name = set_secret_name(ref)
+        versions = self._versions(name, f"read the key set {ref}")
+        chain = _winners(versions)
+        head = chain[-1] if chain else None
+        foreign = [v for v in versions if v.revision is None and (head is None or (v.created, v.version) >= head.order)]
+        if foreign:
+            newest = max(foreign, key=lambda v: v.order)
+            back = "to go back to its last jwks-tool version" if head else "(it holds no jwks-tool version)"
+            raise StoreCorruptError(
+                f"the newest version of the secret {name} in {self.describe()} was written outside jwks-tool "
+                "(it has no revision tag)",
+                hint=f"disable that version {back} (az keyvault secret set-attributes --enabled false --id "
+                f"{self._secret_id(name)}/{newest.version}), or restore the secret from a backup",
+            )
+        return head
 
     def _set_document(self, ref: SetRef, head: _Version) -> dict[str, Any]:
         name = set_secret_name(ref)
