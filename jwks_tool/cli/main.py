@@ -437,6 +437,10 @@ def is_terminal(stream: object) -> bool:
 def _azure(credential: str, ca_bundle: str | None, no_verify: bool) -> AzureOptions:
     from jwks_tool.services.key_service import AzureOptions  # start-up: --help loads this module
 
+    if ca_bundle is not None:  # checked before any connection: TLS would only say the server cannot be reached
+        from jwks_tool.core.certificates import check_ca_bundle
+
+        check_ca_bundle(ca_bundle)
     return AzureOptions(credential, ca_bundle, verify_challenge_resource=not no_verify)
 
 
@@ -459,7 +463,7 @@ def azure_option_group(tls_to: str) -> Callable[[F], F]:
             type=click.Path(dir_okay=False, exists=True),
             metavar="FILE",
             help=f"A PEM file of CA certificates used INSTEAD of the system's (and REQUESTS_CA_BUNDLE) to verify TLS "
-            f"to {tls_to} [default: the system's CAs].",
+            f"to {tls_to} [default: $REQUESTS_CA_BUNDLE if set, else the system's CAs].",
         ),
         click.option(
             "--no-verify-challenge-resource",
