@@ -15,6 +15,7 @@ from jwks_tool.cli.main import (
     exit_with,
     json_option,
     make_service,
+    one_line,
     out_option,
     print_json,
     print_warning,
@@ -420,8 +421,12 @@ def _emit_report(
 @click.argument("template")
 @click.argument("name")
 @set_options
-@click.option("--client-id", help="The Maskinporten client id (integration id in the portal).")
-@click.option("--scope", help="Scopes, space separated.")
+@click.option(
+    "--client-id",
+    callback=one_line,
+    help="The Maskinporten client id (integration id in the portal).",
+)
+@click.option("--scope", callback=one_line, help="Scopes, space separated.")
 @click.option("--vault", help="Key Vault name or URL, for Key Vault references.")
 @click.option("--secret-name", help="Key Vault secret name [MaskinportenSettings--EncodedJwk or --JwkBase64].")
 @click.option(

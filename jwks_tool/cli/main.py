@@ -429,6 +429,20 @@ def set_options(func: F) -> F:
     return func
 
 
+def one_line(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: --client-id / --scope go into a signed grant or a rendered document: one line of printable
+    text (no newline, no control character)."""
+    from jwks_tool.core.text import printable  # start-up: --help loads this module
+
+    if value is not None and (not value or not value.isprintable()):
+        option = "--" + (param.name or "").replace("_", "-")
+        raise InputError(
+            f"{option} {printable(repr(value), limit=80)} is not one line of printable text",
+            hint="give it without newlines or control characters",
+        )
+    return value
+
+
 def is_terminal(stream: object) -> bool:
     """Whether a standard stream is a terminal (a person is there to ask or to read)."""
     return bool(getattr(stream, "isatty", lambda: False)())

@@ -136,13 +136,14 @@ def push(
         for keyset in keysets
     ]
     connection = svc.vault_connection(vault)
-    if all_sets:
+    if all_sets and not as_json:  # under --json nothing goes to stderr after a success
         bar: Any
         with click.progressbar(length=len(keysets), label="Pushing", file=sys.stderr) as bar:
             destination = KeyVaultSecrets(connection, workers=workers, progress=lambda done: bar.update(done))
             deliveries, results = deliver_many(svc, keysets, requests, destination, dry_run=dry_run)
     else:
-        deliveries, results = deliver_many(svc, keysets, requests, KeyVaultSecrets(connection), dry_run=dry_run)
+        destination = KeyVaultSecrets(connection, workers=workers) if all_sets else KeyVaultSecrets(connection)
+        deliveries, results = deliver_many(svc, keysets, requests, destination, dry_run=dry_run)
     rows = []
     for delivery, outcomes in zip(deliveries, results, strict=True):
         by_name = {item.name: item for item in delivery.items}
