@@ -63,6 +63,7 @@ def prepare(svc: KeyService, keyset: KeySet, request: DeliveryRequest, destinati
         keyset.ref.env.value,
         client_id=request.client_id,
         scopes=request.scopes,
+        expires=int(record.expires.timestamp()),
     )
     made = items(request.consumer, data, destination.naming, prefix=request.prefix)
     if request.key_secret_name is not None:
