@@ -57,6 +57,8 @@ NAME_RE = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 TAG_RE = re.compile(r"[\w .:/=+@-]{0,256}")
 """Secrets Manager's tag value alphabet (letters, digits, spaces, ``_ . : / = + - @``) and length."""
 CURRENT = "AWSCURRENT"
+DONE = {"create": "created", "add-version": "new-version", "make-current": "made-current", "tag": "tagged"}
+"""What each write is reported as (a dry run says ``would-`` and the action)."""
 POLICY = "deliver --to aws"
 """How the IAM hint names the README's list of the actions this destination calls."""
 TOKEN_DOMAIN = b"jwks-tool deliver --to aws v1\x00"
@@ -154,9 +156,7 @@ class SecretsManagerSecrets(Destination):
         ``AWS_ENDPOINT_URL_SECRETS_MANAGER`` / ``AWS_ENDPOINT_URL``)."""
         region = target.extra.get("region") or configured_region()
         if not region:
-            raise InputError(
-                "--to aws needs the AWS region", hint="pass --region (e.g. eu-north-1) or set AWS_REGION"
-            )
+            raise InputError("--to aws needs the AWS region", hint="pass --region (e.g. eu-north-1) or set AWS_REGION")
         return cls(
             AwsConnection(
                 check_region(region),
@@ -196,8 +196,7 @@ class SecretsManagerSecrets(Destination):
                 self._write(client, planned, now, action)
             except JwksToolError as exc:
                 raise _part_way(exc, [o.name for o in outcomes if o.action != "unchanged"], plan, planned) from exc
-            done = {"add-version": "new-version", "make-current": "made-current", "tag": "tagged"}.get(action, "created")
-            outcomes.append(Outcome(planned.item.name, done, now.kid, planned.token))
+            outcomes.append(Outcome(planned.item.name, DONE[action], now.kid, planned.token))
         return outcomes
 
     # ---- the requests ---------------------------------------------------------------------------------------------
@@ -276,4 +275,3 @@ def _part_way(exc: JwksToolError, written: list[str], plan: list[_Planned], fail
     message = f"{exc.message} (written before it: {before}; not written: {', '.join(left)})"
     hint = exc.hint or "fix that and run the same command again: it writes only what is missing"
     return type(exc)(message, hint=hint)
-

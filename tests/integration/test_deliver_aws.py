@@ -15,34 +15,45 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 import jwt
-from cryptography.hazmat.primitives import serialization
 import pytest
 from click.testing import Result
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jwks_tool.core.consumers import Consumer, Item
-from jwks_tool.destinations.aws import SecretsManagerSecrets, request_token
+from jwks_tool.destinations.aws import IAM_ACTIONS, SecretsManagerSecrets, request_token
 from jwks_tool.destinations.interface import Delivery, Target
 from jwks_tool.errors import InputError
-from tests.integration.test_deliver import (  # noqa: F401 - fixtures
-    CLIENT,
-    PYMASKINPORTEN,
-    SCOPES,
-    _python_313,
-    acme,
-    mp,
-    scope_args,
-    token_with,
-)
+from tests.integration.test_deliver import CLIENT, PYMASKINPORTEN, SCOPES, _python_313, scope_args, token_with
 from tests.servers.aws import REGION, AwsServer
 from tests.servers.maskinporten import MaskinportenServer
 
 pytestmark = pytest.mark.integration
 Run = Callable[..., Result]
 PYM_FIELDS = ["PRIVATE_KEY", "MASKINPORTEN_CLIENT_ID", "KID", "SCOPE"]
+
+
+@pytest.fixture
+def mp(monkeypatch: pytest.MonkeyPatch) -> Iterator[MaskinportenServer]:
+    import certifi
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    with MaskinportenServer() as server:
+        yield server
+
+
+@pytest.fixture
+def acme(run: Run, mp: MaskinportenServer) -> dict[str, Any]:
+    """A set "acme" whose key is registered for CLIENT (as in test_deliver.py); its private JWK, to compare."""
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    jwks = json.loads(run("export", "acme", "--format", "jwks").output)
+    mp.register_client(CLIENT, SCOPES, jwks)
+    return dict(json.loads(run("export", "acme", "--private").output))
 
 
 @pytest.fixture(scope="module")
@@ -230,6 +241,7 @@ def test_a_re_push_writes_nothing_a_rotation_adds_versions_and_a_rollback_moves_
 ) -> None:
     first = acme["kid"]
     assert deliver(run, "pymaskinporten").exit_code == 0
+    first_operations = set(aws.operations)
     aws.operations.clear()
     again = deliver(run, "pymaskinporten")
     assert again.exit_code == 0, again.stderr
@@ -263,9 +275,18 @@ def test_a_re_push_writes_nothing_a_rotation_adds_versions_and_a_rollback_moves_
     # for the stage by name here
     assert client.get_secret_value(SecretId="KID", VersionStage="AWSCURRENT")["SecretString"] == first
     pem = client.get_secret_value(SecretId="PRIVATE-KEY", VersionStage="AWSCURRENT")["SecretString"]
-    assert serialization.load_pem_private_key(pem.encode(), None).private_numbers().d == jwt.PyJWK(acme).key.private_numbers().d
+    loaded = serialization.load_pem_private_key(pem.encode(), None)
+    assert isinstance(loaded, rsa.RSAPrivateKey)
+    assert jwt.utils.to_base64url_uint(loaded.private_numbers().d).decode() == acme["d"]
     assert {t["Key"]: t["Value"] for t in client.describe_secret(SecretId="PRIVATE-KEY")["Tags"]}["kid"] == first
     assert len(client.list_secret_version_ids(SecretId="PRIVATE-KEY")["Versions"]) == 2
+    called = {
+        op for op in {*first_operations, *aws.operations} if op not in ("GetSecretValue", "ListSecretVersionIds")
+    }  # ours: reads
+    assert called == {action.removeprefix("secretsmanager:") for action in IAM_ACTIONS}  # every one, and no other
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    policy = readme.split("### AWS Secrets Manager secrets")[1].split("```json")[1].split("```")[0]
+    assert sorted(json.loads(policy)["Statement"][0]["Action"]) == sorted(IAM_ACTIONS)
 
 
 def test_a_dry_run_redacts_and_writes_nothing(run: Run, aws: AwsServer, acme: dict[str, Any]) -> None:
@@ -281,9 +302,7 @@ def test_a_dry_run_redacts_and_writes_nothing(run: Run, aws: AwsServer, acme: di
     assert aws.client().list_secrets()["SecretList"] == []
 
 
-def test_a_lost_reply_to_a_write_is_retried_as_the_same_request(
-    run: Run, aws: AwsServer, acme: dict[str, Any]
-) -> None:
+def test_a_lost_reply_to_a_write_is_retried_as_the_same_request(run: Run, aws: AwsServer, acme: dict[str, Any]) -> None:
     assert deliver(run, "pymaskinporten").exit_code == 0
     assert run("rotate", "acme", "--all-steps", "--overlap", "0").exit_code == 0
     rule = aws.faults.add("lose_reply", path="/PutSecretValue", count=2)  # both writes land, both replies are lost
