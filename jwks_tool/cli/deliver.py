@@ -1,4 +1,4 @@
-"""``jwks-tool deliver``: write a set's key where its consumer reads it (Kubernetes, .env, files, Key Vault)."""
+"""``jwks-tool deliver``: write a set's key where its consumer reads it (Kubernetes, .env, files, Key Vault, AWS)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 
 from jwks_tool.cli.main import (
     StoreOptions,
-    azure_options,
+    azure_option_group,
     cli,
     is_terminal,
     json_option,
@@ -22,7 +22,7 @@ from jwks_tool.core.text import printable
 from jwks_tool.errors import AbortedError, InputError
 from jwks_tool.services.key_service import AzureOptions
 
-DESTINATIONS = ["kubernetes", "dotenv", "file", "keyvault"]
+DESTINATIONS = ["kubernetes", "dotenv", "file", "keyvault", "aws"]
 """The built-in destinations (jwks_tool.destinations.BUILT_IN_DESTINATIONS; a test keeps them equal)."""
 
 
@@ -34,6 +34,10 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
             raise InputError(f"{option} {value!r} is not KEY=VALUE", hint=f"write {option} app=my-app")
         out[key] = val
     return out
+
+
+def _aws_options(region: str | None, ca_bundle: str | None) -> dict[str, str]:
+    return {name: value for name, value in (("region", region), ("ca_bundle", ca_bundle)) if value}
 
 
 @cli.command()
@@ -57,7 +61,8 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--annotation", "annotations", multiple=True, metavar="KEY=VALUE", help="kubernetes: an annotation.")
 @click.option("--no-reloader", is_flag=True, help="kubernetes: leave out reloader.stakater.com/match.")
 @click.option("--vault", metavar="URL", help="keyvault: https://NAME.vault.azure.net/ or the vault name.")
-@azure_options
+@click.option("--region", metavar="REGION", help="aws: the AWS region, e.g. eu-north-1 [AWS_REGION or the profile's].")
+@azure_option_group("Key Vault (--to keyvault) or AWS Secrets Manager (--to aws, instead of AWS_CA_BUNDLE)")
 @click.option("--dry-run", is_flag=True, help="Say what would be written (values redacted); write nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask before printing a private key to a terminal.")
 @store_options
@@ -79,13 +84,14 @@ def deliver(
     annotations: tuple[str, ...],
     no_reloader: bool,
     vault: str | None,
+    region: str | None,
     azure: AzureOptions,
     dry_run: bool,
     yes: bool,
     store: StoreOptions,
     as_json: bool,
 ) -> None:
-    """Write set NAME's key where its consumer reads it: a Kubernetes Secret, a .env file, a folder, Key Vault.
+    """Write set NAME's key where its consumer reads it: a Kubernetes Secret, a .env file, a folder, Key Vault, AWS.
 
     The active key (or --kid), in the names and format of the consumer (--for).
 
@@ -94,6 +100,7 @@ def deliver(
     --to dotenv      a .env file (--out), 0600, values single-quoted so a PEM's newlines survive
     --to file        a folder (--out), one 0600 file per item, as a mounted Secret
     --to keyvault    Azure Key Vault secrets (--vault), as `keyvault push`
+    --to aws         AWS Secrets Manager secrets (--region; the endpoint from AWS_ENDPOINT_URL_SECRETS_MANAGER)
     Every name and value is checked before anything is written, and files are written atomically.
     """
     from jwks_tool.core.consumers import Consumer, parse_scopes
@@ -119,6 +126,7 @@ def deliver(
         labels=_pairs(labels, "--label"),
         annotations=_pairs(annotations, "--annotation"),
         reloader=not no_reloader,
+        extra=_aws_options(region, azure.ca_bundle) if to == "aws" else {},
     )
     request = DeliveryRequest(
         Consumer(preset), client_id=client_id, scopes=parse_scopes(scopes), prefix=prefix, kid=kid

@@ -152,7 +152,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "deliver": (
         "jwks_tool.cli.deliver",
-        "Write set NAME's key where its consumer reads it: a Kubernetes Secret, a .env file, a folder, Key Vault.",
+        "Write set NAME's key where its consumer reads it: a Kubernetes Secret, a .env file, a folder, Key Vault, AWS.",
     ),
     "grant": ("jwks_tool.cli.maskinporten", "Print a signed JWT grant for Maskinporten made with a key of set NAME."),
     "token": (

@@ -101,6 +101,8 @@ class ConsumerInput:
     env: str
     client_id: str | None = None
     scopes: tuple[str, ...] = ()
+    expires: int | None = None
+    """The key's expiry (NumericDate): carried as ``exp`` in Altinn's base64 value, as ``export --format base64``."""
 
     @property
     def kid(self) -> str:
@@ -229,7 +231,7 @@ def _values(consumer: Consumer, data: ConsumerInput) -> dict[str, tuple[str, str
         values["client_id"] = (data.client_id, CONTENT_TYPE_TEXT, False)
     match consumer:
         case Consumer.APICLIENT | Consumer.ALTINN_APP:
-            altinn = keymod.altinn_private_jwk(jwk, kid=data.kid, alg=str(jwk["alg"]))
+            altinn = keymod.altinn_private_jwk(jwk, kid=data.kid, alg=str(jwk["alg"]), exp=data.expires)
             values["jwk"] = (keymod.encode_b64_jwk(altinn), CONTENT_TYPE_B64_JWK, True)
             if consumer is Consumer.ALTINN_APP and data.client_id:
                 values["authority"] = (audience, CONTENT_TYPE_TEXT, False)

@@ -4,8 +4,9 @@
     >>> destination_class("kubernetes").__name__
     'KubernetesSecret'
 
-Built in: ``keyvault`` (:mod:`jwks_tool.destinations.keyvault`, Azure Key Vault secrets), ``kubernetes`` (a v1
-Secret manifest), ``dotenv`` (a ``.env`` file) and ``file`` (a folder with one file per item). Other packages add
+Built in: ``keyvault`` (:mod:`jwks_tool.destinations.keyvault`, Azure Key Vault secrets), ``aws``
+(:mod:`jwks_tool.destinations.aws`, AWS Secrets Manager secrets), ``kubernetes`` (a v1 Secret manifest), ``dotenv``
+(a ``.env`` file) and ``file`` (a folder with one file per item). Other packages add
 destinations through the ``jwks_tool.destinations`` entry-point group, under the name ``--to`` takes: a
 :class:`~jwks_tool.destinations.interface.Destination` subclass (its docstring says what one must do). Destination
 modules are imported only when their name is used.
@@ -22,6 +23,7 @@ from jwks_tool.errors import InputError, JwksToolWarning
 __all__ = ["BUILT_IN_DESTINATIONS", "Delivery", "Destination", "Outcome", "destination_class", "destination_names"]
 
 BUILT_IN_DESTINATIONS = {
+    "aws": "jwks_tool.destinations.aws:SecretsManagerSecrets",
     "dotenv": "jwks_tool.destinations.dotenv:DotenvFile",
     "file": "jwks_tool.destinations.files:FileFolder",
     "keyvault": "jwks_tool.destinations.keyvault:KeyVaultSecrets",

@@ -62,7 +62,7 @@ class Target:
     destination reads the fields it needs; a plug-in reads its own from ``extra``."""
 
     to: str
-    """The destination's name: keyvault, kubernetes, dotenv, file, or a plug-in's."""
+    """The destination's name: keyvault, aws, kubernetes, dotenv, file, or a plug-in's."""
     vault: str | None = None
     """keyvault: the vault URL or name."""
     out: str | None = None
@@ -77,6 +77,7 @@ class Target:
     reloader: bool = True
     """kubernetes: annotate the Secret for Stakater Reloader."""
     extra: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """aws: ``region``, ``ca_bundle``, ``endpoint_url``; a plug-in's own options."""
 
 
 @dataclasses.dataclass(frozen=True)

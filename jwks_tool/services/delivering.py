@@ -6,8 +6,8 @@
 
 :func:`deliver` opens the key's private half, builds the consumer's items (:mod:`jwks_tool.core.consumers`) in the
 destination's naming, checks every name and value by the destination's rules, and only then writes
-(:mod:`jwks_tool.destinations`). The fleet manifest's ``[[clients.deliver]]`` (``to = "keyvault" | "kubernetes" |
-"dotenv" | "file"``, ``for = PRESET``) is::
+(:mod:`jwks_tool.destinations`). The fleet manifest's ``[[clients.deliver]]`` (``to = "keyvault" | "aws" |
+"kubernetes" | "dotenv" | "file"``, ``for = PRESET``) is::
 
     deliver(svc, "acme", "prod", DeliveryRequest("nais", client_id=..., scopes=(...)),
             Target("kubernetes", secret_name="acme-maskinporten", out="k8s/acme.yaml", replace=True))
@@ -63,6 +63,7 @@ def prepare(svc: KeyService, keyset: KeySet, request: DeliveryRequest, destinati
         keyset.ref.env.value,
         client_id=request.client_id,
         scopes=request.scopes,
+        expires=int(record.expires.timestamp()),
     )
     made = items(request.consumer, data, destination.naming, prefix=request.prefix)
     if request.key_secret_name is not None:

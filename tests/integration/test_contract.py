@@ -9,6 +9,7 @@ commands comes from COMMANDS, so a command added without a case here fails :func
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from jwks_tool.errors import (
     RemoteError,
     StoreError,
 )
+from tests.servers.aws import AwsServer
 from tests.servers.business_certs import TestPki
 from tests.servers.keyvault import KeyVaultServer
 from tests.servers.maskinporten import MaskinportenServer
@@ -102,6 +104,17 @@ def kv(make_vault: Callable[..., KeyVaultServer], monkeypatch: pytest.MonkeyPatc
 def mp(kv: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MaskinportenServer]:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", kv.ca_path)  # the managed identity endpoint; --ca-bundle for the rest
     with MaskinportenServer(org_number=ORG, certificate_cas=[PKI.root]) as server:
+        yield server
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsServer]:
+    with AwsServer() as server:
+        for name in list(os.environ):
+            if name.startswith("AWS_"):
+                monkeypatch.delenv(name)
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
         yield server
 
 
@@ -255,6 +268,9 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
             Case(("nosuch", "--to", "dotenv", "--for", "nais", *grant, "--out", str(tmp / "n.env")), "not-found"),
             Case(("acme", "--to", "dotenv", "--for", "nais", *grant, "--out", str(a_file)), "conflict"),
             Case(("acme", "--to", "keyvault", "--for", "nais", *grant, *vault, "--prefix", "bad:"), "input"),
+            Case(("acme", "--to", "aws", "--for", "pymaskinporten", *grant, "--prefix", "mp/"), "result"),
+            Case(("acme", "--to", "aws", "--for", "nais", *grant, "--prefix", "bad prefix"), "input"),
+            Case(("acme", "--to", "aws", "--for", "nais", *grant, "--region", "eu-north-1", "--dry-run"), "result"),
             Case(
                 ("acme", "--to", "dotenv", "--for", "nais", *grant, "--out", str(tmp / "p.env")),
                 "passphrase",
@@ -304,7 +320,12 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
 
 
 def test_every_command_is_walked(
-    run: Run, tmp_path: Path, kv: KeyVaultServer, mp: MaskinportenServer, monkeypatch: pytest.MonkeyPatch
+    run: Run,
+    tmp_path: Path,
+    kv: KeyVaultServer,
+    mp: MaskinportenServer,
+    aws: AwsServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     table = cases(tmp_path, kv, mp, run)
     assert sorted(table) == sorted(leaf_commands()), "every command needs its cases here (and a schema)"

@@ -37,6 +37,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from jwks_tool.cli.main import cli
+from tests.servers.aws import AwsServer
 
 pytestmark = pytest.mark.integration
 
@@ -378,6 +379,24 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
             scene.run(*args, "--dry-run", "--json", *json_out)  # --json to stdout leaves no room for a manifest
             scene.run(*args, private_export=to == "kubernetes")
     scene.run("deliver", "acme", "--to", "dotenv", "--for", "nais", "--out", str(scene.out("refused")), expect=3)
+    # deliver --to aws: the same outputs, and every name, description, tag and version id written to Secrets Manager
+    with AwsServer() as aws:
+        aws_env: dict[str, str | None] = {**aws.env()}
+        for preset in ("apiclient", "altinn-app", "pymaskinporten", "nais", "altinn-studio"):
+            args = ["deliver", "acme", "--to", "aws", "--for", preset, *who, "--prefix", f"leak/{preset}/"]
+            scene.run(*args, "--dry-run", env=aws_env)
+            scene.run(*args, "--dry-run", "--json", env=aws_env)
+            scene.run(*args, env=aws_env)
+            scene.run(*args, "--json", env=aws_env)  # unchanged
+        scene.run(
+            "deliver", "acme", "--to", "aws", "--for", "nais", *who, "--prefix", "bad prefix", expect=3, env=aws_env
+        )
+        client = aws.client()
+        described = [client.describe_secret(SecretId=s["ARN"]) for s in client.list_secrets()["SecretList"]]
+        assert len(described) == 2 + 3 + 4 + 7 + 1
+        metadata = scene.out("aws-secrets-metadata.json")
+        metadata.write_text(json.dumps(described, default=str), encoding="utf-8")
+        scene.public_files.append(metadata)
     return scene
 
 

@@ -67,6 +67,7 @@ RAISED_BY: dict[str, list[str]] = {
     "--to": ["deliver"],
     "--prefix": ["keyvault push", "deliver"],
     "--vault": ["keyvault push", "keyvault status", "deliver"],
+    "--region": ["deliver"],
     # Maskinporten
     "--client-id": ["grant", "token", "doctor", "portal push", "portal pull"],
     "--scope": ["grant", "token", "doctor"],

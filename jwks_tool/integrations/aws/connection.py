@@ -87,6 +87,16 @@ class _TooManyRequests:
         return wait
 
 
+def configured_region() -> str | None:
+    """The region boto3 would use without one given (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's
+    ``region``), or None; nothing is sent."""
+    with aws_errors("find the AWS region"):
+        import boto3
+
+        region = boto3.session.Session().region_name
+    return str(region) if region else None
+
+
 def make_client(connection: AwsConnection, service: str) -> Any:
     """A boto3 client for ``service`` (``"secretsmanager"``) with the connection's region, endpoint, CA bundle and
     bounded retries. Nothing is sent until it is used."""
@@ -131,8 +141,9 @@ def http_status(exc: BaseException) -> int:
 
 
 @contextmanager
-def aws_errors(doing: str, *, where: str = "") -> Iterator[None]:
-    """Turn boto3/botocore exceptions (and a missing boto3) into one-line RemoteErrors that name the fix."""
+def aws_errors(doing: str, *, where: str = "", policy: str = "the AWS store") -> Iterator[None]:
+    """Turn boto3/botocore exceptions (and a missing boto3) into one-line RemoteErrors that name the fix; ``policy``
+    names where README.md lists the IAM actions needed (the AWS store's, or ``--to aws``'s)."""
     try:
         yield
     except ImportError as exc:
@@ -140,13 +151,13 @@ def aws_errors(doing: str, *, where: str = "") -> Iterator[None]:
             raise RemoteError(f"cannot {doing}: the AWS SDK (boto3) is not installed", hint=INSTALL_HINT) from exc
         raise
     except Exception as exc:
-        translated = translate(exc, doing, where)
+        translated = translate(exc, doing, where, policy=policy)
         if translated is exc:
             raise
         raise translated from exc
 
 
-def translate(exc: Exception, doing: str, where: str = "") -> Exception:
+def translate(exc: Exception, doing: str, where: str = "", *, policy: str = "the AWS store") -> Exception:
     """The RemoteError for a botocore exception (``exc`` itself for anything else)."""
     try:
         import botocore.exceptions as bx
@@ -172,7 +183,7 @@ def translate(exc: Exception, doing: str, where: str = "") -> Exception:
         if code in ("AccessDeniedException", "AccessDenied"):
             return RemoteError(
                 f"cannot {doing}: no permission{place} ({message})",
-                hint="your IAM policy needs the secretsmanager actions README.md lists for the AWS store",
+                hint=f"your IAM policy needs the secretsmanager actions README.md lists for {policy}",
             )
         if code in (
             "UnrecognizedClientException",
