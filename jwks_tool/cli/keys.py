@@ -234,11 +234,9 @@ def _report_bulk(svc: KeyService, result: BulkResult, env: str, as_json: bool) -
     again = "run the same command again to make the rest (sets that have a key are skipped)"
     made = ", ".join(name for name, _record in result.made) or "none"
     if result.interrupted:
-        click.echo(
-            f"jwks-tool: interrupted; made: {made}; not made: "
-            f"{', '.join([*(n for n, _e in result.failed), *result.not_started]) or 'none'}; {again}",
-            err=True,
-        )
+        rest = ", ".join([*(n for n, _e in result.failed), *result.not_started])
+        tail = f"not made: {rest}; {again}" if rest else "every set was made; `jwks-tool list` shows them"
+        click.echo(f"jwks-tool: interrupted; made: {made}; {tail}", err=True)
         click.get_current_context().exit(EXIT_INTERRUPTED)
     if result.not_started:
         click.echo(f"jwks-tool: error: not started: {', '.join(result.not_started)}; {again}", err=True)

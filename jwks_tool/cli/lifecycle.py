@@ -15,6 +15,7 @@ from jwks_tool.cli.main import (
     exit_with,
     json_option,
     make_service,
+    one_line,
     out_option,
     print_json,
     print_warning,
@@ -331,7 +332,7 @@ def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -
     unreadable = False
     for ref in refs:  # a set that cannot be read must not hide the log: that is when it is needed most
         try:
-            keyset = svc.store.read_set(ref)
+            keyset = svc.read_set(ref)
         except StoreError as exc:
             unreadable = True
             print_warning(f"cannot read {ref} ({exc.diagnostics()}): events only its history holds are not shown")
@@ -420,8 +421,12 @@ def _emit_report(
 @click.argument("template")
 @click.argument("name")
 @set_options
-@click.option("--client-id", help="The Maskinporten client id (integration id in the portal).")
-@click.option("--scope", help="Scopes, space separated.")
+@click.option(
+    "--client-id",
+    callback=one_line,
+    help="The Maskinporten client id (integration id in the portal).",
+)
+@click.option("--scope", callback=one_line, help="Scopes, space separated.")
 @click.option("--vault", help="Key Vault name or URL, for Key Vault references.")
 @click.option("--secret-name", help="Key Vault secret name [MaskinportenSettings--EncodedJwk or --JwkBase64].")
 @click.option(

@@ -213,17 +213,13 @@ class JwksGroup(click.Group):
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
-            if ctx.meta.get(META_JSON):
-                self._usage_fail(ctx, exc)
-            raise
+            self._usage_fail(ctx, exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            if ctx.meta.get(META_JSON):
-                self._usage_fail(ctx, exc)
-            raise
+            self._usage_fail(ctx, exc)
         except (click.exceptions.Exit, click.ClickException):
             raise
         except (KeyboardInterrupt, click.Abort):  # Ctrl-C (click turns one at a prompt into Abort)
@@ -252,12 +248,18 @@ class JwksGroup(click.Group):
 
     @classmethod
     def _usage_fail(cls, ctx: click.Context, exc: click.UsageError) -> NoReturn:
-        """A usage error under --json: the JSON error on stdout and one line on stderr, exit 2."""
+        """A usage error: one line on stderr (and under --json the JSON error on stdout), exit 2.
+
+        A group called with no arguments (``jwks-tool``, ``jwks-tool keyvault``) shows its help as click does.
+        """
+        if isinstance(exc, click.exceptions.NoArgsIsHelpError) and not ctx.meta.get(META_JSON):
+            raise exc
         where = "jwks-tool"
         if exc.ctx is not None:  # the command's path under its own name, whatever the program was called
             root = exc.ctx.find_root()
             where += exc.ctx.command_path[len(root.command_path) :]
-        cls._fail(ctx, exc.format_message(), f"see `{where} --help`", EXIT_USAGE, "usage", traceback=False)
+        message = " ".join(exc.format_message().split()).removesuffix(".")  # "No such command 'x'."
+        cls._fail(ctx, message, f"see `{where} --help`", EXIT_USAGE, "usage", traceback=False)
 
     @staticmethod
     def _fail(
@@ -427,6 +429,20 @@ def set_options(func: F) -> F:
     return func
 
 
+def one_line(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: --client-id / --scope go into a signed grant or a rendered document: one line of printable
+    text (no newline, no control character)."""
+    from jwks_tool.core.text import printable  # start-up: --help loads this module
+
+    if value is not None and (not value or not value.isprintable()):
+        option = "--" + (param.name or "").replace("_", "-")
+        raise InputError(
+            f"{option} {printable(repr(value), limit=80)} is not one line of printable text",
+            hint="give it without newlines or control characters",
+        )
+    return value
+
+
 def is_terminal(stream: object) -> bool:
     """Whether a standard stream is a terminal (a person is there to ask or to read)."""
     return bool(getattr(stream, "isatty", lambda: False)())
@@ -435,6 +451,10 @@ def is_terminal(stream: object) -> bool:
 def _azure(credential: str, ca_bundle: str | None, no_verify: bool) -> AzureOptions:
     from jwks_tool.services.key_service import AzureOptions  # start-up: --help loads this module
 
+    if ca_bundle is not None:  # checked before any connection: TLS would only say the server cannot be reached
+        from jwks_tool.core.certificates import check_ca_bundle
+
+        check_ca_bundle(ca_bundle)
     return AzureOptions(credential, ca_bundle, verify_challenge_resource=not no_verify)
 
 
@@ -457,7 +477,7 @@ def azure_option_group(tls_to: str) -> Callable[[F], F]:
             type=click.Path(dir_okay=False, exists=True),
             metavar="FILE",
             help=f"A PEM file of CA certificates used INSTEAD of the system's (and REQUESTS_CA_BUNDLE) to verify TLS "
-            f"to {tls_to} [default: the system's CAs].",
+            f"to {tls_to} [default: $REQUESTS_CA_BUNDLE if set, else the system's CAs].",
         ),
         click.option(
             "--no-verify-challenge-resource",
@@ -489,7 +509,10 @@ def read_secret_file(path: str, what: str) -> str:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
-        raise InputError(f"cannot read the {what} file {path}: {exc.strerror}") from exc
+        raise InputError(
+            f"cannot read the {what} file {path}: {exc.strerror}",
+            hint="check the path and its permissions (the passphrase goes on the file's first line)",
+        ) from exc
     line = text.splitlines()[0] if text else ""
     if not line:
         raise PassphraseError(f"the {what} file {path} is empty", hint="put the passphrase on its first line")
@@ -688,6 +711,7 @@ def key_json(record: KeyRecord, keyset: KeySet | None = None) -> dict[str, Any]:
         "state": record.state.value,
         "origin": record.origin.value,
         "has_private": record.sealed_private is not None,
+        "private": record.private_where(),
     }
     if keyset is not None:
         newest = keyset.newest

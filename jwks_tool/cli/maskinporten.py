@@ -21,6 +21,9 @@ from jwks_tool.cli.main import (
     set_options,
     store_options,
 )
+from jwks_tool.cli.main import (
+    one_line as _one_line,
+)
 from jwks_tool.core.environments import audience_for, token_url_for
 from jwks_tool.core.findings import Verdict
 from jwks_tool.core.keys import public_jwk
@@ -50,17 +53,6 @@ def _timeout(_ctx: click.Context, param: click.Parameter, value: float) -> float
 
     if not math.isfinite(value) or not 0 < value <= 600:
         raise click.BadParameter(f"{value} is not a number of seconds from 0 (not included) to 600", param=param)
-    return value
-
-
-def _one_line(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """--client-id / --scope go into a signed grant: one line of printable text (no newline, no control character)."""
-    if value is not None and (not value or not value.isprintable()):
-        option = "--" + (param.name or "").replace("_", "-")
-        raise InputError(
-            f"{option} {printable(repr(value), limit=80)} is not one line of printable text",
-            hint="give it without newlines or control characters",
-        )
     return value
 
 
@@ -210,12 +202,12 @@ def token(
         print_json(data)
         return
     click.echo(f"Maskinporten issued a token for {grant.client_id} with key {signed.record.kid}.")
-    click.echo(f"  scope    {printable(result.scope)}")
-    click.echo(f"  expires  in {result.expires_in} s ({expires:%Y-%m-%d %H:%M:%S} UTC)")
+    click.echo(f"  scope     {printable(result.scope)}")
+    click.echo(f"  expires   in {result.expires_in} s ({expires:%Y-%m-%d %H:%M:%S} UTC)")
     for claim in ("iss", "client_id", "consumer", "supplier", "aud"):
         if claim in result.claims:
             value = result.claims[claim]
-            click.echo(f"  {claim:<8} {printable(value if isinstance(value, str) else json.dumps(value))}")
+            click.echo(f"  {claim:<9} {printable(value if isinstance(value, str) else json.dumps(value))}")
     if show_token:
         click.echo(result.access_token)
 

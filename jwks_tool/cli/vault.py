@@ -112,7 +112,9 @@ def push(
     if key_name or hsm:
         raise InputError("--key-name and --hsm go with --as key", hint="add --as key")
     if all_sets == (name is not None):
-        raise InputError("give a set NAME or --all", hint="jwks-tool keyvault push NAME --vault URL --for apiclient")
+        raise InputError(
+            "give a set NAME or --all", hint=f"jwks-tool keyvault push NAME --vault {vault} --for apiclient"
+        )
     if all_sets and (secret_name is None or "{name}" not in secret_name or kid):
         raise InputError(
             "--all needs --secret-name with {name} (and no --kid)", hint="--secret-name '{name}-{env}-jwk'"
@@ -134,13 +136,14 @@ def push(
         for keyset in keysets
     ]
     connection = svc.vault_connection(vault)
-    if all_sets:
+    if all_sets and not as_json:  # under --json nothing goes to stderr after a success
         bar: Any
         with click.progressbar(length=len(keysets), label="Pushing", file=sys.stderr) as bar:
             destination = KeyVaultSecrets(connection, workers=workers, progress=lambda done: bar.update(done))
             deliveries, results = deliver_many(svc, keysets, requests, destination, dry_run=dry_run)
     else:
-        deliveries, results = deliver_many(svc, keysets, requests, KeyVaultSecrets(connection), dry_run=dry_run)
+        destination = KeyVaultSecrets(connection, workers=workers) if all_sets else KeyVaultSecrets(connection)
+        deliveries, results = deliver_many(svc, keysets, requests, destination, dry_run=dry_run)
     rows = []
     for delivery, outcomes in zip(deliveries, results, strict=True):
         by_name = {item.name: item for item in delivery.items}
@@ -183,7 +186,7 @@ def _push_as_key(
     as_json: bool,
 ) -> None:
     if name is None:
-        raise InputError("--as key takes one set NAME", hint="jwks-tool keyvault push NAME --as key --vault URL")
+        raise InputError("--as key takes one set NAME", hint=f"jwks-tool keyvault push NAME --as key --vault {vault}")
     keyset = svc.get_set(name, env)
     record = svc.key_to_use(keyset, kid)
     connection = svc.vault_connection(vault)

@@ -218,6 +218,11 @@ def load_pkcs12(data: bytes, passphrase: str | None, *, source: str = "the PKCS#
     try:
         key, leaf, extra = pkcs12.load_key_and_certificates(data, secret)
     except ValueError as exc:
+        if passphrase is None:  # none was given and there was no terminal to ask on
+            raise PassphraseError(
+                f"cannot open {source}: it needs its passphrase, and none was given",
+                hint="set JWKS_TOOL_CERT_PASSPHRASE or pass --cert-passphrase-file (stdin is not a terminal to ask on)",
+            ) from exc
         raise PassphraseError(
             f"cannot open {source}: the passphrase is wrong (or the file is damaged)",
             hint="check JWKS_TOOL_CERT_PASSPHRASE or --cert-passphrase-file",
@@ -241,3 +246,28 @@ def load_pkcs12(data: bytes, passphrase: str | None, *, source: str = "the PKCS#
 def now_utc() -> datetime:
     """The current time (UTC)."""
     return datetime.now(UTC)
+
+
+MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
+
+
+def check_ca_bundle(path: str, *, option: str = "--ca-bundle") -> None:
+    """Check that ``path`` is a PEM bundle holding at least one certificate, before any connection uses it: an
+    :class:`~jwks_tool.errors.InputError` (exit 3) naming the file otherwise (TLS would only say it cannot connect)."""
+    from cryptography import x509
+
+    shown = printable(path, limit=300)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CA_BUNDLE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {option} {shown}: {exc.strerror}", hint="check the path and its permissions"
+        ) from exc
+    fix = "give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- blocks)"
+    if len(data) > MAX_CA_BUNDLE_BYTES:
+        raise InputError(f"{option} {shown} is larger than 16 MiB", hint=fix)
+    try:
+        x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise InputError(f"{option} {shown} holds no PEM certificate", hint=fix) from None

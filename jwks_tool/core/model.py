@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, NewType
 
 from jwks_tool.core.b64 import b64url_decode, b64url_encode
+from jwks_tool.core.sealing import PLAINTEXT_PREFIX
 from jwks_tool.errors import InputError, KeyMaterialError, StoreCorruptError, StoreVersionError
 
 Kid = NewType("Kid", str)
@@ -248,6 +249,15 @@ class KeyRecord:
             return None
         match = re.fullmatch(r"(https://[^/?#]+/)keys/([0-9A-Za-z-]+)(?:/[0-9A-Za-z]*)?", self.vault_key)
         return ("", self.vault_key) if match is None else (match.group(1), match.group(2))
+
+    def private_where(self) -> str:
+        """Where the private half is: ``key-vault`` (inside Azure Key Vault, it never leaves it), ``sealed`` (in the
+        store, under its passphrase), ``plaintext`` (in the store, unencrypted by opt-in) or ``destroyed``."""
+        if self.vault_key is not None:
+            return "key-vault"
+        if self.sealed_private is None:
+            return "destroyed"
+        return "plaintext" if self.sealed_private.startswith(PLAINTEXT_PREFIX) else "sealed"
 
     def to_dict(self) -> dict[str, Any]:
         """The key record as stored in a key set document (``vault_key`` only for a key inside a vault)."""

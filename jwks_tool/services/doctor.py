@@ -225,7 +225,9 @@ def examine(keyset: KeySet, svc: KeyService, options: DoctorOptions) -> list[Che
         checks.append(Check("expiry", Verdict.OK, detail))
 
     if options.registered is None:
-        checks.append(Check("registered", None, "no registered set given (--registered FILE or --client-id)"))
+        checks.append(
+            Check("registered", None, "no registered set given (--registered FILE, or --api-url with --client-id)")
+        )
     else:
         kids = [str(key.get("kid")) for key in options.registered]
         match = next((key for key in options.registered if key.get("kid") == active.kid), None)

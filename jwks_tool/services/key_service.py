@@ -302,11 +302,17 @@ class KeyService:
     def init_store(self, *, plaintext: bool = False) -> dict[str, Any]:
         """Create the store explicitly; ``plaintext`` records the opt-in to unencrypted private keys."""
         if self.store.read_config() is not None:
-            raise ConflictError(f"the store {self.store.describe()} exists already")
+            raise ConflictError(
+                f"the store {self.store.describe()} exists already",
+                hint="it is ready to use (`jwks-tool list` shows its sets); pass another --store for a new one",
+            )
         secret = None if plaintext else self._passphrase(True)  # asked before anything is created
         with self.store.lock():
             if self.store.read_config() is not None:
-                raise ConflictError(f"the store {self.store.describe()} exists already")
+                raise ConflictError(
+                    f"the store {self.store.describe()} exists already",
+                    hint="it is ready to use (`jwks-tool list` shows its sets); pass another --store for a new one",
+                )
             self._create_store(plaintext=plaintext, passphrase=secret)
             return self.store.read_config() or {}
 
@@ -321,17 +327,18 @@ class KeyService:
         self.store.init_config({"created": created, "protection": protection})
         return self._sealer
 
-    def _open_sealer(self, *, create: bool) -> Sealer:
-        """The store's sealer; ``create`` (a command that writes keys) also creates a missing store and refuses an
-        unexpected plaintext scheme (see :meth:`_check_plaintext`)."""
+    def _open_sealer(self, *, create: bool, secret: str | None = None) -> Sealer:
+        """The store's sealer; ``create`` (a command that writes keys) also creates a missing store (under ``secret``
+        when the passphrase was asked already) and refuses an unexpected plaintext scheme (see
+        :meth:`_check_plaintext`)."""
         with self._sealer_lock:
-            sealer = self._sealer or self._load_sealer(create=create)
+            sealer = self._sealer or self._load_sealer(create=create, secret=secret)
             if create and not self._write_checked:
                 self._check_plaintext(sealer)
                 self._write_checked = True
             return sealer
 
-    def _load_sealer(self, *, create: bool) -> Sealer:
+    def _load_sealer(self, *, create: bool, secret: str | None = None) -> Sealer:
         config = self.store.read_config()
         if config is None:
             if not create:
@@ -339,7 +346,8 @@ class KeyService:
                     f"there is no key store at {self.store.describe()}",
                     hint="run `jwks-tool generate NAME` to create one, or pass --store",
                 )
-            secret = self._passphrase(True)  # asked before anything is created: a refusal leaves no trace
+            if secret is None:
+                secret = self._passphrase(True)  # asked before anything is created: a refusal leaves no trace
             with self.store.lock():
                 config = self.store.read_config()
                 if config is None:
@@ -394,10 +402,20 @@ class KeyService:
         """Every key set in the store, as stored (private halves still sealed); asks for no passphrase."""
         return list(self.store.read_sets())
 
+    def read_set(self, ref: SetRef) -> KeySet | None:
+        """The store's set ``ref`` (None when there is none); a damaged one is a :class:`StoreCorruptError` naming
+        the store's repair, as ``list`` does."""
+        try:
+            return self.store.read_set(ref)
+        except StoreCorruptError as exc:
+            if exc.hint is not None:
+                raise
+            raise StoreCorruptError(exc.message, hint=self.store.damage_fix(ref)) from exc
+
     def get_set(self, name: str, env: str | Env = Env.TEST) -> KeySet:
         """The key set ``name`` in ``env``; :class:`NotFoundError` (with the envs it does exist in) if there is none."""
         ref = SetRef.parse(name, env)
-        keyset = self.store.read_set(ref)
+        keyset = self.read_set(ref)
         if keyset is None:
             other = [r for r in self.store.list_refs() if r.name == ref.name]
             hint = (
@@ -511,7 +529,7 @@ class KeyService:
         ``only_if_no_next`` (rotation): if a next key is waiting by the time the set is locked, raise
         :class:`NextKeyWaiting` with it instead of adding another.
         """
-        plan = self._plan(request, self.store.read_set(SetRef.parse(request.name, request.env)))
+        plan = self._plan(request, self.read_set(SetRef.parse(request.name, request.env)))
         vault_key = None
         if request.in_vault is not None:
             vault_key, members = self._create_in_vault(
@@ -603,7 +621,7 @@ class KeyService:
         todo: list[GenerateRequest] = []
         skipped: list[tuple[str, KeyRecord]] = []
         for request, ref in zip(requests, refs, strict=True):
-            existing = self.store.read_set(ref)
+            existing = self.read_set(ref)
             have = None if existing is None else (existing.active or _next_key(existing))
             if skip_existing and have is not None:
                 skipped.append((request.name, have))
@@ -663,10 +681,11 @@ class KeyService:
         # start-up: show loads this module
         from jwks_tool.integrations.azure.vault_keys import create_vault_key, vault_key_name
 
-        if self.store.read_config() is None:
-            self._open_sealer(create=True)  # a new store still records its protection
+        # a new store still records its protection: its passphrase is asked now, the store made once the vault has
+        # made the key (a vault that cannot be reached leaves no store behind)
+        secret = self._passphrase(True) if self.store.read_config() is None else None
         now = self._clock()
-        return create_vault_key(
+        made = create_vault_key(
             options.connection,
             name=options.key_name or vault_key_name(ref.name, ref.env.value),
             kty=kty,
@@ -677,6 +696,9 @@ class KeyService:
             not_before=now,
             tags={"set": ref.name, "env": ref.env.value, "managed-by": "jwks-tool"},
         )
+        if secret is not None:
+            self._open_sealer(create=True, secret=secret)
+        return made
 
     # ---- vault-resident keys ----------------------------------------------------------------------------------
     def vault_connection(self, vault: str) -> Connection:
@@ -749,7 +771,7 @@ class KeyService:
         from jwks_tool.core.reading import read_input  # start-up: show loads this module
 
         ref = SetRef.parse(request.name, request.env)
-        existing = self.store.read_set(ref)
+        existing = self.read_set(ref)
         profile = self._profile_for(existing, request.profile)
         found = read_input(request.data, passphrase=request.key_passphrase)
         if found.locked:
@@ -858,7 +880,8 @@ class KeyService:
             raise ProfileError(
                 f"key set {existing.ref} already has {len(existing.registered)} registered keys, the most "
                 f"{profile.name} allows",
-                hint="retire a key first (jwks-tool rotate NAME --finish)",
+                hint=f"retire a key first (jwks-tool rotate {existing.ref.name} --env {existing.ref.env.value} "
+                "--finish, with --force before the overlap has passed)",
             )
 
     def _add_key(
@@ -888,7 +911,7 @@ class KeyService:
         if vault_key is None:  # a vault-native key has no private half outside the vault
             sealed = self._open_sealer(create=True).seal(members, context=_seal_context(ref, kid))
         with self.store.lock():
-            current = self.store.read_set(ref)
+            current = self.read_set(ref)
             keyset = current or KeySet(ref=ref, profile=profile.name, created=now, updated=now)
             waiting = next((key for key in keyset.keys if key.state is KeyState.NEXT), None)
             if only_if_no_next and waiting is not None:

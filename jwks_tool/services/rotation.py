@@ -330,7 +330,7 @@ class Rotation:
 
     # ---- helpers ----------------------------------------------------------------------------------------------
     def _read(self, ref: SetRef) -> KeySet:
-        keyset = self.svc.store.read_set(ref)
+        keyset = self.svc.read_set(ref)
         if keyset is None:
             raise NotFoundError(f"no key set {ref} in {self.svc.store.describe()}", hint="run `jwks-tool list`")
         return keyset

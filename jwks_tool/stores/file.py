@@ -317,7 +317,9 @@ class FileStore(KeyStore):
         root = self.root
         make_private_dirs(root)
         if (root / "store.json").exists():
-            raise ConflictError(f"the store {root} exists already")
+            raise ConflictError(
+                f"the store {root} exists already", hint="another jwks-tool made it; run the command again"
+            )
         for stale in root.glob(".store.json.*.tmp"):  # left by a writer killed while creating the store
             stale.unlink(missing_ok=True)
         document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
@@ -398,7 +400,10 @@ class FileStore(KeyStore):
             except json.JSONDecodeError:
                 if number == len(text.splitlines()) and not text.endswith("\n"):
                     break  # a line cut short by a crash: the events before it stand
-                raise StoreCorruptError(f"{path} line {number} is not JSON") from None
+                raise StoreCorruptError(
+                    f"{path} line {number} is not JSON",
+                    hint=f"restore {path} from a backup, or remove line {number} (the event it held is lost)",
+                ) from None
             if isinstance(event, dict):
                 events.append(event)
         return events

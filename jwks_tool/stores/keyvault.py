@@ -524,7 +524,10 @@ class KeyVaultStore(KeyStore):
         """Create the configuration secret; ConflictError if it exists or another writer created it at the same time."""
         with self._held():
             if self._versions(CONFIG_SECRET, "read the store configuration", disabled=True):
-                raise ConflictError(f"the store {self.describe()} exists already")
+                raise ConflictError(
+                    f"the store {self.describe()} exists already",
+                    hint="another jwks-tool made it; run the command again",
+                )
             document = {"format": "jwks-tool-store", "schema": STORE_SCHEMA, **config}
             writer = uuid.uuid4().hex
             written = self._put(
@@ -558,8 +561,23 @@ class KeyVaultStore(KeyStore):
         return sorted(refs)
 
     def _head(self, ref: SetRef) -> _Version | None:
-        chain = _winners(self._versions(set_secret_name(ref), f"read the key set {ref}"))
-        return chain[-1] if chain else None
+        """The set's current version: the end of its chain of winners. A newer version without jwks-tool's revision
+        tag was written outside jwks-tool (a hand edit or restore): that is damage, not a version to skip."""
+        name = set_secret_name(ref)
+        versions = self._versions(name, f"read the key set {ref}")
+        chain = _winners(versions)
+        head = chain[-1] if chain else None
+        foreign = [v for v in versions if v.revision is None and (head is None or (v.created, v.version) >= head.order)]
+        if foreign:
+            newest = max(foreign, key=lambda v: v.order)
+            back = "to go back to its last jwks-tool version" if head else "(it holds no jwks-tool version)"
+            raise StoreCorruptError(
+                f"the newest version of the secret {name} in {self.describe()} was written outside jwks-tool "
+                "(it has no revision tag)",
+                hint=f"disable that version {back} (az keyvault secret set-attributes --enabled false --id "
+                f"{self._secret_id(name)}/{newest.version}), or restore the secret from a backup",
+            )
+        return head
 
     def _set_document(self, ref: SetRef, head: _Version) -> dict[str, Any]:
         name = set_secret_name(ref)
@@ -568,12 +586,16 @@ class KeyVaultStore(KeyStore):
             raise StoreCorruptError(f"the secret {name} in {self.describe()} is not a jwks-tool key set")
         return data
 
+    def _secret_id(self, name: str) -> str:
+        """The secret's identifier, as ``az keyvault secret ... --id`` takes it."""
+        return f"https://{urlsplit(self.connection.vault_url).netloc}/secrets/{name}"
+
     def damage_fix(self, ref: SetRef) -> str:
         """Restore the set's secret or delete it."""
         name = set_secret_name(ref)
         return (
             f"restore the secret {name} in {self.describe()} from a backup, or delete it (az keyvault secret delete "
-            "--name NAME: its keys are lost, the audit log keeps their story)"
+            f"--id {self._secret_id(name)}: its keys are lost, the audit log keeps their story)"
         )
 
     def read_set(self, ref: SetRef) -> KeySet | None:
@@ -727,7 +749,7 @@ class KeyVaultStore(KeyStore):
                 raise RemoteError(
                     exc.message,
                     hint=f"the key set was updated; delete the secret {item.name} in {self.describe()} by hand "
-                    f"(az keyvault secret delete --name {item.name} --vault-name VAULT)",
+                    f"(az keyvault secret delete --id {self._secret_id(item.name)})",
                 ) from exc
 
     def resolve_sealed(self, sealed: str) -> str:
@@ -815,7 +837,10 @@ class KeyVaultStore(KeyStore):
                     try:
                         event = json.loads(line)
                     except json.JSONDecodeError:
-                        raise StoreCorruptError(f"the audit secret {name} line {number} is not JSON") from None
+                        raise StoreCorruptError(
+                            f"the audit secret {name} line {number} is not JSON",
+                            hint=f"restore the version of the secret {name} that holds it from a backup",
+                        ) from None
                     if isinstance(event, dict):
                         events.append((*appended(version), number, event))
         events.sort(key=lambda item: item[:4])

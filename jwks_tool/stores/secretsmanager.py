@@ -343,7 +343,10 @@ class SecretsManagerStore(KeyStore):
             # CreateSecret with the same token and value is answered as a repeat of the same request (idempotent),
             # so a second init with equal content would pass unnoticed: look first
             if self._current(self.config_secret, "read the store configuration") is not None:
-                raise ConflictError(f"the store {self.describe()} exists already")
+                raise ConflictError(
+                    f"the store {self.describe()} exists already",
+                    hint="another jwks-tool made it; run the command again",
+                )
             made = self._create(
                 self.config_secret,
                 json.dumps(document, indent=2, ensure_ascii=False),
@@ -352,7 +355,9 @@ class SecretsManagerStore(KeyStore):
                 description="jwks-tool store configuration (how private keys are sealed)",
             )
         if not made:
-            raise ConflictError(f"the store {self.describe()} exists already")
+            raise ConflictError(
+                f"the store {self.describe()} exists already", hint="another jwks-tool made it; run the command again"
+            )
 
     # ---- key sets -----------------------------------------------------------------------------------------------
     def list_refs(self) -> list[SetRef]:
@@ -494,7 +499,10 @@ class SecretsManagerStore(KeyStore):
                 try:
                     event = json.loads(line)
                 except json.JSONDecodeError:
-                    raise StoreCorruptError(f"the audit secret {name} line {number} is not JSON") from None
+                    raise StoreCorruptError(
+                        f"the audit secret {name} line {number} is not JSON",
+                        hint=f"restore the secret {name} from a backup, or remove line {number} from its value",
+                    ) from None
                 if isinstance(event, dict):
                     events.append(event)
         return events

@@ -370,6 +370,8 @@ def test_every_command_is_walked(
                 problems.append(f"{where}: {document['error']}, want code {case.outcome} exit {want}")
             if result.exit_code != want:
                 problems.append(f"{where}: exit {result.exit_code}, want {want}")
+            if not document["error"]["hint"]:
+                problems.append(f"{where}: the error names no fix: {document['error']['message']!r}")
             if result.stderr.count("\n") != 1 or not result.stderr.startswith("jwks-tool: error: "):
                 problems.append(f"{where}: stderr is not one error line: {result.stderr!r}")
             elif result.stderr != f"jwks-tool: error: {document['error']['message']}" + (

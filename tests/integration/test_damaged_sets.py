@@ -88,3 +88,17 @@ def test_report_names_the_damaged_set_and_fails(run: Run) -> None:
     assert "acme (test)" in result.stdout
     assert "damaged: " in result.stdout
     assert "acme.json from a backup, or remove it" in result.stdout
+
+
+@pytest.mark.parametrize("command", [("show", "acme"), ("export", "acme"), ("rotate", "acme")])
+def test_reading_the_damaged_set_names_its_repair(
+    run: Run, damaged: tuple[Path, str], command: tuple[str, ...]
+) -> None:
+    path, problem = damaged
+    result = run(*command, "--json")
+    assert result.exit_code == 5
+    error = json.loads(result.stdout)["error"]
+    repair = fix(path) if problem.endswith("is not valid JSON (") else "restore the set from a backup"
+    assert (error["code"], error["hint"]) == ("store", repair)
+    assert problem in error["message"]
+    assert result.stderr == f"jwks-tool: error: {error['message']}; {repair}\n"

@@ -88,6 +88,10 @@ def test_offline_doctor_skips_what_it_cannot_check(run: Run) -> None:
     assert checks["registered"] == checks["keyvault"] == checks["token"] == "skip"
     assert checks["grant"] == "ok"
     assert code == 0
+    with_client = json.loads(run("doctor", "acme", "--client-id", "demo-client", "--json").stdout)["checks"]
+    assert next(c for c in with_client if c["check"] == "registered")["detail"] == (
+        "no registered set given (--registered FILE, or --api-url with --client-id)"
+    )
 
 
 @pytest.mark.parametrize("broken", ["unregistered", "stale-vault", "expiring", "no-scope", "no-active", "wrong-key"])

@@ -172,6 +172,7 @@ def test_push_all_paces_below_the_limit(run: Run, kv: KeyVaultServer, monkeypatc
     monkeypatch.setattr(kvmod, "WindowLimiter", scaled)
     result = run("keyvault", "push", "--all", *vault_args(kv), "--secret-name", "{name}-{env}-jwk", "--json")
     assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""  # no progress bar under --json
     secrets = json.loads(result.stdout)["secrets"]
     assert sorted(s["name"] for s in secrets) == sorted(f"c{i}-test-jwk" for i in range(10))
     assert {s["action"] for s in secrets} == {"created"}

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from azure.keyvault.secrets import SecretClient
@@ -498,3 +499,30 @@ def test_a_store_configuration_jwks_tool_cannot_read_is_refused_in_exact_words(
         store.read_config()
     assert type(info.value) is error
     assert info.value.diagnostics() == message.format(store=store.describe())
+
+
+def test_a_set_version_written_outside_jwks_tool_is_store_damage(run: Run, kv: KeyVaultServer) -> None:
+    url = cli_url(kv)
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1", "--store", url).exit_code == 0
+    name = set_secret_name(ACME)
+    edited = reader(kv).set_secret(name, '{"broken": ')  # az keyvault secret set: no revision tag
+    secret_id = f"https://{urlsplit(kv.url).netloc}/secrets/{name}/{edited.properties.version}"
+    problem = (
+        f"the newest version of the secret {name} in {store_for(kv).describe()} was written outside jwks-tool (it "
+        "has no revision tag)"
+    )
+    for command in (("show", "acme"), ("rotate", "acme")):
+        result = run(*command, "--store", url)
+        assert result.exit_code == 5, result.stderr
+        assert result.stderr == (
+            f"jwks-tool: error: {problem}; disable that version to go back to its last jwks-tool version (az "
+            f"keyvault secret set-attributes --enabled false --id {secret_id}), or restore the secret from a backup\n"
+        )
+    listed = run("list", "--store", url)
+    assert listed.exit_code == 5
+    assert f"key set acme (test) is damaged: {problem}" in listed.stderr
+    check = run("check", "--store", url, "--json")
+    assert check.exit_code == 2
+    assert [f["code"] for f in json.loads(check.stdout)["findings"]] == ["set-damaged"]
+    reader(kv).update_secret_properties(name, edited.properties.version, enabled=False)  # the fix the hint names
+    assert run("show", "acme", "--store", url).exit_code == 0

@@ -51,7 +51,11 @@ def test_token_for_a_registered_key(run: Run, mp: MaskinportenServer) -> None:
     result = run("token", "acme", *token_args(mp))
     assert result.exit_code == 0, result.stderr
     assert result.output.splitlines()[0].startswith("Maskinporten issued a token for client-1 with key acme-test-")
-    assert "  scope    altinn:instances.read" in result.output
+    assert "  scope     altinn:instances.read" in result.output
+    labels = [line[:12] for line in result.output.splitlines()[1:]]  # the values start in one column
+    assert [label.rstrip() for label in labels][:3] == ["  scope", "  expires", "  iss"]
+    assert "  client_id " in labels
+    assert all(line[11] == " " and line[12] != " " for line in result.output.splitlines()[1:])
     assert mp.issued_tokens[0].access_token not in result.output  # only with --show-token
     shown = json.loads(run("token", "acme", *token_args(mp, "--show-token", "--json")).output)
     claims = jwt.decode(

@@ -107,3 +107,17 @@ def test_doctor_takes_a_ca_bundle_per_service(
     assert checks("--ca-bundle", mp.ca_path, "--vault-ca-bundle", kv.ca_path)[0] == 0
     code, outcome = checks("--ca-bundle", mp.ca_path)
     assert (code, outcome["keyvault"]) == (2, "fail")
+
+
+@pytest.mark.parametrize(("command", "needs"), [("pull", "idporten:dcr.read"), ("push", "idporten:dcr.write")])
+def test_a_refused_admin_token_names_the_scope_the_command_needs(
+    run: Run, mp: MaskinportenServer, monkeypatch: pytest.MonkeyPatch, command: str, needs: str
+) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    monkeypatch.setenv("JWKS_TOOL_PORTAL_TOKEN", "not-a-token")
+    result = run(
+        "portal", command, "acme", "--client-id", "client-1", "--api-url", mp.api_url, "--ca-bundle", mp.ca_path
+    )
+    assert result.exit_code == 10, result.stderr
+    assert result.stderr.startswith("jwks-tool: error: the self-service API answered 401: ")
+    assert result.stderr.endswith(f"; the admin token is missing or expired: get one with a client that has {needs}\n")

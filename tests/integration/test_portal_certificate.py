@@ -128,6 +128,21 @@ def test_a_wrong_passphrase_is_exit_8_and_nothing_is_sent(run: Run, mp: Maskinpo
     assert mp.requests == []
 
 
+def test_a_passphrase_never_given_is_exit_8_and_says_how_to_give_it(
+    run: Run, mp: MaskinportenServer, tmp_path: Path
+) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    path = p12(tmp_path)
+    result = run("portal", "pull", "acme", *portal_args(mp, path), "--json", env={"JWKS_TOOL_CERT_PASSPHRASE": None})
+    assert result.exit_code == 8
+    assert result.stderr == (
+        f"jwks-tool: error: cannot open the certificate file {path}: it needs its passphrase, and none was given; "
+        "set JWKS_TOOL_CERT_PASSPHRASE or pass --cert-passphrase-file (stdin is not a terminal to ask on)\n"
+    )
+    assert json.loads(result.stdout)["error"]["code"] == "passphrase"
+    assert mp.requests == []
+
+
 @pytest.mark.parametrize(("variant", "says"), [("expired", "expired "), ("not_yet_valid", "is not valid until ")])
 def test_a_certificate_outside_its_dates_is_exit_3_before_any_request(
     run: Run, mp: MaskinportenServer, tmp_path: Path, variant: str, says: str

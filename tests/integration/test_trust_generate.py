@@ -127,6 +127,22 @@ def test_ctrl_c_in_any_command_is_one_line_and_130(run: Run, monkeypatch: pytest
     )
 
 
+def test_ctrl_c_after_every_set_of_a_bulk_generate_was_made_says_so(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jwks_tool.services.key_service import BulkResult, KeyService
+
+    real = KeyService.generate_bulk
+
+    def all_made_then_interrupted(self: KeyService, *args: Any, **kwargs: Any) -> BulkResult:
+        import dataclasses
+
+        return dataclasses.replace(real(self, *args, **kwargs), interrupted=True)
+
+    monkeypatch.setattr(KeyService, "generate_bulk", all_made_then_interrupted)
+    result = run("generate", "c1", "c2", "--size", "2048")
+    assert result.exit_code == 130
+    assert result.stderr == "jwks-tool: interrupted; made: c1, c2; every set was made; `jwks-tool list` shows them\n"
+
+
 @pytest.mark.integration
 def test_ctrl_c_during_a_bulk_generate_reports_what_was_made(store_dir: Path) -> None:
     env = {**os.environ, "JWKS_TOOL_STORE": str(store_dir), "JWKS_TOOL_PASSPHRASE": "pw"}

@@ -280,8 +280,8 @@ def test_hostile_claims_and_kids_are_escaped(
     assert result.exit_code == 0, result.stderr
     assert "\x1b" not in result.stdout
     assert "\r" not in result.stdout
-    assert "  iss      x\\x1b[2Jy\n" in result.stdout
-    assert "  scope    a\\x1bb\n" in result.stdout
+    assert "  iss       x\\x1b[2Jy\n" in result.stdout
+    assert "  scope     a\\x1bb\n" in result.stdout
 
     monkeypatch.setenv("JWKS_TOOL_PORTAL_TOKEN", "admin-secret")
     portal = hostile(answer(200, json.dumps({"keys": [{"kid": "k\x1b]0;t\x07"}]}).encode()))

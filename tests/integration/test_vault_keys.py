@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import jwt
 import pytest
@@ -31,9 +32,9 @@ def test_vault_native_key_signs_a_grant_that_verifies(run: Run, kv: KeyVaultServ
     result = run("generate", "acme", "--size", "2048", "--in-vault", kv.url, *azure(kv), "--json")
     assert result.exit_code == 0, result.stderr
     made = json.loads(result.output)["key"]
-    assert made["has_private"] is False
+    assert (made["has_private"], made["private"]) == (False, "key-vault")
     record = json.loads((run("show", "acme", "--json")).output)["keys"][0]
-    assert record["kid"] == made["kid"]
+    assert (record["kid"], record["has_private"], record["private"]) == (made["kid"], False, "key-vault")
     assert kv.key_names() == ["jwks-acme-test"]
     public = json.loads(run("export", "acme").output)
     assert public["kid"] == made["kid"]
@@ -98,3 +99,14 @@ def test_retired_and_revoked_vault_keys_are_disabled(run: Run, kv: KeyVaultServe
     added = run("generate", "fresh", "--size", "2048", "--in-vault", kv.url, *azure(kv))
     assert "it never leaves the vault" in added.output
     assert "--private" not in added.output
+
+
+def test_a_failed_first_generate_in_vault_leaves_no_store(run: Run, kv: KeyVaultServer, store_dir: Path) -> None:
+    closed = "https://127.0.0.1:1/"  # nothing listens there: the vault cannot be reached
+    result = run("generate", "acme", "--size", "2048", "--in-vault", closed, *azure(kv), "--json")
+    assert result.exit_code == 10, result.stderr
+    assert json.loads(result.stdout)["error"]["code"] == "remote"
+    assert not store_dir.exists()
+    again = run("generate", "acme", "--size", "2048", "--in-vault", kv.url, *azure(kv))
+    assert again.exit_code == 0, again.stderr
+    assert (store_dir / "store.json").exists()

@@ -378,6 +378,33 @@ def test_init_plaintext_is_recorded(run: Run, store_dir: Path) -> None:
     assert run("generate", "p", "--size", "2048", env={"JWKS_TOOL_PASSPHRASE": ""}).exit_code == 0
     again = run("init")
     assert again.exit_code == 7
+    assert again.stderr == (
+        f"jwks-tool: error: the store {store_dir} exists already; it is ready to use (`jwks-tool list` shows its "
+        "sets); pass another --store for a new one\n"
+    )
+
+
+def test_a_missing_passphrase_file_names_the_fix(run: Run, tmp_path: Path) -> None:
+    result = run("generate", "a", "--size", "2048", "--passphrase-file", str(tmp_path / "nope"))
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: cannot read the passphrase file {tmp_path / 'nope'}: No such file or directory; check "
+        "the path and its permissions (the passphrase goes on the file's first line)\n"
+    )
+
+
+def test_a_bad_audit_line_names_the_fix(run: Run, store_dir: Path) -> None:
+    assert run("generate", "a", "--size", "2048").exit_code == 0
+    audit = store_dir / "audit.jsonl"
+    lines = audit.read_text().count("\n")
+    with audit.open("a") as handle:
+        handle.write("not json\n")
+    result = run("log")
+    assert result.exit_code == 5
+    assert result.stderr == (
+        f"jwks-tool: error: {audit} line {lines + 1} is not JSON; restore {audit} from a backup, or remove line "
+        f"{lines + 1} (the event it held is lost)\n"
+    )
 
 
 def test_store_files_are_encrypted(run: Run, store_dir: Path) -> None:

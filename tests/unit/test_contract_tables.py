@@ -116,11 +116,31 @@ def test_a_usage_error_with_json_is_a_json_error(run: Run, args: tuple[str, ...]
     one_error_line(result, error)
 
 
-def test_a_usage_error_without_json_stays_clicks(run: Run) -> None:
-    result = run("show", "acme", "--bogus")
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("show", "acme", "--bogus"),
+            "No such option '--bogus'. Did you mean '--verbose'?; see `jwks-tool show --help`",
+        ),
+        (("bogus",), "No such command 'bogus'; see `jwks-tool --help`"),
+        (("show",), "Missing argument 'NAME'; see `jwks-tool show --help`"),
+        (("keyvault", "status", "acme"), "Missing option '--vault'; see `jwks-tool keyvault status --help`"),
+    ],
+)
+def test_a_usage_error_without_json_is_one_line_too(run: Run, args: tuple[str, ...], line: str) -> None:
+    result = run(*args)
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr.startswith("Usage: cli show [OPTIONS] NAME\n")  # CliRunner names the program cli
+    assert result.stderr == f"jwks-tool: error: {line}\n"
+
+
+@pytest.mark.parametrize("args", [(), ("keyvault",)])
+def test_a_group_with_no_arguments_shows_its_help(run: Run, args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Usage: ")
+    assert "Commands:" in result.stderr
 
 
 def test_json_after_a_double_dash_is_an_argument_not_the_option(run: Run) -> None:
@@ -223,3 +243,15 @@ def test_an_empty_set_log_is_not_an_error(run: Run, store_dir: Path) -> None:
     result = run("log", "acme", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["events"][0]["set"] == "acme"
+
+
+def test_every_path_the_readme_names_exists() -> None:
+    named = set(re.findall(r"`((?:jwks_tool|tests|scripts|benchmarks|samples)/[^`\s<]*)`", README))
+    assert "jwks_tool/core/text.py" in named
+    missing = []
+    for name in sorted(named):
+        path, _, function = name.partition("::")
+        found = sorted(ROOT.glob(path)) if "*" in path else [ROOT / path] if (ROOT / path).exists() else []
+        if not found or (function and not re.search(rf"^def {function}\(", found[0].read_text(), re.MULTILINE)):
+            missing.append(name)
+    assert missing == []

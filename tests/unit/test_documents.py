@@ -253,3 +253,16 @@ def test_a_failing_template_is_an_input_error(run: Run, story: None, tmp_path: P
     result = run("render", "bad", "acme", "--template-dir", str(folder))
     assert result.exit_code == 3, result.stderr
     assert result.stderr == f"jwks-tool: error: the template bad.txt.j2 failed: {problem}; fix the template\n"
+
+
+@pytest.mark.parametrize("option", ["--client-id", "--scope"])
+@pytest.mark.parametrize("value", ["id\x1b[31mX", "id\nX"])
+def test_render_refuses_a_client_id_or_scope_that_is_not_one_printable_line(run: Run, option: str, value: str) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    result = run("render", "runbook", "acme", option, value)
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"jwks-tool: error: {option} {value!r} is not one line of printable text; give it without newlines or "
+        "control characters\n"
+    )

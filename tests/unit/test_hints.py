@@ -108,6 +108,11 @@ def hints() -> list[tuple[str, str]]:
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fix":
                 where = f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
                 found.extend((where, text) for text in _texts(node))
+            elif isinstance(node, ast.FunctionDef) and node.name == "damage_fix":  # a store's fix for a damaged set
+                for returned in ast.walk(node):
+                    if isinstance(returned, ast.Return) and returned.value is not None:
+                        where = f"{path.relative_to(PACKAGE.parent)}:{returned.lineno}"
+                        found.extend((where, text) for text in _texts(returned.value))
     return found
 
 
@@ -179,3 +184,29 @@ def test_commands_without_azure_options_name_the_store_url_instead(command: str)
     assert connection.fix("pass --no-verify-challenge-resource", "put verify_challenge_resource=false") == (
         "put verify_challenge_resource=false in the store URL"
     )
+
+
+PLACEHOLDER = re.compile(r"\b(NAME|VAULT|ENV|URL|KID)\b")
+UNFILLABLE = {
+    "jwks-tool generate NAME",  # there is no store, so no set name to give
+    "jwks-tool keyvault push NAME --vault X --for apiclient",  # the set NAME is what was not given
+    "jwks-tool keyvault push NAME --as key --vault X",
+}
+"""Command lines in hints whose placeholder stands for what the caller did not give."""
+
+
+def test_command_lines_in_hints_have_no_placeholder_the_caller_could_fill() -> None:
+    found = hints()
+    assert any(
+        where.startswith("jwks_tool/stores/keyvault.py") and "az keyvault secret delete --id X" in text
+        for where, text in found
+    )  # a store's damage_fix is scanned too
+    unfilled = [
+        (where, f"{program} {rest}")
+        for where, text in found
+        for program, rest in command_lines(text)
+        if PLACEHOLDER.search(rest) and f"{program} {rest}" not in UNFILLABLE
+    ]
+    assert unfilled == []
+    seen = {f"{program} {rest}" for _, text in found for program, rest in command_lines(text)}
+    assert seen >= UNFILLABLE, "drop what no hint says any more from UNFILLABLE"

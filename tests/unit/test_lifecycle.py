@@ -106,6 +106,21 @@ def test_all_steps_for_automation(run: Run) -> None:
     assert run("export", "acme", "--kid", new, "--private").exit_code == 0  # kept
 
 
+def test_show_json_says_where_each_private_half_is(run: Run, store_dir: Path) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    rotate(run, "--all-steps", "--overlap", "0")
+    shown = json.loads(run("show", "acme", "--json").stdout)
+    assert {key["kid"]: (key["private"], key["has_private"]) for key in shown["keys"]}["k1"] == ("destroyed", False)
+    assert [key["private"] for key in shown["keys"] if key["kid"] != "k1"] == ["sealed"]
+    listed = json.loads(run("list", "--json").stdout)["sets"][0]["keys"]
+    assert sorted(key["private"] for key in listed) == ["destroyed", "sealed"]
+    plain = run("generate", "p", "--size", "2048", "--json", "--store", str(store_dir.parent / "plain"))
+    assert run("init", "--plaintext", "--store", str(store_dir.parent / "plain2")).exit_code == 0
+    made = run("generate", "p", "--size", "2048", "--json", "--store", str(store_dir.parent / "plain2"))
+    assert json.loads(plain.stdout)["key"]["private"] == "sealed"
+    assert json.loads(made.stdout)["key"]["private"] == "plaintext"
+
+
 def test_never_more_than_five_registered(run: Run) -> None:
     assert run("generate", "acme", "--size", "2048").exit_code == 0
     for _ in range(4):
@@ -119,6 +134,12 @@ def test_never_more_than_five_registered(run: Run) -> None:
         "rotation in progress first (jwks-tool rotate acme --env test --finish)\n"
     )
     assert list(states(run).values()).count("active") == 1
+    result = run("generate", "acme", "--size", "2048")
+    assert result.exit_code == 4
+    assert result.stderr == (
+        "jwks-tool: error: key set acme (test) already has 5 registered keys, the most maskinporten allows; retire a "
+        "key first (jwks-tool rotate acme --env test --finish, with --force before the overlap has passed)\n"
+    )
 
 
 def test_revoke_active_with_a_successor(run: Run) -> None:

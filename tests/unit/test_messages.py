@@ -120,10 +120,11 @@ def test_rotate_refuses_two_steps_at_once(run: Run, store_dir: Any, flags: tuple
     result = run("rotate", "acme", *flags)
     assert result.exit_code == 2
     assert result.stderr.endswith(
-        f"Error: {named} are separate steps; run one at a time, in order: `jwks-tool rotate acme --env test "
-        "--promote`, then after the overlap `jwks-tool rotate acme --env test --finish` (or --all-steps alone for "
-        "start, promote and finish)\n"
+        f"jwks-tool: error: {named} are separate steps; run one at a time, in order: `jwks-tool rotate acme --env "
+        "test --promote`, then after the overlap `jwks-tool rotate acme --env test --finish` (or --all-steps alone "
+        "for start, promote and finish); see `jwks-tool rotate --help`\n"
     )
+    assert result.stderr.count("\n") == 1
     assert {path: path.read_bytes() for path in store_dir.rglob("*") if path.is_file()} == before  # nothing done
 
 
@@ -242,7 +243,7 @@ def test_ca_bundle_help_says_it_replaces_the_system_cas(run: Run, command: tuple
     text = " ".join(run(*command, "--help").output.split())
     assert (
         "--ca-bundle FILE A PEM file of CA certificates used INSTEAD of the system's (and REQUESTS_CA_BUNDLE) to "
-        f"verify TLS to {services} [default: the system's CAs]." in text
+        f"verify TLS to {services} [default: $REQUESTS_CA_BUNDLE if set, else the system's CAs]." in text
     )
     assert "for TLS to the vault" not in text
     assert "adds a CA" not in text
@@ -304,3 +305,26 @@ def test_timeline_bars_of_retired_and_revoked_keys_end_when_they_left_use(
     html = run("report", "--format", "html").output
     assert '<rect class="rest" data-kid="k1"' in html
     assert "k1: retired, 2026-01-15 to 2027-01-15 (retired 2026-03-16)" in html
+
+
+@pytest.mark.parametrize(
+    ("command", "content"),
+    [
+        (("token", "acme", "--client-id", "c", "--scope", "s"), b"root:x:0:0:root:/root:/bin/bash\n"),
+        (("keyvault", "push", "acme", "--vault", "https://127.0.0.1:9/", "--for", "apiclient"), b""),
+        (("grant", "acme", "--client-id", "c", "--scope", "s"), b"-----BEGIN CERTIFICATE-----\nnope\n"),
+    ],
+)
+def test_a_ca_bundle_that_is_not_pem_is_bad_input_before_any_connection(
+    run: Run, tmp_path: Any, command: tuple[str, ...], content: bytes
+) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+    bundle = tmp_path / "ca.txt"
+    bundle.write_bytes(content)
+    result = run(*command, "--ca-bundle", str(bundle), "--json")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: --ca-bundle {bundle} holds no PEM certificate; give a PEM file of CA certificates "
+        "(-----BEGIN CERTIFICATE----- blocks)\n"
+    )
+    assert json.loads(result.stdout)["error"]["code"] == "input"

@@ -291,3 +291,12 @@ def test_a_damaged_json_file_is_named_in_plain_words(tmp_path: Path) -> None:
         FileStore(tmp_path, f"file:{tmp_path}")._read_json(str(path))
     assert "at at" not in caught.value.message
     assert caught.value.message.endswith("is not valid JSON (Unterminated string starting at line 2)")
+
+
+def test_a_key_vault_stores_damage_fix_names_the_secret_to_delete() -> None:
+    store = open_store("https://v.vault.azure.net/?verify_challenge_resource=false")
+    assert store.damage_fix(SetRef("acme", Env.PROD)) == (
+        "restore the secret jwks-tool-set-prod-acme in https://v.vault.azure.net/ from a backup, or delete it (az "
+        "keyvault secret delete --id https://v.vault.azure.net/secrets/jwks-tool-set-prod-acme: its keys are lost, "
+        "the audit log keeps their story)"
+    )

@@ -513,14 +513,18 @@ class PortalClient:
             if not isinstance(data, dict):
                 data = {}
             message = printable(data.get("error_description") or data.get("error") or response.reason, limit=300)
+            needs = "idporten:dcr.read" if method == "GET" else "idporten:dcr.write"
             hints = {
-                401: "the admin token is missing or expired: get one with a client that has idporten:dcr.write",
-                403: "the admin client lacks idporten:dcr.write (or dcr.read)",
+                401: f"the admin token is missing or expired: get one with a client that has {needs}",
+                403: f"the admin client lacks {needs}",
                 404: "no such client in this environment: check --client-id and --env",
             }
             raise RemoteError(
                 f"the self-service API answered {response.status}: {message}",
-                hint=hints.get(response.status, "check what the message says"),
+                hint=hints.get(
+                    response.status,
+                    "the service failed: try again later" if response.status >= 500 else "check what the message says",
+                ),
             )
         return data if isinstance(data, dict) else {}
 
