@@ -138,7 +138,7 @@ def test_apply_asks_first_without_yes_and_refuses_more_than_max_changes(
     ]
 
 
-# ---- the invariants, through the library with the simulated clock ---------------------------------------------
+# ---- the invariants, through the library with the simulated clock -------------------------------------------------
 class Recorder:
     """Wraps the real ports and records what happened when (on the simulated clock)."""
 
