@@ -87,7 +87,10 @@ class World:
         self.azure = AzureOptions("managed-identity", vault.ca_path, verify_challenge_resource=True)
         svc = self.service()
         for env, server in self.mp.items():
-            admin = svc.generate(GenerateRequest(name=ADMIN, env=env, size=2048))
+            # the admin client stands in for the business certificate: a generic key that outlives the simulated year
+            admin = svc.generate(
+                GenerateRequest(name=ADMIN, env=env, size=2048, profile="generic", expires_in=timedelta(days=800))
+            )
             server.register_client(ADMIN, [DCR_READ, DCR_WRITE], {"keys": [dict(admin.public_jwk)]})
         for client in clients:
             self.mp[client.env].register_client(client.name + "-id", ["altinn:instances.read"], {"keys": []})
@@ -97,6 +100,16 @@ class World:
     def close(self) -> None:
         for server in self.mp.values():
             server.close()
+
+    def write_manifest(self, path: Path, clients: list[ClientDef], defaults: str) -> Path:
+        """A manifest of some of the clients (the same servers, store and admin)."""
+        everyone = self.clients
+        self.clients = clients
+        try:
+            path.write_text(self.manifest_text(defaults))
+        finally:
+            self.clients = everyone
+        return path
 
     def manifest_text(self, defaults: str) -> str:
         lines = [f'store = "{self.store_url}"', "", "[defaults]", defaults, ""]
@@ -144,16 +157,18 @@ class World:
             on_warning=lambda message: None,
         )
 
-    def fleet(self, *, workers: int = 8, prover: Any = None, registrar: Any = None, deliverer: Any = None) -> Fleet:
+    def fleet(
+        self, *, workers: int = 8, prover: Any = None, registrar: Any = None, deliverer: Any = None, timeout: float = 3
+    ) -> Fleet:
         manifest = read_manifest(str(self.manifest_path))
         svc = self.service()
         auth = adapters.KeySetAdminAuth(manifest, svc, self.clock)
-        portal = registrar or adapters.PortalRegistrar(manifest, auth, timeout=10)
+        portal = registrar or adapters.PortalRegistrar(manifest, auth, timeout=timeout)
         return Fleet(
             manifest,
             svc,
             registrar=lambda client: portal,
-            prover=prover or adapters.TokenProver(manifest, svc, timeout=10),
+            prover=prover or adapters.TokenProver(manifest, svc, timeout=timeout),
             deliverer=deliverer or adapters.KeyVaultDeliverer(svc, self.azure),
             clock=self.clock,
             workers=workers,
