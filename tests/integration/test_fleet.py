@@ -357,3 +357,19 @@ def test_max_changes_refuses_before_anything_is_done(make_world: Callable[..., W
     with pytest.raises(AbortedError):
         world.fleet().apply(max_changes=1)
     assert world.fleet().apply(max_changes=2).count(Outcome.CONVERGED) == 2
+
+
+def test_apply_on_a_new_store_makes_it_once_before_the_workers(run: Run, tmp_path: Path) -> None:
+    manifest = tmp_path / "jwks-tool.toml"
+    store = tmp_path / "new-store"
+    clients = "".join(
+        f'[[clients]]\nname = "c{n}"\nenv = "test"\nclient_id = "c{n}"\nscopes = ["s:r"]\nregister = "manual"\n\n'
+        for n in range(6)
+    )
+    manifest.write_text(f'store = "{store}"\n\n{clients}')
+    result = run("apply", "--yes", "--manifest", str(manifest))
+    lines = result.output.splitlines()
+    waiting = [line for line in lines if line.startswith("c") and ": waiting (generated c" in line]
+    assert len(waiting) == 6, result.output  # each worker generated its key; none raced to make the store
+    assert result.exit_code == 13
+    assert (store / "store.json").exists()

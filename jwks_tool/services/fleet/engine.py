@@ -453,6 +453,8 @@ class Fleet:
                 )
         else:
             self.load_history()
+        if self.service.store.read_config() is None:  # made once, before the workers (each would race to make it)
+            self.service.init_store()
         self._event_run("started")
         if len(self.manifest.clients) < 2 or self.workers <= 1:
             results = [self._apply_client(client) for client in self.manifest.clients]
