@@ -84,6 +84,7 @@ class World:
         self.mp = {"test": MaskinportenServer().start(), "prod": MaskinportenServer(audience=PROD_AUDIENCE).start()}
         self.clock = SimClock(*self.mp.values())
         self.clients = clients
+        self._service: KeyService | None = None
         self.azure = AzureOptions("managed-identity", vault.ca_path, verify_challenge_resource=True)
         svc = self.service()
         for env, server in self.mp.items():
@@ -147,8 +148,12 @@ class World:
             lines.append("")
         return "\n".join(lines)
 
-    def service(self) -> KeyService:
-        return KeyService(
+    def service(self, *, fresh: bool = False) -> KeyService:
+        """The store's service: one kept for the world (its passphrase KDF runs once), or a fresh one, as another
+        process would have (``fresh``)."""
+        if not fresh and self._service is not None:
+            return self._service
+        service = KeyService(
             open_store(self.store_url),
             lambda confirm: PASSPHRASE,
             clock=self.clock.now,
@@ -156,12 +161,22 @@ class World:
             azure=self.azure,
             on_warning=lambda message: None,
         )
+        if not fresh:
+            self._service = service
+        return service
 
     def fleet(
-        self, *, workers: int = 8, prover: Any = None, registrar: Any = None, deliverer: Any = None, timeout: float = 3
+        self,
+        *,
+        workers: int = 8,
+        prover: Any = None,
+        registrar: Any = None,
+        deliverer: Any = None,
+        timeout: float = 3,
+        fresh: bool = False,
     ) -> Fleet:
         manifest = read_manifest(str(self.manifest_path))
-        svc = self.service()
+        svc = self.service(fresh=fresh)
         auth = adapters.KeySetAdminAuth(manifest, svc, self.clock)
         portal = registrar or adapters.PortalRegistrar(manifest, auth, timeout=timeout)
         return Fleet(

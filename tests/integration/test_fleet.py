@@ -309,7 +309,7 @@ def test_two_concurrent_applies_rotate_each_client_once(make_world: Callable[...
     results: list[Any] = []
 
     def one() -> None:
-        results.append(world.fleet(workers=3).apply())
+        results.append(world.fleet(workers=3, fresh=True).apply())  # each its own store object, as two runners
 
     threads = [threading.Thread(target=one) for _ in range(2)]
     for thread in threads:
