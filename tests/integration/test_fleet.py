@@ -276,6 +276,8 @@ def test_a_failed_step_is_exit_12_with_the_fix(run: Run, make_world: Callable[..
         "see Maskinporten's documentation of the /token endpoint\n"
     )
     assert world.service().store.read_set(spec(world.fleet(), "a").ref) is None  # stopped before anything
+    check = run("check", "--store", world.store_url)
+    assert "the audit log names this key set" not in check.output  # a failure's event names the client, not a set
     world.mp["test"].faults.clear()
     assert run("apply", "--yes", *cli_args(world)).exit_code == 0
     assert world.consumers_get_tokens() == []

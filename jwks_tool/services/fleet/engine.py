@@ -674,12 +674,14 @@ class Fleet:
         self, client: ClientSpec, record: KeyRecord | None, what: str, reason: str, *, at: datetime | None = None
     ) -> None:
         when = at or self.clock.now()
-        event = {
+        named = record is not None  # an event without a key may come before the set exists: `check` would take
+        event = {  # a set the log names but the store lacks for a deleted set (set-missing), so it names the client
             "time": format_time(when),
             "user": actor(),
             "command": self.service.command,
-            "set": client.ref.name,
-            "env": client.ref.env.value,
+            "set": client.ref.name if named else None,
+            "env": client.ref.env.value if named else None,
+            "client": client.label,
             "kid": None if record is None else record.kid,
             "from": None if record is None else record.state.value,
             "to": FLEET_PREFIX + what,
