@@ -105,6 +105,9 @@ def test_plan_apply_and_plan_at_from_the_command_line(run: Run, make_world: Call
 
     log = run("log", "--json", "--store", world.store_url)
     assert run("log", "--store", world.store_url).exit_code == 0  # the text log shows the fleet's events too
+    report = run("report", "--format", "md", "--store", world.store_url)
+    assert report.exit_code in (0, 1, 2), report.stderr
+    assert "fleet:delivered" in report.output
     events = [event for event in json.loads(log.output)["events"] if str(event.get("to", "")).startswith("fleet:")]
     assert {event["to"] for event in events} >= {
         "fleet:generated",
