@@ -366,7 +366,7 @@ def _rotation_due(
         )
     due_now = [reason for when, reason, _ in reasons if when <= now]
     if due_now:
-        return [Due(StepKind.START, "; ".join(due_now))]
+        return [Due(StepKind.START, "; ".join(due_now), active.kid)]
     when, _, later = min(reasons)
     return [Due(StepKind.START, f"rotation: {later}", at=when)]
 
@@ -558,6 +558,14 @@ class Fleet:
             return f"generated {made.kid}"
         assert keyset is not None
         if step.step is StepKind.START:
+            current = svc.store.read_set(client.ref)  # decided on a read taken earlier: another run may have rotated
+            if (
+                current is None
+                or current.active is None
+                or current.active.kid != step.kid
+                or any(key.state is KeyState.NEXT for key in current.keys)
+            ):
+                return "rotation already under way (another run)"
             result = Rotation(svc).start(name, env, dataclasses.replace(request, profile=None))
             if result.added is not None:
                 self._event(client, result.added, "started", step.reason)
