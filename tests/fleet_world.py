@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import time
 import uuid
@@ -28,13 +29,30 @@ from jwks_tool.core.model import utcnow
 from jwks_tool.services.fleet import adapters
 from jwks_tool.services.fleet.engine import Fleet
 from jwks_tool.services.fleet.manifest_file import read_manifest
-from jwks_tool.services.key_service import AzureOptions, GenerateRequest, KeyService
+from jwks_tool.services.key_service import AzureOptions, KeyService
 from jwks_tool.stores import open_store
+from tests.servers.business_certs import BusinessCert, TestPki
 from tests.servers.keyvault import KeyVaultServer
-from tests.servers.maskinporten import DCR_READ, DCR_WRITE, JWT_BEARER_GRANT, PROD_AUDIENCE, MaskinportenServer
+from tests.servers.maskinporten import (
+    DCR_READ,
+    DCR_WRITE,
+    DEFAULT_ORG_NUMBER,
+    JWT_BEARER_GRANT,
+    PROD_AUDIENCE,
+    MaskinportenServer,
+)
 
 PASSPHRASE = "fleet test passphrase"
+CERT_PASSPHRASE = "fleet certificate passphrase"
 ADMIN = "fleet-admin"
+CERTIFICATE = "virksomhet.p12"
+"""The business certificate's file, beside the manifest (the manifest names it relative to itself)."""
+
+
+@functools.cache
+def test_pki() -> TestPki:
+    """One test CA for every world (making RSA keys is slow); each world issues its own certificate."""
+    return TestPki.make("jwks-tool Fleet Test")
 
 
 class SimClock:
@@ -81,22 +99,31 @@ class World:
         self.root = root
         self.vault = vault
         self.store_url = str(root / "store")
-        self.mp = {"test": MaskinportenServer().start(), "prod": MaskinportenServer(audience=PROD_AUDIENCE).start()}
+        cas = [test_pki().root]
+        self.mp = {
+            "test": MaskinportenServer(certificate_cas=cas).start(),
+            "prod": MaskinportenServer(audience=PROD_AUDIENCE, certificate_cas=cas).start(),
+        }
         self.clock = SimClock(*self.mp.values())
         self.clients = clients
         self._service: KeyService | None = None
         self.azure = AzureOptions("managed-identity", vault.ca_path, verify_challenge_resource=True)
-        svc = self.service()
-        for env, server in self.mp.items():
-            # the admin client stands in for the business certificate: a generic key that outlives the simulated year
-            admin = svc.generate(
-                GenerateRequest(name=ADMIN, env=env, size=2048, profile="generic", expires_in=timedelta(days=800))
-            )
-            server.register_client(ADMIN, [DCR_READ, DCR_WRITE], {"keys": [dict(admin.public_jwk)]})
+        self.certificate = self.replace_certificate()  # valid past the simulated year
+        for server in self.mp.values():
+            # the self-service client: the business certificate signs in for it (no registered key)
+            server.register_client(ADMIN, [DCR_READ, DCR_WRITE], {"keys": []}, org_number=DEFAULT_ORG_NUMBER)
         for client in clients:
             self.mp[client.env].register_client(client.name + "-id", ["altinn:instances.read"], {"keys": []})
         self.manifest_path = root / "jwks-tool.toml"
         self.manifest_path.write_text(self.manifest_text(defaults))
+
+    def replace_certificate(self, *, expired: bool = False, days: int = 800) -> BusinessCert:
+        """Write a new business certificate (.p12) beside the manifest, as an operator replaces it."""
+        cert = test_pki().issue(DEFAULT_ORG_NUMBER, expired=expired, days=days)
+        (self.root / CERTIFICATE).write_bytes(cert.pkcs12(CERT_PASSPHRASE))
+        (self.root / CERTIFICATE).chmod(0o600)
+        self.certificate = cert
+        return cert
 
     def close(self) -> None:
         for server in self.mp.values():
@@ -118,7 +145,7 @@ class World:
             lines += [
                 f"[admin.{env}]",
                 f'client_id = "{ADMIN}"',
-                f'key_set = "{ADMIN}"',
+                f'certificate = "{CERTIFICATE}"',
                 "",
                 f"[endpoints.{env}]",
                 f'token_url = "{server.token_url}"',
@@ -177,7 +204,10 @@ class World:
     ) -> Fleet:
         manifest = read_manifest(str(self.manifest_path))
         svc = self.service(fresh=fresh)
-        auth = adapters.KeySetAdminAuth(manifest, svc, self.clock)
+        auth = adapters.CertificateAdminAuth(
+            manifest, self.azure, self.clock, passphrase=lambda: CERT_PASSPHRASE, timeout=timeout
+        )
+        self.admin_auth = auth
         portal = registrar or adapters.PortalRegistrar(manifest, auth, timeout=timeout)
         return Fleet(
             manifest,

@@ -34,11 +34,12 @@ ENV_PORTAL_TOKEN = "JWKS_TOOL_PORTAL_TOKEN"
 
 
 class FleetOptions(NamedTuple):
-    """--manifest, --store, --passphrase-file, --workers, --timeout."""
+    """--manifest, --store, --passphrase-file, --cert-passphrase-file, --workers, --timeout."""
 
     manifest: str | None
     store_url: str | None
     passphrase_file: str | None
+    cert_passphrase_file: str | None
     workers: int
     timeout: float
 
@@ -57,6 +58,11 @@ fleet_options = option_group(
         "--passphrase-file",
         type=click.Path(dir_okay=False),
         help="Read the store passphrase from the first line of this file (default: $JWKS_TOOL_PASSPHRASE, or ask).",
+    ),
+    click.option(
+        "--cert-passphrase-file",
+        type=click.Path(dir_okay=False),
+        help="Read the business certificate's (.p12) passphrase from this file (default: $JWKS_TOOL_CERT_PASSPHRASE).",
     ),
     click.option(
         "--workers",
@@ -104,7 +110,18 @@ def build_fleet(fleet: FleetOptions, azure: AzureOptions, command: str) -> Any:
     clock = SystemClock()
     svc = _service(fleet, manifest, azure, clock, command)
     token = os.environ.get(ENV_PORTAL_TOKEN)
-    auth = adapters.TokenAdminAuth(token) if token else adapters.KeySetAdminAuth(manifest, svc, clock)
+    auth: Any = (
+        adapters.TokenAdminAuth(token)
+        if token
+        else adapters.CertificateAdminAuth(
+            manifest,
+            azure,
+            clock,
+            passphrase=_cert_passphrase(fleet.cert_passphrase_file),
+            timeout=fleet.timeout,
+            on_certificate=_show_certificate,
+        )
+    )
     registrar = adapters.PortalRegistrar(manifest, auth, timeout=fleet.timeout)
     return Fleet(
         manifest,
@@ -115,6 +132,33 @@ def build_fleet(fleet: FleetOptions, azure: AzureOptions, command: str) -> Any:
         clock=clock,
         workers=fleet.workers,
     )
+
+
+def _cert_passphrase(path: str | None) -> Any:
+    """The .p12 passphrase: --cert-passphrase-file, else $JWKS_TOOL_CERT_PASSPHRASE; never argv, never the manifest,
+    no prompt (apply runs unattended, and its workers share the terminal)."""
+    from jwks_tool.cli.main import read_secret_file
+    from jwks_tool.services.admin import ENV_CERT_PASSPHRASE
+
+    def provide() -> str | None:
+        if path is not None:
+            return read_secret_file(path, "certificate passphrase")
+        given = os.environ.get(ENV_CERT_PASSPHRASE)
+        if given:
+            return given
+        raise InputError(
+            "the business certificate's passphrase is not given",
+            hint=f"set {ENV_CERT_PASSPHRASE} or pass --cert-passphrase-file",
+        )
+
+    return provide
+
+
+def _show_certificate(source: str, certificate: Any) -> None:
+    """The organisation signed in as, once per certificate per run (stderr: stdout may be JSON)."""
+    from jwks_tool.core.text import printable
+
+    click.echo(f"Signing in to Digdir with {printable(source, limit=200)}: the {certificate.describe()}.", err=True)
 
 
 def _parse_at(value: str | None) -> datetime | None:

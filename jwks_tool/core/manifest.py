@@ -14,13 +14,13 @@
     >>> m.clients[0].policy.rotate_after.days
     90
 
-The keys (see README "Fleet"): top-level ``store``; ``[defaults]`` (``size``, ``profile``, ``alg``,
-``rotate_after``, ``renew_before``, ``overlap``, ``propagation``); ``[admin.<env>]`` (``client_id``,
-``certificate``, or ``key_set`` for test servers, ``token_url``); ``[endpoints.<env>]`` (``token_url``,
-``api_url``, ``audience``, ``ca_bundle``); ``[[clients]]`` (``name``, ``env``, ``client_id``, ``scopes``,
-``register`` = ``api`` or ``manual``, and any of the defaults' keys to override them for that client) with
-``[[clients.deliver]]`` (``to = "keyvault"``, ``vault``, ``for`` = ``apiclient`` or ``altinn-app``, or
-``secret_name``; ``client_id`` to write beside the key).
+The keys (see README "Fleet"): top-level ``store``; ``[defaults]`` (``size``, ``profile``, ``alg``, ``rotate_after``,
+``renew_before``, ``overlap``, ``propagation``); ``[admin.<env>]`` (``client_id``, ``certificate``: a PKCS#12 file
+relative to the manifest, or an Azure Key Vault certificate URL; ``token_url``); ``[endpoints.<env>]`` (``token_url``,
+``api_url``, ``audience``, ``ca_bundle``); ``[[clients]]`` (``name``, ``env``, ``client_id``, ``scopes``, ``register`` =
+``api`` or ``manual``, and any of the defaults' keys to override them for that client) with ``[[clients.deliver]]``
+(``to = "keyvault"``, ``vault``, ``for`` = ``apiclient`` or ``altinn-app``, or ``secret_name``; ``client_id`` to write
+beside the key).
 
 An unknown key is refused with the file, its line and the fix; every value is checked (durations such as ``90d``,
 ``1h``, ``5m``; names as key set names; one line of printable text for ids and scopes). Pure: no I/O but the text
@@ -51,7 +51,7 @@ _DURATION_KEYS = ("rotate_after", "renew_before", "overlap", "propagation")
 _KEY_KEYS = ("size", "profile", "alg")
 DEFAULTS_KEYS = (*_KEY_KEYS, *_DURATION_KEYS)
 TOP_KEYS = ("store", "defaults", "admin", "endpoints", "clients")
-ADMIN_KEYS = ("client_id", "certificate", "key_set", "token_url")
+ADMIN_KEYS = ("client_id", "certificate", "token_url")
 ENDPOINT_KEYS = ("token_url", "api_url", "audience", "ca_bundle")
 CLIENT_KEYS = ("name", "env", "client_id", "scopes", "register", "deliver", *DEFAULTS_KEYS)
 DELIVER_KEYS = ("to", "vault", "for", "secret_name", "client_id")
@@ -88,8 +88,6 @@ class Admin:
     certificate: str | None = None
     """A PKCS#12 file or an Azure Key Vault certificate URL (the business certificate)."""
     token_url: str | None = None
-    key_set: str | None = None
-    """A key set in the store whose key signs the admin grant (test servers; Digdir wants the certificate)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,6 +301,14 @@ def parse_manifest(text: str, path: str) -> Manifest:
         what = f"[admin.{env}]"
         _env(env, what, where, line)
         table = _table(value, f"admin.{env}", where, line)
+        if "key_set" in table:  # the fleet's first release signed the admin grant with a key set
+            raise _fail(
+                where,
+                where.key("key_set", line),
+                f"key_set in {what}: Digdir refuses admin grants signed with a registered key",
+                'write certificate = "virksomhet.p12" (the business certificate, or an Azure Key Vault certificate '
+                "URL) instead, or set JWKS_TOOL_PORTAL_TOKEN",
+            )
         _check_keys(table, ADMIN_KEYS, what, where, line)
         if "client_id" not in table:
             raise _fail(where, line, f"{what} has no client_id", 'add client_id = "..." (the self-service client)')
@@ -310,7 +316,6 @@ def parse_manifest(text: str, path: str) -> Manifest:
             _text(table["client_id"], "client_id", what, where, where.key("client_id", line)),
             _opt_text(table, "certificate", what, where, line),
             _opt_text(table, "token_url", what, where, line),
-            _opt_text(table, "key_set", what, where, line),
         )
 
     endpoints: dict[str, Endpoints] = {}

@@ -17,7 +17,7 @@ from jwks_tool.core.model import KeyRecord, KeySet
 from jwks_tool.errors import AbortedError, RemoteError
 from jwks_tool.services.fleet.engine import Outcome, StepKind
 from jwks_tool.services.fleet.ports import DeliveredKey, RegisteredKey
-from tests.fleet_world import PASSPHRASE, ClientDef, World, spec
+from tests.fleet_world import CERT_PASSPHRASE, PASSPHRASE, ClientDef, World, spec
 from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
@@ -31,6 +31,7 @@ def kv(vault: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> KeyVaultServer
     for name, value in vault.identity_env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", CERT_PASSPHRASE)
     return vault
 
 
@@ -62,17 +63,29 @@ def cli_args(world: World, *extra: str) -> list[str]:
     ]
 
 
+def signed_in(world: World) -> str:
+    """What plan and apply print on stderr once per certificate when they sign in to Digdir's self-service API."""
+    return (
+        "Signing in to Digdir with virksomhet.p12: the business certificate of organisation 999888777 (CN=ACME AS,"
+        "2.5.4.97=NTRNO-999888777,O=ACME AS,C=NO), "
+        f"valid {world.certificate.leaf.not_valid_before_utc:%Y-%m-%d} to "
+        f"{world.certificate.leaf.not_valid_after_utc:%Y-%m-%d}.\n"
+    )
+
+
 # ---- plan and apply from the command line ---------------------------------------------------------------------------
 def test_plan_apply_and_plan_at_from_the_command_line(run: Run, make_world: Callable[..., World]) -> None:
     world = make_world([ClientDef("invoice-sync", "prod"), ClientDef("reporting", "test")])
     planned = run("plan", *cli_args(world))
     assert planned.exit_code == 11, planned.stderr
-    lines = planned.output.splitlines()
+    assert planned.stderr == signed_in(world)  # once, though test and prod both sign in with it
+    lines = planned.stdout.splitlines()
     assert lines[0].endswith("(2 clients): 2 with changes due")
     assert lines[1] == "invoice-sync (prod)  generate  missing key: no key set in the store"
     assert lines[2] == "reporting (test)     generate  missing key: no key set in the store"
     offline = run("plan", "--offline", *cli_args(world))
     assert offline.exit_code == 11
+    assert offline.stderr == ""  # no sign-in offline
     assert offline.output.splitlines()[1:] == lines[1:]
 
     summary = world.root / "summary.md"
@@ -80,8 +93,8 @@ def test_plan_apply_and_plan_at_from_the_command_line(run: Run, make_world: Call
     summary.chmod(0o640)
     applied = run("apply", "--yes", "--summary", str(summary), *cli_args(world))
     assert applied.exit_code == 0, applied.stderr
-    assert applied.stderr == ""
-    out = applied.output.splitlines()
+    assert applied.stderr == signed_in(world)
+    out = applied.stdout.splitlines()
     assert out[0].startswith("invoice-sync (prod): converged (generated invoice-sync-prod-")
     assert "; registered invoice-sync-prod-" in out[0]
     assert "; proven invoice-sync-prod-" in out[0]
@@ -96,10 +109,10 @@ def test_plan_apply_and_plan_at_from_the_command_line(run: Run, make_world: Call
 
     again = run("plan", *cli_args(world))
     assert again.exit_code == 0, again.output
-    assert again.output.splitlines()[1].startswith("invoice-sync (prod)  ok        active invoice-sync-prod-")
+    assert again.stdout.splitlines()[1].startswith("invoice-sync (prod)  ok        active invoice-sync-prod-")
     later = run("plan", "--at", "+91d", "--json", *cli_args(world))
     assert later.exit_code == 11
-    data = json.loads(later.output)
+    data = json.loads(later.stdout)
     assert [client["due"][0]["step"] for client in data["clients"]] == ["start", "start"]
     assert data["clients"][0]["due"][0]["reason"].startswith("age 91d >= rotate_after 90d")
 
@@ -132,13 +145,11 @@ def test_apply_asks_first_without_yes_and_refuses_more_than_max_changes(
     )
     result = run("apply", "--yes", "--max-changes", "1", *cli_args(world))
     assert result.exit_code == 9
-    assert result.stderr == (
+    assert result.stderr == signed_in(world) + (
         "jwks-tool: error: 2 clients have changes due, more than --max-changes 1: nothing was done; "
         "run `jwks-tool plan` to see them, then raise --max-changes or apply a smaller manifest\n"
     )
-    assert world.service().store.list_refs() == [
-        ref for ref in world.service().store.list_refs() if ref.name == "fleet-admin"
-    ]
+    assert world.service().store.list_refs() == []
 
 
 # ---- the invariants, through the library with the simulated clock -------------------------------------------------
@@ -274,7 +285,8 @@ def test_a_failed_step_is_exit_12_with_the_fix(run: Run, make_world: Callable[..
     world.mp["test"].faults.server_error(503, path="^/token$", count=None)
     result = run("apply", "--yes", *cli_args(world))
     assert result.exit_code == 12
-    assert result.output == (
+    assert result.stderr == signed_in(world)
+    assert result.stdout == (
         "a (test): failed; Maskinporten refused the grant: temporarily_unavailable: Injected fault: HTTP 503; "
         "see Maskinporten's documentation of the /token endpoint\n"
     )
@@ -384,3 +396,146 @@ def test_apply_on_a_new_store_makes_it_once_before_the_workers(run: Run, tmp_pat
     assert len(waiting) == 6, result.output  # each worker generated its key; none raced to make the store
     assert result.exit_code == 13
     assert (store / "store.json").exists()
+
+
+# ---- signing in to Digdir's self-service API with the business certificate ----------------------------------------
+def test_one_admin_token_per_environment_per_run_fetched_again_when_it_nears_expiry(
+    make_world: Callable[..., World],
+) -> None:
+    world = make_world([ClientDef("a", "test"), ClientDef("b", "test"), ClientDef("c", "prod")])
+    assert world.fleet().apply().count(Outcome.CONVERGED) == 3
+    auth = world.admin_auth
+    assert auth.fetched == 2  # test and prod, for every GET and PUT of three clients
+    grants = [
+        request
+        for server in world.mp.values()
+        for request in server.requests
+        if request.path == "/token" and request.client_id == "fleet-admin"
+    ]
+    assert len(grants) == 2
+    first = auth.token("test", "idporten:dcr.read")
+    world.advance(seconds=60)  # the server's tokens live 120 s; fetched again 60 s before that
+    token = auth.token("test", "idporten:dcr.read")
+    assert token != first
+    assert auth.fetched == 3
+    world.advance(seconds=57)
+    assert auth.token("test", "idporten:dcr.write") == token
+    assert auth.fetched == 3
+    world.advance(seconds=4)
+    assert auth.token("test", "idporten:dcr.read") != token
+    assert auth.fetched == 4
+
+
+def test_a_portal_token_from_the_environment_still_works_without_the_certificate(
+    run: Run, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world([ClientDef("a", "test")])
+    world.fleet()
+    token = world.admin_auth.token("test", "idporten:dcr.read")
+    (world.root / "virksomhet.p12").unlink()
+    monkeypatch.setenv("JWKS_TOOL_PORTAL_TOKEN", token)
+    monkeypatch.delenv("JWKS_TOOL_CERT_PASSPHRASE")
+    result = run("apply", "--yes", *cli_args(world))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no certificate opened, no sign-in line
+    assert world.consumers_get_tokens() == []
+
+
+@pytest.mark.parametrize(
+    ("passphrase", "message"),
+    [
+        (
+            "wrong",
+            "cannot open the certificate file {p12}: the passphrase is wrong (or the file is damaged); check "
+            "JWKS_TOOL_CERT_PASSPHRASE or --cert-passphrase-file",
+        ),
+        (
+            None,
+            "the business certificate's passphrase is not given; set JWKS_TOOL_CERT_PASSPHRASE or pass "
+            "--cert-passphrase-file",
+        ),
+    ],
+)
+def test_a_certificate_that_cannot_be_opened_fails_each_api_client_with_one_line(
+    run: Run,
+    make_world: Callable[..., World],
+    monkeypatch: pytest.MonkeyPatch,
+    passphrase: str | None,
+    message: str,
+) -> None:
+    world = make_world([ClientDef("a", "test"), ClientDef("b", "prod"), ClientDef("m", register="manual")])
+    if passphrase is None:
+        monkeypatch.delenv("JWKS_TOOL_CERT_PASSPHRASE")
+    else:
+        monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", passphrase)
+    result = run("apply", "--yes", *cli_args(world))
+    assert result.exit_code == 12
+    assert result.stderr == ""
+    line = message.format(p12=world.root / "virksomhet.p12")
+    out = result.stdout.splitlines()
+    assert out[0] == f"a (test): failed; {line}"
+    assert out[1] == f"b (prod): failed; {line}"
+    assert out[2].startswith("m (test): waiting (generated m-test-")  # a manual client needs no sign-in
+    assert [ref.name for ref in world.service().store.list_refs()] == ["m"]
+
+
+def test_the_passphrase_is_read_from_cert_passphrase_file(
+    run: Run, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world([ClientDef("a", "test")])
+    monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", "wrong")
+    secret = world.root / "cert-passphrase"
+    secret.write_text(CERT_PASSPHRASE + "\n")
+    result = run("plan", "--cert-passphrase-file", str(secret), *cli_args(world))
+    assert result.exit_code == 11, result.output
+    assert result.stderr == signed_in(world)
+
+
+def test_an_expired_certificate_fails_every_api_client_and_the_next_apply_converges(
+    run: Run, make_world: Callable[..., World]
+) -> None:
+    world = make_world([ClientDef("a", "test"), ClientDef("b", "prod")])
+    assert world.fleet().apply().count(Outcome.CONVERGED) == 2
+    world.advance(days=91)  # both rotations are due
+    expired = world.replace_certificate(expired=True)
+    svc = world.service()
+
+    def state() -> Any:
+        sets = {c.name: [(k.kid, k.state) for k in svc.get_set(c.name, c.env).keys] for c in world.clients}
+        secrets = world.secret_client()
+        delivered = {c.name: secrets.get_secret(f"{c.name}-{c.env}-jwk").properties.version for c in world.clients}
+        registered = {c.name: world.mp[c.env].registered_jwks(c.name + "-id") for c in world.clients}
+        return sets, delivered, registered
+
+    def admin_grants() -> int:
+        return sum(
+            1
+            for server in world.mp.values()
+            for request in server.requests
+            if request.path == "/token" and request.client_id == "fleet-admin"
+        )
+
+    before, grants = state(), admin_grants()
+    result = run("apply", "--yes", *cli_args(world))
+    assert result.exit_code == 12
+    line = (
+        f"the business certificate for 999888777 expired {expired.leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; "
+        "order a new business certificate (Buypass or Commfides) and use it"
+    )
+    assert result.stdout == f"a (test): failed; {line}\nb (prod): failed; {line}\n"
+    assert result.stderr.startswith("Signing in to Digdir with virksomhet.p12: the business certificate of ")
+    assert result.stderr.count("\n") == 1
+    assert state() == before  # nothing changed: no key, registration or delivery
+    assert admin_grants() == grants  # refused before any request
+    assert world.consumers_get_tokens() == []
+
+    world.replace_certificate()  # the library on the simulated clock from here: the CLI's is the machine's
+    again = world.fleet().apply()
+    assert again.count(Outcome.CONVERGED) == 2, [r.error for r in again.results]
+    assert all(r.steps[0].startswith("made ") and r.steps[0].endswith(" as next") for r in again.results)
+    assert world.consumers_get_tokens() == []
+    world.advance(seconds=3700)  # the overlap
+    assert world.fleet().apply().count(Outcome.CONVERGED) == 2
+    assert [item.due for item in world.fleet().plan()] == [(), ()]
+    assert world.consumers_get_tokens() == []
+    assert all(len(keys) == 2 for keys in state()[0].values())

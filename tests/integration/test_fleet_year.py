@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from jwks_tool.services.fleet.engine import Outcome
-from tests.fleet_world import PASSPHRASE, ClientDef, World
+from tests.fleet_world import CERT_PASSPHRASE, PASSPHRASE, ClientDef, World
 from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,6 +41,7 @@ def world(tmp_path: Path, vault: KeyVaultServer, monkeypatch: pytest.MonkeyPatch
     for name, value in vault.identity_env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", CERT_PASSPHRASE)
     built = World(tmp_path, vault, year_clients(), defaults=DEFAULTS)
     yield built
     built.close()

@@ -123,6 +123,12 @@ def test_the_documented_manifest_reads_whole() -> None:
             'register = "api" (through the self-service API) or "manual" (you paste the set)',
         ),
         (
+            ('certificate = "virksomhet-prod.p12"', 'key_set = "admin"'),
+            "jwks-tool.toml:14: key_set in [admin.prod]: Digdir refuses admin grants signed with a registered key; "
+            'write certificate = "virksomhet.p12" (the business certificate, or an Azure Key Vault certificate URL) '
+            "instead, or set JWKS_TOOL_PORTAL_TOKEN",
+        ),
+        (
             ("[admin.prod]", "[admin.prd]"),
             "jwks-tool.toml:12: [admin.prd]: unknown environment 'prd'; use test or prod",
         ),

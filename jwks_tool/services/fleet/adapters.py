@@ -1,5 +1,5 @@
 """The fleet's ports over what jwks-tool has today: Digdir's self-service API, Maskinporten's token endpoint and
-Azure Key Vault secrets. Thin on purpose: the business-certificate admin grant and other destinations replace them.
+the consumers' destinations. Thin on purpose: each is a few calls into the integrations.
 
     >>> from jwks_tool.services.fleet.adapters import TokenAdminAuth
     >>> TokenAdminAuth("t").token("test", "idporten:dcr.read")
@@ -12,7 +12,9 @@ call or cached behind a lock.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,8 @@ from jwks_tool.services.key_service import AzureOptions, KeyService
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
+
+    from jwks_tool.core.certificates import AdminCredential, BusinessCertificate
 
 DCR_READ = "idporten:dcr.read"
 DCR_WRITE = "idporten:dcr.write"
@@ -69,44 +73,95 @@ class TokenAdminAuth:
         return self._token
 
 
-class KeySetAdminAuth:
-    """An admin token from a key-signed grant of a key set in the store (``key_set`` of ``[admin.<env>]``): what
-    ``portal push --admin-set`` does today. Digdir wants the business certificate instead; its grant replaces this.
-    Tokens are kept until shortly before they expire."""
+class CertificateAdminAuth:
+    """An admin token from the business certificate of ``[admin.<env>]`` (``certificate``: a PKCS#12 file relative to
+    the manifest, or an Azure Key Vault certificate URL): the grant Digdir wants (``x5c``, RS256, no ``kid``).
 
-    def __init__(self, manifest: Manifest, service: KeyService, clock: Clock) -> None:
+    One token per environment per run, asking for both self-service scopes, fetched again when it nears its expiry
+    (by the fleet's clock). Each certificate is opened once (the passphrase asked for once); a certificate that
+    cannot be opened, or is outside its dates, fails every call with the same line. ``on_certificate`` is told each
+    certificate once (the organisation number shown)."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        azure: AzureOptions,
+        clock: Clock,
+        *,
+        passphrase: Callable[[], str | None],
+        timeout: float = 30.0,
+        on_certificate: Callable[[str, BusinessCertificate], None] | None = None,
+    ) -> None:
         self._manifest = manifest
-        self._svc = service
+        self._azure = azure
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self._passphrase = passphrase
+        self._timeout = timeout
+        self._on_certificate = on_certificate
+        self._credentials: dict[str, AdminCredential | JwksToolError] = {}
+        self._tokens: dict[str, tuple[str, datetime]] = {}
         self._lock = threading.Lock()
+        self.fetched = 0
+        """How many admin tokens this run got from Maskinporten."""
+
+    def __repr__(self) -> str:
+        return "CertificateAdminAuth(<certificates>)"
+
+    def source(self, admin: Admin) -> str:
+        """Where the certificate is: a vault URL as written, a file relative to the manifest's folder."""
+        given = admin.certificate or ""
+        if "://" in given or os.path.isabs(given):
+            return given
+        return os.path.join(os.path.dirname(os.path.abspath(self._manifest.path)), given)
+
+    def _credential(self, env: str, admin: Admin) -> AdminCredential:
+        from jwks_tool.services.admin import open_admin_credential
+
+        source = self.source(admin)
+        known = self._credentials.get(source)
+        if known is None:
+            try:
+                known = open_admin_credential(source, passphrase=self._passphrase, azure=self._azure)
+            except JwksToolError as exc:
+                known = exc
+            self._credentials[source] = known
+            if not isinstance(known, JwksToolError) and self._on_certificate is not None:
+                self._on_certificate(admin.certificate or source, known.certificate)
+        if isinstance(known, JwksToolError):
+            raise known
+        return known
 
     def token(self, env: str, scope: str) -> str:
-        """A token for ``scope`` signed in as the environment's admin client."""
-        from jwks_tool.integrations.maskinporten.client import GrantRequest, request_token
+        """A token with both self-service scopes for the environment's admin client (``scope`` is in them)."""
+        from jwks_tool.integrations.maskinporten.admin import AdminRequest, admin_token
 
         with self._lock:
-            cached = self._cache.get((env, scope))
-            if cached is not None and cached[1] > self._clock.now():
+            now = self._clock.now()
+            cached = self._tokens.get(env)
+            if cached is not None and cached[1] > now:
                 return cached[0]
             admin: Admin | None = self._manifest.admin.get(env)
             if admin is None:
                 raise InputError(f"the manifest has no [admin.{env}]", hint=f"add [admin.{env}] with client_id")
-            if admin.key_set is None:
+            if admin.certificate is None:
                 raise InputError(
-                    f"[admin.{env}] names a certificate, which this jwks-tool cannot sign in with yet",
-                    hint="set JWKS_TOOL_PORTAL_TOKEN to an admin token got with the business certificate, or give "
-                    "key_set (a key set of an admin client, for test servers)",
+                    f"[admin.{env}] of {self._manifest.path} has no certificate",
+                    hint=f'add certificate = "virksomhet.p12" (or an Azure Key Vault certificate URL) to '
+                    f"[admin.{env}], or set JWKS_TOOL_PORTAL_TOKEN",
                 )
-            where = endpoints(self._manifest, env)
-            signed = self._svc.grant(
-                admin.key_set, env, GrantRequest(admin.client_id, f"{DCR_READ} {DCR_WRITE}", where.audience)
+            credential = self._credential(env, admin)
+            where = endpoints(self._manifest, env, timeout=self._timeout)
+            result = admin_token(
+                credential,
+                AdminRequest(admin.client_id, f"{DCR_READ} {DCR_WRITE}", env=env, audience=where.audience),
+                token_url=admin.token_url or where.token_url,
+                ca_bundle=where.ca_bundle,
+                timeout=where.timeout,
+                now=now,
             )
-            result = request_token(
-                admin.token_url or where.token_url, signed.token, ca_bundle=where.ca_bundle, timeout=where.timeout
-            )
-            lifetime = max(result.expires_in - 30, 0)
-            self._cache[(env, scope)] = (result.access_token, self._clock.now() + timedelta(seconds=lifetime))
+            self.fetched += 1
+            margin = min(60, result.expires_in // 2)  # fetched again this long before it expires
+            self._tokens[env] = (result.access_token, now + timedelta(seconds=max(result.expires_in - margin, 0)))
             return result.access_token
 
 

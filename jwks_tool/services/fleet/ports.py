@@ -4,9 +4,9 @@
     >>> SystemClock().now().tzinfo is not None
     True
 
-Each is a small Protocol, so an adapter is thin and a test (or a future integration: the business-certificate admin
-grant, other destinations) plugs in its own. Every method raises a :class:`~jwks_tool.errors.JwksToolError` (most
-often :class:`~jwks_tool.errors.RemoteError`) when it cannot do its job; the engine stops that client there.
+Each is a small Protocol, so an adapter is thin and a test (or another integration) plugs in its own. Every method
+raises a :class:`~jwks_tool.errors.JwksToolError` (most often :class:`~jwks_tool.errors.RemoteError`) when it cannot do
+its job; the engine stops that client there.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class RegisteredKey:
 
 
 class AdminAuth(Protocol):
-    """An admin token for Digdir's self-service API (today: a token given, or a key-signed grant; the business
-    certificate's grant plugs in here)."""
+    """An admin token for Digdir's self-service API: from the business certificate's grant, or a token given
+    (``JWKS_TOOL_PORTAL_TOKEN``)."""
 
     def token(self, env: str, scope: str) -> str:
         """A bearer token with ``scope`` (idporten:dcr.read / idporten:dcr.write) in ``env``."""
