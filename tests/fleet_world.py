@@ -214,7 +214,7 @@ class World:
             svc,
             registrar=lambda client: portal,
             prover=prover or adapters.TokenProver(manifest, svc, timeout=timeout),
-            deliverer=deliverer or adapters.KeyVaultDeliverer(svc, self.azure),
+            deliverer=deliverer or adapters.DestinationDeliverer(manifest, svc, self.azure),
             clock=self.clock,
             workers=workers,
         )

@@ -128,7 +128,7 @@ def build_fleet(fleet: FleetOptions, azure: AzureOptions, command: str) -> Any:
         svc,
         registrar=lambda client: registrar,
         prover=adapters.TokenProver(manifest, svc, timeout=fleet.timeout),
-        deliverer=adapters.KeyVaultDeliverer(svc, azure),
+        deliverer=adapters.DestinationDeliverer(manifest, svc, azure),
         clock=clock,
         workers=fleet.workers,
     )

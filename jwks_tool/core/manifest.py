@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from jwks_tool.core.consumers import Consumer
 from jwks_tool.core.model import Env, SetRef
 from jwks_tool.core.text import printable
 from jwks_tool.core.timeutil import parse_duration
@@ -54,10 +55,19 @@ TOP_KEYS = ("store", "defaults", "admin", "endpoints", "clients")
 ADMIN_KEYS = ("client_id", "certificate", "token_url")
 ENDPOINT_KEYS = ("token_url", "api_url", "audience", "ca_bundle")
 CLIENT_KEYS = ("name", "env", "client_id", "scopes", "register", "deliver", *DEFAULTS_KEYS)
-DELIVER_KEYS = ("to", "vault", "for", "secret_name", "client_id")
+DELIVER_COMMON_KEYS = ("to", "for", "client_id", "prefix")
+DELIVER_KEYS: Mapping[str, tuple[str, ...]] = {
+    "keyvault": ("vault", "secret_name"),
+    "kubernetes": ("secret_name", "namespace", "out", "reloader"),
+    "dotenv": ("out",),
+    "file": ("out",),
+}
+"""What each built-in destination takes besides the common keys (``keyvault push`` / ``deliver``'s options); a
+plug-in destination (another ``to``) takes string keys of its own, given to it as the target's ``extra``."""
+DELIVER_REQUIRED = {"keyvault": ("vault",), "kubernetes": ("secret_name", "out"), "dotenv": ("out",), "file": ("out",)}
+"""apply runs unattended: a Secret manifest is written to a file (that a pipeline applies), never to stdout."""
 REGISTER_MODES = ("api", "manual")
-DELIVER_TARGETS = ("keyvault",)
-DELIVER_PRESETS = ("apiclient", "altinn-app")
+DELIVER_PRESETS = tuple(consumer.value for consumer in Consumer)
 PROFILES = ("maskinporten", "generic")
 RSA_SIZES = (2048, 3072, 4096)
 RSA_ALGS = ("RS256", "RS384", "RS512")
@@ -102,17 +112,28 @@ class Endpoints:
 
 @dataclasses.dataclass(frozen=True)
 class Delivery:
-    """Where consumers read a client's active key."""
+    """Where consumers read a client's active key: a destination (``to``) and its options, as ``deliver`` and
+    ``keyvault push`` take them."""
 
     to: str
-    vault: str
+    vault: str | None
     preset: str | None
+    """The consumer (``for``): apiclient, altinn-app, pymaskinporten, nais, altinn-studio."""
     secret_name: str | None
     client_id: str | None
+    out: str | None = None
+    """dotenv: the file; file: the folder; kubernetes: the manifest file (relative to the manifest)."""
+    namespace: str | None = None
+    prefix: str = ""
+    reloader: bool = True
+    extra: tuple[tuple[str, str], ...] = ()
+    """A plug-in destination's own keys."""
+    line: int = 0
 
     def describe(self) -> str:
         """``keyvault https://app-kv.vault.azure.net/ (apiclient)``."""
-        return f"{self.to} {self.vault} ({self.preset or self.secret_name})"
+        where = self.vault or self.out or self.secret_name or ", ".join(f"{k}={v}" for k, v in self.extra)
+        return f"{self.to} {where} ({self.preset or self.secret_name})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -404,29 +425,66 @@ def _client(
 
 def _delivery(value: object, what: str, where: _Where, line: int) -> Delivery:
     table = _table(value, "clients.deliver", where, line)
-    _check_keys(table, DELIVER_KEYS, what, where, line)
     to = table.get("to")
-    if to not in DELIVER_TARGETS:
+    if not isinstance(to, str) or not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", to):
         raise _fail(
             where,
-            where.key("to", line),
-            f"{what}: to must be one of {', '.join(DELIVER_TARGETS)}, not {printable(repr(to), limit=40)}",
+            where.key("to", line) or line,
+            f"{what}: to must name a destination ({', '.join(DELIVER_KEYS)} or a plug-in's), not "
+            f"{printable(repr(to), limit=40)}",
             'write to = "keyvault"',
         )
-    if "vault" not in table:
-        raise _fail(where, line, f"{what} has no vault", 'add vault = "https://NAME.vault.azure.net/"')
-    vault = _text(table["vault"], "vault", what, where, where.key("vault", line))
+    builtin = to in DELIVER_KEYS
+    if builtin:
+        _check_keys(table, (*DELIVER_COMMON_KEYS, *DELIVER_KEYS[to]), f"{what} (to = {to!r})", where, line)
+        for required in DELIVER_REQUIRED[to]:
+            if required not in table:
+                example = {"vault": '"https://NAME.vault.azure.net/"', "out": '"PATH"', "secret_name": '"NAME"'}
+                raise _fail(
+                    where, line, f"{what} (to = {to!r}) has no {required}", f"add {required} = {example[required]}"
+                )
+    extra: list[tuple[str, str]] = []
+    for key in table:
+        if key in DELIVER_COMMON_KEYS or builtin:
+            continue
+        extra.append((str(key), _text(table[key], str(key), what, where, where.key(str(key), line))))
     preset = table.get("for")
-    secret_name = _opt_text(table, "secret_name", what, where, line)
     if preset is not None and preset not in DELIVER_PRESETS:
         raise _fail(
             where,
             where.key("for", line),
             f"{what}: for must be one of {', '.join(DELIVER_PRESETS)}, not {printable(repr(preset), limit=40)}",
-            'write for = "apiclient" (or secret_name = "...")',
+            'write for = "apiclient"',
         )
-    if (preset is None) == (secret_name is None):
+    secret_name = _opt_text(table, "secret_name", what, where, line) if builtin else None
+    if to == "keyvault":
+        if (preset is None) == (secret_name is None):
+            raise _fail(
+                where,
+                line,
+                f"{what} needs exactly one of for and secret_name",
+                'write for = "apiclient" or secret_name',
+            )
+    elif preset is None:
+        raise _fail(where, line, f"{what} has no for (the consumer)", 'add for = "apiclient" (or nais, ...)')
+    reloader = table.get("reloader", True)
+    if not isinstance(reloader, bool):
         raise _fail(
-            where, line, f"{what} needs exactly one of for and secret_name", 'write for = "apiclient" or secret_name'
+            where, where.key("reloader", line), f"{what}: reloader must be true or false", "write reloader = true"
         )
-    return Delivery(str(to), vault, preset, secret_name, _opt_text(table, "client_id", what, where, line))
+    prefix = table.get("prefix", "")
+    if prefix != "":
+        prefix = _text(prefix, "prefix", what, where, where.key("prefix", line))
+    return Delivery(
+        to,
+        _opt_text(table, "vault", what, where, line) if builtin else None,
+        preset,
+        secret_name,
+        _opt_text(table, "client_id", what, where, line),
+        out=_opt_text(table, "out", what, where, line) if builtin else None,
+        namespace=_opt_text(table, "namespace", what, where, line) if builtin else None,
+        prefix=str(prefix),
+        reloader=reloader,
+        extra=tuple(extra),
+        line=line,
+    )

@@ -15,6 +15,7 @@ from click.testing import Result
 from jwks_tool.core.manifest import ClientSpec, Delivery
 from jwks_tool.core.model import KeyRecord, KeySet
 from jwks_tool.errors import AbortedError, RemoteError
+from jwks_tool.services.fleet.adapters import UNREADABLE
 from jwks_tool.services.fleet.engine import Outcome, StepKind
 from jwks_tool.services.fleet.ports import DeliveredKey, RegisteredKey
 from tests.fleet_world import CERT_PASSPHRASE, PASSPHRASE, ClientDef, World, spec
@@ -539,3 +540,108 @@ def test_an_expired_certificate_fails_every_api_client_and_the_next_apply_conver
     assert [item.due for item in world.fleet().plan()] == [(), ()]
     assert world.consumers_get_tokens() == []
     assert all(len(keys) == 2 for keys in state()[0].values())
+
+
+# ---- deliveries through the destinations layer --------------------------------------------------------------------
+DELIVERIES = """
+[[clients.deliver]]
+to = "dotenv"
+for = "nais"
+out = "a.env"
+
+[[clients.deliver]]
+to = "file"
+for = "pymaskinporten"
+out = "a-files"
+
+[[clients.deliver]]
+to = "kubernetes"
+for = "altinn-studio"
+secret_name = "a-maskinporten"
+namespace = "apps"
+out = "a-secret.yaml"
+
+[[clients.deliver]]
+to = "keyvault"
+vault = "{vault}"
+for = "nais"
+prefix = "a-"
+"""
+
+
+def delivered_env(world: World) -> dict[str, str]:
+    lines = (world.root / "a.env").read_text().splitlines()
+    return {k: v.removeprefix("'").removesuffix("'") for k, _, v in (line.partition("=") for line in lines[1:])}
+
+
+def test_every_destination_gets_the_proven_key_and_is_read_back(make_world: Callable[..., World]) -> None:
+    world = make_world([ClientDef("a", deliver=False)])
+    world.manifest_path.write_text(world.manifest_path.read_text() + DELIVERIES.format(vault=world.vault.url))
+    run = world.fleet().apply()
+    assert run.results[0].outcome is Outcome.CONVERGED, run.results[0].error
+    active = world.service().get_set("a", "test").active
+    assert active is not None
+    env = delivered_env(world)
+    assert env["MASKINPORTEN_CLIENT_ID"] == "a-id"
+    assert env["MASKINPORTEN_SCOPES"] == "altinn:instances.read"
+    jwk = json.loads(env["MASKINPORTEN_CLIENT_JWK"])
+    assert jwk["kid"] == active.kid
+    assert world.consumer_token(world.clients[0], jwk) is None  # the consumer reading the .env gets a token
+    assert (world.root / "a-files" / "KID").read_text() == active.kid
+    assert (world.root / "a-files" / "PRIVATE_KEY").stat().st_mode & 0o777 == 0o600
+    assert f"jwks-tool/kid: {active.kid}" in (world.root / "a-secret.yaml").read_text().replace('"', "")
+    secret = world.secret_client().get_secret("a-MASKINPORTEN-CLIENT-JWK")
+    assert json.loads(secret.value or "")["kid"] == active.kid
+    fleet = world.fleet()
+    plan = fleet.plan()[0]
+    assert (plan.due, plan.notes) == ((), ())
+    held = [fleet.deliverer.delivered(spec(fleet, "a"), d) for d in spec(fleet, "a").deliver]
+    assert [(h.kid if h else None) for h in held] == [active.kid] * 4
+
+    (world.root / "a.env").write_text("MASKINPORTEN_CLIENT_JWK=stale\n")  # someone else wrote it: drift
+    plan = world.fleet().plan()[0]
+    assert [due.step for due in plan.due] == [StepKind.DELIVER]
+    assert plan.due[0].reason == f"drift: dotenv a.env (nais) holds kid None, the active key is {active.kid}"
+    assert world.fleet().apply().results[0].steps == (f"delivered {active.kid}",)
+    assert delivered_env(world)["MASKINPORTEN_CLIENT_ID"] == "a-id"
+
+    world.advance(days=91)  # a rotation: every destination follows the new key once it is proven
+    assert world.fleet().apply().count(Outcome.CONVERGED) == 1
+    world.advance(seconds=3700)
+    assert world.fleet().apply().count(Outcome.CONVERGED) == 1
+    new = world.service().get_set("a", "test").active
+    assert new is not None
+    assert new.kid != active.kid
+    assert json.loads(delivered_env(world)["MASKINPORTEN_CLIENT_JWK"])["kid"] == new.kid
+    assert (world.root / "a-files" / "KID").read_text() == new.kid
+    assert f"jwks-tool/kid: {new.kid}" in (world.root / "a-secret.yaml").read_text().replace('"', "")
+    assert world.consumer_token(world.clients[0], json.loads(delivered_env(world)["MASKINPORTEN_CLIENT_JWK"])) is None
+
+
+def test_a_destination_that_cannot_be_read_back_is_said_in_plans_notes(make_world: Callable[..., World]) -> None:
+    world = make_world([ClientDef("a", deliver=False)])
+    world.manifest_path.write_text(
+        world.manifest_path.read_text() + '\n[[clients.deliver]]\nto = "dotenv"\nfor = "nais"\nout = "a.env"\n'
+    )
+    fleet = world.fleet()
+    assert fleet.apply().count(Outcome.CONVERGED) == 1
+    unreadable = world.fleet()
+    unreadable.deliverer = type(  # a plug-in's destination that has no way to read back
+        "Blind", (), {"delivered": lambda *a: UNREADABLE, "deliver": lambda *a: None}
+    )()
+    plan = unreadable.plan()[0]
+    assert plan.due == ()
+    assert plan.notes == ("dotenv a.env (nais) cannot be read back: apply goes by its audit log",)
+
+
+def test_an_unknown_destination_is_refused_with_its_line(run: Run, make_world: Callable[..., World]) -> None:
+    world = make_world([ClientDef("a", deliver=False)])
+    text = world.manifest_path.read_text() + '\n[[clients.deliver]]\nto = "acme-vault"\nfor = "nais"\nbucket = "b"\n'
+    world.manifest_path.write_text(text)
+    line = text.splitlines().index('to = "acme-vault"')  # the [[clients.deliver]] header above it, 1-based
+    result = run("plan", *cli_args(world))
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: {world.manifest_path}:{line}: client 'a' delivers to 'acme-vault', a destination this "
+        "jwks-tool does not have; use one of dotenv, file, keyvault, kubernetes, or install the package that adds it\n"
+    )

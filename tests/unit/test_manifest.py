@@ -101,8 +101,28 @@ def test_the_documented_manifest_reads_whole() -> None:
         ),
         (
             ('secret_name = "Reporting--Jwk"', 'secret_nam = "Reporting--Jwk"'),
-            "jwks-tool.toml:45: unknown key 'secret_nam' in client 'reporting' delivery #1; did you mean "
-            "'secret_name'?",
+            "jwks-tool.toml:45: unknown key 'secret_nam' in client 'reporting' delivery #1 (to = 'keyvault'); did you "
+            "mean 'secret_name'?",
+        ),
+        (
+            ('vault = "https://app-kv.vault.azure.net/"', 'vault = "https://app-kv.vault.azure.net/"\nout = "x.env"'),
+            "jwks-tool.toml:32: unknown key 'out' in client 'invoice-sync' delivery #1 (to = 'keyvault'); remove it; "
+            "client 'invoice-sync' delivery #1 (to = 'keyvault') takes to, for, client_id, prefix, vault, secret_name",
+        ),
+        (
+            ('to = "keyvault"\nvault = "https://app-kv.vault.azure.net/"', 'to = "dotenv"\nvault = "x"'),
+            "jwks-tool.toml:31: unknown key 'vault' in client 'invoice-sync' delivery #1 (to = 'dotenv'); remove it; "
+            "client 'invoice-sync' delivery #1 (to = 'dotenv') takes to, for, client_id, prefix, out",
+        ),
+        (
+            ('to = "keyvault"\nvault = "https://app-kv.vault.azure.net/"', 'to = "kubernetes"\nnamespace = "x"'),
+            "jwks-tool.toml:29: client 'invoice-sync' delivery #1 (to = 'kubernetes') has no secret_name; add "
+            'secret_name = "NAME"',
+        ),
+        (
+            ('for = "apiclient"', 'for = "dotnet"'),
+            "jwks-tool.toml:32: client 'invoice-sync' delivery #1: for must be one of apiclient, altinn-app, "
+            "pymaskinporten, nais, altinn-studio, not 'dotnet'; write for = \"apiclient\"",
         ),
         (
             ('overlap = "1h"', 'overlap = "1 hour"'),

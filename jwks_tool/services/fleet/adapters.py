@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -226,14 +227,53 @@ class TokenProver:
         request_token(where.token_url, signed.token, ca_bundle=where.ca_bundle, timeout=where.timeout)
 
 
-class KeyVaultDeliverer:
-    """The Deliverer over Azure Key Vault secrets, as ``keyvault push`` writes them (presets or ``secret_name``)."""
+UNREADABLE = DeliveredKey(None, None, readable=False)
+"""What :meth:`DestinationDeliverer.delivered` says of a destination it cannot read back."""
 
-    def __init__(self, service: KeyService, azure: AzureOptions) -> None:
+
+class DestinationDeliverer:
+    """The Deliverer over the destinations layer (:mod:`jwks_tool.services.delivering`): every ``to`` the
+    destination registry knows, with ``deliver``'s and ``keyvault push``'s presets (``for``). Files (``out``) are
+    relative to the manifest and replaced on each rotation.
+
+    Reading back what a delivery holds (for drift and resuming): Key Vault (the key secret's ``kid`` tag and the
+    thumbprint of its value), a ``.env`` file (its ``# jwks-tool: ... kid`` line), a Kubernetes Secret manifest
+    written to a file (its ``jwks-tool/kid`` annotation) and a folder of files (the key's file: a JWK, base64 JWK,
+    settings document, or the ``KID`` file beside a PEM). Others (a manifest on stdout, plug-ins) cannot be read
+    back: :data:`UNREADABLE`."""
+
+    def __init__(self, manifest: Manifest, service: KeyService, azure: AzureOptions) -> None:
+        self._manifest = manifest
         self._svc = service
         self._azure = azure
         self._clients: dict[str, SecretClient] = {}
         self._lock = threading.Lock()
+
+    def _path(self, given: str | None) -> str | None:
+        if given is None or given == "-" or os.path.isabs(given):
+            return given
+        return os.path.join(os.path.dirname(os.path.abspath(self._manifest.path)), given)
+
+    def target(self, delivery: Delivery) -> Any:
+        """The destinations layer's Target of a manifest delivery."""
+        from jwks_tool.destinations.interface import Target
+
+        return Target(
+            delivery.to,
+            vault=delivery.vault,
+            out=self._path(delivery.out),
+            replace=True,
+            secret_name=delivery.secret_name if delivery.to == "kubernetes" else None,
+            namespace=delivery.namespace,
+            reloader=delivery.reloader,
+            extra=dict(delivery.extra),
+        )
+
+    @staticmethod
+    def _consumer(delivery: Delivery) -> Any:
+        from jwks_tool.core.consumers import Consumer
+
+        return Consumer(delivery.preset or "apiclient")
 
     def _secret_client(self, vault: str) -> tuple[SecretClient, str]:
         from jwks_tool.integrations.azure.connection import secret_client
@@ -245,36 +285,121 @@ class KeyVaultDeliverer:
                 client = self._clients[connection.vault_url] = secret_client(connection)
         return client, connection.vault_url
 
-    @staticmethod
-    def _names(client: ClientSpec, delivery: Delivery) -> dict[str, str]:
-        from jwks_tool.integrations.azure.secrets import Preset, secret_names
-
-        preset = Preset(delivery.preset) if delivery.preset else None
-        return secret_names(preset, client_id=delivery.client_id, secret_name=delivery.secret_name)
-
     def delivered(self, client: ClientSpec, delivery: Delivery) -> DeliveredKey | None:
-        """The kid and thumbprint the delivery's key secret holds (None: no secret)."""
+        """The kid (and thumbprint where known) the delivery holds; None: nothing yet; UNREADABLE: cannot tell."""
+        if delivery.to == "keyvault" and delivery.vault:
+            return self._keyvault(client, delivery)
+        out = self._path(delivery.out)
+        if out is None or out == "-":
+            return UNREADABLE
+        if delivery.to == "dotenv":
+            return _marked(out, re.compile(r"^# jwks-tool: .* kid (\S+)$", re.MULTILINE))
+        if delivery.to == "kubernetes":
+            return _marked(out, re.compile(r"^\s*\"?jwks-tool/kid\"?:\s*\"?([^\"\s]+)\"?\s*$", re.MULTILINE))
+        if delivery.to == "file":
+            return self._folder(client, delivery, out)
+        return UNREADABLE
+
+    def _keyvault(self, client: ClientSpec, delivery: Delivery) -> DeliveredKey | None:
         from jwks_tool.integrations.azure import secrets
 
-        names = self._names(client, delivery)
+        names = secrets.secret_names(
+            None if delivery.secret_name else self._consumer(delivery),
+            client_id=delivery.client_id or client.client_id,
+            secret_name=delivery.secret_name,
+            prefix=delivery.prefix,
+        )
+        assert delivery.vault is not None
         vault_client, vault = self._secret_client(delivery.vault)
         status = secrets.status(vault_client, names["jwk"], None, vault=vault)
         if not status.exists or status.enabled is False:
             return None
         return DeliveredKey(status.kid, status.thumbprint)
 
+    def _folder(self, client: ClientSpec, delivery: Delivery, out: str) -> DeliveredKey | None:
+        from jwks_tool.core.consumers import Naming, names
+
+        found_any = False
+        for name in names(self._consumer(delivery), Naming.FILE, prefix=delivery.prefix):
+            data = _read_small(os.path.join(out, name))
+            if data is None:
+                continue
+            found_any = True
+            if name.upper().endswith("KID"):
+                return DeliveredKey(data.strip() or None, None)
+            held = _jwk_in(data)
+            if held is not None:
+                return held
+        return DeliveredKey(None, None) if found_any else None  # files, but not this consumer's key
+
     def deliver(self, client: ClientSpec, delivery: Delivery, keyset: KeySet, record: KeyRecord) -> None:
-        """Write the key (and what the preset names) through the Key Vault destination, as ``keyvault push`` does."""
-        from jwks_tool.core.consumers import Consumer
-        from jwks_tool.destinations.interface import Target
+        """Write the key (and what the preset names) through the destination, as ``deliver`` does."""
         from jwks_tool.services.delivering import DeliveryRequest, open_destination, prepare
 
         request = DeliveryRequest(
-            Consumer(delivery.preset or "apiclient"),
-            client_id=delivery.client_id,
+            self._consumer(delivery),
+            client_id=delivery.client_id or client.client_id,
             scopes=tuple(client.scopes),
+            prefix=delivery.prefix,
             kid=record.kid,
-            key_secret_name=delivery.secret_name,
+            key_secret_name=delivery.secret_name if delivery.to == "keyvault" else None,
         )
-        destination = open_destination(self._svc, Target("keyvault", vault=delivery.vault))
+        destination = open_destination(self._svc, self.target(delivery))
         destination.deliver(prepare(self._svc, keyset, request, destination), dry_run=False)
+
+
+KeyVaultDeliverer = DestinationDeliverer
+"""The first name of the deliverer, when it wrote to Key Vault only."""
+
+
+def _read_small(path: str) -> str | None:
+    """A regular file's text (at most 1 MiB, not through a link); None when there is none."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        data = handle.read(1024 * 1024 + 1)
+    if len(data) > 1024 * 1024:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def _marked(path: str, pattern: re.Pattern[str]) -> DeliveredKey | None:
+    text = _read_small(path)
+    if text is None:
+        return None
+    match = pattern.search(text)
+    return DeliveredKey(match.group(1), None) if match else DeliveredKey(None, None)  # something else is there
+
+
+def _jwk_in(text: str) -> DeliveredKey | None:
+    """The kid and thumbprint of the JWK a consumer's file holds: JSON, base64 of JSON, or a settings document."""
+    import base64
+    import binascii
+    import json
+
+    candidates: list[Any] = []
+    try:
+        candidates.append(json.loads(text))
+    except ValueError:
+        try:
+            candidates.append(json.loads(base64.b64decode(text.strip(), validate=True)))
+        except (ValueError, binascii.Error):
+            return None
+    while candidates:
+        value = candidates.pop()
+        if not isinstance(value, dict):
+            continue
+        if isinstance(value.get("kid"), str) and "kty" in value:
+            try:
+                thumb: str | None = thumbprint(value)
+            except JwksToolError:
+                thumb = None
+            return DeliveredKey(value["kid"], thumb)
+        candidates.extend(item for item in value.values() if isinstance(item, dict))
+    return None

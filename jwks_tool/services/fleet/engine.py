@@ -294,11 +294,14 @@ def decide(obs: Observation, now: datetime) -> ClientPlan:
             )
         else:
             gate(waiting)
+    for delivery, seen in zip(client.deliver, obs.delivered or (), strict=False):
+        if seen is not None and not seen.readable:
+            notes.append(f"{delivery.describe()} cannot be read back: apply goes by its audit log")
     delivered_ok = True
     if active is not None and active_proven:
         for index, delivery in enumerate(client.deliver):
-            if obs.delivered is not None:
-                held = obs.delivered[index]
+            held = obs.delivered[index] if obs.delivered is not None else None
+            if obs.delivered is not None and (held is None or held.readable):
                 if held is None or held.kid != active.kid or held.thumbprint not in (None, active.thumbprint):
                     delivered_ok = False
                     holds = "nothing" if held is None else f"kid {printable(held.kid, limit=80)}"
@@ -309,7 +312,7 @@ def decide(obs: Observation, now: datetime) -> ClientPlan:
                             active.kid,
                         )
                     )
-            elif hist.get(active.kid) is None or hist[active.kid].delivered is None:
+            elif hist.get(active.kid) is None or hist[active.kid].delivered is None:  # offline, or not readable
                 delivered_ok = False
                 dues.append(
                     Due(StepKind.DELIVER, f"{active.kid} has not been delivered to {delivery.describe()}", active.kid)
@@ -540,7 +543,7 @@ class Fleet:
         if (
             active is not None
             and obs.delivered
-            and all(held is not None and held.kid == active.kid for held in obs.delivered)
+            and all(held is not None and held.readable and held.kid == active.kid for held in obs.delivered)
         ):
             item = obs.history.get(active.kid)
             if item is not None and item.proven is not None and item.delivered is None:
@@ -641,10 +644,17 @@ class Fleet:
                 )
         for index, delivery in enumerate(client.deliver):
             held = obs.delivered[index] if obs.delivered is not None else None
-            if held is not None and held.kid == active.kid and held.thumbprint in (None, active.thumbprint):
+            if (
+                held is not None
+                and held.readable
+                and held.kid == active.kid
+                and held.thumbprint in (None, active.thumbprint)
+            ):
                 continue
             self.deliverer.deliver(client, delivery, keyset, active)
             back = self.deliverer.delivered(client, delivery)
+            if back is not None and not back.readable:
+                continue  # nothing to read back: the audit event below is the record
             if back is None or back.kid != active.kid or back.thumbprint not in (None, active.thumbprint):
                 raise RemoteError(
                     f"{client.label}: {delivery.describe()} does not hold {active.kid} after it was written",

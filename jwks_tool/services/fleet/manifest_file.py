@@ -37,4 +37,27 @@ def read_manifest(path: str | None, *, cwd: str = ".") -> Manifest:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"the manifest {target} is not UTF-8 text", hint="save it as UTF-8") from None
-    return parse_manifest(text.removeprefix("\ufeff"), target)
+    manifest = parse_manifest(text.removeprefix("\ufeff"), target)
+    check_destinations(manifest)
+    return manifest
+
+
+def check_destinations(manifest: Manifest) -> None:
+    """Every ``to`` of a ``[[clients.deliver]]`` names a destination this jwks-tool has (a built-in one, or a
+    plug-in's from the ``jwks_tool.destinations`` entry points); InputError with the line and the choices."""
+    from jwks_tool.core.manifest import DELIVER_KEYS
+
+    others = {d.to for client in manifest.clients for d in client.deliver if d.to not in DELIVER_KEYS}
+    if not others:
+        return
+    from jwks_tool.destinations import destination_names
+
+    known = destination_names()
+    for client in manifest.clients:
+        for delivery in client.deliver:
+            if delivery.to not in known:
+                raise InputError(
+                    f"{manifest.path}:{delivery.line or client.line}: client {client.ref.name!r} delivers to "
+                    f"{delivery.to!r}, a destination this jwks-tool does not have",
+                    hint=f"use one of {', '.join(known)}, or install the package that adds it",
+                )

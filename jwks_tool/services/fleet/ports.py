@@ -89,10 +89,14 @@ class DeliveredKey:
 
     kid: str | None
     thumbprint: str | None
+    readable: bool = True
+    """False: this destination cannot be read back (a Secret manifest on stdout, a plug-in); apply goes by its audit
+    log instead, and plan says so in its notes."""
 
 
 class Deliverer(Protocol):
-    """The place a consumer reads the active key from (a Key Vault secret today)."""
+    """A place a consumer reads the active key from: any destination (Key Vault, a Kubernetes Secret, a .env file, a
+    folder, a plug-in's)."""
 
     def delivered(self, client: ClientSpec, delivery: Delivery) -> DeliveredKey | None:
         """What the delivery holds now (None: nothing yet)."""
