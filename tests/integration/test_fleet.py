@@ -320,12 +320,6 @@ def test_never_more_than_five_registered_keys(make_world: Callable[..., World]) 
     assert world.consumers_get_tokens() == []
 
 
-@pytest.mark.xfail(
-    reason="known race, left open: a run that decided 'start' on a read taken before another run promoted its new "
-    "key can still add a second next key while it generates (the re-check before start narrows it to the key "
-    "generation, ~1 run in 5 here); fix: start only if the active kid is still the one judged due, under the lock",
-    strict=False,
-)
 def test_two_concurrent_applies_rotate_each_client_once(make_world: Callable[..., World]) -> None:
     world = make_world([ClientDef(f"c{index}", "test" if index % 2 else "prod") for index in range(6)])
     assert world.fleet().apply().count(Outcome.CONVERGED) == 6
@@ -349,6 +343,35 @@ def test_two_concurrent_applies_rotate_each_client_once(make_world: Callable[...
         assert len(keyset.keys) == 2, [k.state for k in keyset.keys]  # one rotation: one new key, never two
         assert keyset.active is not None
         assert max(world.registered_counts().values()) <= 2
+
+
+def test_a_rotation_decided_before_another_run_rotated_makes_no_second_key(
+    make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jwks_tool.core import keys
+
+    world = make_world([ClientDef("a")])
+    assert world.fleet().apply().count(Outcome.CONVERGED) == 1
+    world.advance(days=91)
+    generate = keys.generate_private_jwk
+    other: list[Any] = []
+    racing: list[bool] = []
+
+    def slow_generate(**kwargs: Any) -> Any:  # while this run makes its key, another run rotates the client
+        members = generate(**kwargs)
+        if not racing:
+            racing.append(True)
+            other.append(world.fleet(fresh=True).apply())
+        return members
+
+    monkeypatch.setattr(keys, "generate_private_jwk", slow_generate)
+    result = world.fleet().apply().results[0]
+    assert other[0].results[0].steps[0].startswith("made a-test-")  # the other run rotated it
+    assert result.outcome is Outcome.CONVERGED, result.error
+    assert result.steps[0].startswith("not started: the active key is now a-test-")
+    keyset = world.service().get_set("a", "test")
+    assert len(keyset.keys) == 2  # one rotation, not two
+    assert world.consumers_get_tokens() == []
 
 
 def test_plan_reads_only(make_world: Callable[..., World]) -> None:

@@ -18,9 +18,10 @@ state it finds. The invariants:
    rotation steps), never a registered set without the active key (every PUT holds the store's registered keys);
 4. a failed step stops its client where it is and is reported with its fix.
 
-Two runs at once are safe: a rotation starts through the store's revision check (a second ``start`` finds the next
-key there), promote and finish are idempotent under the store's lock, and a PUT is made from the store as it is
-after the lock: a run that lost a race sees the other's keys and registers the whole set again.
+Two runs at once are safe: a rotation starts only if the active key it was decided on is still active when the new
+key is written under the store's lock (a second ``start`` finds the next key there, or the set rotated), promote and
+finish are idempotent under the store's lock, and a PUT is made from the store as it is under the lock and made again
+when the set's revision moved during it: a run that lost a race sees the other's keys and registers the whole set.
 """
 
 from __future__ import annotations
@@ -569,7 +570,9 @@ class Fleet:
                 or any(key.state is KeyState.NEXT for key in current.keys)
             ):
                 return "rotation already under way (another run)"
-            result = Rotation(svc).start(name, env, dataclasses.replace(request, profile=None))
+            # checked again under the store's lock as the key is written: another run may rotate while this one
+            # generates its key (a second rotation otherwise)
+            result = Rotation(svc).start(name, env, dataclasses.replace(request, profile=None), expect_active=step.kid)
             if result.added is not None:
                 self._event(client, result.added, "started", step.reason)
             return result.summary
@@ -601,6 +604,18 @@ class Fleet:
         """PUT the whole registered set: the store's registered keys (read again under its lock, so a concurrent
         run's new key is in it) plus keys Digdir holds that the store does not know."""
         client = obs.client
+        summary = ""
+        for _ in range(3):  # the set again from the store if another run changed it during the PUT
+            summary, revision = self._put_registered(obs, step)
+            with self.service.store.lock():
+                after = self.service.store.read_set(client.ref)
+            if after is None or after.revision == revision:
+                break
+            obs = dataclasses.replace(obs, registered=tuple(self.registrar(client).get(client)))
+        return summary
+
+    def _put_registered(self, obs: Observation, step: Due) -> tuple[str, int]:
+        client = obs.client
         with self.service.store.lock():
             keyset = self.service.store.read_set(client.ref)
         if keyset is None or (keyset.active is None and not keyset.registered):
@@ -627,7 +642,7 @@ class Fleet:
             if gone is not None and not gone.state.registered:
                 self._event(client, gone, "unregistered", f"removed from Digdir's registered set ({step.reason})")
         kids = ", ".join(str(key.get("kid")) for key in wanted)
-        return f"registered {kids}"
+        return f"registered {kids}", keyset.revision
 
     def _deliver(self, obs: Observation) -> str:
         client, keyset = obs.client, obs.keyset
