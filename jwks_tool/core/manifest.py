@@ -29,6 +29,7 @@ given, so a manifest is checked whole before a network call or a store write.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import difflib
 import re
@@ -183,16 +184,25 @@ class _Where:
         self.lines = text.splitlines()
         self.path = path
         self.headers: list[tuple[int, str]] = []
+        self._by_name: dict[str, list[int]] = {}
         header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
         for number, line in enumerate(self.lines, 1):
+            if "[" not in line:
+                continue
             match = header.match(line)
             if match:
-                self.headers.append((number, re.sub(r"\s+", "", match.group(1)).replace('"', "")))
+                name = re.sub(r"\s+", "", match.group(1)).replace('"', "")
+                self.headers.append((number, name))
+                self._by_name.setdefault(name, []).append(number)
 
     def table(self, name: str, index: int = 0) -> int:
         """The line of the ``index``-th header ``[name]`` / ``[[name]]`` (0 when not found)."""
-        found = [number for number, header in self.headers if header == name]
+        found = self._by_name.get(name, ())
         return found[index] if index < len(found) else 0
+
+    def count_before(self, name: str, line: int) -> int:
+        """How many headers ``[name]`` / ``[[name]]`` come before ``line``."""
+        return bisect.bisect_left(self._by_name.get(name, []), line)
 
     def key(self, key: str, after: int = 0) -> int:
         """The first line at or after ``after`` that assigns ``key`` (0 when not found)."""
@@ -415,7 +425,7 @@ def _client(
     raw = table.get("deliver", [])
     if not isinstance(raw, list):
         raise _fail(where, where.key("deliver", line), f"deliver of {what} must be [[clients.deliver]] tables", "")
-    first = sum(1 for number, _ in where.headers if number < line and _ == "clients.deliver")
+    first = where.count_before("clients.deliver", line)
     deliveries = tuple(
         _delivery(item, f"{what} delivery #{number + 1}", where, where.table("clients.deliver", first + number) or line)
         for number, item in enumerate(raw)
