@@ -50,6 +50,6 @@ def render_schedule(name: ScheduleTemplate, manifest: Manifest) -> str:
         manifest_yaml=json.dumps(path),
         store=printable(store, limit=300),
         store_is_vault=bool(manifest.store and manifest.store.startswith("https://")),
-        admin_note="the admin token for Digdir's self-service API from JWKS_TOOL_PORTAL_TOKEN in the crontab's "
-        "environment (or the certificate, once supported).",
+        admin_note="the business certificate the manifest names signs in to Digdir's self-service API, its .p12 "
+        "passphrase from a file too (or set JWKS_TOOL_PORTAL_TOKEN in the crontab's environment).",
     )
