@@ -7,6 +7,8 @@ crypto stack, so the groups import it inside the function that needs it, not at 
 
 from __future__ import annotations
 
+from tests.fleet_world import ClientDef
+from tests.fleet_world import World as FleetWorld
 from tests.servers.keyvault import KeyVaultServer, ThrottleLimits
 
-__all__ = ["KeyVaultServer", "ThrottleLimits"]
+__all__ = ["ClientDef", "FleetWorld", "KeyVaultServer", "ThrottleLimits"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks.groups import bulk, generate, imports, kdf, keyvault, readonly, scale, startup
+from benchmarks.groups import bulk, fleet, generate, imports, kdf, keyvault, readonly, scale, startup
 from benchmarks.harness import Context, Mode
 from benchmarks.results import Results
 
@@ -24,6 +24,7 @@ GROUPS: dict[str, GroupRun] = {
     "scale": scale.run,
     "bulk": bulk.run,
     "keyvault": keyvault.run,
+    "fleet": fleet.run,
 }
 FIGURES = tuple(GROUPS)
 """The group names, in the order they run."""

@@ -458,9 +458,22 @@ def render(
     altinn-app   MaskinportenSettings for an Altinn Studio app (Authority, ClientId, JwkBase64)
     portal       step-by-step registration in Digdir's self-service portal, with the exact JSON to paste
     runbook      this set's rotation steps, with its kids
+    cron, github-actions, azure-devops, kubernetes
+                 run `jwks-tool apply` on a schedule; NAME is then the fleet manifest (jwks-tool.toml)
     No template holds private key material.
     """
     force_out = check_out(out, force=force_out)
+    from jwks_tool.documents.schedules import ScheduleTemplate, render_schedule
+
+    if template in {item.value for item in ScheduleTemplate}:
+        from jwks_tool.services.fleet.manifest_file import read_manifest
+
+        text = render_schedule(ScheduleTemplate(template), read_manifest(name))
+        if as_json:
+            print_json({"template": template, "manifest": name, "text": text})
+            return
+        emit(text, out, force=force_out)
+        return
     svc = make_service(store)
     keyset = svc.get_set(name, env)
     options = RenderOptions(client_id=client_id, scope=scope, vault=vault, secret_name=secret_name)

@@ -65,6 +65,12 @@ ERRORS: tuple[tuple[type[JwksToolError], int, str], ...] = (
 EXIT_CODES: dict[type[JwksToolError], int] = {cls: code for cls, code, _slug in ERRORS}
 """Exit codes by error class. 2 is a usage error (click), or errors found by inspect/check/doctor/portal pull."""
 ERROR_SLUGS: dict[type[JwksToolError], str] = {cls: slug for cls, _code, slug in ERRORS}
+EXIT_CHANGES_DUE = 11
+"""``plan``: changes are due."""
+EXIT_STEP_FAILED = 12
+"""``apply``: a step failed (the next run resumes there); ``plan``: a client could not be checked."""
+EXIT_WAITING = 13
+"""``apply``: waiting on a person (a manual registration not yet proven)."""
 EXIT_INTERNAL = 70
 EXIT_IO = 74
 EXIT_INTERRUPTED = 130
@@ -162,6 +168,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": (
         "jwks_tool.cli.maskinporten",
         "Check set NAME end to end, with a verdict per check: exit 0 healthy, 1 warnings, 2 failing.",
+    ),
+    "plan": (
+        "jwks_tool.cli.fleet",
+        "Show what is due for every client of the manifest, one line each with why.",
+    ),
+    "apply": (
+        "jwks_tool.cli.fleet",
+        "Do what is due for every client of the manifest, step by step, and report each client's outcome.",
     ),
     "portal": (
         "jwks_tool.cli.maskinporten",

@@ -204,6 +204,15 @@ class NextKeyWaiting(Exception):  # a signal for rotation, not an error a user s
         self.record = record
 
 
+class ActiveKeyChanged(Exception):  # a signal for rotation, not an error a user sees
+    """Raised by ``generate(only_if_active=KID)`` when, by the time the set is locked, its active key is no longer
+    ``KID`` (another writer rotated it): a rotation decided on the older state must not make a second key."""
+
+    def __init__(self, active: KeyRecord | None) -> None:
+        super().__init__(active.kid if active is not None else "")
+        self.active = active
+
+
 @dataclasses.dataclass(frozen=True)
 class Change:
     """One state change of one key, for the audit log."""
@@ -523,11 +532,14 @@ class KeyService:
         return record, render_private(record, members, fmt, pem_passphrase=pem_passphrase, trusted=trusted)
 
     # ---- changing ---------------------------------------------------------------------------------------------
-    def generate(self, request: GenerateRequest, *, only_if_no_next: bool = False) -> KeyRecord:
+    def generate(
+        self, request: GenerateRequest, *, only_if_no_next: bool = False, only_if_active: str | None = None
+    ) -> KeyRecord:
         """Make a key and add it to its set (created if new): active if the set has none, else next.
 
         ``only_if_no_next`` (rotation): if a next key is waiting by the time the set is locked, raise
-        :class:`NextKeyWaiting` with it instead of adding another.
+        :class:`NextKeyWaiting` with it instead of adding another. ``only_if_active`` (the fleet's rotation): if the
+        active key is no longer this kid by then, raise :class:`ActiveKeyChanged`.
         """
         plan = self._plan(request, self.read_set(SetRef.parse(request.name, request.env)))
         vault_key = None
@@ -548,6 +560,7 @@ class KeyService:
             lifetime=plan.lifetime,
             origin=Origin.GENERATED,
             only_if_no_next=only_if_no_next,
+            only_if_active=only_if_active,
             vault_key=vault_key,
         )
 
@@ -896,6 +909,7 @@ class KeyService:
         lifetime: timedelta,
         origin: Origin,
         only_if_no_next: bool = False,
+        only_if_active: str | None = None,
         vault_key: str | None = None,
     ) -> KeyRecord:
         now = self._clock()
@@ -916,6 +930,8 @@ class KeyService:
             waiting = next((key for key in keyset.keys if key.state is KeyState.NEXT), None)
             if only_if_no_next and waiting is not None:
                 raise NextKeyWaiting(waiting)
+            if only_if_active is not None and (keyset.active is None or keyset.active.kid != only_if_active):
+                raise ActiveKeyChanged(keyset.active)
             twin = next((key for key in keyset.keys if key.thumbprint == thumb), None)
             if twin is not None:
                 raise ConflictError(f"this key is already in {ref} as {twin.kid}", hint="nothing to import")

@@ -36,7 +36,7 @@ from jwks_tool.core.model import KeyRecord, KeySet, KeyState, SetRef
 from jwks_tool.core.profiles import get_profile
 from jwks_tool.core.timeutil import format_duration
 from jwks_tool.errors import ConflictError, InputError, NotFoundError, ProfileError
-from jwks_tool.services.key_service import Change, GenerateRequest, KeyService, NextKeyWaiting
+from jwks_tool.services.key_service import ActiveKeyChanged, Change, GenerateRequest, KeyService, NextKeyWaiting
 
 DEFAULT_OVERLAP = timedelta(hours=24)
 DEFAULT_PRUNE_AGE = timedelta(days=30)
@@ -168,8 +168,10 @@ class Rotation:
             return self.all_steps(name, env, request, overlap=overlap, force=force, keep_private=keep_private)
         return [self.start(name, env, request)]
 
-    def start(self, name: str, env: str, request: GenerateRequest) -> StepResult:
-        """Step 1: a new key as next (or the one already waiting)."""
+    def start(self, name: str, env: str, request: GenerateRequest, *, expect_active: str | None = None) -> StepResult:
+        """Step 1: a new key as next (or the one already waiting). With ``expect_active``, nothing is made unless that
+        kid is still the active key when the set is locked for the write (the fleet: a rotation decided on an older
+        read, while another run rotated the set, must not make a second key)."""
         keyset = self.svc.get_set(name, env)
         waiting = _one(keyset, KeyState.NEXT)
         if waiting is not None:
@@ -182,12 +184,20 @@ class Rotation:
             )
         try:
             record = self.svc.generate(
-                dataclasses.replace(request, name=name, env=env, profile=None), only_if_no_next=True
+                dataclasses.replace(request, name=name, env=env, profile=None),
+                only_if_no_next=True,
+                only_if_active=expect_active,
             )
         except NextKeyWaiting as raced:  # another writer's next key landed first: report it as theirs
             keyset = self.svc.get_set(name, env)
             return self._result(
                 Step.START, False, f"{raced.record.kid} is already waiting as next", keyset, raced.record
+            )
+        except ActiveKeyChanged as moved:  # another writer rotated the set since the decision
+            keyset = self.svc.get_set(name, env)
+            now = moved.active.kid if moved.active is not None else "no key"
+            return self._result(
+                Step.START, False, f"not started: the active key is now {now} (another run rotated it)", keyset
             )
         keyset = self.svc.get_set(name, env)
         made = record.state is KeyState.NEXT

@@ -13,7 +13,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-GROUPS = ("startup", "imports", "readonly", "generate", "kdf", "scale", "bulk", "keyvault")
+GROUPS = ("startup", "imports", "readonly", "generate", "kdf", "scale", "bulk", "keyvault", "fleet")
 
 
 def test_every_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_every_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert figures["meta"]["figures"] == list(GROUPS)
     keys = {item["key"] for item in figures["comparisons"]}
-    for prefix in ("startup.", "generate.", "kdf.", "scale.", "bulk.", "keyvault."):
+    for prefix in ("startup.", "generate.", "kdf.", "scale.", "bulk.", "keyvault.", "fleet."):
         assert any(key.startswith(prefix) for key in keys), (prefix, sorted(keys))
     for item in figures["comparisons"]:
         assert item["passed"] is not None or item["target"] is None, item["key"]

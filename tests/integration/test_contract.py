@@ -151,6 +151,16 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
         *("--certificate", str(certificate), "--cert-passphrase-file", str(cert_passphrase)),
         *("--admin-client-id", "admin-client"),
     ]
+    empty_manifest = tmp / "empty.toml"
+    empty_manifest.write_text("# no clients yet\n")
+    manual_manifest = tmp / "manual.toml"
+    manual_manifest.write_text(
+        f'[endpoints.test]\ntoken_url = "{mp.token_url}"\nca_bundle = "{mp.ca_path}"\n\n'
+        '[[clients]]\nname = "acme"\nenv = "test"\nclient_id = "client-1"\nscopes = ["altinn:instances.read"]\n'
+        'register = "manual"\n'
+    )
+    bad_manifest = tmp / "bad.toml"
+    bad_manifest.write_text('[defaults]\nrotate_after = "soon"\n')
     usage = Case(("--no-such-option",), "usage")
     return {
         "init": [
@@ -297,6 +307,19 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
             Case(("acme", *token), "passphrase", NO_PASSPHRASE),
             usage,
         ],
+        "plan": [
+            Case(("--manifest", str(empty_manifest), "--offline"), "verdict:0"),
+            Case(("--manifest", str(manual_manifest), "--offline"), "verdict:11"),
+            Case(("--manifest", str(bad_manifest)), "input"),
+            Case(("--manifest", str(tmp / "missing.toml")), "input"),
+            usage,
+        ],
+        "apply": [
+            Case(("--manifest", str(empty_manifest), "--yes"), "result"),
+            Case(("--manifest", str(manual_manifest), "--yes", "--max-wait", "0s"), "verdict:13"),
+            Case(("--manifest", str(bad_manifest), "--yes"), "input"),
+            usage,
+        ],
         "portal push": [
             Case(("acme", *portal), "result"),
             Case(("nosuch", *portal), "not-found"),
@@ -358,7 +381,7 @@ def test_every_command_is_walked(
                     problems.append(f"{where}: exit {result.exit_code}, want {want}: {result.stderr}")
                 if want == 0 and result.stderr:
                     problems.append(f"{where}: stderr after success: {result.stderr!r}")
-                if want not in (0, 1, 2) and result.stderr.count("\n") != 1:
+                if want not in (0, 1, 2, 11, 12, 13) and result.stderr.count("\n") != 1:
                     problems.append(f"{where}: stderr is not one line: {result.stderr!r}")
                 continue
             want = error_exit(case.outcome)

@@ -144,16 +144,18 @@ class TestPki:
         serial_number: bool = False,
         name: str = "ACME AS",
         size: int = 2048,
+        days: int = 365,
     ) -> BusinessCert:
         """A business certificate for ``org`` (SEID 2 organizationIdentifier, or serialNumber with
-        ``serial_number``; none when ``org`` is None), valid for a year from yesterday unless told otherwise."""
+        ``serial_number``; none when ``org`` is None), valid for ``days`` (a year) from yesterday unless told
+        otherwise."""
         now = dt.datetime.now(dt.UTC)
         if expired:
             not_before, not_after = now - dt.timedelta(days=400), now - dt.timedelta(days=2)
         elif not_yet_valid:
             not_before, not_after = now + dt.timedelta(days=2), now + dt.timedelta(days=400)
         else:
-            not_before, not_after = now - dt.timedelta(days=1), now + dt.timedelta(days=365)
+            not_before, not_after = now - dt.timedelta(days=1), now + dt.timedelta(days=days)
         extra: list[x509.NameAttribute[str]] = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, name)]
         if org is not None:
             if serial_number:

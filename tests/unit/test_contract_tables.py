@@ -18,9 +18,12 @@ from click.testing import Result
 from jwks_tool.cli.main import (
     COMMANDS,
     ERROR_SLUGS,
+    EXIT_CHANGES_DUE,
     EXIT_CODES,
     EXIT_FINDINGS,
     EXIT_OK,
+    EXIT_STEP_FAILED,
+    EXIT_WAITING,
     EXIT_WARNINGS,
     OTHER_ERRORS,
     cli,
@@ -65,7 +68,8 @@ def test_the_readme_exit_code_table_is_the_codes_mapping() -> None:
     documented = {int(row[0]): row[1].strip("`") for row in rows}
     slugs = {slug: EXIT_CODES[cls] for cls, slug in ERROR_SLUGS.items()} | OTHER_ERRORS
     assert {slug: code for code, slug in documented.items() if slug} == slugs
-    assert set(documented) == {EXIT_OK, EXIT_WARNINGS, EXIT_FINDINGS, *EXIT_CODES.values(), *OTHER_ERRORS.values()}
+    outcomes = {EXIT_OK, EXIT_WARNINGS, EXIT_FINDINGS, EXIT_CHANGES_DUE, EXIT_STEP_FAILED, EXIT_WAITING}
+    assert set(documented) == {*outcomes, *EXIT_CODES.values(), *OTHER_ERRORS.values()}
     assert all(row[2] for row in rows), "every code says what it means"
 
 

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from jwks_tool.cli.main import EXIT_CODES, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, EXIT_WARNINGS
+from jwks_tool.cli.main import (
+    EXIT_CHANGES_DUE,
+    EXIT_CODES,
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_STEP_FAILED,
+    EXIT_WAITING,
+    EXIT_WARNINGS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -32,6 +42,9 @@ def test_readme_documents_every_exit_code() -> None:
         EXIT_INTERNAL,
         EXIT_IO,
         EXIT_INTERRUPTED,
+        EXIT_CHANGES_DUE,
+        EXIT_STEP_FAILED,
+        EXIT_WAITING,
         *EXIT_CODES.values(),
     }
 

@@ -63,6 +63,10 @@ RAISED_BY: dict[str, list[str]] = {
     "--for": ["keyvault push", "keyvault status", "doctor", "deliver"],
     "--secret-name": ["keyvault push", "keyvault status", "doctor", "deliver"],
     "--as": ["keyvault push"],
+    # the fleet
+    "--summary": ["apply"],
+    "--max-changes": ["apply"],
+    "--manifest": ["plan", "apply"],
     # delivery (keyvault push is one caller of the destinations)
     "--to": ["deliver"],
     "--prefix": ["keyvault push", "deliver"],

@@ -1,0 +1,216 @@
+"""The fleet manifest: every key the README documents, refused unknown keys with file, line and fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from jwks_tool.core.manifest import parse_manifest
+from jwks_tool.errors import InputError
+
+Run = Callable[..., Result]
+
+GOOD = """\
+store = "https://team-kv.vault.azure.net/"   # optional
+
+[defaults]
+size = 3072
+profile = "maskinporten"
+alg = "RS256"
+rotate_after = "90d"
+renew_before = "30d"
+overlap = "1h"
+propagation = "5m"
+
+[admin.prod]
+client_id = "admin-prod"
+certificate = "virksomhet-prod.p12"
+
+[endpoints.test]
+token_url = "https://mp.example/token"
+api_url = "https://api.example/api/v1/"
+audience = "https://test.maskinporten.no/"
+ca_bundle = "ca.pem"
+
+[[clients]]
+name = "invoice-sync"
+env = "prod"
+client_id = "c-1"
+scopes = ["altinn:instances.read"]
+register = "api"
+
+[[clients.deliver]]
+to = "keyvault"
+vault = "https://app-kv.vault.azure.net/"
+for = "apiclient"
+
+[[clients]]
+name = "reporting"
+env = "test"
+client_id = "c-2"
+scopes = ["altinn:instances.read", "altinn:instances.write"]
+register = "manual"
+rotate_after = "60d"
+
+[[clients.deliver]]
+to = "keyvault"
+vault = "https://app-kv.vault.azure.net/"
+secret_name = "Reporting--Jwk"
+"""
+
+
+def test_the_documented_manifest_reads_whole() -> None:
+    manifest = parse_manifest(GOOD, "jwks-tool.toml")
+    assert manifest.store == "https://team-kv.vault.azure.net/"
+    assert manifest.defaults.rotate_after == timedelta(days=90)
+    assert manifest.defaults.overlap == timedelta(hours=1)
+    assert manifest.defaults.propagation == timedelta(minutes=5)
+    assert manifest.admin["prod"].certificate == "virksomhet-prod.p12"
+    assert manifest.endpoints_for("test").token_url == "https://mp.example/token"
+    first, second = manifest.clients
+    assert (first.ref.name, first.ref.env.value, first.client_id, first.register) == (
+        "invoice-sync",
+        "prod",
+        "c-1",
+        "api",
+    )
+    assert first.deliver[0].preset == "apiclient"
+    assert first.line == 22
+    assert second.policy.rotate_after == timedelta(days=60)
+    assert second.policy.renew_before == timedelta(days=30)
+    assert second.deliver[0].secret_name == "Reporting--Jwk"
+    assert second.scope == "altinn:instances.read altinn:instances.write"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ('rotate_after = "90d"', 'rotate_afer = "90d"'),
+            "jwks-tool.toml:7: unknown key 'rotate_afer' in [defaults]; did you mean 'rotate_after'?",
+        ),
+        (
+            ('register = "manual"', 'register = "manual"\ncolour = "blue"'),
+            "jwks-tool.toml:40: unknown key 'colour' in [[clients]] #2; remove it; [[clients]] #2 takes name, env, "
+            "client_id, scopes, register, deliver, size, profile, alg, rotate_after, renew_before, overlap, "
+            "propagation",
+        ),
+        (
+            ('secret_name = "Reporting--Jwk"', 'secret_nam = "Reporting--Jwk"'),
+            "jwks-tool.toml:45: unknown key 'secret_nam' in client 'reporting' delivery #1 (to = 'keyvault'); did you "
+            "mean 'secret_name'?",
+        ),
+        (
+            ('vault = "https://app-kv.vault.azure.net/"', 'vault = "https://app-kv.vault.azure.net/"\nout = "x.env"'),
+            "jwks-tool.toml:32: unknown key 'out' in client 'invoice-sync' delivery #1 (to = 'keyvault'); remove it; "
+            "client 'invoice-sync' delivery #1 (to = 'keyvault') takes to, for, client_id, prefix, vault, secret_name",
+        ),
+        (
+            ('to = "keyvault"\nvault = "https://app-kv.vault.azure.net/"', 'to = "dotenv"\nvault = "x"'),
+            "jwks-tool.toml:31: unknown key 'vault' in client 'invoice-sync' delivery #1 (to = 'dotenv'); remove it; "
+            "client 'invoice-sync' delivery #1 (to = 'dotenv') takes to, for, client_id, prefix, out",
+        ),
+        (
+            ('to = "keyvault"\nvault = "https://app-kv.vault.azure.net/"', 'to = "kubernetes"\nnamespace = "x"'),
+            "jwks-tool.toml:29: client 'invoice-sync' delivery #1 (to = 'kubernetes') has no secret_name; add "
+            'secret_name = "NAME"',
+        ),
+        (
+            ('for = "apiclient"', 'for = "dotnet"'),
+            "jwks-tool.toml:32: client 'invoice-sync' delivery #1: for must be one of apiclient, altinn-app, "
+            "pymaskinporten, nais, altinn-studio, not 'dotnet'; write for = \"apiclient\"",
+        ),
+        (
+            ('overlap = "1h"', 'overlap = "1 hour"'),
+            "jwks-tool.toml:9: overlap in [defaults]: invalid duration '1 hour'; write a number and a unit: 30s, "
+            "15m, 24h, 90d, 12w, 1y",
+        ),
+        (
+            ('env = "test"', 'env = "staging"'),
+            "jwks-tool.toml:36: client 'reporting': unknown environment 'staging'; use test or prod",
+        ),
+        (
+            ('name = "reporting"', 'name = "invoice-sync"\n# same set\nenv2 = 1'),
+            "jwks-tool.toml:37: unknown key 'env2' in [[clients]] #2; did you mean 'env'?",
+        ),
+        (
+            ('register = "api"', 'register = "portal"'),
+            "jwks-tool.toml:27: register of client 'invoice-sync' must be api or manual, not 'portal'; write "
+            'register = "api" (through the self-service API) or "manual" (you paste the set)',
+        ),
+        (
+            ('certificate = "virksomhet-prod.p12"', 'key_set = "admin"'),
+            "jwks-tool.toml:14: key_set in [admin.prod]: Digdir refuses admin grants signed with a registered key; "
+            'write certificate = "virksomhet.p12" (the business certificate, or an Azure Key Vault certificate URL) '
+            "instead, or set JWKS_TOOL_PORTAL_TOKEN",
+        ),
+        (
+            ("[admin.prod]", "[admin.prd]"),
+            "jwks-tool.toml:12: [admin.prd]: unknown environment 'prd'; use test or prod",
+        ),
+        (
+            ("size = 3072", "size = 1024"),
+            "jwks-tool.toml:4: size in [defaults] must be one of 2048, 3072, 4096; write size = 3072",
+        ),
+        (
+            ("size = 3072", "size = 3072\n[oops"),
+            "jwks-tool.toml:5: not valid TOML (Expected ']' at the end of a table declaration (at line 5, column "
+            "6)); fix the syntax (see toml.io)",
+        ),
+    ],
+)
+def test_a_wrong_manifest_names_the_line_and_the_fix(edit: tuple[str, str], message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_manifest(GOOD.replace(*edit, 1), "jwks-tool.toml")
+    assert caught.value.diagnostics() == message
+
+
+def test_a_client_declared_twice_is_refused() -> None:
+    text = GOOD.replace('name = "reporting"\nenv = "test"', 'name = "invoice-sync"\nenv = "prod"')
+    with pytest.raises(InputError) as caught:
+        parse_manifest(text, "m.toml")
+    assert caught.value.diagnostics() == (
+        "m.toml:34: the client invoice-sync (prod) is declared twice (first at line 22); remove one of them"
+    )
+
+
+def test_api_registration_needs_the_environments_admin() -> None:
+    text = GOOD.replace('env = "test"\nclient_id = "c-2"', 'env = "test"\nclient_id = "c-2"').replace(
+        'register = "manual"', 'register = "api"'
+    )
+    with pytest.raises(InputError) as caught:
+        parse_manifest(text, "m.toml")
+    assert caught.value.diagnostics() == (
+        "m.toml:39: client 'reporting' registers through the self-service API, but the manifest has no "
+        '[admin.test]; add [admin.test] with client_id (the self-service client), or write register = "manual"'
+    )
+
+
+def test_a_bad_manifest_is_one_line_on_stderr_and_exit_3_before_anything_runs(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "jwks-tool.toml").write_text(GOOD.replace('alg = "RS256"', 'alg = "RS256"\nrotate = "90d"'))
+    monkeypatch.chdir(tmp_path)
+    for command in (["plan", "--offline"], ["apply", "--yes"]):
+        result = run(*command)
+        assert result.exit_code == 3
+        assert result.stderr == (
+            "jwks-tool: error: jwks-tool.toml:7: unknown key 'rotate' in [defaults]; did you mean 'rotate_after'?\n"
+        )
+    assert not (tmp_path / "store").exists()  # nothing ran: not even the store was made
+
+
+def test_without_a_manifest_plan_says_how_to_get_one(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("plan")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "jwks-tool: error: no jwks-tool.toml in this folder; write one (README: Fleet) or pass --manifest FILE\n"
+    )
+    result = run("plan", "--manifest", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 3
+    assert result.stderr == f"jwks-tool: error: the manifest {tmp_path / 'nope.toml'} does not exist; check the path\n"
