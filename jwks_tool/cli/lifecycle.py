@@ -340,7 +340,7 @@ def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -
             keysets.append(keyset)
     events = [
         event
-        for event in trail(svc.store, keysets)
+        for event in trail(svc.store, keysets, on_damage=print_warning)
         if (name is None or event.get("set") == name) and (env is None or event.get("env") == env)
     ]
     if name is not None and not keysets and not events and not unreadable:
@@ -385,7 +385,7 @@ def report(
     svc = make_service(store)
     keysets, damaged = svc.select_sets_or_damage()
     result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size, damage_findings(damaged))
-    audit = trail(svc.store, keysets)
+    audit = trail(svc.store, keysets, on_damage=print_warning)
     if as_json:
         print_json({"store": svc.store.describe(), **result.to_dict(), "audit": audit})
     else:

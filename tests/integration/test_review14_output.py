@@ -1,0 +1,72 @@
+"""Review #14's output findings: stored text never reaches a terminal raw (reports, user templates), badly typed
+audit lines are skipped with a warning, JSON output is strict, --json --out writes the file, a missing store is not
+an empty one, template errors name file and line, --json before the command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+pytestmark = pytest.mark.integration
+Run = Callable[..., Result]
+
+
+def generate(run: Run, *names: str) -> None:
+    for name in names:
+        result = run("generate", name, "--size", "2048")
+        assert result.exit_code == 0, result.output
+
+
+# ---- F4: audit lines are checked; JSON is strict -------------------------------------------------------------------
+BAD_LINES = {
+    "types": ('{"time": "garbage", "set": 5, "kid": ["x"], "from": 7}', "its time is not a valid time: 'garbage'"),
+    "infinity": (
+        '{"time": "2026-01-15T09:30:00Z", "user": "u@h", "command": "c", "set": "acme", "env": "test", '
+        '"kid": "k", "from": null, "to": "active", "reason": "r", "revision": 1e400}',
+        "its revision is not a whole number: Infinity",
+    ),
+    "kid": (
+        '{"time": "2026-01-15T09:30:00Z", "set": "acme", "env": "test", "kid": ["x"], "to": "active"}',
+        "its kid is not a string",
+    ),
+}
+
+
+@pytest.mark.parametrize(("line", "problem"), BAD_LINES.values(), ids=BAD_LINES.keys())
+def test_a_badly_typed_audit_line_is_skipped_with_a_warning(
+    run: Run, store_dir: Path, line: str, problem: str
+) -> None:
+    generate(run, "acme")
+    with (store_dir / "audit.jsonl").open("a") as log:
+        log.write(line + "\n")
+    warning = (
+        f"jwks-tool: warning: entry 2 of the audit log of {store_dir} is damaged ({problem}) and is not shown; "
+        "restore the log from a backup, or remove that entry\n"
+    )
+    text = run("log")
+    assert (text.exit_code, text.stderr) == (0, warning)
+    assert "acme" in text.stdout
+    as_json = run("log", "--json")
+    assert (as_json.exit_code, as_json.stderr) == (0, warning)
+    events = json.loads(as_json.stdout, parse_constant=lambda name: pytest.fail(f"not strict JSON: {name}"))["events"]
+    assert [(event["set"], event["to"]) for event in events] == [("acme", "active")]
+    report = run("report", "--json")
+    assert (report.exit_code, report.stderr) == (0, warning)
+    assert len(json.loads(report.stdout)["audit"]) == 1
+    md = run("report", "--format", "md")
+    assert (md.exit_code, md.stderr) == (0, warning)
+
+
+def test_json_output_is_strict_and_escapes_what_a_terminal_acts_on() -> None:
+    from jwks_tool.core.formats import to_json
+
+    value = {"a": "x\x1b\x9b\u202e\U000e0001\ud800 é\n"}
+    text = to_json(value)
+    assert text == '{\n  "a": "x\\u001b\\u009b\\u202e\\udb40\\udc01\\ud800 é\\n"\n}\n'
+    assert json.loads(text) == value
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        to_json({"revision": float("inf")})
