@@ -18,6 +18,7 @@ from jwks_tool.cli.main import (
     out_option,
     print_json,
     print_warning,
+    require_store,
     set_options,
     store_options,
 )
@@ -202,15 +203,6 @@ def _policy(warn: str, fail: str, next_max_age: str) -> CheckPolicy:
     return policy
 
 
-def _require_store(svc: KeyService) -> None:
-    """``status`` on a store that is not there says so, rather than showing an empty one."""
-    if svc.store_info() is None:
-        raise NotFoundError(
-            f"there is no key store at {svc.store.describe()}",
-            hint="check --store and $JWKS_TOOL_STORE, or run `jwks-tool generate NAME` to make one",
-        )
-
-
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
@@ -229,7 +221,7 @@ def status(
     """Show every set (or NAME): active kid, age, days to expiry, each key's state, and the next step."""
     svc = make_service(store)
     policy = _policy(warn, fail, "7d")
-    _require_store(svc)
+    require_store(svc.store)
     sets, damaged = svc.select_sets_or_damage(name, env)
     report = run_check(sets, svc.now(), policy, svc.store.set_size, damage_findings(damaged))
     if as_json:
@@ -325,6 +317,7 @@ def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -
     history and marked "recovered".
     """
     svc = make_service(store)
+    require_store(svc.store)
     envs = [env] if env else list(Env)
     refs = svc.store.list_refs() if name is None else [SetRef.parse(name, one) for one in envs]
     keysets = []
@@ -383,6 +376,7 @@ def report(
     """
     force_out = check_out(out, force=force_out)
     svc = make_service(store)
+    require_store(svc.store)
     keysets, damaged = svc.select_sets_or_damage()
     result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size, damage_findings(damaged))
     audit = trail(svc.store, keysets, on_damage=print_warning)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # start-up: --help loads this module; these load with the com
     from jwks_tool.core.findings import Verdict
     from jwks_tool.core.model import KeyRecord, KeySet
     from jwks_tool.services.key_service import AzureOptions, KeyService
+    from jwks_tool.stores.interface import KeyStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -543,6 +544,16 @@ def make_service(store: StoreOptions, azure: AzureOptions | None = None) -> KeyS
         on_warning=print_warning,
         allow_plaintext=os.environ.get(ENV_ALLOW_PLAINTEXT) == "1",
     )
+
+
+def require_store(store: KeyStore) -> None:
+    """A command that reads a store (list, log, report, status) refuses one that is not there, rather than showing
+    an empty one: a typo in --store must not look like a store with nothing in it (NotFoundError, exit 6)."""
+    if store.read_config() is None:
+        raise NotFoundError(
+            f"there is no key store at {store.describe()}",
+            hint="check --store and $JWKS_TOOL_STORE, or run `jwks-tool generate NAME` to make one",
+        )
 
 
 def print_warning(message: str) -> None:

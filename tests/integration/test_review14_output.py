@@ -70,3 +70,19 @@ def test_json_output_is_strict_and_escapes_what_a_terminal_acts_on() -> None:
     assert json.loads(text) == value
     with pytest.raises(ValueError, match="not JSON compliant"):
         to_json({"revision": float("inf")})
+
+
+# ---- F6: a store that is not there is not an empty one ---------------------------------------------------------------
+@pytest.mark.parametrize("command", [("list",), ("log",), ("log", "acme"), ("report",), ("status",)])
+def test_a_missing_store_is_not_found_not_empty(run: Run, tmp_path: Path, command: tuple[str, ...]) -> None:
+    typo = tmp_path / "no-store"
+    line = (
+        f"jwks-tool: error: there is no key store at {typo}; check --store and $JWKS_TOOL_STORE, or run "
+        "`jwks-tool generate NAME` to make one\n"
+    )
+    result = run(*command, "--store", str(typo))
+    assert (result.exit_code, result.stdout, result.stderr) == (6, "", line)
+    as_json = run(*command, "--store", str(typo), "--json")
+    assert (as_json.exit_code, as_json.stderr) == (6, line)
+    assert json.loads(as_json.stdout)["error"]["code"] == "not-found"
+    assert not typo.exists()
