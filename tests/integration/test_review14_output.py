@@ -86,3 +86,22 @@ def test_a_missing_store_is_not_found_not_empty(run: Run, tmp_path: Path, comman
     assert (as_json.exit_code, as_json.stderr) == (6, line)
     assert json.loads(as_json.stdout)["error"]["code"] == "not-found"
     assert not typo.exists()
+
+
+# ---- F16: --json before the command ----------------------------------------------------------------------------------
+def test_json_before_the_command_is_the_commands_json(run: Run) -> None:
+    generate(run, "acme")
+    before, after = run("--json", "show", "acme"), run("show", "acme", "--json")
+    assert (before.exit_code, before.stdout, before.stderr) == (0, after.stdout, "")
+    assert json.loads(before.stdout)["name"] == "acme"
+    missing = run("--json", "show", "nosuch")
+    assert missing.exit_code == 6
+    assert json.loads(missing.stdout)["error"]["code"] == "not-found"
+    assert missing.stderr.startswith("jwks-tool: error: no key set nosuch (test) in ")
+    usage = run("--json", "show", "acme", "--bogus")
+    assert usage.exit_code == 2
+    assert usage.stderr.startswith("jwks-tool: error: No such option '--bogus'.")
+    assert json.loads(usage.stdout)["error"]["code"] == "usage"
+    nested = run("--json", "keyvault", "status", "nosuch", "--vault", "https://kv.example/")
+    assert nested.exit_code == 6
+    assert json.loads(nested.stdout)["error"]["code"] == "not-found"
