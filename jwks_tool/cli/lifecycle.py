@@ -380,10 +380,13 @@ def report(
     keysets, damaged = svc.select_sets_or_damage()
     result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size, damage_findings(damaged))
     audit = trail(svc.store, keysets, on_damage=print_warning)
-    if as_json:
-        print_json({"store": svc.store.describe(), **result.to_dict(), "audit": audit})
-    else:
+    to_file = out is not None and out != "-"
+    if not as_json or to_file:  # --json --out FILE: the report in FILE, the verdict on stdout naming it
         _emit_report(fmt, keysets, result, audit, svc, template_dir, out, force_out)
+    if as_json:
+        print_json(
+            {"store": svc.store.describe(), **result.to_dict(), "audit": audit} | ({"out": out} if to_file else {})
+        )
     if damaged:  # the report names each damaged set as a failing finding
         exit_with(result.verdict)
 
@@ -454,7 +457,8 @@ def render(
     keyset = svc.get_set(name, env)
     options = RenderOptions(client_id=client_id, scope=scope, vault=vault, secret_name=secret_name)
     text = render_document(template, keyset, options, now=svc.now(), template_dir=template_dir)
+    to_file = out is not None and out != "-"
+    if not as_json or to_file:  # --json --out FILE: the document in FILE too, the result on stdout naming it
+        emit(text, out, force=force_out)
     if as_json:
-        print_json({"template": template, "set": name, "env": env, "text": text})
-        return
-    emit(text, out, force=force_out)
+        print_json({"template": template, "set": name, "env": env, "text": text} | ({"out": out} if to_file else {}))

@@ -105,3 +105,25 @@ def test_json_before_the_command_is_the_commands_json(run: Run) -> None:
     nested = run("--json", "keyvault", "status", "nosuch", "--vault", "https://kv.example/")
     assert nested.exit_code == 6
     assert json.loads(nested.stdout)["error"]["code"] == "not-found"
+
+
+# ---- F5: --json --out FILE writes the file ---------------------------------------------------------------------------
+def test_report_and_render_with_json_and_out_write_the_file(run: Run, tmp_path: Path) -> None:
+    generate(run, "acme")
+    html = tmp_path / "rep.html"
+    report = run("report", "--json", "--out", str(html), "--format", "html")
+    assert (report.exit_code, report.stderr) == (0, "")
+    result = json.loads(report.stdout)
+    assert (result["verdict"], result["out"]) == ("ok", str(html))
+    assert html.read_text().startswith("<!DOCTYPE html>")
+    assert html.read_text() == run("report", "--format", "html").stdout
+    runbook = tmp_path / "rb.md"
+    render = run("render", "runbook", "acme", "--json", "--out", str(runbook))
+    assert (render.exit_code, render.stderr) == (0, "")
+    rendered = json.loads(render.stdout)
+    assert rendered["out"] == str(runbook)
+    assert runbook.read_text() == rendered["text"] == run("render", "runbook", "acme").stdout
+    again = run("render", "runbook", "acme", "--json", "--out", str(runbook))  # an existing file: refused as ever
+    assert again.exit_code == 7
+    assert json.loads(again.stdout)["error"]["code"] == "conflict"
+    assert "out" not in json.loads(run("report", "--json").stdout)
