@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ from jwks_tool.cli.main import (
     cli,
     emit,
     exit_with,
+    is_terminal,
     json_option,
     make_service,
     out_option,
@@ -24,7 +26,7 @@ from jwks_tool.cli.main import (
 )
 from jwks_tool.core.formats import PublicFormat
 from jwks_tool.core.model import Env, KeySet, KeyState, SetRef
-from jwks_tool.core.text import plural, printable
+from jwks_tool.core.text import plural, printable, printable_document
 from jwks_tool.core.timeutil import parse_duration
 from jwks_tool.documents.reports import RenderOptions, ReportDocFormat, render_document, render_report
 from jwks_tool.documents.templates import render_template
@@ -458,6 +460,8 @@ def render(
     options = RenderOptions(client_id=client_id, scope=scope, vault=vault, secret_name=secret_name)
     text = render_document(template, keyset, options, now=svc.now(), template_dir=template_dir)
     to_file = out is not None and out != "-"
+    if not to_file and not as_json and is_terminal(sys.stdout):  # a user template is not trusted with a terminal
+        text = printable_document(text)
     if not as_json or to_file:  # --json --out FILE: the document in FILE too, the result on stdout naming it
         emit(text, out, force=force_out)
     if as_json:

@@ -28,7 +28,7 @@ from typing import Any, assert_never
 from jwks_tool.core.environments import audience_for
 from jwks_tool.core.keys import public_jwk
 from jwks_tool.core.model import Env, KeyRecord, KeySet, KeyState
-from jwks_tool.core.text import printable
+from jwks_tool.core.text import printable, printable_document
 from jwks_tool.documents.templates import template_env
 from jwks_tool.errors import InputError, JwksToolError
 from jwks_tool.integrations.azure.connection import check_name, normalise_vault_url
@@ -220,7 +220,8 @@ def render_report(
     template_dir: str | None = None,
 ) -> str:
     """The report of ``keysets`` in ``fmt``: check results, timeline and audit trail, from the built-in template
-    or the same file in ``template_dir``. Templates see no private half."""
+    or the same file in ``template_dir``. Templates see no private half; control characters in the result are
+    escaped (:func:`~jwks_tool.core.text.printable_document`)."""
     file = template_file(fmt)
     keysets = [_public_view(keyset) for keyset in keysets]
     context = dict(
@@ -233,8 +234,12 @@ def render_report(
         colours={state.value: colour for state, colour in STATE_COLOURS.items()},
     )
     if template_dir is not None and (Path(template_dir) / file).is_file():
-        return _render_user(template_dir, file, context)  # the folder's own report, asked for by --template-dir
-    return template_env().get_template(file).render(**context)
+        text = _render_user(template_dir, file, context)  # the folder's own report, asked for by --template-dir
+    else:
+        text = template_env().get_template(file).render(**context)
+    # reasons, users and commands come from the store, which anyone who can write to it fills: autoescaping stops
+    # HTML, this stops terminal escapes (the report goes to a terminal as often as to a file)
+    return printable_document(text)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -127,3 +127,90 @@ def test_report_and_render_with_json_and_out_write_the_file(run: Run, tmp_path: 
     assert again.exit_code == 7
     assert json.loads(again.stdout)["error"]["code"] == "conflict"
     assert "out" not in json.loads(run("report", "--json").stdout)
+
+
+# ---- F1, F2: stored and template text never reaches a terminal raw ---------------------------------------------------
+HOSTILE = "oops\x1b]0;PWN\x07\x1b[2Jgone\u202e"
+SHOWN = "oops\\x1b]0;PWN\\x07\\x1b[2Jgone\\u202e"
+
+
+def hostile_event(store_dir: Path) -> None:
+    """An audit line as a team member with write access to a shared store can leave it (revoke --reason does)."""
+    event = {
+        "time": "2026-01-15T09:30:00Z",
+        "user": "mallory" + HOSTILE,
+        "command": "jwks-tool " + HOSTILE,
+        "set": "acme",
+        "env": "test",
+        "kid": "k",
+        "from": "active",
+        "to": "revoked",
+        "reason": HOSTILE,
+        "revision": 2,
+    }
+    with (store_dir / "audit.jsonl").open("a") as log:
+        log.write(json.dumps(event, ensure_ascii=False) + "\n")
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_the_report_escapes_control_characters_from_the_store(
+    run: Run, store_dir: Path, tmp_path: Path, fmt: str
+) -> None:
+    generate(run, "acme")
+    hostile_event(store_dir)
+    result = run("report", "--format", fmt)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert all(char.isprintable() or char in "\n\t" for char in result.stdout)
+    if fmt == "html":
+        assert f"mallory{SHOWN}" in result.stdout
+        assert f"<td>{SHOWN}</td>" in result.stdout
+    else:
+        assert "oops\\\\x1b\\]0;PWN" in result.stdout  # Markdown backslashes its own punctuation too
+    file = tmp_path / f"r.{fmt}"
+    assert run("report", "--format", fmt, "--out", str(file)).exit_code == 0
+    assert file.read_text() == result.stdout
+
+
+def user_template(tmp_path: Path) -> Path:
+    folder = tmp_path / "tpl"
+    folder.mkdir()
+    (folder / "esc.txt.j2").write_text('a\n{{ "\\x1b]0;PWN\\x07\\x1b[31m" }}red\t{{ keyset.ref.name }}\n')
+    return folder
+
+
+def test_a_user_templates_output_is_escaped_on_a_terminal_only(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate(run, "acme")
+    folder = user_template(tmp_path)
+    exact = "a\n\x1b]0;PWN\x07\x1b[31mred\tacme\n"
+    piped = run("render", "esc", "acme", "--template-dir", str(folder))  # (click.echo drops colour codes off a tty)
+    assert (piped.exit_code, piped.stdout) == (0, "a\n\x1b]0;PWN\x07red\tacme\n")  # a pipe: as the template made
+    file = tmp_path / "out.txt"
+    assert run("render", "esc", "acme", "--template-dir", str(folder), "--out", str(file)).exit_code == 0
+    assert file.read_text() == exact
+    monkeypatch.setattr("jwks_tool.cli.lifecycle.is_terminal", lambda stream: True)
+    shown = run("render", "esc", "acme", "--template-dir", str(folder))
+    assert (shown.exit_code, shown.stdout) == (0, "a\n\\x1b]0;PWN\\x07\\x1b[31mred\tacme\n")
+
+
+def test_a_user_template_on_a_real_terminal(run: Run, tmp_path: Path, store_dir: Path) -> None:
+    import os
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+    generate(run, "acme")
+    folder = user_template(tmp_path)
+    env = {**os.environ, "JWKS_TOOL_STORE": str(store_dir)}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "jwks_tool", "render", "esc", "acme", "--template-dir", str(folder)],
+        env=env,
+        timeout=60,
+        encoding="utf-8",
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "\x1b" not in child.before
+    assert "\\x1b]0;PWN\\x07\\x1b[31mred" in child.before
