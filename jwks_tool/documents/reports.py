@@ -399,7 +399,8 @@ def _limited_sandbox(template_dir: str) -> Any:
 
 def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
     """A user's template, in Jinja2's immutable sandbox (no attribute that leads to code, no mutation, limits on
-    what it builds), loading only from the user's folder; whatever it does wrong is an InputError naming it."""
+    what it builds), loading only from the user's folder; whatever it does wrong is an InputError naming it, with
+    the file and line where Jinja2 knows them (``tpl/report.html.j2:3``)."""
     import jinja2
     from jinja2.exceptions import SecurityError
 
@@ -411,24 +412,52 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
         return str(env.get_template(file).render(**context))
     except SecurityError as exc:
         raise InputError(
-            f"the template {file} tried something unsafe ({printable(exc, limit=200)})",
+            f"the template {_where(template_dir, file, exc)} tried something unsafe ({printable(exc, limit=200)})",
             hint="templates may only read the values they are given",
         ) from exc
     except jinja2.TemplateError as exc:
         raise InputError(
-            f"the template {file} cannot be rendered: {printable(exc, limit=200)}", hint="fix the template"
+            f"the template {_where(template_dir, file, exc)} cannot be rendered: {printable(exc, limit=200)}",
+            hint="fix the template",
         ) from exc
     except (MemoryError, RecursionError, OverflowError) as exc:
         raise InputError(
-            f"the template {file} needs more memory or nesting than jwks-tool gives a template ({type(exc).__name__})",
+            f"the template {_where(template_dir, file, exc)} needs more memory or nesting than jwks-tool gives a "
+            f"template ({type(exc).__name__})",
             hint="make it build less",
         ) from exc
     except JwksToolError:
         raise  # ours already (a linked template file): it names the problem and the fix
     except Exception as exc:  # whatever else a user's template does wrong (1/0, a filter given the wrong type)
         raise InputError(
-            f"the template {file} failed: {type(exc).__name__}: {printable(exc, limit=200)}", hint="fix the template"
+            f"the template {_where(template_dir, file, exc)} failed: {type(exc).__name__}: "
+            f"{printable(exc, limit=200)}",
+            hint="fix the template",
         ) from exc
+
+
+def _where(template_dir: str, file: str, exc: BaseException) -> str:
+    """``FOLDER/FILE:LINE`` of a user template's error: a syntax error's own file and line, or for an error while
+    rendering the innermost traceback frame in the folder (Jinja2 maps template code back to template lines);
+    ``FOLDER/FILE`` where no line is known."""
+    import os
+
+    from jinja2 import TemplateSyntaxError
+
+    folder = os.path.normpath(os.path.abspath(template_dir))
+    shown, line = os.path.join(template_dir, file), None
+    if isinstance(exc, TemplateSyntaxError):
+        if exc.filename:
+            shown = os.path.join(template_dir, os.path.relpath(os.path.abspath(exc.filename), folder))
+        line = exc.lineno
+    else:
+        tb = exc.__traceback__
+        while tb is not None:
+            code_file = os.path.abspath(tb.tb_frame.f_code.co_filename)  # the loader's path: maybe relative
+            if code_file.startswith(folder + os.sep):
+                shown, line = os.path.join(template_dir, os.path.relpath(code_file, folder)), tb.tb_lineno
+            tb = tb.tb_next
+    return printable(shown if line is None else f"{shown}:{line}", limit=300)
 
 
 def _user_template(name: str, template_dir: str | None) -> str:

@@ -37,9 +37,7 @@ BAD_LINES = {
 
 
 @pytest.mark.parametrize(("line", "problem"), BAD_LINES.values(), ids=BAD_LINES.keys())
-def test_a_badly_typed_audit_line_is_skipped_with_a_warning(
-    run: Run, store_dir: Path, line: str, problem: str
-) -> None:
+def test_a_badly_typed_audit_line_is_skipped_with_a_warning(run: Run, store_dir: Path, line: str, problem: str) -> None:
     generate(run, "acme")
     with (store_dir / "audit.jsonl").open("a") as log:
         log.write(line + "\n")
@@ -214,3 +212,34 @@ def test_a_user_template_on_a_real_terminal(run: Run, tmp_path: Path, store_dir:
     assert child.exitstatus == 0
     assert "\x1b" not in child.before
     assert "\\x1b]0;PWN\\x07\\x1b[31mred" in child.before
+
+
+# ---- F11: template errors name the file and line ---------------------------------------------------------------------
+TEMPLATE_ERRORS = {
+    "undefined": ("a\nhello {{ x.y }}\n", "bad.txt.j2:2 cannot be rendered: 'x' is undefined"),
+    "syntax": (
+        "a\nb\n{% if %}x{% endif %}\n",
+        "bad.txt.j2:3 cannot be rendered: Expected an expression, got 'end of statement block'",
+    ),
+    "runtime": ("1\n2\n3\n{{ 1 / 0 }}\n", "bad.txt.j2:4 failed: ZeroDivisionError: division by zero"),
+    "included": ('{% include "part.j2" %}\n', "part.j2:2 cannot be rendered: 'x' is undefined"),
+}
+
+
+@pytest.mark.parametrize(("text", "problem"), TEMPLATE_ERRORS.values(), ids=TEMPLATE_ERRORS.keys())
+def test_a_template_error_names_the_file_and_line(run: Run, tmp_path: Path, text: str, problem: str) -> None:
+    generate(run, "acme")
+    folder = tmp_path / "tpl"
+    folder.mkdir()
+    (folder / "bad.txt.j2").write_text(text)
+    (folder / "part.j2").write_text("a\n{{ x.y }}\n")
+    result = run("render", "bad", "acme", "--template-dir", str(folder))
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == f"jwks-tool: error: the template {folder}/{problem}; fix the template\n"
+    (folder / "report.md.j2").write_text(text)
+    report = run("report", "--format", "md", "--template-dir", str(folder))
+    assert report.exit_code == 3
+    assert (
+        report.stderr
+        == f"jwks-tool: error: the template {folder}/{problem.replace('bad.txt', 'report.md')}; fix the template\n"
+    )
