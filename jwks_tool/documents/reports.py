@@ -430,8 +430,7 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
         raise  # ours already (a linked template file): it names the problem and the fix
     except Exception as exc:  # whatever else a user's template does wrong (1/0, a filter given the wrong type)
         raise InputError(
-            f"the template {_where(template_dir, file, exc)} failed: {type(exc).__name__}: "
-            f"{printable(exc, limit=200)}",
+            f"the template {_where(template_dir, file, exc)} failed: {type(exc).__name__}: {printable(exc, limit=200)}",
             hint="fix the template",
         ) from exc
 
