@@ -420,6 +420,6 @@ def test_without_boto3_the_error_names_the_extra(tmp_path: Path) -> None:
     )
     assert done.returncode == 10
     assert done.stderr == (
-        "jwks-tool: error: cannot set up the AWS secretsmanager client: the AWS SDK (boto3) is not installed; "
+        "jwks-tool: error: cannot read the store configuration: the AWS SDK (boto3) is not installed; "
         "install the AWS extra: pip install 'jwks-tool[aws]'\n"
     )
