@@ -349,7 +349,8 @@ def test_a_server_that_is_down_is_exit_10_one_line(run: Run, aws: AwsServer) -> 
     assert result.exit_code == 10
     assert one_line_error(result) == (
         f"jwks-tool: error: cannot read the store configuration: AWS {URL} cannot be reached (Could not connect to the "
-        f'endpoint URL: "{aws.url}/"); check the region, AWS_ENDPOINT_URL_SECRETS_MANAGER or endpoint=, your network or proxy'
+        f'endpoint URL: "{aws.url}/"); check the region, AWS_ENDPOINT_URL_SECRETS_MANAGER or endpoint=, your network '
+        "or proxy"
     )
 
 
