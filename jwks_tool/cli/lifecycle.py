@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -13,18 +14,20 @@ from jwks_tool.cli.main import (
     cli,
     emit,
     exit_with,
+    is_terminal,
     json_option,
     make_service,
     one_line,
     out_option,
     print_json,
     print_warning,
+    require_store,
     set_options,
     store_options,
 )
 from jwks_tool.core.formats import PublicFormat
 from jwks_tool.core.model import Env, KeySet, KeyState, SetRef
-from jwks_tool.core.text import plural, printable
+from jwks_tool.core.text import plural, printable, printable_document
 from jwks_tool.core.timeutil import parse_duration
 from jwks_tool.documents.reports import RenderOptions, ReportDocFormat, render_document, render_report
 from jwks_tool.documents.templates import render_template
@@ -203,15 +206,6 @@ def _policy(warn: str, fail: str, next_max_age: str) -> CheckPolicy:
     return policy
 
 
-def _require_store(svc: KeyService) -> None:
-    """``status`` on a store that is not there says so, rather than showing an empty one."""
-    if svc.store_info() is None:
-        raise NotFoundError(
-            f"there is no key store at {svc.store.describe()}",
-            hint="check --store and $JWKS_TOOL_STORE, or run `jwks-tool generate NAME` to make one",
-        )
-
-
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--env", type=click.Choice(["test", "prod"]), help="Only this environment.")
@@ -230,7 +224,7 @@ def status(
     """Show every set (or NAME): active kid, age, days to expiry, each key's state, and the next step."""
     svc = make_service(store)
     policy = _policy(warn, fail, "7d")
-    _require_store(svc)
+    require_store(svc.store)
     sets, damaged = svc.select_sets_or_damage(name, env)
     report = run_check(sets, svc.now(), policy, svc.store.set_size, damage_findings(damaged))
     if as_json:
@@ -326,6 +320,7 @@ def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -
     history and marked "recovered".
     """
     svc = make_service(store)
+    require_store(svc.store)
     envs = [env] if env else list(Env)
     refs = svc.store.list_refs() if name is None else [SetRef.parse(name, one) for one in envs]
     keysets = []
@@ -341,7 +336,7 @@ def log(name: str | None, env: str | None, store: StoreOptions, as_json: bool) -
             keysets.append(keyset)
     events = [
         event
-        for event in trail(svc.store, keysets)
+        for event in trail(svc.store, keysets, on_damage=print_warning)
         if (name is None or event.get("set") == name) and (env is None or event.get("env") == env)
     ]
     if name is not None and not keysets and not events and not unreadable:
@@ -384,13 +379,17 @@ def report(
     """
     force_out = check_out(out, force=force_out)
     svc = make_service(store)
+    require_store(svc.store)
     keysets, damaged = svc.select_sets_or_damage()
     result = run_check(keysets, svc.now(), _policy(warn, fail, "7d"), svc.store.set_size, damage_findings(damaged))
-    audit = trail(svc.store, keysets)
-    if as_json:
-        print_json({"store": svc.store.describe(), **result.to_dict(), "audit": audit})
-    else:
+    audit = trail(svc.store, keysets, on_damage=print_warning)
+    to_file = out is not None and out != "-"
+    if not as_json or to_file:  # --json --out FILE: the report in FILE, the verdict on stdout naming it
         _emit_report(fmt, keysets, result, audit, svc, template_dir, out, force_out)
+    if as_json:
+        print_json(
+            {"store": svc.store.describe(), **result.to_dict(), "audit": audit} | ({"out": out} if to_file else {})
+        )
     if damaged:  # the report names each damaged set as a failing finding
         exit_with(result.verdict)
 
@@ -478,7 +477,10 @@ def render(
     keyset = svc.get_set(name, env)
     options = RenderOptions(client_id=client_id, scope=scope, vault=vault, secret_name=secret_name)
     text = render_document(template, keyset, options, now=svc.now(), template_dir=template_dir)
+    to_file = out is not None and out != "-"
+    if not to_file and not as_json and is_terminal(sys.stdout):  # a user template is not trusted with a terminal
+        text = printable_document(text)
+    if not as_json or to_file:  # --json --out FILE: the document in FILE too, the result on stdout naming it
+        emit(text, out, force=force_out)
     if as_json:
-        print_json({"template": template, "set": name, "env": env, "text": text})
-        return
-    emit(text, out, force=force_out)
+        print_json({"template": template, "set": name, "env": env, "text": text} | ({"out": out} if to_file else {}))

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # start-up: --help loads this module; these load with the com
     from jwks_tool.core.findings import Verdict
     from jwks_tool.core.model import KeyRecord, KeySet
     from jwks_tool.services.key_service import AzureOptions, KeyService
+    from jwks_tool.stores.interface import KeyStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,6 +85,8 @@ OTHER_ERRORS: dict[str, int] = {
 
 META_JSON = "jwks_tool.json"
 """ctx.meta key: the command was given --json (its error, too, is one JSON document on stdout)."""
+META_JSON_BEFORE = "jwks_tool.json_before"
+"""ctx.meta key: --json was given before the command (``jwks-tool --json show acme``): the command's own --json."""
 META_JSON_PRINTED = "jwks_tool.json_printed"
 """ctx.meta key: the command printed its JSON document already (a verdict, then an exit code): no second one."""
 META_VERBOSE = "jwks_tool.verbose"
@@ -311,8 +314,15 @@ def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> bo
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    value = value or bool(ctx.meta.get(META_JSON_BEFORE))
     if value:
         ctx.meta[META_JSON] = True
+    return value
+
+
+def _set_json_before(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[META_JSON_BEFORE] = ctx.meta[META_JSON] = True
     return value
 
 
@@ -340,6 +350,14 @@ def add_common_options(command: click.Command) -> None:
 @click.group(cls=JwksGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, "--version", prog_name="jwks-tool")
 @click.option("-v", "--verbose", is_flag=True, is_eager=True, callback=_set_verbose, help="Show tracebacks of errors.")
+@click.option(
+    "--json",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_set_json_before,
+    help="The same as --json after the command: one JSON document on stdout.",
+)
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Manage the signing keys of OAuth2 machine clients: Maskinporten first.
@@ -580,6 +598,16 @@ def make_service(store: StoreOptions, azure: AzureOptions | None = None) -> KeyS
         on_warning=print_warning,
         allow_plaintext=os.environ.get(ENV_ALLOW_PLAINTEXT) == "1",
     )
+
+
+def require_store(store: KeyStore) -> None:
+    """A command that reads a store (list, log, report, status) refuses one that is not there, rather than showing
+    an empty one: a typo in --store must not look like a store with nothing in it (NotFoundError, exit 6)."""
+    if store.read_config() is None:
+        raise NotFoundError(
+            f"there is no key store at {store.describe()}",
+            hint="check --store and $JWKS_TOOL_STORE, or run `jwks-tool generate NAME` to make one",
+        )
 
 
 def print_warning(message: str) -> None:

@@ -11,6 +11,7 @@ from jwks_tool.cli.main import (
     json_option,
     make_service,
     print_json,
+    require_store,
     set_json,
     set_options,
     store_options,
@@ -30,6 +31,7 @@ def list_(store: StoreOptions, as_json: bool) -> None:
     A set that cannot be read is listed as DAMAGED, with the rest, and named on stderr with its repair (exit 5).
     """
     opened = open_store(store.url)
+    require_store(opened)
     items = list(opened.read_sets_or_damage())
     sets = [item for item in items if isinstance(item, KeySet)]
     damaged = [item for item in items if isinstance(item, DamagedSet)]
@@ -41,7 +43,7 @@ def list_(store: StoreOptions, as_json: bool) -> None:
                 "damaged": [item.to_dict() for item in damaged],
             }
         )
-    elif not items:
+    elif not items:  # a store made by `init` that holds no set yet
         click.echo(f"No key sets in {opened.describe()}. Make one: jwks-tool generate NAME")
     else:
         _table(items)

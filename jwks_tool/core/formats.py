@@ -59,14 +59,23 @@ class ReportFormat(StrEnum):
 
 
 def to_json(value: object) -> str:
-    """The one JSON style of jwks-tool output: two-space indent, UTF-8, trailing newline (\\u escapes only when
-    the data holds text that is not valid Unicode, such as a lone surrogate from a file being inspected)."""
-    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value, indent=2, ensure_ascii=True) + "\n"
-    return text
+    """The one JSON style of jwks-tool output: two-space indent, UTF-8, trailing newline. Strict JSON: a non-finite
+    number (``NaN``, ``Infinity``) is a ValueError, never written. Characters a terminal would act on or hide
+    (control and format characters such as C1 codes and bidi overrides, lone surrogates) are written as ``\\u``
+    escapes, so the document is the same data and safe to print."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    if text.isascii():  # json.dumps escaped every ASCII control character already
+        return text
+    return "".join(_json_escape(char) if not char.isprintable() and char != "\n" else char for char in text)
+
+
+def _json_escape(char: str) -> str:
+    """One character as a JSON ``\\u`` escape (a surrogate pair above U+FFFF)."""
+    code = ord(char)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def render_public(jwks: Sequence[Mapping[str, Any]], fmt: PublicFormat) -> str:

@@ -120,6 +120,36 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+MAX_COUNT = 2**63 - 1
+"""The largest revision or key size a stored record may hold (what any JSON reader can keep as an integer)."""
+
+
+def stored_count(value: object, what: str) -> int:
+    """A whole number >= 0 read from a stored document (a revision, a key size): an ``int``, never a bool, a float
+    (``1e400`` parses as infinity), a string or a negative number; StoreCorruptError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StoreCorruptError(f"{what} is not a whole number: {_shown(value)}")
+    if not 0 <= value <= MAX_COUNT:
+        raise StoreCorruptError(f"{what} is out of range: {_shown(value)}")
+    return value
+
+
+def stored_text(value: object, what: str) -> str:
+    """A string read from a stored document; StoreCorruptError for any other JSON type."""
+    if not isinstance(value, str):
+        raise StoreCorruptError(f"{what} is not a string: {_shown(value)}")
+    return value
+
+
+def _shown(value: object) -> str:
+    """A stored value named in an error: its JSON spelling (a bool as ``true``), cut short."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def parse_time(value: object, what: str) -> datetime:
     """Parse a time written by :func:`format_time`."""
     if not isinstance(value, str):
@@ -193,12 +223,12 @@ class Transition:
                 parse_time(data.get("at"), "transition time"),
                 from_state,
                 KeyState(data["to"]),
-                str(data["reason"]),
-                None if data.get("by") is None else str(data["by"]),
-                None if data.get("command") is None else str(data["command"]),
-                None if data.get("revision") is None else int(data["revision"]),
+                stored_text(data["reason"], "reason"),
+                None if data.get("by") is None else stored_text(data["by"], "by"),
+                None if data.get("command") is None else stored_text(data["command"], "command"),
+                None if data.get("revision") is None else stored_count(data["revision"], "revision"),
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise StoreCorruptError(f"bad state transition record: {exc}") from exc
 
 
@@ -295,10 +325,10 @@ class KeyRecord:
             _check_thumbprint(kid, public, data["thumbprint"])
             record = cls(
                 kid=Kid(kid),
-                kty=str(data["kty"]),
-                alg=str(data["alg"]),
-                size=int(data["size"]),
-                crv=None if data.get("crv") is None else str(data["crv"]),
+                kty=stored_text(data["kty"], f"key {kid!r}: kty"),
+                alg=stored_text(data["alg"], f"key {kid!r}: alg"),
+                size=stored_count(data["size"], f"key {kid!r}: size"),
+                crv=None if data.get("crv") is None else stored_text(data["crv"], f"key {kid!r}: crv"),
                 thumbprint=Thumbprint(str(data["thumbprint"])),
                 created=parse_time(data["created"], "created"),
                 expires=parse_time(data["expires"], "expires"),
@@ -307,9 +337,9 @@ class KeyRecord:
                 public_jwk=public,
                 sealed_private=sealed,
                 history=tuple(Transition.from_dict(step) for step in data.get("history", [])),
-                vault_key=None if data.get("vault_key") is None else str(data["vault_key"]),
+                vault_key=None if data.get("vault_key") is None else stored_text(data["vault_key"], "vault_key"),
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise StoreCorruptError(f"bad key record: {exc!r}") from exc
         _check_record(record)
         return record
@@ -461,7 +491,7 @@ class KeySet:
         if not isinstance(data, dict) or data.get("format") != "jwks-tool-keyset":
             raise StoreCorruptError(f"{where} is not a jwks-tool key set")
         schema = data.get("schema")
-        if not isinstance(schema, int):
+        if not isinstance(schema, int) or isinstance(schema, bool):
             raise StoreCorruptError(f"{where} has no schema version")
         if schema > SET_SCHEMA:
             raise StoreVersionError(
@@ -474,13 +504,13 @@ class KeySet:
         try:
             keyset = cls(
                 ref=SetRef(name, Env(data["env"])),
-                profile=str(data["profile"]),
+                profile=stored_text(data["profile"], f"{where}: profile"),
                 keys=tuple(KeyRecord.from_dict(key) for key in data["keys"]),
-                revision=int(data["revision"]),
+                revision=stored_count(data["revision"], f"{where}: revision"),
                 created=parse_time(data["created"], "created"),
                 updated=parse_time(data["updated"], "updated"),
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise StoreCorruptError(f"{where} is damaged: {exc!r}") from exc
         kinds = PROFILE_KEY_TYPES.get(keyset.profile)
         if kinds is None:

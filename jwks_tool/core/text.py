@@ -45,6 +45,15 @@ def printable(value: object, *, limit: int = DEFAULT_LIMIT) -> str:
     return "".join(_escape(char) if _needs_escape(char) else char for char in text)
 
 
+def printable_document(text: str) -> str:
+    """A multi-line document (a report, a rendered template) that a terminal shows as written: every character
+    :func:`printable` escapes is escaped the same way (``\\x1b``), except newline and tab; nothing is cut. In HTML the
+    escape is plain text, so the document stays valid and shows what was there."""
+    if text.isascii() and all(char.isprintable() or char in "\n\t" for char in text):
+        return text
+    return "".join(_escape(char) if _needs_escape(char) and char not in "\n\t" else char for char in text)
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``count`` and ``word`` in the right number: ``1 key set``, ``2 key sets``, ``0 keys`` (``many``: an
     irregular plural)."""

@@ -28,7 +28,7 @@ from typing import Any, assert_never
 from jwks_tool.core.environments import audience_for
 from jwks_tool.core.keys import public_jwk
 from jwks_tool.core.model import Env, KeyRecord, KeySet, KeyState
-from jwks_tool.core.text import printable
+from jwks_tool.core.text import printable, printable_document
 from jwks_tool.documents.templates import template_env
 from jwks_tool.errors import InputError, JwksToolError
 from jwks_tool.integrations.azure.connection import check_name, normalise_vault_url
@@ -220,7 +220,8 @@ def render_report(
     template_dir: str | None = None,
 ) -> str:
     """The report of ``keysets`` in ``fmt``: check results, timeline and audit trail, from the built-in template
-    or the same file in ``template_dir``. Templates see no private half."""
+    or the same file in ``template_dir``. Templates see no private half; control characters in the result are
+    escaped (:func:`~jwks_tool.core.text.printable_document`)."""
     file = template_file(fmt)
     keysets = [_public_view(keyset) for keyset in keysets]
     context = dict(
@@ -233,8 +234,12 @@ def render_report(
         colours={state.value: colour for state, colour in STATE_COLOURS.items()},
     )
     if template_dir is not None and (Path(template_dir) / file).is_file():
-        return _render_user(template_dir, file, context)  # the folder's own report, asked for by --template-dir
-    return template_env().get_template(file).render(**context)
+        text = _render_user(template_dir, file, context)  # the folder's own report, asked for by --template-dir
+    else:
+        text = template_env().get_template(file).render(**context)
+    # reasons, users and commands come from the store, which anyone who can write to it fills: autoescaping stops
+    # HTML, this stops terminal escapes (the report goes to a terminal as often as to a file)
+    return printable_document(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -394,7 +399,8 @@ def _limited_sandbox(template_dir: str) -> Any:
 
 def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
     """A user's template, in Jinja2's immutable sandbox (no attribute that leads to code, no mutation, limits on
-    what it builds), loading only from the user's folder; whatever it does wrong is an InputError naming it."""
+    what it builds), loading only from the user's folder; whatever it does wrong is an InputError naming it, with
+    the file and line where Jinja2 knows them (``tpl/report.html.j2:3``)."""
     import jinja2
     from jinja2.exceptions import SecurityError
 
@@ -406,24 +412,51 @@ def _render_user(template_dir: str, file: str, context: dict[str, Any]) -> str:
         return str(env.get_template(file).render(**context))
     except SecurityError as exc:
         raise InputError(
-            f"the template {file} tried something unsafe ({printable(exc, limit=200)})",
+            f"the template {_where(template_dir, file, exc)} tried something unsafe ({printable(exc, limit=200)})",
             hint="templates may only read the values they are given",
         ) from exc
     except jinja2.TemplateError as exc:
         raise InputError(
-            f"the template {file} cannot be rendered: {printable(exc, limit=200)}", hint="fix the template"
+            f"the template {_where(template_dir, file, exc)} cannot be rendered: {printable(exc, limit=200)}",
+            hint="fix the template",
         ) from exc
     except (MemoryError, RecursionError, OverflowError) as exc:
         raise InputError(
-            f"the template {file} needs more memory or nesting than jwks-tool gives a template ({type(exc).__name__})",
+            f"the template {_where(template_dir, file, exc)} needs more memory or nesting than jwks-tool gives a "
+            f"template ({type(exc).__name__})",
             hint="make it build less",
         ) from exc
     except JwksToolError:
         raise  # ours already (a linked template file): it names the problem and the fix
     except Exception as exc:  # whatever else a user's template does wrong (1/0, a filter given the wrong type)
         raise InputError(
-            f"the template {file} failed: {type(exc).__name__}: {printable(exc, limit=200)}", hint="fix the template"
+            f"the template {_where(template_dir, file, exc)} failed: {type(exc).__name__}: {printable(exc, limit=200)}",
+            hint="fix the template",
         ) from exc
+
+
+def _where(template_dir: str, file: str, exc: BaseException) -> str:
+    """``FOLDER/FILE:LINE`` of a user template's error: a syntax error's own file and line, or for an error while
+    rendering the innermost traceback frame in the folder (Jinja2 maps template code back to template lines);
+    ``FOLDER/FILE`` where no line is known."""
+    import os
+
+    from jinja2 import TemplateSyntaxError
+
+    folder = os.path.normpath(os.path.abspath(template_dir))
+    shown, line = os.path.join(template_dir, file), None
+    if isinstance(exc, TemplateSyntaxError):
+        if exc.filename:
+            shown = os.path.join(template_dir, os.path.relpath(os.path.abspath(exc.filename), folder))
+        line = exc.lineno
+    else:
+        tb = exc.__traceback__
+        while tb is not None:
+            code_file = os.path.abspath(tb.tb_frame.f_code.co_filename)  # the loader's path: maybe relative
+            if code_file.startswith(folder + os.sep):
+                shown, line = os.path.join(template_dir, os.path.relpath(code_file, folder)), tb.tb_lineno
+            tb = tb.tb_next
+    return printable(shown if line is None else f"{shown}:{line}", limit=300)
 
 
 def _user_template(name: str, template_dir: str | None) -> str:

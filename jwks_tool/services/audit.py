@@ -20,11 +20,22 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from jwks_tool.core.model import KeyRecord, KeySet, SetRef, Transition, format_time
+from jwks_tool.core.model import (
+    SET_NAME_RE,
+    Env,
+    KeyRecord,
+    KeySet,
+    SetRef,
+    Transition,
+    format_time,
+    parse_time,
+    stored_count,
+)
+from jwks_tool.errors import StoreCorruptError
 from jwks_tool.stores.interface import KeyStore
 
 UNKNOWN_WRITER = "unknown"
@@ -71,6 +82,46 @@ def _event(
     }
 
 
+EVENT_FIELDS = ("time", "user", "command", "set", "env", "kid", "from", "to", "reason", "revision")
+FLEET_EVENT_PREFIX = "fleet:"
+"""The ``to`` of ``apply``'s own events (services/fleet): ``set``, ``env`` and ``kid`` may be null (a run's start)."""
+FLEET_EVENT_FIELDS = ("client", "manifest", "run")
+"""The members ``apply``'s events carry besides :data:`EVENT_FIELDS`: strings, kept."""
+"""The members of an audit event, in the order :func:`_event` writes them."""
+
+
+def checked_event(entry: object) -> dict[str, Any]:
+    """An audit log entry as the event it must be (the members of :data:`EVENT_FIELDS`, checked: ``time`` a time,
+    ``set``/``env``/``kid``/``to`` strings, ``revision`` a whole number or null, the other members strings or null;
+    any other member dropped), or StoreCorruptError naming what is wrong. The log is a file anyone with the store
+    can edit: nothing in it reaches output unchecked."""
+    if not isinstance(entry, dict):
+        raise StoreCorruptError(f"it is {type(entry).__name__}, not an object")
+    parse_time(entry.get("time"), "its time")
+    if not isinstance(entry.get("to"), str):
+        raise StoreCorruptError("its to is not a string")
+    fleet = entry["to"].startswith(FLEET_EVENT_PREFIX)  # apply's own events: a run's or a client's, maybe no key
+    for member in ("set", "env", "kid"):
+        if not (fleet and entry.get(member) is None) and not isinstance(entry.get(member), str):
+            raise StoreCorruptError(f"its {member} is not a string")
+    if entry.get("set") is not None and not SET_NAME_RE.fullmatch(entry["set"]):
+        raise StoreCorruptError("its set is not a key set name")
+    if entry.get("env") is not None and entry["env"] not in {env.value for env in Env}:
+        raise StoreCorruptError("its env is neither test nor prod")
+    optional = ("user", "command", "from", "reason", *(FLEET_EVENT_FIELDS if fleet else ()))
+    for member in optional:
+        if entry.get(member) is not None and not isinstance(entry[member], str):
+            raise StoreCorruptError(f"its {member} is not a string")
+    if entry.get("revision") is not None:
+        stored_count(entry["revision"], "its revision")
+    event = {member: entry.get(member) for member in EVENT_FIELDS}
+    if fleet:
+        event |= {member: entry[member] for member in FLEET_EVENT_FIELDS if member in entry}
+    if entry.get("recovered") is True:  # appended by prune from a key's history
+        event["recovered"] = True
+    return event
+
+
 def _identity(event: Mapping[str, Any]) -> tuple[object, ...]:
     """What makes two records the same change of a key (a key enters each state once)."""
     return (event.get("set"), event.get("env"), event.get("kid"), event.get("from"), event.get("to"))
@@ -82,14 +133,30 @@ def _exact(event: Mapping[str, Any]) -> tuple[object, ...]:
     return (*_identity(event), event.get("revision"), event.get("time"))
 
 
-def trail(store: KeyStore, keysets: Iterable[KeySet] | None = None) -> list[dict[str, Any]]:
+def trail(
+    store: KeyStore,
+    keysets: Iterable[KeySet] | None = None,
+    *,
+    on_damage: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
     """The store's audit log, completed from the histories of ``keysets`` (default: every set in the store).
 
     The log's own events keep their order; recovered ones are merged in by time. Pass the sets a caller has read
     already (one set for ``log NAME``) to save reading them again. A stamped step matches its logged event
     exactly; a step from before the stamp (no writer recorded) matches any logged event of the same change.
+    A damaged entry (a member of the wrong type: :func:`checked_event`) is left out and named to ``on_damage``
+    with its number in the log, so one edited line hides nothing else.
     """
-    logged = store.read_audit()
+    logged = []
+    for number, entry in enumerate(store.read_audit(), 1):
+        try:
+            logged.append(checked_event(entry))
+        except StoreCorruptError as exc:
+            if on_damage is not None:
+                on_damage(
+                    f"entry {number} of the audit log of {store.describe()} is damaged ({exc.message}) and is not "
+                    "shown; restore the log from a backup, or remove that entry"
+                )
     exact = Counter(_exact(entry) for entry in logged)
     loose = Counter(_identity(entry) for entry in logged)
     unstamped: list[dict[str, Any]] = []

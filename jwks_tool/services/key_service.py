@@ -1042,7 +1042,7 @@ class KeyService:
         mine = (current.ref.name, current.ref.env.value)
         only_in_history = [
             event
-            for event in audit.trail(self.store, [current])
+            for event in audit.trail(self.store, [current], on_damage=self._on_warning)
             if event.get("recovered") and (event.get("set"), event.get("env")) == mine and event.get("kid") in kids
         ]
         if only_in_history:

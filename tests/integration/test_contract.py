@@ -203,7 +203,12 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
             Case((str(tmp / "missing.json"),), "usage"),
             usage,
         ],
-        "list": [Case((), "result"), Case(("--store", str(a_file)), "store"), usage],
+        "list": [
+            Case((), "result"),
+            Case(("--store", str(a_file)), "store"),
+            Case(("--store", str(tmp / "no-store")), "not-found"),
+            usage,
+        ],
         "show": [Case(("acme",), "result"), Case(("nosuch",), "not-found"), usage],
         "rotate": [
             Case(("acme", "--size", "2048"), "result"),
@@ -233,11 +238,18 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
             Case(("--warn", "soon"), "input"),
             usage,
         ],
-        "log": [Case((), "result"), Case(("acme",), "result"), Case(("nosuch",), "not-found"), usage],
+        "log": [
+            Case((), "result"),
+            Case(("acme",), "result"),
+            Case(("nosuch",), "not-found"),
+            Case(("--store", str(tmp / "no-store")), "not-found"),
+            usage,
+        ],
         "report": [
             Case(("--format", "md"), "result"),
             Case(("--warn", "soon"), "input"),
             Case(("--store", str(a_file)), "store"),
+            Case(("--store", str(tmp / "no-store")), "not-found"),
             usage,
         ],
         "render": [

@@ -27,7 +27,37 @@ def edit(path: Path) -> str:
     return "its public JWK does not match its thumbprint (the set file was damaged or changed)"
 
 
-@pytest.fixture(params=[truncate, edit], ids=["truncated", "edited"])
+def retyped(member: str, raw: str, problem: str) -> Callable[[Path], str]:
+    """A set file whose ``member`` (``revision``, or ``keys.0.size``) holds the JSON text ``raw``: valid JSON,
+    the wrong type or range (``1e400`` parses as infinity)."""
+
+    def damage(path: Path) -> str:
+        document = json.loads(path.read_text())
+        *parents, last = member.split(".")
+        target = document
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[last] = "@RAW@"
+        path.write_text(json.dumps(document).replace('"@RAW@"', raw))
+        return problem.format(path=path)
+
+    return damage
+
+
+TYPED = {
+    "revision-1e400": retyped("revision", "1e400", "{path}: revision is not a whole number: Infinity"),
+    "revision-string": retyped("revision", '"1"', '{path}: revision is not a whole number: "1"'),
+    "revision-true": retyped("revision", "true", "{path}: revision is not a whole number: true"),
+    "revision-negative": retyped("revision", "-1", "{path}: revision is out of range: -1"),
+    "revision-float": retyped("revision", "1.5", "{path}: revision is not a whole number: 1.5"),
+    "revision-huge": retyped("revision", "1" + "0" * 30, "{path}: revision is out of range: 1" + "0" * 30),
+    "size-float": retyped("keys.0.size", "2048.0", ": size is not a whole number: 2048.0"),
+    "history-revision": retyped("keys.0.history.0.revision", "1e400", "revision is not a whole number: Infinity"),
+    "created-number": retyped("keys.0.created", "5", "created is not a time string"),
+}
+
+
+@pytest.fixture(params=[truncate, edit, *TYPED.values()], ids=["truncated", "edited", *TYPED])
 def damaged(request: pytest.FixtureRequest, run: Run, store_dir: Path) -> tuple[Path, str]:
     """Two sets, acme and beta; acme's file damaged. Returns its path and the start of the problem it reports."""
     for name in ("acme", "beta"):
@@ -98,7 +128,35 @@ def test_reading_the_damaged_set_names_its_repair(
     result = run(*command, "--json")
     assert result.exit_code == 5
     error = json.loads(result.stdout)["error"]
-    repair = fix(path) if problem.endswith("is not valid JSON (") else "restore the set from a backup"
+    edited = problem.startswith("its public JWK does not match")  # a key edited: the set's repair; else the file's
+    repair = "restore the set from a backup" if edited else fix(path)
     assert (error["code"], error["hint"]) == ("store", repair)
     assert problem in error["message"]
     assert result.stderr == f"jwks-tool: error: {error['message']}; {repair}\n"
+
+
+@pytest.mark.parametrize("damage", TYPED.values(), ids=TYPED.keys())
+def test_a_badly_typed_set_is_store_damage_for_that_set_only(
+    run: Run, store_dir: Path, damage: Callable[[Path], str]
+) -> None:
+    """A value that parses as JSON but has the wrong type (``"revision": 1e400`` was an OverflowError, exit 70, for
+    every command on every set): the set is damaged (exit 5, its repair named), the other sets work."""
+    for name in ("acme", "beta"):
+        assert run("generate", name, "--size", "2048").exit_code == 0
+    path = store_dir / "sets" / "test" / "acme.json"
+    problem = damage(path)
+    for command in (("show", "acme"), ("rotate", "acme", "--size", "2048"), ("export", "acme")):
+        result = run(*command)
+        assert result.exit_code == 5, (command, result.output)
+        assert result.stdout == ""
+        assert result.stderr.startswith("jwks-tool: error: ")
+        assert problem in result.stderr
+        assert result.stderr.count("\n") == 1
+    assert run("show", "beta").exit_code == 0
+    assert run("rotate", "beta", "--size", "2048").exit_code == 0
+    assert run("status", "beta").exit_code == 0
+    listed = run("list")
+    assert listed.exit_code == 5
+    assert listed.stderr.startswith("jwks-tool: error: key set acme (test) is damaged: ")
+    assert listed.stderr.endswith(f"; {fix(path)}\n")
+    assert problem in listed.stderr

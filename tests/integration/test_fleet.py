@@ -666,5 +666,6 @@ def test_an_unknown_destination_is_refused_with_its_line(run: Run, make_world: C
     assert result.exit_code == 3
     assert result.stderr == (
         f"jwks-tool: error: {world.manifest_path}:{line}: client 'a' delivers to 'acme-vault', a destination this "
-        "jwks-tool does not have; use one of aws, dotenv, file, keyvault, kubernetes, or install the package that adds it\n"
+        "jwks-tool does not have; use one of aws, dotenv, file, keyvault, kubernetes, or install the package that "
+        "adds it\n"
     )

@@ -127,10 +127,12 @@ def test_a_store_url_hint_names_the_store_url_option(
     result = run("list", "--store", url)
     assert result.exit_code == 10
     assert result.stderr == (
-        "jwks-tool: error: cannot list the key sets: the vault's authentication challenge names another "
+        "jwks-tool: error: cannot read the store configuration: the vault's authentication challenge names another "
         "resource; for emulators and private endpoints put verify_challenge_resource=false in the store URL\n"
     )
-    assert run("list", "--store", url + "&verify_challenge_resource=false").exit_code == 0
+    fixed = run("list", "--store", url + "&verify_challenge_resource=false")
+    assert fixed.exit_code == 6  # reached: an empty vault holds no store (yet)
+    assert fixed.stderr.startswith("jwks-tool: error: there is no key store at ")
 
 
 def test_a_command_option_hint_names_the_option(
@@ -156,7 +158,7 @@ def test_an_unreachable_store_vault_names_the_store_url_option(run: Run) -> None
     result = run("list", "--store", "https://127.0.0.1:9/?store=keyvault&credential=managed-identity&retry_total=0")
     assert result.exit_code == 10
     assert result.stderr.startswith(
-        "jwks-tool: error: cannot list the key sets: the vault https://127.0.0.1:9/ cannot be reached ("
+        "jwks-tool: error: cannot read the store configuration: the vault https://127.0.0.1:9/ cannot be reached ("
     )
     assert result.stderr.endswith(
         "; check the vault URL, your network or proxy, and ca_bundle= in the store URL for private endpoints\n"

@@ -164,7 +164,7 @@ def test_the_store_is_reached_over_https_with_the_environment_s_endpoint(run: Ru
     os.environ.pop("AWS_CA_BUNDLE")
     result = run("list", "--store", f"{URL}?max_attempts=1")
     assert result.exit_code == 10
-    assert one_line_error(result).startswith("jwks-tool: error: cannot list the key sets: TLS to AWS ")
+    assert one_line_error(result).startswith("jwks-tool: error: cannot read the store configuration: TLS to AWS ")
     # the same server named in the URL instead: endpoint= and ca_bundle=
     os.environ.pop("AWS_ENDPOINT_URL_SECRETS_MANAGER")
     listed = run("list", "--store", f"{URL}?endpoint={aws.url}&ca_bundle={aws.ca_path}")
@@ -348,8 +348,9 @@ def test_a_server_that_is_down_is_exit_10_one_line(run: Run, aws: AwsServer) -> 
     result = run("list", "--store", f"{URL}?max_attempts=2")
     assert result.exit_code == 10
     assert one_line_error(result) == (
-        f"jwks-tool: error: cannot list the key sets: AWS {URL} cannot be reached (Could not connect to the endpoint "
-        f'URL: "{aws.url}/"); check the region, AWS_ENDPOINT_URL_SECRETS_MANAGER or endpoint=, your network or proxy'
+        f"jwks-tool: error: cannot read the store configuration: AWS {URL} cannot be reached (Could not connect to the "
+        f'endpoint URL: "{aws.url}/"); check the region, AWS_ENDPOINT_URL_SECRETS_MANAGER or endpoint=, your network '
+        "or proxy"
     )
 
 
@@ -420,6 +421,6 @@ def test_without_boto3_the_error_names_the_extra(tmp_path: Path) -> None:
     )
     assert done.returncode == 10
     assert done.stderr == (
-        "jwks-tool: error: cannot set up the AWS secretsmanager client: the AWS SDK (boto3) is not installed; "
+        "jwks-tool: error: cannot read the store configuration: the AWS SDK (boto3) is not installed; "
         "install the AWS extra: pip install 'jwks-tool[aws]'\n"
     )

@@ -117,7 +117,9 @@ def test_user_templates_cannot_run_code(run: Run, story: None, tmp_path: Path, m
     for name in ("evil", "leak"):
         result = run("render", name, "acme", "--template-dir", str(folder))
         assert result.exit_code == 3, name
-        assert result.stderr.startswith(f"jwks-tool: error: the template {name}.txt.j2 tried something unsafe ("), name
+        assert result.stderr.startswith(
+            f"jwks-tool: error: the template {folder / name}.txt.j2:1 tried something unsafe ("
+        ), name
         assert result.stderr.endswith("; templates may only read the values they are given\n"), name
         assert "the passphrase" not in result.output
     assert not marker.exists()
@@ -143,8 +145,8 @@ def test_user_templates_cannot_build_too_much(run: Run, story: None, tmp_path: P
     result = run("render", "big", "acme", "--template-dir", str(folder))
     assert result.exit_code == 3, result.stderr
     assert result.stderr == (
-        f"jwks-tool: error: the template big.txt.j2 tried something unsafe ({problem}); templates may only read "
-        "the values they are given\n"
+        f"jwks-tool: error: the template {folder}/big.txt.j2:1 tried something unsafe ({problem}); templates may "
+        "only read the values they are given\n"
     )
     (folder / "small.txt.j2").write_text('{{ range(3)|list }} {{ "ab" * 2 }} {{ 2 ** 10 }}\n')
     assert run("render", "small", "acme", "--template-dir", str(folder)).stdout == "[0, 1, 2] abab 1024\n"
@@ -157,8 +159,8 @@ def test_a_template_that_recurses_too_deep_is_an_input_error(run: Run, story: No
     result = run("render", "deep", "acme", "--template-dir", str(folder))
     assert result.exit_code == 3, result.stderr
     assert result.stderr == (
-        "jwks-tool: error: the template deep.txt.j2 needs more memory or nesting than jwks-tool gives a template "
-        "(RecursionError); make it build less\n"
+        f"jwks-tool: error: the template {folder}/deep.txt.j2:1 needs more memory or nesting than jwks-tool gives a "
+        "template (RecursionError); make it build less\n"
     )
 
 
@@ -210,7 +212,7 @@ def test_report_template_dir_is_sandboxed(run: Run, story: None, tmp_path: Path)
     (folder / "report.md.j2").write_text("{{ cycler.__init__.__globals__.os.getcwd() }}\n")
     result = run("report", "--format", "md", "--template-dir", str(folder))
     assert result.exit_code == 3
-    assert result.stderr.startswith("jwks-tool: error: the template report.md.j2 tried something unsafe (")
+    assert result.stderr.startswith(f"jwks-tool: error: the template {folder}/report.md.j2:1 tried something unsafe (")
 
 
 HOSTILE = "<script>alert(1)</script> *bold* [x](javascript:alert(1)) | `code` _u_ &amp; \\"
@@ -252,7 +254,9 @@ def test_a_failing_template_is_an_input_error(run: Run, story: None, tmp_path: P
     (folder / "bad.txt.j2").write_text(text + "\n")
     result = run("render", "bad", "acme", "--template-dir", str(folder))
     assert result.exit_code == 3, result.stderr
-    assert result.stderr == f"jwks-tool: error: the template bad.txt.j2 failed: {problem}; fix the template\n"
+    assert (
+        result.stderr == f"jwks-tool: error: the template {folder}/bad.txt.j2:1 failed: {problem}; fix the template\n"
+    )
 
 
 @pytest.mark.parametrize("option", ["--client-id", "--scope"])

@@ -318,6 +318,8 @@ def test_log_is_golden_and_escapes_what_users_typed(
     run: Run, rfc7517_rsa: dict[str, Any], fixed_now: Any, golden: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("jwks_tool.services.key_service.actor", lambda: "tester@host")
+    assert run("log").exit_code == 6  # no store yet
+    assert run("init").exit_code == 0
     assert run("log").output == "No changes logged.\n"
     del rfc7517_rsa["kid"]
     (tmp_path / "k.json").write_text(json.dumps(rfc7517_rsa))
