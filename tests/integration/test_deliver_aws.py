@@ -393,6 +393,34 @@ def test_a_secret_scheduled_for_deletion_is_exit_7_before_any_write(
     assert aws.operations == ["DescribeSecret"] * 4  # all read, none written
 
 
+def test_a_plain_http_endpoint_is_refused_before_any_request(run: Run, aws: AwsServer, acme: dict[str, Any]) -> None:
+    """The private key must not travel in clear: http:// is refused (exit 3), loopback only with the opt-in."""
+    for name, url in [
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", aws.plain_url),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://203.0.113.5:8085"),
+    ]:
+        result = deliver(run, "pymaskinporten", env={name: url})
+        assert result.exit_code == 3
+        assert one_line_error(result) == (
+            f"jwks-tool: error: the AWS endpoint {url} ({name}) is plain http: secrets would travel in clear; "
+            f"set {name} to an https:// URL (for a test server on this machine: JWKS_TOOL_ALLOW_HTTP_LOOPBACK=1)"
+        )
+    os.environ.pop("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    generic = deliver(run, "pymaskinporten", env={"AWS_ENDPOINT_URL": aws.plain_url})
+    assert generic.exit_code == 3
+    assert "(AWS_ENDPOINT_URL) is plain http" in one_line_error(generic)
+    remote = deliver(
+        run, "pymaskinporten", env={"AWS_ENDPOINT_URL": "http://203.0.113.5:8085", "JWKS_TOOL_ALLOW_HTTP_LOOPBACK": "1"}
+    )
+    assert remote.exit_code == 3  # the opt-in is for this machine only
+    assert aws.operations == []
+    allowed = deliver(
+        run, "pymaskinporten", env={"AWS_ENDPOINT_URL": aws.plain_url, "JWKS_TOOL_ALLOW_HTTP_LOOPBACK": "1"}
+    )
+    assert allowed.exit_code == 0, allowed.stderr
+    assert [line.split()[0] for line in allowed.output.splitlines()] == ["created"] * 4
+
+
 def test_the_ca_bundle_option_is_used_for_tls(
     run: Run, aws: AwsServer, acme: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

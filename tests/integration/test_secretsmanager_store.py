@@ -172,6 +172,28 @@ def test_the_store_is_reached_over_https_with_the_environment_s_endpoint(run: Ru
     assert "acme" in listed.output
 
 
+def test_a_plain_http_endpoint_is_refused_unless_loopback_and_allowed(run: Run, aws: AwsServer) -> None:
+    """The store's documents and audit log must not travel in clear: http:// only to loopback, with the opt-in."""
+    os.environ.pop("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    aws.operations.clear()
+    result = run("list", "--store", f"{URL}?endpoint={aws.plain_url}")
+    assert result.exit_code == 3
+    assert one_line_error(result) == (
+        f"jwks-tool: error: the AWS endpoint {aws.plain_url} (endpoint= in the store URL) is plain http: secrets "
+        "would travel in clear; set endpoint= in the store URL to an https:// URL (for a test server on this "
+        "machine: JWKS_TOOL_ALLOW_HTTP_LOOPBACK=1)"
+    )
+    os.environ["AWS_ENDPOINT_URL"] = "http://203.0.113.5:8085"
+    remote = run("list", "--store", URL, env={"JWKS_TOOL_ALLOW_HTTP_LOOPBACK": "1"})
+    assert remote.exit_code == 3
+    assert one_line_error(remote).startswith(
+        "jwks-tool: error: the AWS endpoint http://203.0.113.5:8085 (AWS_ENDPOINT_URL) is plain http"
+    )
+    allowed = run("list", "--store", f"{URL}?endpoint={aws.plain_url}", env={"JWKS_TOOL_ALLOW_HTTP_LOOPBACK": "1"})
+    assert allowed.exit_code == 0, allowed.stderr
+    assert aws.operations == []  # nothing reached the HTTPS front; the allowed one went to moto directly
+
+
 # ---- concurrency ----------------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Racer:

@@ -127,6 +127,11 @@ class AwsServer:
         return f"https://127.0.0.1:{self._port}"
 
     @property
+    def plain_url(self) -> str:
+        """moto itself, plain HTTP on loopback (no faults, no HTTPS): what jwks-tool must refuse unless allowed."""
+        return f"http://127.0.0.1:{self._moto_port}"
+
+    @property
     def ca_path(self) -> str:
         return str(self.tls.ca_cert)
 
