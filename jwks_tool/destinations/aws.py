@@ -17,7 +17,11 @@ Writes, item by item, the key's secret last:
   env; the others: set, env; never key material);
 - a changed value: ``PutSecretValue`` (the new version becomes ``AWSCURRENT``, the old one ``AWSPREVIOUS``), then
   ``TagResource`` with the key's new kid and thumbprint;
-- the value of an earlier version (a rollback): ``UpdateSecretVersionStage`` moves ``AWSCURRENT`` back to it;
+- the value of an earlier version (a rollback): ``UpdateSecretVersionStage`` moves ``AWSCURRENT`` back to it.
+  ``DescribeSecret`` lists only versions that carry a staging label (AWS calls the others deprecated, and answers a
+  ``PutSecretValue`` with the token of an existing version by ignoring it), so before a new version is written
+  ``ListSecretVersionIds(IncludeDeprecated=True)`` says whether the value's version is already there, labelled or
+  not;
 - an unchanged value: nothing (its tags only, if they differ); the description is set when a secret is made.
 
 Every version's ``ClientRequestToken`` (so its version id) is :func:`request_token` of the secret's name and value: a
@@ -64,6 +68,7 @@ POLICY = "deliver --to aws"
 TOKEN_DOMAIN = b"jwks-tool deliver --to aws v1\x00"
 IAM_ACTIONS = (
     "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecretVersionIds",
     "secretsmanager:CreateSecret",
     "secretsmanager:PutSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
@@ -188,6 +193,8 @@ class SecretsManagerSecrets(Destination):
         outcomes: list[Outcome] = []
         for planned, now in zip(plan, current, strict=True):
             action = _action(planned, now)
+            if action == "add-version" and self._has_version(client, planned):
+                action = "make-current"  # an earlier version without a label (AWS lists those only on request)
             if action == "unchanged" or dry_run:
                 shown = action if action == "unchanged" else f"would-{action}"
                 outcomes.append(Outcome(planned.item.name, shown, now.kid, now.current_version))
@@ -224,6 +231,22 @@ class SecretsManagerSecrets(Destination):
             description=str(answer.get("Description") or ""),
             kid=tags.get("kid"),
         )
+
+    def _has_version(self, client: Any, planned: _Planned) -> bool:
+        """Whether the secret has the version ``planned`` would write, with or without staging labels."""
+        name = planned.item.name
+        token: str | None = None
+        with aws_errors(f"list the versions of the secret {name}", where=self.where, policy=POLICY):
+            for _page in range(1000):
+                answer = client.list_secret_version_ids(
+                    SecretId=name, IncludeDeprecated=True, MaxResults=100, **({"NextToken": token} if token else {})
+                )
+                if any(version.get("VersionId") == planned.token for version in answer.get("Versions") or ()):
+                    return True
+                token = answer.get("NextToken")
+                if not token:
+                    break
+        return False
 
     def _write(self, client: Any, planned: _Planned, now: _Current, action: str) -> None:
         name = planned.item.name

@@ -64,8 +64,10 @@ def aws_server() -> Iterator[AwsServer]:
 
 @pytest.fixture
 def aws(aws_server: AwsServer, monkeypatch: pytest.MonkeyPatch) -> AwsServer:
-    """The server, emptied, with the environment that points boto3 (jwks-tool's and the consumers') at it."""
+    """The server, emptied, with the environment that points boto3 (jwks-tool's and the consumers') at it; it lists
+    versions as AWS does (those without a staging label only in ListSecretVersionIds with IncludeDeprecated)."""
     aws_server.reset()
+    aws_server.aws_version_listing = True
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
@@ -280,13 +282,41 @@ def test_a_re_push_writes_nothing_a_rotation_adds_versions_and_a_rollback_moves_
     assert jwt.utils.to_base64url_uint(loaded.private_numbers().d).decode() == acme["d"]
     assert {t["Key"]: t["Value"] for t in client.describe_secret(SecretId="PRIVATE-KEY")["Tags"]}["kid"] == first
     assert len(client.list_secret_version_ids(SecretId="PRIVATE-KEY")["Versions"]) == 2
-    called = {
-        op for op in {*first_operations, *aws.operations} if op not in ("GetSecretValue", "ListSecretVersionIds")
-    }  # ours: reads
+    called = {op for op in {*first_operations, *aws.operations} if op != "GetSecretValue"}  # ours: reads
     assert called == {action.removeprefix("secretsmanager:") for action in IAM_ACTIONS}  # every one, and no other
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     policy = readme.split("### AWS Secrets Manager secrets")[1].split("```json")[1].split("```")[0]
     assert sorted(json.loads(policy)["Statement"][0]["Action"]) == sorted(IAM_ACTIONS)
+
+
+def test_a_rollback_to_a_value_three_versions_back_makes_that_version_current(
+    run: Run, aws: AwsServer, acme: dict[str, Any]
+) -> None:
+    """c1 -> c2 -> c3 -> c4 -> c1: c1's version has no staging label any more, so AWS's DescribeSecret does not list
+    it and a PutSecretValue with its token is ignored; it must be found and AWSCURRENT moved to it."""
+    name = "MaskinportenSettings--ClientId"
+
+    def client_id(value: str, *extra: str) -> Result:
+        result = run("deliver", "acme", "--to", "aws", "--for", "apiclient", "--client-id", value, *extra)
+        assert result.exit_code == 0, result.stderr
+        return result
+
+    for value in ("c1", "c2", "c3", "c4"):
+        client_id(value)
+    client = aws.client()
+    assert len(client.describe_secret(SecretId=name)["VersionIdsToStages"]) == 2  # c3, c4: as AWS lists them
+    assert client_id("c1", "--dry-run").output.splitlines()[0].split()[:2] == ["would-make-current", name]
+    back = client_id("c1")
+    assert back.output.splitlines() == [
+        f"made-current      {name}  kid {acme['kid']}",
+        f"unchanged         MaskinportenSettings--EncodedJwk  kid {acme['kid']}",
+    ]
+    assert client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"] == "c1"
+    assert client.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "c4"
+    versions = client.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    assert len(versions) == 4  # no fifth version
+    assert {v["VersionId"] for v in versions if "AWSCURRENT" in v["VersionStages"]} == {request_token(name, "c1")}
+    assert client_id("c1").output.splitlines()[0].split()[0] == "unchanged"
 
 
 def test_a_dry_run_redacts_and_writes_nothing(run: Run, aws: AwsServer, acme: dict[str, Any]) -> None:
