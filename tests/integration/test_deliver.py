@@ -13,6 +13,7 @@ import base64
 import glob
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,8 @@ from click.testing import Result
 from dotenv import dotenv_values
 from jwcrypto import jwk as jwcrypto_jwk
 
+from jwks_tool.destinations.dotenv import quote
+from jwks_tool.errors import InputError
 from tests.servers.keyvault import KeyVaultServer
 from tests.servers.maskinporten import MaskinportenServer
 
@@ -438,7 +441,13 @@ def test_keyvault_push_for_nais_writes_every_variable_and_re_push_writes_nothing
         (
             ["--to", "dotenv", "--for", "pymaskinporten", "--client-id", "it's", "--scope", "a"],
             3,
-            "a value holds a quote, backslash, carriage return or NUL",
+            "a value holds a quote, backslash, $, carriage return or NUL",
+        ),
+        (
+            ["--to", "dotenv", "--for", "pymaskinporten", "--client-id", CLIENT, "--scope", "altinn:${HOME}"],
+            3,
+            "a value holds a quote, backslash, $, carriage return or NUL, which .env readers do not agree on; check "
+            "the client id and scopes",
         ),
         (["--to", "dotenv", "--for", "nais", *scope_args(), "--prefix", "9"], 3, "'9MASKINPORTEN_CLIENT_ID' is not"),
         (["--to", "kubernetes", "--for", "nais", *scope_args()], 3, "--to kubernetes needs the Secret's name"),
@@ -461,6 +470,21 @@ def test_bad_input_is_one_line_and_writes_nothing(
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert not out.exists()
+
+
+def test_python_dotenv_expands_a_dollar_in_single_quotes_so_dotenv_refuses_it(tmp_path: Path) -> None:
+    """Why ``$`` is refused: python-dotenv (what ``load_dotenv`` uses) reads ``'${HOME}'`` as the home folder, the
+    shell as written; so ``quote`` must never write it."""
+    sample = tmp_path / "sample.env"
+    sample.write_text("X='a${HOME}b'\n")
+    assert dotenv_values(sample)["X"] != "a${HOME}b"  # python-dotenv expanded it
+    shell = subprocess.run(
+        ["bash", "-c", f'set -a; . {shlex.quote(str(sample))}; printf %s "$X"'], capture_output=True, text=True
+    )
+    assert shell.stdout == "a${HOME}b"  # the shell did not: the two would disagree
+    with pytest.raises(InputError, match=r"a value holds a quote, backslash, \$"):
+        quote("a${HOME}b")
+    assert quote("altinn:instances.read") == "'altinn:instances.read'"
 
 
 def test_an_existing_file_is_replaced_only_with_force(run: Run, acme: dict[str, Any], tmp_path: Path) -> None:
