@@ -55,6 +55,7 @@ def _aws_options(region: str | None, ca_bundle: str | None) -> dict[str, str]:
     help="dotenv: the file; file: the folder (made 0700 if missing); kubernetes: the manifest file [stdout].",
 )
 @click.option("--force", is_flag=True, help="Replace existing files.")
+@click.option("--adopt", is_flag=True, help="keyvault, aws: write over existing secrets jwks-tool did not make.")
 @click.option("--secret-name", help="kubernetes: the Secret's name.")
 @click.option("--namespace", help="kubernetes: the Secret's namespace.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="kubernetes: a label (repeat).")
@@ -78,6 +79,7 @@ def deliver(
     kid: str | None,
     out: str | None,
     force: bool,
+    adopt: bool,
     secret_name: str | None,
     namespace: str | None,
     labels: tuple[str, ...],
@@ -121,6 +123,7 @@ def deliver(
         vault=vault,
         out=out,
         replace=force,
+        adopt=adopt,
         secret_name=secret_name,
         namespace=namespace,
         labels=_pairs(labels, "--label"),

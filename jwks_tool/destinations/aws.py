@@ -24,6 +24,10 @@ Writes, item by item, the key's secret last:
   not;
 - an unchanged value: nothing (its tags only, if they differ); the description is set when a secret is made.
 
+An existing secret without the tag ``managed-by=jwks-tool`` was made by someone else: it is refused (ConflictError,
+before anything is written) unless ``adopt`` (``--adopt``), so a wrong ``--prefix`` in a shared account cannot
+overwrite another team's secrets.
+
 Every version's ``ClientRequestToken`` (so its version id) is :func:`request_token` of the secret's name and value: a
 retried request (a reply lost on the way back) is the same request and makes no second version, and "unchanged" is
 read from ``DescribeSecret`` alone (``AWSCURRENT`` is on that version id): jwks-tool never reads a secret's value, so
@@ -150,8 +154,9 @@ class SecretsManagerSecrets(Destination):
     name = "aws"
     naming = Naming.SECRET
 
-    def __init__(self, connection: AwsConnection) -> None:
+    def __init__(self, connection: AwsConnection, *, adopt: bool = False) -> None:
         self.connection = connection
+        self.adopt = adopt
         self._client: Any = None
 
     @classmethod
@@ -167,7 +172,8 @@ class SecretsManagerSecrets(Destination):
                 check_region(region),
                 endpoint_url=target.extra.get("endpoint_url") or None,
                 ca_bundle=target.extra.get("ca_bundle") or None,
-            )
+            ),
+            adopt=target.adopt,
         )
 
     @property
@@ -190,6 +196,13 @@ class SecretsManagerSecrets(Destination):
         plan = _plan(delivery)
         client = self.client()
         current = [self._describe(client, planned.item.name) for planned in plan]
+        foreign = [p.item.name for p, now in zip(plan, current, strict=True) if now.exists and not _ours(now)]
+        if foreign and not self.adopt:
+            raise ConflictError(
+                f"the secret {foreign[0]} in AWS {self.where} was not made by jwks-tool (no managed-by=jwks-tool "
+                "tag), so nothing was written",
+                hint="check --prefix, or pass --adopt to take it over",
+            )
         outcomes: list[Outcome] = []
         for planned, now in zip(plan, current, strict=True):
             action = _action(planned, now)
@@ -280,6 +293,11 @@ class SecretsManagerSecrets(Destination):
         if any(now.tags.get(key) != value for key, value in planned.tags.items()):
             with aws_errors(f"tag the secret {name}", where=self.where, policy=POLICY):
                 client.tag_resource(SecretId=name, Tags=tags)
+
+
+def _ours(now: _Current) -> bool:
+    """Whether jwks-tool made the secret (``deliver --to aws`` tags it ``managed-by=jwks-tool``)."""
+    return now.tags.get("managed-by") == "jwks-tool"
 
 
 def _action(planned: _Planned, now: _Current) -> str:

@@ -7,8 +7,9 @@
 Values are single-quoted with their newlines kept as they are: python-dotenv, Node's dotenv, Docker Compose's
 ``env_file`` and a shell (``set -a; . ./.env; set +a``) all read a single-quoted value across lines. A value holding
 ``'``, ``\\`` or ``$`` cannot be quoted so that all of them agree, and is refused (client ids, scopes, kids, PEM and
-JWK JSON never hold them): python-dotenv expands ``${VAR}`` even inside single quotes, where the shell does not. Names must be shell variable names. The file is
-jwks-tool's: it is replaced as a whole (``--force``), never merged into; an unchanged file is not rewritten.
+JWK JSON never hold them): python-dotenv expands ``${VAR}`` even inside single quotes, where the shell does not.
+Names must be shell variable names. The file is jwks-tool's: it is replaced as a whole (``--force``), never merged
+into; an unchanged file is not rewritten.
 """
 
 from __future__ import annotations

@@ -349,7 +349,8 @@ def test_a_lost_reply_to_a_write_is_retried_as_the_same_request(run: Run, aws: A
 def test_a_failure_part_way_names_what_was_written_and_a_re_run_completes(
     run: Run, aws: AwsServer, acme: dict[str, Any]
 ) -> None:
-    aws.client().create_secret(Name="SCOPE", SecretString="an older scope")  # SCOPE needs a new version
+    ours = [{"Key": "managed-by", "Value": "jwks-tool"}]
+    aws.client().create_secret(Name="SCOPE", SecretString="an older scope", Tags=ours)  # SCOPE needs a new version
     aws.faults.add("error", path="/PutSecretValue", status=400, count=None)
     result = deliver(run, "pymaskinporten")
     assert result.exit_code == 10
@@ -449,6 +450,29 @@ def test_a_plain_http_endpoint_is_refused_before_any_request(run: Run, aws: AwsS
     )
     assert allowed.exit_code == 0, allowed.stderr
     assert [line.split()[0] for line in allowed.output.splitlines()] == ["created"] * 4
+
+
+def test_a_secret_jwks_tool_did_not_make_is_refused_unless_adopt(
+    run: Run, aws: AwsServer, acme: dict[str, Any]
+) -> None:
+    """A wrong --prefix in a shared account must not overwrite another team's secrets: exit 7 before any write."""
+    aws.client().create_secret(Name="foreign/KID", SecretString="theirs", Tags=[{"Key": "owner", "Value": "team-b"}])
+    aws.operations.clear()
+    refused = deliver(run, "pymaskinporten", "--prefix", "foreign/")
+    assert refused.exit_code == 7
+    assert one_line_error(refused) == (
+        "jwks-tool: error: the secret foreign/KID in AWS Secrets Manager (eu-north-1) was not made by jwks-tool "
+        "(no managed-by=jwks-tool tag), so nothing was written; check --prefix, or pass --adopt to take it over"
+    )
+    assert aws.operations == ["DescribeSecret"] * 4
+    assert aws.client().get_secret_value(SecretId="foreign/KID")["SecretString"] == "theirs"
+    adopted = deliver(run, "pymaskinporten", "--prefix", "foreign/", "--adopt")
+    assert adopted.exit_code == 0, adopted.stderr
+    assert [line.split()[:2] for line in adopted.output.splitlines()][1] == ["new-version", "foreign/KID"]
+    tags = {t["Key"]: t["Value"] for t in aws.client().describe_secret(SecretId="foreign/KID")["Tags"]}
+    assert tags["managed-by"] == "jwks-tool"
+    again = deliver(run, "pymaskinporten", "--prefix", "foreign/")  # now jwks-tool's: no --adopt needed
+    assert [line.split()[0] for line in again.output.splitlines()] == ["unchanged"] * 4
 
 
 def test_the_ca_bundle_option_is_used_for_tls(
