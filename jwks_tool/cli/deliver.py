@@ -32,6 +32,10 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
         key, sep, val = value.partition("=")
         if not sep or not key:
             raise InputError(f"{option} {value!r} is not KEY=VALUE", hint=f"write {option} app=my-app")
+        if key in out:
+            raise InputError(
+                f"{option} {printable(key, limit=100)!r} is given twice", hint=f"give each {option} key once"
+            )
         out[key] = val
     return out
 

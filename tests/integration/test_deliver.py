@@ -428,6 +428,9 @@ def test_keyvault_push_for_nais_writes_every_variable_and_re_push_writes_nothing
     assert len([r for r in kv.requests if r.method == "PUT"]) == puts
 
 
+K8S_OK = ["--to", "kubernetes", "--for", "nais", *scope_args(), "--secret-name", "ok"]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -457,6 +460,30 @@ def test_keyvault_push_for_nais_writes_every_variable_and_re_push_writes_nothing
             "'Acme' is not a valid Secret name",
         ),
         (["--to", "file", "--for", "nais", *scope_args()], 3, "--to file needs the folder to write; pass --out DIR"),
+        (
+            [
+                "--to",
+                "kubernetes",
+                "--for",
+                "nais",
+                *scope_args(),
+                "--secret-name",
+                "ok",
+                "--annotation",
+                "jwks-tool/kid=x",
+            ],
+            3,
+            "the annotation 'jwks-tool/kid' is jwks-tool's own; choose another --annotation key (jwks-tool sets "
+            "jwks-tool/* and app.kubernetes.io/managed-by)",
+        ),
+        (
+            [*K8S_OK, "--label", "app.kubernetes.io/managed-by=me"],
+            3,
+            "the label 'app.kubernetes.io/managed-by' is jwks-tool's own; choose another --label key",
+        ),
+        ([*K8S_OK, "--label", "jwks-tool/set=x"], 3, "the label 'jwks-tool/set' is jwks-tool's own"),
+        ([*K8S_OK, "--label", "a=b", "--label", "a=c"], 3, "--label 'a' is given twice; give each --label key once"),
+        ([*K8S_OK, "--annotation", "a=b", "--annotation", "a=c"], 3, "--annotation 'a' is given twice"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(
