@@ -534,6 +534,50 @@ def test_an_existing_file_is_replaced_only_with_force(run: Run, acme: dict[str, 
     assert through_link.stderr.startswith(f"jwks-tool: error: {link} is a symbolic link")
 
 
+def test_a_folder_others_can_write_to_is_refused_unless_sticky(run: Run, acme: dict[str, Any], tmp_path: Path) -> None:
+    """As the file store: whoever can write to the folder could later replace the key files an app reads."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    hint = f"run `chmod go-w {shared}`, or write to a folder of your own\n"
+    refused = f"jwks-tool: error: the folder {shared} can be written by other users, who could replace the key files; "
+    for to, out in [("file", shared), ("file", shared / "new"), ("dotenv", shared / ".env")]:
+        result = run("deliver", "acme", "--to", to, "--for", "pymaskinporten", *scope_args(), "--out", str(out))
+        assert result.exit_code == 3, result.stderr
+        assert result.stderr == refused + hint
+        assert list(shared.iterdir()) == []
+    inside = shared / "own"
+    inside.mkdir(mode=0o700)
+    below = run("deliver", "acme", "--to", "dotenv", "--for", "nais", *scope_args(), "--out", str(inside / ".env"))
+    assert below.exit_code == 3  # a folder of one's own inside it can itself be swapped
+    assert below.stderr == refused + hint
+    shared.chmod(0o1777)  # sticky, as /tmp: others cannot replace what is not theirs
+    sticky = run("deliver", "acme", "--to", "dotenv", "--for", "nais", *scope_args(), "--out", str(shared / ".env"))
+    assert sticky.exit_code == 0, sticky.stderr
+    assert (shared / ".env").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_folder_or_a_link_where_a_file_or_folder_belongs_is_named(
+    run: Run, acme: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "f8"
+    (out / "PRIVATE_KEY").mkdir(parents=True)
+    args = ["deliver", "acme", "--to", "file", "--for", "pymaskinporten", *scope_args()]
+    result = run(*args, "--out", str(out), "--force")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: {out / 'PRIVATE_KEY'} is a folder; remove it or give another path: a file goes there\n"
+    )
+    assert sorted(path.name for path in out.iterdir()) == ["PRIVATE_KEY"]
+    link = tmp_path / "linkdir"
+    link.symlink_to(out)
+    linked = run(*args, "--out", str(link))
+    assert linked.exit_code == 3
+    assert linked.stderr == (
+        f"jwks-tool: error: {link} is a symbolic link; give --out the folder itself: links are not followed\n"
+    )
+
+
 def test_a_failure_while_writing_a_folder_leaves_it_as_it_was(
     run: Run, acme: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
