@@ -68,6 +68,7 @@ CURRENT = "AWSCURRENT"
 DONE = {"create": "created", "add-version": "new-version", "make-current": "made-current", "tag": "tagged"}
 """What each write is reported as (a dry run says ``would-`` and the action)."""
 POLICY = "deliver --to aws"
+CA_HINT = "for a private CA pass --ca-bundle or set AWS_CA_BUNDLE"
 """How the IAM hint names the README's list of the actions this destination calls."""
 TOKEN_DOMAIN = b"jwks-tool deliver --to aws v1\x00"
 IAM_ACTIONS = (
@@ -221,7 +222,7 @@ class SecretsManagerSecrets(Destination):
 
     # ---- the requests ---------------------------------------------------------------------------------------------
     def _describe(self, client: Any, name: str) -> _Current:
-        with aws_errors(f"read the secret {name}", where=self.where, policy=POLICY):
+        with aws_errors(f"read the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT):
             try:
                 answer = client.describe_secret(SecretId=name)
             except Exception as exc:
@@ -249,7 +250,7 @@ class SecretsManagerSecrets(Destination):
         """Whether the secret has the version ``planned`` would write, with or without staging labels."""
         name = planned.item.name
         token: str | None = None
-        with aws_errors(f"list the versions of the secret {name}", where=self.where, policy=POLICY):
+        with aws_errors(f"list the versions of the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT):
             for _page in range(1000):
                 answer = client.list_secret_version_ids(
                     SecretId=name, IncludeDeprecated=True, MaxResults=100, **({"NextToken": token} if token else {})
@@ -265,7 +266,7 @@ class SecretsManagerSecrets(Destination):
         name = planned.item.name
         tags = [{"Key": key, "Value": value} for key, value in planned.tags.items()]
         if action == "create":
-            with aws_errors(f"create the secret {name}", where=self.where, policy=POLICY):
+            with aws_errors(f"create the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT):
                 client.create_secret(
                     Name=name,
                     ClientRequestToken=planned.token,
@@ -275,7 +276,9 @@ class SecretsManagerSecrets(Destination):
                 )
             return
         if action == "add-version":
-            with aws_errors(f"write a new version of the secret {name}", where=self.where, policy=POLICY):
+            with aws_errors(
+                f"write a new version of the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT
+            ):
                 client.put_secret_value(
                     SecretId=name,
                     ClientRequestToken=planned.token,
@@ -283,7 +286,9 @@ class SecretsManagerSecrets(Destination):
                     VersionStages=[CURRENT],
                 )
         elif action == "make-current":
-            with aws_errors(f"make the earlier version of {name} current again", where=self.where, policy=POLICY):
+            with aws_errors(
+                f"make the earlier version of {name} current again", where=self.where, policy=POLICY, ca_hint=CA_HINT
+            ):
                 client.update_secret_version_stage(
                     SecretId=name,
                     VersionStage=CURRENT,
@@ -291,7 +296,7 @@ class SecretsManagerSecrets(Destination):
                     **({"RemoveFromVersionId": now.current_version} if now.current_version else {}),
                 )
         if any(now.tags.get(key) != value for key, value in planned.tags.items()):
-            with aws_errors(f"tag the secret {name}", where=self.where, policy=POLICY):
+            with aws_errors(f"tag the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT):
                 client.tag_resource(SecretId=name, Tags=tags)
 
 

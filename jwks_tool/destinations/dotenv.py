@@ -60,7 +60,9 @@ class DotenvFile(Destination):
     def from_target(cls, target: Target, *, connect: Callable[[str], Any] | None = None) -> DotenvFile:
         """``out`` is the file."""
         if not target.out or target.out == "-":
-            raise InputError("--to dotenv needs the file to write", hint="pass --out .env")
+            raise InputError(
+                "--to dotenv needs the file to write (not stdout)", hint="pass --out .env (a file of its own)"
+            )
         return cls(target.out, replace=target.replace)
 
     def check(self, delivery: Delivery) -> None:

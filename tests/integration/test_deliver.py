@@ -461,6 +461,11 @@ K8S_OK = ["--to", "kubernetes", "--for", "nais", *scope_args(), "--secret-name",
         ),
         (["--to", "file", "--for", "nais", *scope_args()], 3, "--to file needs the folder to write; pass --out DIR"),
         (
+            ["--to", "dotenv", "--for", "nais", *scope_args(), "--out", "-"],
+            3,
+            "--to dotenv needs the file to write (not stdout); pass --out .env (a file of its own)",
+        ),
+        (
             [
                 "--to",
                 "kubernetes",
@@ -490,7 +495,9 @@ def test_bad_input_is_one_line_and_writes_nothing(
     run: Run, acme: dict[str, Any], tmp_path: Path, args: list[str], code: int, message: str
 ) -> None:
     out = tmp_path / "out"
-    result = run("deliver", "acme", *args, *(["--out", str(out)] if args[1] == "dotenv" else []))
+    result = run(
+        "deliver", "acme", *args, *(["--out", str(out)] if args[1] == "dotenv" and "--out" not in args else [])
+    )
     assert result.exit_code == code, result.stderr
     assert result.stderr.startswith(f"jwks-tool: error: {message}")
     assert result.stderr.count("\n") == 1

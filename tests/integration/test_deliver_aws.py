@@ -483,7 +483,14 @@ def test_the_ca_bundle_option_is_used_for_tls(
     assert result.exit_code == 0, result.stderr
     refused = deliver(run, "nais")
     assert refused.exit_code == 10
-    assert "TLS to AWS Secrets Manager (eu-north-1) failed" in one_line_error(refused)
+    line = one_line_error(refused)
+    assert "TLS to AWS Secrets Manager (eu-north-1) failed" in line
+    assert line.endswith("; for a private CA pass --ca-bundle or set AWS_CA_BUNDLE")  # deliver's option, not a URL's
+    missing = deliver(run, "nais", env={"AWS_CA_BUNDLE": "/nope.pem"})
+    assert missing.exit_code == 3
+    assert one_line_error(missing) == (
+        "jwks-tool: error: the CA bundle /nope.pem is not a file; check AWS_CA_BUNDLE (a PEM file of CAs)"
+    )
 
 
 # ---- the library (no server) ---------------------------------------------------------------------------------------

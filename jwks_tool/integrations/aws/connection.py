@@ -43,6 +43,8 @@ THROTTLING_CODES = frozenset(
 )
 ALLOW_HTTP_LOOPBACK_VAR = "JWKS_TOOL_ALLOW_HTTP_LOOPBACK"
 """Set to 1 to let plain http reach an AWS endpoint on this machine (test servers); anything else is https only."""
+STORE_CA_HINT = "for a private CA set AWS_CA_BUNDLE or ca_bundle= in the store URL"
+"""How a TLS failure's hint names the fix (``deliver --to aws`` names ``--ca-bundle`` instead)."""
 NOT_SIGNED_IN_HINT = (
     "sign in to AWS: `aws sso login`, `aws configure`, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
 )
@@ -131,6 +133,17 @@ def check_endpoint(url: str, connection: AwsConnection, service: str = "secretsm
     )
 
 
+def _check_ca_bundle(connection: AwsConnection) -> None:
+    """A CA bundle named (``--ca-bundle``/``ca_bundle=``, else ``AWS_CA_BUNDLE``) must be a file: InputError naming it
+    (botocore would only fail at the first request, as a TLS error)."""
+    path = connection.ca_bundle or os.environ.get("AWS_CA_BUNDLE")
+    if path and not os.path.isfile(path):
+        source = "--ca-bundle or ca_bundle=" if connection.ca_bundle else "AWS_CA_BUNDLE"
+        raise InputError(
+            f"the CA bundle {printable(path, limit=200)} is not a file", hint=f"check {source} (a PEM file of CAs)"
+        )
+
+
 def _is_loopback(host: str) -> bool:
     import ipaddress
 
@@ -167,6 +180,7 @@ def make_client(connection: AwsConnection, service: str) -> Any:
             user_agent_extra=f"jwks-tool/{__version__}",
         )
         kwargs: dict[str, Any] = {}
+        _check_ca_bundle(connection)
         if connection.endpoint_url:
             kwargs["endpoint_url"] = connection.endpoint_url
         if connection.ca_bundle:
@@ -197,9 +211,12 @@ def http_status(exc: BaseException) -> int:
 
 
 @contextmanager
-def aws_errors(doing: str, *, where: str = "", policy: str = "the AWS store") -> Iterator[None]:
+def aws_errors(
+    doing: str, *, where: str = "", policy: str = "the AWS store", ca_hint: str = STORE_CA_HINT
+) -> Iterator[None]:
     """Turn boto3/botocore exceptions (and a missing boto3) into one-line RemoteErrors that name the fix; ``policy``
-    names where README.md lists the IAM actions needed (the AWS store's, or ``--to aws``'s)."""
+    names where README.md lists the IAM actions needed (the AWS store's, or ``--to aws``'s), ``ca_hint`` how to give
+    a private CA."""
     try:
         yield
     except ImportError as exc:
@@ -207,13 +224,15 @@ def aws_errors(doing: str, *, where: str = "", policy: str = "the AWS store") ->
             raise RemoteError(f"cannot {doing}: the AWS SDK (boto3) is not installed", hint=INSTALL_HINT) from exc
         raise
     except Exception as exc:
-        translated = translate(exc, doing, where, policy=policy)
+        translated = translate(exc, doing, where, policy=policy, ca_hint=ca_hint)
         if translated is exc:
             raise
         raise translated from exc
 
 
-def translate(exc: Exception, doing: str, where: str = "", *, policy: str = "the AWS store") -> Exception:
+def translate(
+    exc: Exception, doing: str, where: str = "", *, policy: str = "the AWS store", ca_hint: str = STORE_CA_HINT
+) -> Exception:
     """The RemoteError for a botocore exception (``exc`` itself for anything else)."""
     try:
         import botocore.exceptions as bx
@@ -258,7 +277,7 @@ def translate(exc: Exception, doing: str, where: str = "", *, policy: str = "the
     if isinstance(exc, bx.SSLError):
         return RemoteError(
             f"cannot {doing}: TLS to AWS{place} failed ({_first_line(exc)})",
-            hint="for a private CA set AWS_CA_BUNDLE or ca_bundle= in the store URL",
+            hint=ca_hint,
         )
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectionError | bx.HTTPClientError):
         return RemoteError(
