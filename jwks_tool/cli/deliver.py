@@ -32,6 +32,10 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
         key, sep, val = value.partition("=")
         if not sep or not key:
             raise InputError(f"{option} {value!r} is not KEY=VALUE", hint=f"write {option} app=my-app")
+        if key in out:
+            raise InputError(
+                f"{option} {printable(key, limit=100)!r} is given twice", hint=f"give each {option} key once"
+            )
         out[key] = val
     return out
 
@@ -55,6 +59,7 @@ def _aws_options(region: str | None, ca_bundle: str | None) -> dict[str, str]:
     help="dotenv: the file; file: the folder (made 0700 if missing); kubernetes: the manifest file [stdout].",
 )
 @click.option("--force", is_flag=True, help="Replace existing files.")
+@click.option("--adopt", is_flag=True, help="keyvault, aws: write over existing secrets jwks-tool did not make.")
 @click.option("--secret-name", help="kubernetes: the Secret's name.")
 @click.option("--namespace", help="kubernetes: the Secret's namespace.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="kubernetes: a label (repeat).")
@@ -78,6 +83,7 @@ def deliver(
     kid: str | None,
     out: str | None,
     force: bool,
+    adopt: bool,
     secret_name: str | None,
     namespace: str | None,
     labels: tuple[str, ...],
@@ -121,6 +127,7 @@ def deliver(
         vault=vault,
         out=out,
         replace=force,
+        adopt=adopt,
         secret_name=secret_name,
         namespace=namespace,
         labels=_pairs(labels, "--label"),

@@ -65,6 +65,7 @@ here, so --help stays light)."""
 )
 @click.option("--key-name", help="With --as key: the Key Vault key name [jwks-<name>-<env>].")
 @click.option("--hsm", is_flag=True, help="With --as key: HSM protection (Premium vault).")
+@click.option("--adopt", is_flag=True, help="Write over existing secrets jwks-tool did not make (no jwks-tool tags).")
 @click.option("--dry-run", is_flag=True, help="Show what would be written (values redacted); write nothing.")
 @store_options
 @json_option
@@ -84,6 +85,7 @@ def push(
     as_: str,
     key_name: str | None,
     hsm: bool,
+    adopt: bool,
     dry_run: bool,
     store: StoreOptions,
     as_json: bool,
@@ -139,10 +141,16 @@ def push(
     if all_sets and not as_json:  # under --json nothing goes to stderr after a success
         bar: Any
         with click.progressbar(length=len(keysets), label="Pushing", file=sys.stderr) as bar:
-            destination = KeyVaultSecrets(connection, workers=workers, progress=lambda done: bar.update(done))
+            destination = KeyVaultSecrets(
+                connection, workers=workers, progress=lambda done: bar.update(done), adopt=adopt
+            )
             deliveries, results = deliver_many(svc, keysets, requests, destination, dry_run=dry_run)
     else:
-        destination = KeyVaultSecrets(connection, workers=workers) if all_sets else KeyVaultSecrets(connection)
+        destination = (
+            KeyVaultSecrets(connection, workers=workers, adopt=adopt)
+            if all_sets
+            else KeyVaultSecrets(connection, adopt=adopt)
+        )
         deliveries, results = deliver_many(svc, keysets, requests, destination, dry_run=dry_run)
     rows = []
     for delivery, outcomes in zip(deliveries, results, strict=True):

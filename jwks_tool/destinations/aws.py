@@ -17,8 +17,16 @@ Writes, item by item, the key's secret last:
   env; the others: set, env; never key material);
 - a changed value: ``PutSecretValue`` (the new version becomes ``AWSCURRENT``, the old one ``AWSPREVIOUS``), then
   ``TagResource`` with the key's new kid and thumbprint;
-- the value of an earlier version (a rollback): ``UpdateSecretVersionStage`` moves ``AWSCURRENT`` back to it;
+- the value of an earlier version (a rollback): ``UpdateSecretVersionStage`` moves ``AWSCURRENT`` back to it.
+  ``DescribeSecret`` lists only versions that carry a staging label (AWS calls the others deprecated, and answers a
+  ``PutSecretValue`` with the token of an existing version by ignoring it), so before a new version is written
+  ``ListSecretVersionIds(IncludeDeprecated=True)`` says whether the value's version is already there, labelled or
+  not;
 - an unchanged value: nothing (its tags only, if they differ); the description is set when a secret is made.
+
+An existing secret without the tag ``managed-by=jwks-tool`` was made by someone else: it is refused (ConflictError,
+before anything is written) unless ``adopt`` (``--adopt``), so a wrong ``--prefix`` in a shared account cannot
+overwrite another team's secrets.
 
 Every version's ``ClientRequestToken`` (so its version id) is :func:`request_token` of the secret's name and value: a
 retried request (a reply lost on the way back) is the same request and makes no second version, and "unchanged" is
@@ -60,10 +68,12 @@ CURRENT = "AWSCURRENT"
 DONE = {"create": "created", "add-version": "new-version", "make-current": "made-current", "tag": "tagged"}
 """What each write is reported as (a dry run says ``would-`` and the action)."""
 POLICY = "deliver --to aws"
+CA_HINT = "for a private CA pass --ca-bundle or set AWS_CA_BUNDLE"
 """How the IAM hint names the README's list of the actions this destination calls."""
 TOKEN_DOMAIN = b"jwks-tool deliver --to aws v1\x00"
 IAM_ACTIONS = (
     "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecretVersionIds",
     "secretsmanager:CreateSecret",
     "secretsmanager:PutSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
@@ -145,8 +155,9 @@ class SecretsManagerSecrets(Destination):
     name = "aws"
     naming = Naming.SECRET
 
-    def __init__(self, connection: AwsConnection) -> None:
+    def __init__(self, connection: AwsConnection, *, adopt: bool = False) -> None:
         self.connection = connection
+        self.adopt = adopt
         self._client: Any = None
 
     @classmethod
@@ -162,7 +173,8 @@ class SecretsManagerSecrets(Destination):
                 check_region(region),
                 endpoint_url=target.extra.get("endpoint_url") or None,
                 ca_bundle=target.extra.get("ca_bundle") or None,
-            )
+            ),
+            adopt=target.adopt,
         )
 
     @property
@@ -185,9 +197,18 @@ class SecretsManagerSecrets(Destination):
         plan = _plan(delivery)
         client = self.client()
         current = [self._describe(client, planned.item.name) for planned in plan]
+        foreign = [p.item.name for p, now in zip(plan, current, strict=True) if now.exists and not _ours(now)]
+        if foreign and not self.adopt:
+            raise ConflictError(
+                f"the secret {foreign[0]} in AWS {self.where} was not made by jwks-tool (no managed-by=jwks-tool "
+                "tag), so nothing was written",
+                hint="check --prefix, or pass --adopt to take it over",
+            )
         outcomes: list[Outcome] = []
         for planned, now in zip(plan, current, strict=True):
             action = _action(planned, now)
+            if action == "add-version" and self._has_version(client, planned):
+                action = "make-current"  # an earlier version without a label (AWS lists those only on request)
             if action == "unchanged" or dry_run:
                 shown = action if action == "unchanged" else f"would-{action}"
                 outcomes.append(Outcome(planned.item.name, shown, now.kid, now.current_version))
@@ -201,7 +222,7 @@ class SecretsManagerSecrets(Destination):
 
     # ---- the requests ---------------------------------------------------------------------------------------------
     def _describe(self, client: Any, name: str) -> _Current:
-        with aws_errors(f"read the secret {name}", where=self.where, policy=POLICY):
+        with aws_errors(f"read the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT):
             try:
                 answer = client.describe_secret(SecretId=name)
             except Exception as exc:
@@ -225,11 +246,27 @@ class SecretsManagerSecrets(Destination):
             kid=tags.get("kid"),
         )
 
+    def _has_version(self, client: Any, planned: _Planned) -> bool:
+        """Whether the secret has the version ``planned`` would write, with or without staging labels."""
+        name = planned.item.name
+        token: str | None = None
+        with aws_errors(f"list the versions of the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT):
+            for _page in range(1000):
+                answer = client.list_secret_version_ids(
+                    SecretId=name, IncludeDeprecated=True, MaxResults=100, **({"NextToken": token} if token else {})
+                )
+                if any(version.get("VersionId") == planned.token for version in answer.get("Versions") or ()):
+                    return True
+                token = answer.get("NextToken")
+                if not token:
+                    break
+        return False
+
     def _write(self, client: Any, planned: _Planned, now: _Current, action: str) -> None:
         name = planned.item.name
         tags = [{"Key": key, "Value": value} for key, value in planned.tags.items()]
         if action == "create":
-            with aws_errors(f"create the secret {name}", where=self.where, policy=POLICY):
+            with aws_errors(f"create the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT):
                 client.create_secret(
                     Name=name,
                     ClientRequestToken=planned.token,
@@ -239,7 +276,9 @@ class SecretsManagerSecrets(Destination):
                 )
             return
         if action == "add-version":
-            with aws_errors(f"write a new version of the secret {name}", where=self.where, policy=POLICY):
+            with aws_errors(
+                f"write a new version of the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT
+            ):
                 client.put_secret_value(
                     SecretId=name,
                     ClientRequestToken=planned.token,
@@ -247,7 +286,9 @@ class SecretsManagerSecrets(Destination):
                     VersionStages=[CURRENT],
                 )
         elif action == "make-current":
-            with aws_errors(f"make the earlier version of {name} current again", where=self.where, policy=POLICY):
+            with aws_errors(
+                f"make the earlier version of {name} current again", where=self.where, policy=POLICY, ca_hint=CA_HINT
+            ):
                 client.update_secret_version_stage(
                     SecretId=name,
                     VersionStage=CURRENT,
@@ -255,8 +296,13 @@ class SecretsManagerSecrets(Destination):
                     **({"RemoveFromVersionId": now.current_version} if now.current_version else {}),
                 )
         if any(now.tags.get(key) != value for key, value in planned.tags.items()):
-            with aws_errors(f"tag the secret {name}", where=self.where, policy=POLICY):
+            with aws_errors(f"tag the secret {name}", where=self.where, policy=POLICY, ca_hint=CA_HINT):
                 client.tag_resource(SecretId=name, Tags=tags)
+
+
+def _ours(now: _Current) -> bool:
+    """Whether jwks-tool made the secret (``deliver --to aws`` tags it ``managed-by=jwks-tool``)."""
+    return now.tags.get("managed-by") == "jwks-tool"
 
 
 def _action(planned: _Planned, now: _Current) -> str:

@@ -5,10 +5,11 @@
     "'-----BEGIN PRIVATE KEY-----\\nMIIB\\n-----END PRIVATE KEY-----\\n'"
 
 Values are single-quoted with their newlines kept as they are: python-dotenv, Node's dotenv, Docker Compose's
-``env_file`` and a shell (``set -a; . ./.env; set +a``) all read a single-quoted value literally, across lines, with no
-variable expansion. A value holding ``'`` or ``\\`` cannot be quoted so that all of them agree, and is refused
-(client ids, scopes, kids, PEM and JWK JSON never hold them). Names must be shell variable names. The file is
-jwks-tool's: it is replaced as a whole (``--force``), never merged into; an unchanged file is not rewritten.
+``env_file`` and a shell (``set -a; . ./.env; set +a``) all read a single-quoted value across lines. A value holding
+``'``, ``\\`` or ``$`` cannot be quoted so that all of them agree, and is refused (client ids, scopes, kids, PEM and
+JWK JSON never hold them): python-dotenv expands ``${VAR}`` even inside single quotes, where the shell does not.
+Names must be shell variable names. The file is jwks-tool's: it is replaced as a whole (``--force``), never merged
+into; an unchanged file is not rewritten.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def quote(value: str) -> str:
-    """``value`` in single quotes, newlines kept (see the module docstring); InputError for ``'`` or ``\\``."""
-    if "'" in value or "\\" in value or "\r" in value or "\x00" in value:
+    """``value`` in single quotes, newlines kept (see the module docstring); InputError for ``'``, ``\\`` or ``$``."""
+    if any(char in value for char in ("'", "\\", "$", "\r", "\x00")):
         raise InputError(
-            "a value holds a quote, backslash, carriage return or NUL, which .env readers do not agree on",
+            "a value holds a quote, backslash, $, carriage return or NUL, which .env readers do not agree on",
             hint="check the client id and scopes",
         )
     return f"'{value}'"
@@ -59,7 +60,9 @@ class DotenvFile(Destination):
     def from_target(cls, target: Target, *, connect: Callable[[str], Any] | None = None) -> DotenvFile:
         """``out`` is the file."""
         if not target.out or target.out == "-":
-            raise InputError("--to dotenv needs the file to write", hint="pass --out .env")
+            raise InputError(
+                "--to dotenv needs the file to write (not stdout)", hint="pass --out .env (a file of its own)"
+            )
         return cls(target.out, replace=target.replace)
 
     def check(self, delivery: Delivery) -> None:

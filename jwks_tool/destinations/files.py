@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from jwks_tool.core.consumers import Naming
-from jwks_tool.destinations._files import check_target, read_if_regular, write_files
+from jwks_tool.destinations._files import check_folder, check_target, read_if_regular, write_files
 from jwks_tool.destinations.interface import Delivery, Destination, Outcome, Target
 from jwks_tool.errors import InputError
 
@@ -63,9 +63,15 @@ class FileFolder(Destination):
                     f"the folder {self.path.parent} does not exist",
                     hint="create it first (only the last folder is made)",
                 ) from None
+            check_folder(self.path.parent)
             return
+        if stat.S_ISLNK(mode):
+            raise InputError(
+                f"{self.path} is a symbolic link", hint="give --out the folder itself: links are not followed"
+            )
         if not stat.S_ISDIR(mode):
             raise InputError(f"{self.path} is not a folder", hint="give --out the path of a folder (made if missing)")
+        check_folder(self.path)
 
     def deliver(self, delivery: Delivery, *, dry_run: bool = False) -> list[Outcome]:
         """Write the files that differ (all temps before any rename); say which were unchanged."""

@@ -69,6 +69,8 @@ class Target:
     """dotenv: the file; file: the folder; kubernetes: the manifest file (None or ``-``: stdout)."""
     replace: bool = False
     """Replace an existing file (``--force``)."""
+    adopt: bool = False
+    """aws, keyvault: write over existing secrets jwks-tool did not make (``--adopt``); refused otherwise."""
     secret_name: str | None = None
     """kubernetes: the Secret's name; keyvault: one secret holding the key alone (instead of the consumer's names)."""
     namespace: str | None = None

@@ -48,9 +48,15 @@ class KeyVaultSecrets(Destination):
     naming = Naming.SECRET
 
     def __init__(
-        self, connection: Connection, *, workers: int = 8, progress: Callable[[int], None] | None = None
+        self,
+        connection: Connection,
+        *,
+        workers: int = 8,
+        progress: Callable[[int], None] | None = None,
+        adopt: bool = False,
     ) -> None:
         self.connection = connection
+        self.adopt = adopt
         self.workers = workers
         self.progress = progress
 
@@ -61,7 +67,7 @@ class KeyVaultSecrets(Destination):
             raise InputError("--to keyvault needs the vault", hint="pass --vault URL")
         if connect is None:
             raise InputError("--to keyvault needs a connection to the vault", hint="this is a bug: please report")
-        return cls(connect(target.vault))
+        return cls(connect(target.vault), adopt=target.adopt)
 
     def check(self, delivery: Delivery) -> None:
         """Names and sizes by Key Vault's rules (nothing is sent)."""
@@ -73,7 +79,7 @@ class KeyVaultSecrets(Destination):
 
         plan = planned(delivery)
         client = secret_client(self.connection)
-        return _outcomes(secrets.push(client, plan, vault=self.connection.vault_url, dry_run=dry_run))
+        return _outcomes(secrets.push(client, plan, vault=self.connection.vault_url, dry_run=dry_run, adopt=self.adopt))
 
     def deliver_many(self, deliveries: Sequence[Delivery], *, dry_run: bool = False) -> list[list[Outcome]]:
         """Every delivery checked first, then pushed with requests overlapped and writes paced."""
@@ -85,6 +91,7 @@ class KeyVaultSecrets(Destination):
             batches,
             vault=self.connection.vault_url,
             dry_run=dry_run,
+            adopt=self.adopt,
             workers=self.workers,
             progress=self.progress,
         )

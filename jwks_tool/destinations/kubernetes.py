@@ -9,7 +9,8 @@ or JSON can change its structure. ``metadata`` has the Secret's name, an optiona
 (``app.kubernetes.io/managed-by: jwks-tool`` and ``--label``s) and annotations: ``jwks-tool/kid``,
 ``jwks-tool/thumbprint``, ``jwks-tool/set`` and, unless turned off, ``reloader.stakater.com/match: "true"`` so that
 Stakater Reloader restarts the workloads that opted in (``reloader.stakater.com/search: "true"``) when the key
-changes. Keys are the consumer's environment variable names (use the Secret with ``envFrom``) or, for
+changes. A ``--label``/``--annotation`` may not set jwks-tool's own keys (``jwks-tool/*``, the managed-by label).
+Keys are the consumer's environment variable names (use the Secret with ``envFrom``) or, for
 ``altinn-studio``, the settings file name (mount it as a folder). Written to stdout, or to a file (0600, atomically,
 an existing one only with ``--force``; an unchanged one is left alone).
 """
@@ -24,12 +25,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from jwks_tool.core.consumers import Naming
+from jwks_tool.core.text import printable
 from jwks_tool.destinations._files import check_target, read_if_regular, write_files
 from jwks_tool.destinations.interface import Delivery, Destination, Outcome, Target
 from jwks_tool.errors import InputError
 
 RELOADER_ANNOTATION = "reloader.stakater.com/match"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "jwks-tool"}
+OWN_PREFIX = "jwks-tool/"
+"""Labels and annotations under this prefix are jwks-tool's provenance: no --label/--annotation may set them."""
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
@@ -74,6 +78,7 @@ class KubernetesSecret(Destination):
     ) -> None:
         self.secret_name = secret_name
         self.namespace = namespace
+        self.given_labels = dict(labels or {})
         self.labels = {**MANAGED_BY, **(labels or {})}
         self.annotations = dict(annotations or {})
         self.reloader = reloader
@@ -107,6 +112,13 @@ class KubernetesSecret(Destination):
             raise InputError(
                 f"{self.namespace!r} is not a valid namespace", hint="use lower-case letters, digits and - (at most 63)"
             )
+        for kind, given in (("label", self.given_labels), ("annotation", self.annotations)):
+            for key in given:
+                if key in MANAGED_BY or key.startswith(OWN_PREFIX):
+                    raise InputError(
+                        f"the {kind} {printable(key, limit=100)!r} is jwks-tool's own",
+                        hint=f"choose another --{kind} key (jwks-tool sets {OWN_PREFIX}* and {', '.join(MANAGED_BY)})",
+                    )
         for key, value in self.labels.items():
             check_metadata_key(key, "label")
             if not _LABEL_VALUE.fullmatch(value):

@@ -13,6 +13,7 @@ import base64
 import glob
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,8 @@ from click.testing import Result
 from dotenv import dotenv_values
 from jwcrypto import jwk as jwcrypto_jwk
 
+from jwks_tool.destinations.dotenv import quote
+from jwks_tool.errors import InputError
 from tests.servers.keyvault import KeyVaultServer
 from tests.servers.maskinporten import MaskinportenServer
 
@@ -425,6 +428,9 @@ def test_keyvault_push_for_nais_writes_every_variable_and_re_push_writes_nothing
     assert len([r for r in kv.requests if r.method == "PUT"]) == puts
 
 
+K8S_OK = ["--to", "kubernetes", "--for", "nais", *scope_args(), "--secret-name", "ok"]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -438,7 +444,13 @@ def test_keyvault_push_for_nais_writes_every_variable_and_re_push_writes_nothing
         (
             ["--to", "dotenv", "--for", "pymaskinporten", "--client-id", "it's", "--scope", "a"],
             3,
-            "a value holds a quote, backslash, carriage return or NUL",
+            "a value holds a quote, backslash, $, carriage return or NUL",
+        ),
+        (
+            ["--to", "dotenv", "--for", "pymaskinporten", "--client-id", CLIENT, "--scope", "altinn:${HOME}"],
+            3,
+            "a value holds a quote, backslash, $, carriage return or NUL, which .env readers do not agree on; check "
+            "the client id and scopes",
         ),
         (["--to", "dotenv", "--for", "nais", *scope_args(), "--prefix", "9"], 3, "'9MASKINPORTEN_CLIENT_ID' is not"),
         (["--to", "kubernetes", "--for", "nais", *scope_args()], 3, "--to kubernetes needs the Secret's name"),
@@ -448,19 +460,65 @@ def test_keyvault_push_for_nais_writes_every_variable_and_re_push_writes_nothing
             "'Acme' is not a valid Secret name",
         ),
         (["--to", "file", "--for", "nais", *scope_args()], 3, "--to file needs the folder to write; pass --out DIR"),
+        (
+            ["--to", "dotenv", "--for", "nais", *scope_args(), "--out", "-"],
+            3,
+            "--to dotenv needs the file to write (not stdout); pass --out .env (a file of its own)",
+        ),
+        (
+            [
+                "--to",
+                "kubernetes",
+                "--for",
+                "nais",
+                *scope_args(),
+                "--secret-name",
+                "ok",
+                "--annotation",
+                "jwks-tool/kid=x",
+            ],
+            3,
+            "the annotation 'jwks-tool/kid' is jwks-tool's own; choose another --annotation key (jwks-tool sets "
+            "jwks-tool/* and app.kubernetes.io/managed-by)",
+        ),
+        (
+            [*K8S_OK, "--label", "app.kubernetes.io/managed-by=me"],
+            3,
+            "the label 'app.kubernetes.io/managed-by' is jwks-tool's own; choose another --label key",
+        ),
+        ([*K8S_OK, "--label", "jwks-tool/set=x"], 3, "the label 'jwks-tool/set' is jwks-tool's own"),
+        ([*K8S_OK, "--label", "a=b", "--label", "a=c"], 3, "--label 'a' is given twice; give each --label key once"),
+        ([*K8S_OK, "--annotation", "a=b", "--annotation", "a=c"], 3, "--annotation 'a' is given twice"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(
     run: Run, acme: dict[str, Any], tmp_path: Path, args: list[str], code: int, message: str
 ) -> None:
     out = tmp_path / "out"
-    result = run("deliver", "acme", *args, *(["--out", str(out)] if args[1] == "dotenv" else []))
+    result = run(
+        "deliver", "acme", *args, *(["--out", str(out)] if args[1] == "dotenv" and "--out" not in args else [])
+    )
     assert result.exit_code == code, result.stderr
     assert result.stderr.startswith(f"jwks-tool: error: {message}")
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert not out.exists()
+
+
+def test_python_dotenv_expands_a_dollar_in_single_quotes_so_dotenv_refuses_it(tmp_path: Path) -> None:
+    """Why ``$`` is refused: python-dotenv (what ``load_dotenv`` uses) reads ``'${HOME}'`` as the home folder, the
+    shell as written; so ``quote`` must never write it."""
+    sample = tmp_path / "sample.env"
+    sample.write_text("X='a${HOME}b'\n")
+    assert dotenv_values(sample)["X"] != "a${HOME}b"  # python-dotenv expanded it
+    shell = subprocess.run(
+        ["bash", "-c", f'set -a; . {shlex.quote(str(sample))}; printf %s "$X"'], capture_output=True, text=True
+    )
+    assert shell.stdout == "a${HOME}b"  # the shell did not: the two would disagree
+    with pytest.raises(InputError, match=r"a value holds a quote, backslash, \$"):
+        quote("a${HOME}b")
+    assert quote("altinn:instances.read") == "'altinn:instances.read'"
 
 
 def test_an_existing_file_is_replaced_only_with_force(run: Run, acme: dict[str, Any], tmp_path: Path) -> None:
@@ -481,6 +539,50 @@ def test_an_existing_file_is_replaced_only_with_force(run: Run, acme: dict[str, 
     through_link = run(*args[:-1], str(link), "--force")
     assert through_link.exit_code == 3
     assert through_link.stderr.startswith(f"jwks-tool: error: {link} is a symbolic link")
+
+
+def test_a_folder_others_can_write_to_is_refused_unless_sticky(run: Run, acme: dict[str, Any], tmp_path: Path) -> None:
+    """As the file store: whoever can write to the folder could later replace the key files an app reads."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    hint = f"run `chmod go-w {shared}`, or write to a folder of your own\n"
+    refused = f"jwks-tool: error: the folder {shared} can be written by other users, who could replace the key files; "
+    for to, out in [("file", shared), ("file", shared / "new"), ("dotenv", shared / ".env")]:
+        result = run("deliver", "acme", "--to", to, "--for", "pymaskinporten", *scope_args(), "--out", str(out))
+        assert result.exit_code == 3, result.stderr
+        assert result.stderr == refused + hint
+        assert list(shared.iterdir()) == []
+    inside = shared / "own"
+    inside.mkdir(mode=0o700)
+    below = run("deliver", "acme", "--to", "dotenv", "--for", "nais", *scope_args(), "--out", str(inside / ".env"))
+    assert below.exit_code == 3  # a folder of one's own inside it can itself be swapped
+    assert below.stderr == refused + hint
+    shared.chmod(0o1777)  # sticky, as /tmp: others cannot replace what is not theirs
+    sticky = run("deliver", "acme", "--to", "dotenv", "--for", "nais", *scope_args(), "--out", str(shared / ".env"))
+    assert sticky.exit_code == 0, sticky.stderr
+    assert (shared / ".env").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_folder_or_a_link_where_a_file_or_folder_belongs_is_named(
+    run: Run, acme: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "f8"
+    (out / "PRIVATE_KEY").mkdir(parents=True)
+    args = ["deliver", "acme", "--to", "file", "--for", "pymaskinporten", *scope_args()]
+    result = run(*args, "--out", str(out), "--force")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: {out / 'PRIVATE_KEY'} is a folder; remove it or give another path: a file goes there\n"
+    )
+    assert sorted(path.name for path in out.iterdir()) == ["PRIVATE_KEY"]
+    link = tmp_path / "linkdir"
+    link.symlink_to(out)
+    linked = run(*args, "--out", str(link))
+    assert linked.exit_code == 3
+    assert linked.stderr == (
+        f"jwks-tool: error: {link} is a symbolic link; give --out the folder itself: links are not followed\n"
+    )
 
 
 def test_a_failure_while_writing_a_folder_leaves_it_as_it_was(

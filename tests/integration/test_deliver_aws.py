@@ -64,8 +64,10 @@ def aws_server() -> Iterator[AwsServer]:
 
 @pytest.fixture
 def aws(aws_server: AwsServer, monkeypatch: pytest.MonkeyPatch) -> AwsServer:
-    """The server, emptied, with the environment that points boto3 (jwks-tool's and the consumers') at it."""
+    """The server, emptied, with the environment that points boto3 (jwks-tool's and the consumers') at it; it lists
+    versions as AWS does (those without a staging label only in ListSecretVersionIds with IncludeDeprecated)."""
     aws_server.reset()
+    aws_server.aws_version_listing = True
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
@@ -280,13 +282,41 @@ def test_a_re_push_writes_nothing_a_rotation_adds_versions_and_a_rollback_moves_
     assert jwt.utils.to_base64url_uint(loaded.private_numbers().d).decode() == acme["d"]
     assert {t["Key"]: t["Value"] for t in client.describe_secret(SecretId="PRIVATE-KEY")["Tags"]}["kid"] == first
     assert len(client.list_secret_version_ids(SecretId="PRIVATE-KEY")["Versions"]) == 2
-    called = {
-        op for op in {*first_operations, *aws.operations} if op not in ("GetSecretValue", "ListSecretVersionIds")
-    }  # ours: reads
+    called = {op for op in {*first_operations, *aws.operations} if op != "GetSecretValue"}  # ours: reads
     assert called == {action.removeprefix("secretsmanager:") for action in IAM_ACTIONS}  # every one, and no other
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     policy = readme.split("### AWS Secrets Manager secrets")[1].split("```json")[1].split("```")[0]
     assert sorted(json.loads(policy)["Statement"][0]["Action"]) == sorted(IAM_ACTIONS)
+
+
+def test_a_rollback_to_a_value_three_versions_back_makes_that_version_current(
+    run: Run, aws: AwsServer, acme: dict[str, Any]
+) -> None:
+    """c1 -> c2 -> c3 -> c4 -> c1: c1's version has no staging label any more, so AWS's DescribeSecret does not list
+    it and a PutSecretValue with its token is ignored; it must be found and AWSCURRENT moved to it."""
+    name = "MaskinportenSettings--ClientId"
+
+    def client_id(value: str, *extra: str) -> Result:
+        result = run("deliver", "acme", "--to", "aws", "--for", "apiclient", "--client-id", value, *extra)
+        assert result.exit_code == 0, result.stderr
+        return result
+
+    for value in ("c1", "c2", "c3", "c4"):
+        client_id(value)
+    client = aws.client()
+    assert len(client.describe_secret(SecretId=name)["VersionIdsToStages"]) == 2  # c3, c4: as AWS lists them
+    assert client_id("c1", "--dry-run").output.splitlines()[0].split()[:2] == ["would-make-current", name]
+    back = client_id("c1")
+    assert back.output.splitlines() == [
+        f"made-current      {name}  kid {acme['kid']}",
+        f"unchanged         MaskinportenSettings--EncodedJwk  kid {acme['kid']}",
+    ]
+    assert client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"] == "c1"
+    assert client.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "c4"
+    versions = client.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    assert len(versions) == 4  # no fifth version
+    assert {v["VersionId"] for v in versions if "AWSCURRENT" in v["VersionStages"]} == {request_token(name, "c1")}
+    assert client_id("c1").output.splitlines()[0].split()[0] == "unchanged"
 
 
 def test_a_dry_run_redacts_and_writes_nothing(run: Run, aws: AwsServer, acme: dict[str, Any]) -> None:
@@ -319,7 +349,8 @@ def test_a_lost_reply_to_a_write_is_retried_as_the_same_request(run: Run, aws: A
 def test_a_failure_part_way_names_what_was_written_and_a_re_run_completes(
     run: Run, aws: AwsServer, acme: dict[str, Any]
 ) -> None:
-    aws.client().create_secret(Name="SCOPE", SecretString="an older scope")  # SCOPE needs a new version
+    ours = [{"Key": "managed-by", "Value": "jwks-tool"}]
+    aws.client().create_secret(Name="SCOPE", SecretString="an older scope", Tags=ours)  # SCOPE needs a new version
     aws.faults.add("error", path="/PutSecretValue", status=400, count=None)
     result = deliver(run, "pymaskinporten")
     assert result.exit_code == 10
@@ -393,6 +424,57 @@ def test_a_secret_scheduled_for_deletion_is_exit_7_before_any_write(
     assert aws.operations == ["DescribeSecret"] * 4  # all read, none written
 
 
+def test_a_plain_http_endpoint_is_refused_before_any_request(run: Run, aws: AwsServer, acme: dict[str, Any]) -> None:
+    """The private key must not travel in clear: http:// is refused (exit 3), loopback only with the opt-in."""
+    for name, url in [
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", aws.plain_url),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://203.0.113.5:8085"),
+    ]:
+        result = deliver(run, "pymaskinporten", env={name: url})
+        assert result.exit_code == 3
+        assert one_line_error(result) == (
+            f"jwks-tool: error: the AWS endpoint {url} ({name}) is plain http: secrets would travel in clear; "
+            f"set {name} to an https:// URL (for a test server on this machine: JWKS_TOOL_ALLOW_HTTP_LOOPBACK=1)"
+        )
+    os.environ.pop("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    generic = deliver(run, "pymaskinporten", env={"AWS_ENDPOINT_URL": aws.plain_url})
+    assert generic.exit_code == 3
+    assert "(AWS_ENDPOINT_URL) is plain http" in one_line_error(generic)
+    remote = deliver(
+        run, "pymaskinporten", env={"AWS_ENDPOINT_URL": "http://203.0.113.5:8085", "JWKS_TOOL_ALLOW_HTTP_LOOPBACK": "1"}
+    )
+    assert remote.exit_code == 3  # the opt-in is for this machine only
+    assert aws.operations == []
+    allowed = deliver(
+        run, "pymaskinporten", env={"AWS_ENDPOINT_URL": aws.plain_url, "JWKS_TOOL_ALLOW_HTTP_LOOPBACK": "1"}
+    )
+    assert allowed.exit_code == 0, allowed.stderr
+    assert [line.split()[0] for line in allowed.output.splitlines()] == ["created"] * 4
+
+
+def test_a_secret_jwks_tool_did_not_make_is_refused_unless_adopt(
+    run: Run, aws: AwsServer, acme: dict[str, Any]
+) -> None:
+    """A wrong --prefix in a shared account must not overwrite another team's secrets: exit 7 before any write."""
+    aws.client().create_secret(Name="foreign/KID", SecretString="theirs", Tags=[{"Key": "owner", "Value": "team-b"}])
+    aws.operations.clear()
+    refused = deliver(run, "pymaskinporten", "--prefix", "foreign/")
+    assert refused.exit_code == 7
+    assert one_line_error(refused) == (
+        "jwks-tool: error: the secret foreign/KID in AWS Secrets Manager (eu-north-1) was not made by jwks-tool "
+        "(no managed-by=jwks-tool tag), so nothing was written; check --prefix, or pass --adopt to take it over"
+    )
+    assert aws.operations == ["DescribeSecret"] * 4
+    assert aws.client().get_secret_value(SecretId="foreign/KID")["SecretString"] == "theirs"
+    adopted = deliver(run, "pymaskinporten", "--prefix", "foreign/", "--adopt")
+    assert adopted.exit_code == 0, adopted.stderr
+    assert [line.split()[:2] for line in adopted.output.splitlines()][1] == ["new-version", "foreign/KID"]
+    tags = {t["Key"]: t["Value"] for t in aws.client().describe_secret(SecretId="foreign/KID")["Tags"]}
+    assert tags["managed-by"] == "jwks-tool"
+    again = deliver(run, "pymaskinporten", "--prefix", "foreign/")  # now jwks-tool's: no --adopt needed
+    assert [line.split()[0] for line in again.output.splitlines()] == ["unchanged"] * 4
+
+
 def test_the_ca_bundle_option_is_used_for_tls(
     run: Run, aws: AwsServer, acme: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -401,7 +483,14 @@ def test_the_ca_bundle_option_is_used_for_tls(
     assert result.exit_code == 0, result.stderr
     refused = deliver(run, "nais")
     assert refused.exit_code == 10
-    assert "TLS to AWS Secrets Manager (eu-north-1) failed" in one_line_error(refused)
+    line = one_line_error(refused)
+    assert "TLS to AWS Secrets Manager (eu-north-1) failed" in line
+    assert line.endswith("; for a private CA pass --ca-bundle or set AWS_CA_BUNDLE")  # deliver's option, not a URL's
+    missing = deliver(run, "nais", env={"AWS_CA_BUNDLE": "/nope.pem"})
+    assert missing.exit_code == 3
+    assert one_line_error(missing) == (
+        "jwks-tool: error: the CA bundle /nope.pem is not a file; check AWS_CA_BUNDLE (a PEM file of CAs)"
+    )
 
 
 # ---- the library (no server) ---------------------------------------------------------------------------------------

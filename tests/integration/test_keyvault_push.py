@@ -93,6 +93,28 @@ def test_re_push_writes_nothing_and_rotation_adds_a_version(run: Run, kv: KeyVau
     assert json.loads(status.output)["matches_active"] is True
 
 
+def test_a_secret_jwks_tool_did_not_make_is_refused_unless_adopt(run: Run, kv: KeyVaultServer) -> None:
+    """A hand-made secret under the names (no jwks-tool tags) is not overwritten: exit 7, nothing written."""
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    reader(kv).set_secret("other-KID", "theirs", tags={"owner": "team-b"})
+    args = ["keyvault", "push", "acme", *vault_args(kv), "--for", "pymaskinporten", "--client-id", "c", "--scope", "s"]
+    before = puts(kv)
+    refused = run(*args, "--prefix", "other-")
+    assert refused.exit_code == 7
+    assert refused.stderr == (
+        f"jwks-tool: error: the secret other-KID in {kv.url.rstrip('/')}/ was not made by jwks-tool (no jwks-tool "
+        "tags), so nothing was written; check --prefix and --secret-name, or pass --adopt to take it over\n"
+    )
+    assert puts(kv) == before
+    assert reader(kv).get_secret("other-KID").value == "theirs"
+    adopted = run(*args, "--prefix", "other-", "--adopt")
+    assert adopted.exit_code == 0, adopted.stderr
+    assert "new-version       other-KID  k1" in adopted.output
+    again = run(*args, "--prefix", "other-")  # now tagged as jwks-tool's: a re-push works without --adopt
+    assert again.exit_code == 0, again.stderr
+    assert [line.split()[0] for line in again.output.splitlines()] == ["unchanged"] * 4
+
+
 def test_dry_run_writes_nothing_and_redacts(run: Run, kv: KeyVaultServer) -> None:
     assert run("generate", "acme", "--size", "2048").exit_code == 0
     secret_d = json.loads(run("export", "acme", "--private").output)["d"]

@@ -172,6 +172,31 @@ def test_the_store_is_reached_over_https_with_the_environment_s_endpoint(run: Ru
     assert "acme" in listed.output
 
 
+def test_a_plain_http_endpoint_is_refused_unless_loopback_and_allowed(
+    run: Run, aws: AwsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's documents and audit log must not travel in clear: http:// only to loopback, with the opt-in."""
+    os.environ.pop("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    aws.operations.clear()
+    result = run("list", "--store", f"{URL}?endpoint={aws.plain_url}")
+    assert result.exit_code == 3
+    assert one_line_error(result) == (
+        f"jwks-tool: error: the AWS endpoint {aws.plain_url} (endpoint= in the store URL) is plain http: secrets "
+        "would travel in clear; set endpoint= in the store URL to an https:// URL (for a test server on this "
+        "machine: JWKS_TOOL_ALLOW_HTTP_LOOPBACK=1)"
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://203.0.113.5:8085")
+    remote = run("list", "--store", URL, env={"JWKS_TOOL_ALLOW_HTTP_LOOPBACK": "1"})
+    assert remote.exit_code == 3
+    assert one_line_error(remote).startswith(
+        "jwks-tool: error: the AWS endpoint http://203.0.113.5:8085 (AWS_ENDPOINT_URL) is plain http"
+    )
+    allowed = run("list", "--store", f"{URL}?endpoint={aws.plain_url}", env={"JWKS_TOOL_ALLOW_HTTP_LOOPBACK": "1"})
+    assert allowed.exit_code == 6, allowed.stderr  # reached: moto answered that no store is there yet
+    assert allowed.stderr.startswith("jwks-tool: error: there is no key store at secretsmanager://")
+    assert aws.operations == []  # nothing reached the HTTPS front; the allowed one went to moto directly
+
+
 # ---- concurrency ----------------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Racer:
@@ -342,8 +367,11 @@ def test_throttling_that_does_not_stop_is_exit_10_after_bounded_retries(run: Run
     assert rule.hits == 3
 
 
-def test_a_server_that_is_down_is_exit_10_one_line(run: Run, aws: AwsServer) -> None:
+def test_a_server_that_is_down_is_exit_10_one_line(run: Run, aws: AwsServer, tmp_path: Path) -> None:
     assert run("generate", "acme", "--size", "2048", "--store", URL).exit_code == 0
+    ca = tmp_path / "ca.pem"  # the front removes its CA file when it stops; a missing CA bundle is exit 3 itself
+    ca.write_bytes(Path(aws.ca_path).read_bytes())
+    os.environ["AWS_CA_BUNDLE"] = str(ca)
     aws.stop_front()
     result = run("list", "--store", f"{URL}?max_attempts=2")
     assert result.exit_code == 10

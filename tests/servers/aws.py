@@ -24,6 +24,12 @@ Faults
     ``InternalServiceError``; ``drop`` closes the connection unanswered; ``lose_reply`` forwards the request (it
     lands) and closes the connection before the answer; ``latency`` delays. Every forwarded request's operation is in
     :attr:`AwsServer.operations`.
+
+Version listing like AWS
+    moto lists every version of a secret in ``DescribeSecret`` and ``ListSecretVersionIds``; AWS lists only versions
+    that carry a staging label, the others ("deprecated") only in ``ListSecretVersionIds`` with
+    ``IncludeDeprecated=True``. ``aws.aws_version_listing = True`` makes the front answer as AWS does (until
+    :meth:`reset`). (moto already ignores a ``PutSecretValue`` with the token of an existing version, as AWS does.)
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class AwsServer:
     def __init__(self) -> None:
         self.faults = FaultInjector()
         self.operations: list[str] = []
+        self.aws_version_listing = False
         self._ops_lock = threading.Lock()
         self._moto: Any = None
         self._moto_port = 0
@@ -101,6 +108,7 @@ class AwsServer:
     def reset(self) -> None:
         """Forget every secret (moto's reset API) and every fault."""
         self.faults.clear()
+        self.aws_version_listing = False
         with self._ops_lock:
             self.operations.clear()
         conn = http.client.HTTPConnection("127.0.0.1", self._moto_port, timeout=10)
@@ -125,6 +133,11 @@ class AwsServer:
     def url(self) -> str:
         """The HTTPS endpoint, ``https://127.0.0.1:PORT``."""
         return f"https://127.0.0.1:{self._port}"
+
+    @property
+    def plain_url(self) -> str:
+        """moto itself, plain HTTP on loopback (no faults, no HTTPS): what jwks-tool must refuse unless allowed."""
+        return f"http://127.0.0.1:{self._moto_port}"
 
     @property
     def ca_path(self) -> str:
@@ -176,6 +189,10 @@ class AwsServer:
         with self._ops_lock:
             self.operations.append(operation)
         status, headers, answer = self._forward(handler, body)
+        if self.aws_version_listing and status == 200:
+            answer = _list_versions_like_aws(operation, body, answer)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(answer))))
         if rule is not None and rule.kind == "lose_reply":
             handler.close_connection = True
             return
@@ -194,6 +211,19 @@ class AwsServer:
             return response.status, out, answer
         finally:
             conn.close()
+
+
+def _list_versions_like_aws(operation: str, request: bytes, answer: bytes) -> bytes:
+    """moto's answer with the versions that have no staging label left out, as AWS leaves them out."""
+    if operation not in ("DescribeSecret", "ListSecretVersionIds"):
+        return answer
+    document = json.loads(answer)
+    if operation == "DescribeSecret":
+        stages = document.get("VersionIdsToStages") or {}
+        document["VersionIdsToStages"] = {version: labels for version, labels in stages.items() if labels}
+    elif not json.loads(request or b"{}").get("IncludeDeprecated"):
+        document["Versions"] = [version for version in document.get("Versions") or [] if version.get("VersionStages")]
+    return json.dumps(document).encode()
 
 
 def main() -> None:  # pragma: no cover - manual use

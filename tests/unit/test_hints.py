@@ -70,6 +70,7 @@ RAISED_BY: dict[str, list[str]] = {
     # delivery (keyvault push is one caller of the destinations)
     "--to": ["deliver"],
     "--prefix": ["keyvault push", "deliver"],
+    "--adopt": ["keyvault push", "deliver"],
     "--vault": ["keyvault push", "keyvault status", "deliver"],
     "--region": ["deliver"],
     # Maskinporten

@@ -10,7 +10,9 @@ boto3 and botocore are imported only here, and only when a client is made or an 
 them the user is told to ``pip install 'jwks-tool[aws]'``. Credentials come from boto3's default chain (environment,
 ``AWS_PROFILE`` and the shared config and credentials files, SSO, web identity, container and instance roles).
 Endpoints: an explicit ``endpoint_url`` wins; otherwise boto3 itself reads ``AWS_ENDPOINT_URL_SECRETS_MANAGER`` and
-``AWS_ENDPOINT_URL`` (and ``endpoint_url`` in the config file), and ``AWS_CA_BUNDLE`` for a private CA.
+``AWS_ENDPOINT_URL`` (and ``endpoint_url`` in the config file), and ``AWS_CA_BUNDLE`` for a private CA. Whatever
+endpoint boto3 resolves must be https (:func:`check_endpoint`): plain http only to this machine with
+``JWKS_TOOL_ALLOW_HTTP_LOOPBACK=1``.
 
 Throttling: botocore's ``standard`` retry mode retries ``ThrottlingException`` (and the other throttling codes, 5xx
 answers and dropped connections) with exponential backoff and jitter, at most ``max_attempts`` attempts in all; a
@@ -21,6 +23,7 @@ out a ``Retry-After`` of up to 20 s). Every other error becomes a :class:`~jwks_
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import re
 from collections.abc import Iterator
@@ -38,6 +41,10 @@ MAX_BACKOFF_SECONDS = 20.0
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException"}
 )
+ALLOW_HTTP_LOOPBACK_VAR = "JWKS_TOOL_ALLOW_HTTP_LOOPBACK"
+"""Set to 1 to let plain http reach an AWS endpoint on this machine (test servers); anything else is https only."""
+STORE_CA_HINT = "for a private CA set AWS_CA_BUNDLE or ca_bundle= in the store URL"
+"""How a TLS failure's hint names the fix (``deliver --to aws`` names ``--ca-bundle`` instead)."""
 NOT_SIGNED_IN_HINT = (
     "sign in to AWS: `aws sso login`, `aws configure`, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
 )
@@ -87,6 +94,67 @@ class _TooManyRequests:
         return wait
 
 
+def _endpoint_source(connection: AwsConnection, service: str) -> str:
+    """Where the endpoint boto3 uses came from, as the user would fix it."""
+    if connection.endpoint_url:
+        return "endpoint= in the store URL"
+    specific = "AWS_ENDPOINT_URL_" + service.upper().replace("SECRETSMANAGER", "SECRETS_MANAGER")
+    for name in (specific, "AWS_ENDPOINT_URL"):
+        if os.environ.get(name):
+            return name
+    return "endpoint_url in the AWS config file"
+
+
+def check_endpoint(url: str, connection: AwsConnection, service: str = "secretsmanager") -> str:
+    """``url`` (the endpoint boto3 resolved) if requests may go there: https, or plain http to this machine when
+    ``JWKS_TOOL_ALLOW_HTTP_LOOPBACK=1`` (test servers); InputError naming where the endpoint came from otherwise.
+    Secrets (a delivered private key, the store's documents and audit log) would travel in clear over http."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        scheme = parts.scheme.lower()
+    except ValueError:
+        host, scheme = "", ""
+    if scheme == "https" and host:
+        return url
+    source = _endpoint_source(connection, service)
+    shown = printable(url, limit=200)
+    if scheme == "http" and host:
+        if os.environ.get(ALLOW_HTTP_LOOPBACK_VAR) == "1" and _is_loopback(host):
+            return url
+        raise InputError(
+            f"the AWS endpoint {shown} ({source}) is plain http: secrets would travel in clear",
+            hint=f"set {source} to an https:// URL (for a test server on this machine: {ALLOW_HTTP_LOOPBACK_VAR}=1)",
+        )
+    raise InputError(
+        f"the AWS endpoint {shown} ({source}) is not an https:// URL", hint=f"set {source} to https://HOST"
+    )
+
+
+def _check_ca_bundle(connection: AwsConnection) -> None:
+    """A CA bundle named (``--ca-bundle``/``ca_bundle=``, else ``AWS_CA_BUNDLE``) must be a file: InputError naming it
+    (botocore would only fail at the first request, as a TLS error)."""
+    path = connection.ca_bundle or os.environ.get("AWS_CA_BUNDLE")
+    if path and not os.path.isfile(path):
+        source = "--ca-bundle or ca_bundle=" if connection.ca_bundle else "AWS_CA_BUNDLE"
+        raise InputError(
+            f"the CA bundle {printable(path, limit=200)} is not a file", hint=f"check {source} (a PEM file of CAs)"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def configured_region() -> str | None:
     """The region boto3 would use without one given (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's
     ``region``), or None; nothing is sent."""
@@ -112,11 +180,13 @@ def make_client(connection: AwsConnection, service: str) -> Any:
             user_agent_extra=f"jwks-tool/{__version__}",
         )
         kwargs: dict[str, Any] = {}
+        _check_ca_bundle(connection)
         if connection.endpoint_url:
             kwargs["endpoint_url"] = connection.endpoint_url
         if connection.ca_bundle:
             kwargs["verify"] = connection.ca_bundle
         client = boto3.session.Session().client(service, config=config, **kwargs)
+        check_endpoint(str(client.meta.endpoint_url), connection, service)
         service_id = client.meta.service_model.service_id.hyphenize()
         client.meta.events.register_first(f"needs-retry.{service_id}", _TooManyRequests(connection.max_attempts))
         return client
@@ -141,9 +211,12 @@ def http_status(exc: BaseException) -> int:
 
 
 @contextmanager
-def aws_errors(doing: str, *, where: str = "", policy: str = "the AWS store") -> Iterator[None]:
+def aws_errors(
+    doing: str, *, where: str = "", policy: str = "the AWS store", ca_hint: str = STORE_CA_HINT
+) -> Iterator[None]:
     """Turn boto3/botocore exceptions (and a missing boto3) into one-line RemoteErrors that name the fix; ``policy``
-    names where README.md lists the IAM actions needed (the AWS store's, or ``--to aws``'s)."""
+    names where README.md lists the IAM actions needed (the AWS store's, or ``--to aws``'s), ``ca_hint`` how to give
+    a private CA."""
     try:
         yield
     except ImportError as exc:
@@ -151,13 +224,15 @@ def aws_errors(doing: str, *, where: str = "", policy: str = "the AWS store") ->
             raise RemoteError(f"cannot {doing}: the AWS SDK (boto3) is not installed", hint=INSTALL_HINT) from exc
         raise
     except Exception as exc:
-        translated = translate(exc, doing, where, policy=policy)
+        translated = translate(exc, doing, where, policy=policy, ca_hint=ca_hint)
         if translated is exc:
             raise
         raise translated from exc
 
 
-def translate(exc: Exception, doing: str, where: str = "", *, policy: str = "the AWS store") -> Exception:
+def translate(
+    exc: Exception, doing: str, where: str = "", *, policy: str = "the AWS store", ca_hint: str = STORE_CA_HINT
+) -> Exception:
     """The RemoteError for a botocore exception (``exc`` itself for anything else)."""
     try:
         import botocore.exceptions as bx
@@ -202,7 +277,7 @@ def translate(exc: Exception, doing: str, where: str = "", *, policy: str = "the
     if isinstance(exc, bx.SSLError):
         return RemoteError(
             f"cannot {doing}: TLS to AWS{place} failed ({_first_line(exc)})",
-            hint="for a private CA set AWS_CA_BUNDLE or ca_bundle= in the store URL",
+            hint=ca_hint,
         )
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectionError | bx.HTTPClientError):
         return RemoteError(

@@ -31,7 +31,7 @@ from jwks_tool.core.consumers import (
 )
 from jwks_tool.core.keys import decode_base64_json, thumbprint
 from jwks_tool.core.model import KeyRecord
-from jwks_tool.errors import InputError, JwksToolError
+from jwks_tool.errors import ConflictError, InputError, JwksToolError
 from jwks_tool.integrations.azure.connection import MAX_SECRET_BYTES, azure_errors, check_name
 
 if TYPE_CHECKING:
@@ -141,12 +141,24 @@ def current_secret(client: SecretClient, name: str, *, vault: str) -> Any | None
             return None
 
 
-def push(client: SecretClient, planned: Sequence[PlannedSecret], *, vault: str, dry_run: bool) -> list[PushOutcome]:
-    """Write what changed. The key secret goes last, so a failure never leaves settings pointing at a new key."""
+def push(
+    client: SecretClient, planned: Sequence[PlannedSecret], *, vault: str, dry_run: bool, adopt: bool = False
+) -> list[PushOutcome]:
+    """Write what changed. The key secret goes last, so a failure never leaves settings pointing at a new key. Every
+    secret is read first: one that exists without jwks-tool's ``set`` tag was made by someone else and is refused
+    (ConflictError, nothing written) unless ``adopt``."""
     outcomes: list[PushOutcome] = []
     order = sorted(planned, key=lambda secret: secret.sensitive)
-    for secret in order:
-        existing = current_secret(client, secret.name, vault=vault)
+    current = [current_secret(client, secret.name, vault=vault) for secret in order]
+    foreign = [
+        s.name for s, existing in zip(order, current, strict=True) if existing is not None and not _ours(existing)
+    ]
+    if foreign and not adopt:
+        raise ConflictError(
+            f"the secret {foreign[0]} in {vault} was not made by jwks-tool (no jwks-tool tags), so nothing was written",
+            hint="check --prefix and --secret-name, or pass --adopt to take it over",
+        )
+    for secret, existing in zip(order, current, strict=True):
         current_kid = None if existing is None else (existing.properties.tags or {}).get("kid")
         if existing is not None and _same(existing, secret):
             outcomes.append(PushOutcome(secret.name, "unchanged", current_kid, existing.properties.version))
@@ -171,6 +183,11 @@ def push(client: SecretClient, planned: Sequence[PlannedSecret], *, vault: str, 
             )
         )
     return outcomes
+
+
+def _ours(existing: Any) -> bool:
+    """Whether jwks-tool wrote the secret: every secret it writes carries a ``set`` tag."""
+    return "set" in (existing.properties.tags or {})
 
 
 def _same(existing: Any, secret: PlannedSecret) -> bool:
@@ -277,6 +294,7 @@ def push_many(
     *,
     vault: str,
     dry_run: bool,
+    adopt: bool = False,
     limiter: WindowLimiter | None = None,
     workers: int = 8,
     progress: Callable[[int], None] | None = None,
@@ -308,7 +326,7 @@ def push_many(
     paced = PacedClient(client)
 
     def one(batch: Sequence[PlannedSecret]) -> list[PushOutcome]:
-        result = push(paced, batch, vault=vault, dry_run=dry_run)  # type: ignore[arg-type]
+        result = push(paced, batch, vault=vault, dry_run=dry_run, adopt=adopt)  # type: ignore[arg-type]
         if progress is not None:
             progress(1)
         return result
