@@ -1,8 +1,8 @@
 """A ``.env`` file: one ``NAME='value'`` line per item, 0600, written atomically.
 
     >>> from jwks_tool.destinations.dotenv import quote
-    >>> quote("-----BEGIN PRIVATE KEY-----\\nMIIB\\n-----END PRIVATE KEY-----\\n")
-    "'-----BEGIN PRIVATE KEY-----\\nMIIB\\n-----END PRIVATE KEY-----\\n'"
+    >>> quote("first line\\nsecond line\\n")
+    "'first line\\nsecond line\\n'"
 
 Values are single-quoted with their newlines kept as they are: python-dotenv, Node's dotenv, Docker Compose's
 ``env_file`` and a shell (``set -a; . ./.env; set +a``) all read a single-quoted value across lines. A value holding

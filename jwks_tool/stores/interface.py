@@ -15,13 +15,14 @@ can never silently overwrite each other. ``jwks_tool.testing.store_conformance``
 from __future__ import annotations
 
 import dataclasses
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from jwks_tool.core.model import KeySet, SetRef
-from jwks_tool.errors import ConflictError, StoreCorruptError, StoreVersionError
+from jwks_tool.errors import ConflictError, StoreCorruptError, StoreLockedError, StoreVersionError
 
 STORE_SCHEMA = 1
 """Version of the store configuration record this jwks-tool writes and reads."""
@@ -184,3 +185,22 @@ class KeyStore(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.describe()!r})"
+
+
+THREAD_LOCK_TIMEOUT_SECONDS = 60.0
+"""How long a writer of a remote store (Key Vault, AWS) waits for another thread of this process to finish."""
+
+
+@contextmanager
+def thread_lock_held(lock: threading.Lock | threading.RLock, store: KeyStore) -> Iterator[None]:
+    """Hold ``lock`` (a remote store's thread lock), or StoreLockedError after
+    :data:`THREAD_LOCK_TIMEOUT_SECONDS`. Other processes are kept apart by each store's own write protocol."""
+    if not lock.acquire(timeout=THREAD_LOCK_TIMEOUT_SECONDS):
+        raise StoreLockedError(
+            f"another thread has held the lock of {store.describe()} for {THREAD_LOCK_TIMEOUT_SECONDS:.0f} s",
+            hint="wait for it to finish",
+        )
+    try:
+        yield
+    finally:
+        lock.release()

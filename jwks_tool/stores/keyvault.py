@@ -64,7 +64,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -77,7 +77,6 @@ from jwks_tool.errors import (
     RemoteError,
     StoreCorruptError,
     StoreError,
-    StoreLockedError,
 )
 from jwks_tool.integrations.azure.connection import (
     MAX_SECRET_BYTES,
@@ -88,7 +87,7 @@ from jwks_tool.integrations.azure.connection import (
     secret_client,
 )
 from jwks_tool.stores import is_keyvault_url
-from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
+from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore, thread_lock_held
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -105,7 +104,6 @@ CONTENT_TYPE_AUDIT = "application/x-ndjson"
 CONTENT_TYPE_SEALED = "application/vnd.jwks-tool.sealed-jwk"
 SETTLE_MARGIN_SECONDS = 0.15
 """How far past the second of its creation the vault's clock must be before a writer trusts its version won."""
-LOCK_TIMEOUT_SECONDS = 60.0
 NO_PARENT = "none"
 _HASHED_MARK = "-9"
 _ESCAPES = {"-": "-0", ".": "-1", "_": "-2"}
@@ -769,17 +767,8 @@ class KeyVaultStore(KeyStore):
         return value
 
     # ---- lock and audit ---------------------------------------------------------------------------------------
-    @contextmanager
-    def _held(self) -> Iterator[None]:
-        if not self._lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
-            raise StoreLockedError(
-                f"another thread has held the lock of {self.describe()} for {LOCK_TIMEOUT_SECONDS:.0f} s",
-                hint="wait for it to finish",
-            )
-        try:
-            yield
-        finally:
-            self._lock.release()
+    def _held(self) -> AbstractContextManager[None]:
+        return thread_lock_held(self._lock, self)
 
     @contextmanager
     def lock(self) -> Iterator[None]:

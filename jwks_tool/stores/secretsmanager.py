@@ -64,14 +64,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jwks_tool.core.model import SET_NAME_RE, Env, KeySet, SetRef
 from jwks_tool.core.text import printable
-from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError
+from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError
 from jwks_tool.integrations.aws.connection import (
     DEFAULT_MAX_ATTEMPTS,
     REGION_RE,
@@ -80,7 +80,7 @@ from jwks_tool.integrations.aws.connection import (
     error_code,
     make_client,
 )
-from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore
+from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore, thread_lock_held
 
 SCHEME = "secretsmanager://"
 MAX_SECRET_BYTES = 65536
@@ -91,7 +91,6 @@ CONFIG_VERSION = "jwks-tool-store-configuration-0001"
 """The ClientRequestToken (so the version id) of the configuration's one version."""
 PENDING_STAGE = "jwks-tool-pending"
 CURRENT_STAGE = "AWSCURRENT"
-LOCK_TIMEOUT_SECONDS = 60.0
 AUDIT_ATTEMPTS = 12
 _OPTIONS = ("endpoint", "ca_bundle", "max_attempts")
 _RESTORE = (
@@ -224,11 +223,7 @@ class SecretsManagerStore(KeyStore):
             except ClientError as exc:
                 if error_code(exc) == "ResourceNotFoundException":
                     return None
-                if error_code(exc) == "InvalidRequestException" and "delet" in str(exc).lower():
-                    raise StoreError(
-                        f"the secret {name} in {self.describe()} is scheduled for deletion",
-                        hint=f"restore it: aws secretsmanager restore-secret --secret-id {name}",
-                    ) from exc
+                self._refuse_if_deleting(exc, name, f"restore it: aws secretsmanager restore-secret --secret-id {name}")
                 raise
         text = answer.get("SecretString")
         if not isinstance(text, str):
@@ -271,13 +266,18 @@ class SecretsManagerStore(KeyStore):
             except ClientError as exc:
                 if error_code(exc) == "ResourceExistsException":
                     return False
-                if error_code(exc) == "InvalidRequestException" and "delet" in str(exc).lower():
-                    raise StoreError(
-                        f"the secret {name} in {self.describe()} is scheduled for deletion",
-                        hint=f"restore it (aws secretsmanager restore-secret --secret-id {name}) or use another prefix",
-                    ) from exc
+                self._refuse_if_deleting(
+                    exc,
+                    name,
+                    f"restore it (aws secretsmanager restore-secret --secret-id {name}) or use another prefix",
+                )
                 raise
         return True
+
+    def _refuse_if_deleting(self, exc: Exception, name: str, hint: str) -> None:
+        """StoreError (with ``hint``) if ``exc`` says the secret ``name`` is scheduled for deletion."""
+        if error_code(exc) == "InvalidRequestException" and "delet" in str(exc).lower():
+            raise StoreError(f"the secret {name} in {self.describe()} is scheduled for deletion", hint=hint) from exc
 
     def _swap(self, name: str, text: str, base: str, doing: str) -> bool:
         """Make ``text`` the secret's current version if ``base`` is still current (see the module's description of
@@ -427,17 +427,8 @@ class SecretsManagerStore(KeyStore):
         return len(self._document_text(keyset).encode("utf-8")), MAX_SECRET_BYTES
 
     # ---- lock and audit -----------------------------------------------------------------------------------------
-    @contextmanager
-    def _held(self) -> Iterator[None]:
-        if not self._lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
-            raise StoreLockedError(
-                f"another thread has held the lock of {self.describe()} for {LOCK_TIMEOUT_SECONDS:.0f} s",
-                hint="wait for it to finish",
-            )
-        try:
-            yield
-        finally:
-            self._lock.release()
+    def _held(self) -> AbstractContextManager[None]:
+        return thread_lock_held(self._lock, self)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
