@@ -143,15 +143,26 @@ def test_a_5000_key_jwks_inspects_in_linear_time(run: Run, tmp_path: Path, rfc75
 
 
 def test_a_jwks_of_30000_small_keys_inspects_in_linear_time(run: Run, tmp_path: Path) -> None:
-    """Just under 1 MiB of tiny JWKs: the quadratic duplicate-kid check took 7 s here."""
-    path = write(tmp_path / "many.json", {"keys": [{"kty": "EC", "kid": f"k{index}"} for index in range(30_000)]})
-    assert path.stat().st_size < 1024 * 1024
-    started = time.perf_counter()
-    result = run("inspect", str(path), "--profile", "generic", "--json")
-    elapsed = time.perf_counter() - started
-    assert result.exit_code == 2
-    assert "duplicate-kid" not in result.stdout
-    assert elapsed < 3.0, f"inspect of 30,000 keys took {elapsed:.1f} s"
+    """Just under 1 MiB of tiny JWKs: the quadratic duplicate-kid check took 7 s here.
+
+    Measured as a ratio against a tenth of the keys (linear: about 10x; the quadratic check was about 100x), so a
+    busy machine slows both sides and the test stays honest (an absolute 3 s limit failed under load).
+    """
+
+    def timed(count: int) -> float:
+        path = write(tmp_path / f"many-{count}.json", {"keys": [{"kty": "EC", "kid": f"k{i}"} for i in range(count)]})
+        assert path.stat().st_size < 1024 * 1024
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            result = run("inspect", str(path), "--profile", "generic", "--json")
+            best = min(best, time.perf_counter() - started)
+            assert result.exit_code == 2
+            assert "duplicate-kid" not in result.stdout
+        return best
+
+    small, large = timed(3_000), timed(30_000)
+    assert large / small < 30, f"30,000 keys took {large / small:.0f}x as long as 3,000 ({large:.2f} s, {small:.2f} s)"
 
 
 def huge_rsa_private(bits: int) -> dict[str, Any]:
