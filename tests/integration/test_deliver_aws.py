@@ -516,3 +516,34 @@ def dataclasses_replace(delivery: Delivery, **changes: Any) -> Delivery:
     import dataclasses
 
     return dataclasses.replace(delivery, **changes)
+
+
+def test_plain_http_to_loopback_never_goes_through_a_proxy(run: Run, aws: AwsServer, acme: dict[str, Any]) -> None:
+    """A proxy from HTTP_PROXY would see the private key in clear: loopback endpoints bypass it, as the Maskinporten
+    client does (a listener stands in for the proxy and must get no connection)."""
+    import socket
+
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(8)
+    proxy.settimeout(0.2)
+    url = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+    unset = dict.fromkeys(("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "AWS_ENDPOINT_URL_SECRETS_MANAGER"))
+    try:
+        result = deliver(
+            run,
+            "pymaskinporten",
+            env={
+                "AWS_ENDPOINT_URL": aws.plain_url,
+                "JWKS_TOOL_ALLOW_HTTP_LOOPBACK": "1",
+                "HTTP_PROXY": url,
+                "http_proxy": url,
+                **unset,  # type: ignore[dict-item]
+            },
+        )
+        with pytest.raises(TimeoutError):
+            proxy.accept()[0].close()
+    finally:
+        proxy.close()
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.output.splitlines()] == ["created"] * 4

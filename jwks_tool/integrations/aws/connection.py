@@ -169,6 +169,8 @@ def make_client(connection: AwsConnection, service: str) -> Any:
     """A boto3 client for ``service`` (``"secretsmanager"``) with the connection's region, endpoint, CA bundle and
     bounded retries. Nothing is sent until it is used."""
     with aws_errors(f"set up the AWS {service} client"):
+        from urllib.parse import urlsplit
+
         import boto3
         from botocore.config import Config
 
@@ -185,8 +187,13 @@ def make_client(connection: AwsConnection, service: str) -> Any:
             kwargs["endpoint_url"] = connection.endpoint_url
         if connection.ca_bundle:
             kwargs["verify"] = connection.ca_bundle
-        client = boto3.session.Session().client(service, config=config, **kwargs)
+        session = boto3.session.Session()
+        client = session.client(service, config=config, **kwargs)
         check_endpoint(str(client.meta.endpoint_url), connection, service)
+        if _is_loopback(urlsplit(str(client.meta.endpoint_url)).hostname or ""):
+            # never through a proxy from HTTP(S)_PROXY: it would see a plain-http secret in clear (as the Maskinporten
+            # client does); an empty mapping makes botocore skip the environment's proxies
+            client = session.client(service, config=config.merge(Config(proxies={})), **kwargs)
         service_id = client.meta.service_model.service_id.hyphenize()
         client.meta.events.register_first(f"needs-retry.{service_id}", _TooManyRequests(connection.max_attempts))
         return client
