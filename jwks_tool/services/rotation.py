@@ -34,12 +34,29 @@ from enum import StrEnum
 
 from jwks_tool.core.model import KeyRecord, KeySet, KeyState, SetRef
 from jwks_tool.core.profiles import get_profile
+from jwks_tool.core.text import printable
 from jwks_tool.core.timeutil import format_duration
 from jwks_tool.errors import ConflictError, InputError, NotFoundError, ProfileError
 from jwks_tool.services.key_service import ActiveKeyChanged, Change, GenerateRequest, KeyService, NextKeyWaiting
 
 DEFAULT_OVERLAP = timedelta(hours=24)
 DEFAULT_PRUNE_AGE = timedelta(days=30)
+
+MAX_REASON = 500
+"""The longest revocation reason: it is kept in the set (a Key Vault set is one secret of at most 25 KB) and the log."""
+
+
+def check_reason(reason: str) -> None:
+    """A revocation reason is one line of printable text of at most :data:`MAX_REASON` characters (what is read back
+    is escaped anyway: older sets and logs may hold anything)."""
+    if not reason.strip():
+        raise InputError("a revocation needs a reason", hint='pass --reason "what happened"')
+    if len(reason) > MAX_REASON or not reason.isprintable():
+        shown = f"{len(reason)} characters" if len(reason) > MAX_REASON else printable(repr(reason), limit=80)
+        raise InputError(
+            f"the revocation reason ({shown}) must be one line of printable text of at most {MAX_REASON} characters",
+            hint='pass --reason "what happened" in a line',
+        )
 
 
 class Step(StrEnum):
@@ -277,8 +294,7 @@ class Rotation:
 
     def revoke(self, name: str, env: str, kid: str, *, reason: str, keep_private: bool = False) -> StepResult:
         """Pull a key at once (compromise). If it was active, the next key takes over."""
-        if not reason.strip():
-            raise InputError("a revocation needs a reason", hint='pass --reason "what happened"')
+        check_reason(reason)
         ref = SetRef.parse(name, env)
         with self.svc.store.lock():
             current = self._read(ref)

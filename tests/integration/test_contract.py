@@ -223,6 +223,7 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
             Case(("acme", "--kid", "nosuch", "--reason", "a test"), "not-found"),
             Case(("nosuch", "--kid", "x", "--reason", "a test"), "not-found"),
             Case(("revoke-me", "--kid", "x"), "usage"),
+            Case(("acme", "--kid", "x", "--reason", "two\nlines"), "input"),
             usage,
         ],
         "prune": [

@@ -325,6 +325,7 @@ def test_log_is_golden_and_escapes_what_users_typed(
     (tmp_path / "k.json").write_text(json.dumps(rfc7517_rsa))
     assert run("import", "acme", str(tmp_path / "k.json"), "--kid", "k1").exit_code == 0
     reason = "leaked\nFAKE 2026-01-01T00:00:00Z  acme (test)  k1  new -> active\x1b[2J"  # a line and a screen wipe
+    monkeypatch.setattr("jwks_tool.services.rotation.check_reason", lambda reason: None)  # as an older version wrote
     assert run("revoke", "acme", "--kid", "k1", "--reason", reason).exit_code == 0
     shown = run("log")
     assert shown.exit_code == 0
@@ -333,8 +334,9 @@ def test_log_is_golden_and_escapes_what_users_typed(
     golden("log.txt", shown.output)
 
 
-def test_the_markdown_report_keeps_a_typed_reason_in_its_table_cell(run: Run) -> None:
+def test_the_markdown_report_keeps_a_typed_reason_in_its_table_cell(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    monkeypatch.setattr("jwks_tool.services.rotation.check_reason", lambda reason: None)  # as an older version wrote
     assert run("revoke", "acme", "--kid", "k1", "--reason", "a | b\n| x | y |").exit_code == 0
     report = run("report", "--format", "md")
     assert report.exit_code == 0
@@ -433,3 +435,21 @@ def test_prune_keeps_a_revoked_key_that_still_holds_its_private_half(run: Run) -
     again = run("prune", "acme", "--older-than", "0d")
     assert again.stdout.startswith("prune: nothing to prune: no retired or revoked key out of use for 0")
     assert "kept k3" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [("x" * 501, "501 characters"), ("leaked\nrun: rm -rf /", "'leaked\\nrun: rm -rf /'"), ("bell\x07", "'bell\\x07'")],
+)
+def test_a_revocation_reason_is_one_printable_line_of_at_most_500_characters(run: Run, reason: str, shown: str) -> None:
+    """The reason goes into the set (a Key Vault set is one secret of at most 25 KB) and the audit log: a megabyte or a
+    forged second line is refused before the lock is taken, and the key stays as it was."""
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    result = run("revoke", "acme", "--kid", "k1", "--reason", reason)
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: the revocation reason ({shown}) must be one line of printable text of at most 500 "
+        'characters; pass --reason "what happened" in a line\n'
+    )
+    assert states(run) == {"k1": "active"}
+    assert run("revoke", "acme", "--kid", "k1", "--reason", "x" * 500).exit_code == 0
