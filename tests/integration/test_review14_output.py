@@ -5,8 +5,8 @@ an empty one, template errors name file and line, --json before the command."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
