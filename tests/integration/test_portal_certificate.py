@@ -480,3 +480,23 @@ def test_push_asks_on_a_terminal_before_removing(
         child.close()
         assert child.exitstatus == status, child.before
         assert kids(mp) == registered
+
+
+def test_an_expired_portal_token_is_refused_before_it_is_sent(run: Run, mp: MaskinportenServer) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    stale = f"{part({'alg': 'RS256'})}.{part({'exp': 1700000000, 'scope': DCR_WRITE})}.c2ln"  # 2023-11-14 22:13
+    args = ["--client-id", "client-1", "--api-url", mp.api_url, "--ca-bundle", mp.ca_path]
+    result = run("portal", "push", "acme", *args, env={"JWKS_TOOL_PORTAL_TOKEN": stale})
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "jwks-tool: error: JWKS_TOOL_PORTAL_TOKEN holds an admin token that expired at 2023-11-14 22:13 UTC; admin "
+        "tokens are short-lived, so one cannot be kept in a secret; unset JWKS_TOOL_PORTAL_TOKEN and sign in with the "
+        "business certificate: --certificate FILE.p12 (or a Key Vault certificate URL) and --admin-client-id\n"
+    )
+    assert mp.requests == []
+    fresh = mp.issue_access_token("admin-client", [DCR_WRITE])
+    assert run("portal", "push", "acme", *args, env={"JWKS_TOOL_PORTAL_TOKEN": fresh}).exit_code == 0
