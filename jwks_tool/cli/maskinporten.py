@@ -335,6 +335,7 @@ class PortalOptions(NamedTuple):
             signed_in.token,
             ca_bundle=ca_bundle or azure.ca_bundle,
             allow_http_loopback=self.allow_http_loopback,
+            scope=scope,
         )
         return client, signed_in.certificate
 
