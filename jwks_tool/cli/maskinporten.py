@@ -246,6 +246,33 @@ def cert_passphrase(passphrase_file: str | None) -> Callable[[], str | None]:
     return provide
 
 
+def _check_given_token(token: str) -> None:
+    """A JWT in JWKS_TOOL_PORTAL_TOKEN whose ``exp`` has passed is refused before it is sent (a token kept in a CI
+    secret or a crontab outlives its minutes); an opaque token is sent as it is. The claims are read, not trusted:
+    the API checks the token."""
+    import base64
+    import json
+    from datetime import UTC, datetime
+
+    parts = token.split(".")
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))) if len(parts) == 3 else {}
+    except ValueError:
+        return
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, int) and not isinstance(exp, bool) and exp <= datetime.now(UTC).timestamp():
+        try:
+            when = f"at {datetime.fromtimestamp(exp, UTC):%Y-%m-%d %H:%M} UTC"
+        except (OverflowError, OSError, ValueError):
+            when = "long ago"
+        raise InputError(
+            f"{ENV_PORTAL_TOKEN} holds an admin token that expired {when}; admin tokens are short-lived, so one cannot "
+            "be kept in a secret",
+            hint=f"unset {ENV_PORTAL_TOKEN} and sign in with the business certificate: --certificate FILE.p12 (or a "
+            "Key Vault certificate URL) and --admin-client-id",
+        )
+
+
 class AdminSignIn(NamedTuple):
     """How ``portal`` signed in: the admin token and, when jwks-tool made it, the certificate it used."""
 
@@ -276,6 +303,7 @@ class PortalOptions(NamedTuple):
         if self.certificate is None:
             given = os.environ.get(ENV_PORTAL_TOKEN)
             if given:
+                _check_given_token(given)
                 return AdminSignIn(given, None)
             raise InputError(
                 "the self-service API needs an admin token",
@@ -307,6 +335,7 @@ class PortalOptions(NamedTuple):
             signed_in.token,
             ca_bundle=ca_bundle or azure.ca_bundle,
             allow_http_loopback=self.allow_http_loopback,
+            scope=scope,
         )
         return client, signed_in.certificate
 
@@ -324,11 +353,14 @@ def admin_options(func: F) -> F:
                 "--certificate",
                 metavar="FILE|URL",
                 help="The business certificate to sign in to the self-service API with: a .p12/.pfx file "
-                "(passphrase from JWKS_TOOL_CERT_PASSPHRASE, --cert-passphrase-file or a prompt) or "
-                "https://VAULT.vault.azure.net/certificates/NAME [default: $JWKS_TOOL_PORTAL_TOKEN].",
+                "(passphrase from --cert-passphrase-file, JWKS_TOOL_CERT_PASSPHRASE or a prompt) or "
+                "https://VAULT.vault.azure.net/certificates/NAME (the vault signs).",
             ),
             click.option(
-                "--cert-passphrase-file", metavar="FILE", help="Read the .p12 passphrase from this file's first line."
+                "--cert-passphrase-file",
+                metavar="FILE",
+                help="Read the .p12 passphrase from this file's first line (default: $JWKS_TOOL_CERT_PASSPHRASE, or "
+                "ask).",
             ),
             click.option("--admin-client-id", help="The admin (self-service) client's id, for --certificate."),
         )
@@ -381,27 +413,96 @@ def portal() -> None:
 @set_options
 @portal_options
 @removed_admin_set
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Drop the registered keys the key set does not know (another store's, or added in the portal) "
+    "[default: keep them].",
+)
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Remove registered keys without asking (cron, CI); needed when stdin is no terminal.",
+)
 @maskinporten_azure_options
 @store_options
 @json_option
-def push(name: str, env: str, portal: PortalOptions, azure: AzureOptions, store: StoreOptions, as_json: bool) -> None:
+def push(
+    name: str,
+    env: str,
+    portal: PortalOptions,
+    replace: bool,
+    yes: bool,
+    azure: AzureOptions,
+    store: StoreOptions,
+    as_json: bool,
+) -> None:
     """Register the keys of set NAME for the client: PUT of the whole registered set (next, active, retiring).
 
-    Signs in to Digdir's self-service API with the business certificate (--certificate, --admin-client-id; scope
-    idporten:dcr.write), or with a token from JWKS_TOOL_PORTAL_TOKEN.
+    Digdir's PUT replaces the whole set, so push reads it first: keys the key set does not know (another store's,
+    or added in the portal) are kept unless --replace. When the PUT would remove keys, push lists them (kid, exp)
+    and asks; off a terminal it needs --yes (exit 9 without). Signs in to Digdir's self-service API with the
+    business certificate (--certificate, --admin-client-id; scope idporten:dcr.write), or with a token from
+    JWKS_TOOL_PORTAL_TOKEN.
     """
+    import sys
+
+    from jwks_tool.cli.main import is_terminal
+    from jwks_tool.core.profiles import get_profile
+    from jwks_tool.errors import AbortedError
+    from jwks_tool.services.admin import describe_registered, plan_push
+
     svc = make_service(store, azure)
     keyset = svc.get_set(name, env)
     keys = [public_jwk(dict(key.public_jwk)) for key in keyset.registered]
     client, certificate = portal.client(azure, env, "idporten:dcr.write")
     if not as_json:
         _sign_in_line(certificate)
-    stored = client.put_jwks(portal.client_id, keys)
+    known = {key.kid for key in keyset.keys}
+    plan = plan_push(
+        keys,
+        client.get_jwks(portal.client_id),
+        known=known,
+        replace=replace,
+        max_registered=get_profile(keyset.profile).max_registered,
+    )
+    if plan.removed and not yes:
+        gone = ", ".join(
+            describe_registered(key) + ("" if str(key.get("kid")) in known else " unknown to the key set")
+            for key in plan.removed
+        )
+        what = f"the PUT would remove {plural(len(plan.removed), 'registered key')} from {portal.client_id}: {gone}"
+        if not (is_terminal(sys.stdin) and is_terminal(sys.stderr)):
+            raise AbortedError(
+                f"{what}; nothing was registered", hint="pass --yes to remove them (cron, CI), or run it on a terminal"
+            )
+        click.echo(f"The PUT replaces {portal.client_id}'s registered set; it would remove:", err=True)
+        for key in plan.removed:
+            unknown = "" if str(key.get("kid")) in known else "  (unknown to the key set: another store's?)"
+            click.echo(f"  {describe_registered(key)}{unknown}", err=True)
+        if not click.confirm("Remove them?", default=False, err=True):
+            raise AbortedError("nothing was registered", hint="run `jwks-tool portal pull` to compare first")
+    stored = client.put_jwks(portal.client_id, plan.wanted)
     kids = [printable(key.get("kid")) for key in stored]
+    kept = [printable(key.get("kid")) for key in plan.kept]
+    removed = [printable(key.get("kid")) for key in plan.removed]
     if as_json:
-        print_json({"client_id": portal.client_id, "registered": kids, "certificate": _certificate_json(certificate)})
-    else:
-        click.echo(f"Registered {plural(len(kids), 'key')} for {portal.client_id}: {', '.join(kids)}")
+        print_json(
+            {
+                "client_id": portal.client_id,
+                "registered": kids,
+                "kept": kept,
+                "removed": removed,
+                "certificate": _certificate_json(certificate),
+            }
+        )
+        return
+    click.echo(f"Registered {plural(len(kids), 'key')} for {portal.client_id}: {', '.join(kids)}")
+    if kept:
+        click.echo(f"  kept {', '.join(kept)} (unknown to the key set; --replace drops them)")
+    if removed:
+        click.echo(f"  removed {', '.join(removed)}")
 
 
 @portal.command()
@@ -464,7 +565,11 @@ def pull(
 @click.option("--client-id", help="With --scope: ask Maskinporten for a token; with --api-url etc.: read the portal.")
 @click.option("--scope", help="Ask Maskinporten for a token with this scope (the final proof).")
 @click.option("--token-url", help="The token endpoint [<audience>token].")
-@click.option("--api-url", help="Read the registered set from the self-service API (needs an admin token).")
+@click.option(
+    "--api-url",
+    help="Read the registered set from the self-service API, signed in as `portal pull` is (--certificate and "
+    "--admin-client-id, or JWKS_TOOL_PORTAL_TOKEN).",
+)
 @admin_options
 @removed_admin_set
 @click.option("--vault", help="Compare this Key Vault's secret with the active key.")

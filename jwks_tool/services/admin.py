@@ -13,17 +13,28 @@ Azure Key Vault certificate URL.
 
 The passphrase is asked for only when a file is opened (a vault certificate needs none). The fleet's ``apply`` and
 ``portal push/pull`` call the same two functions.
+
+``portal push`` plans its PUT (Digdir's PUT replaces the whole registered set) with :func:`plan_push`: the store's
+registered keys, plus the registered keys the key set does not know (another store's, or added in the portal) unless
+``replace``; what the PUT would drop is listed so the command can ask first.
+
+    >>> plan = plan_push([{"kid": "new"}], [{"kid": "old"}, {"kid": "theirs", "exp": 0}], known={"new", "old"})
+    >>> [k["kid"] for k in plan.wanted], [k["kid"] for k in plan.removed], [k["kid"] for k in plan.kept]
+    (['new', 'theirs'], ['old'], ['theirs'])
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from jwks_tool.core.certificates import MAX_PKCS12_BYTES, AdminCredential, load_pkcs12
 from jwks_tool.core.text import printable
-from jwks_tool.errors import InputError
+from jwks_tool.errors import InputError, ProfileError
 from jwks_tool.integrations.azure.vault_certificates import is_certificate_url, open_vault_certificate
 from jwks_tool.services.key_service import AzureOptions
 
@@ -63,3 +74,62 @@ def open_admin_credential(source: str, *, passphrase: Callable[[], str | None], 
         )
     data = read_pkcs12_file(source)
     return load_pkcs12(data, passphrase(), source=f"the certificate file {source}")
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """What ``portal push`` sends (``wanted``, Digdir's PUT replaces the whole set) and what that changes."""
+
+    wanted: list[dict[str, Any]]
+    """The keys to PUT: the store's registered keys, then the kept ones."""
+    added: list[str]
+    """Kids in ``wanted`` that Digdir does not hold yet."""
+    kept: list[dict[str, Any]]
+    """Registered keys the key set does not know, kept (without ``replace``)."""
+    removed: list[dict[str, Any]]
+    """Registered keys the PUT drops: the set's keys no longer registered (retired, revoked), and with ``replace``
+    the ones it does not know."""
+
+    def unknown_removed(self, known: Collection[str]) -> list[dict[str, Any]]:
+        """The removed keys the key set does not know."""
+        return [key for key in self.removed if str(key.get("kid")) not in known]
+
+
+def plan_push(
+    ours: Sequence[Mapping[str, Any]],
+    registered: Sequence[Mapping[str, Any]],
+    *,
+    known: Collection[str],
+    replace: bool = False,
+    max_registered: int | None = None,
+) -> PushPlan:
+    """The PUT for ``portal push``: ``ours`` (the set's registered public keys) plus, unless ``replace``, the keys in
+    ``registered`` (what Digdir holds now) whose kid is not in ``known`` (every kid of the key set). A set over
+    ``max_registered`` keys is refused (ProfileError, exit 4) before anything is sent."""
+    mine = {str(key.get("kid")) for key in ours}
+    kept = [dict(key) for key in registered if str(key.get("kid")) not in known and not replace]
+    removed = [
+        dict(key) for key in registered if str(key.get("kid")) not in mine and (replace or str(key.get("kid")) in known)
+    ]
+    wanted = [dict(key) for key in ours] + kept
+    holds = {str(key.get("kid")) for key in registered}
+    if max_registered is not None and len(wanted) > max_registered:
+        raise ProfileError(
+            f"the registered set would hold {len(wanted)} keys ({len(kept)} of them unknown to the key set), more "
+            f"than the {max_registered} Digdir allows",
+            hint="pass --replace to drop the keys the key set does not know, or delete some in Digdir's portal",
+        )
+    added = [str(key.get("kid")) for key in ours if str(key.get("kid")) not in holds]
+    return PushPlan(wanted, added, kept, removed)
+
+
+def describe_registered(key: Mapping[str, Any]) -> str:
+    """A registered key for a person: its kid (made printable) and ``exp`` as a UTC date, if it has one."""
+    kid = printable(key.get("kid"), limit=120)
+    exp = key.get("exp")
+    if isinstance(exp, int) and not isinstance(exp, bool):
+        try:
+            return f"{kid} (exp {datetime.fromtimestamp(exp, UTC):%Y-%m-%d})"
+        except (OverflowError, OSError, ValueError):
+            return f"{kid} (exp {exp})"
+    return f"{kid} (no exp)"

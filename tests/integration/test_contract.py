@@ -21,6 +21,7 @@ from click.testing import Result
 
 from jwks_tool.cli.main import COMMANDS, EXIT_CODES, OTHER_ERRORS, cli
 from jwks_tool.errors import (
+    AbortedError,
     ConflictError,
     InputError,
     NotFoundError,
@@ -76,6 +77,7 @@ def error_exit(code: str) -> int:
         "conflict": ConflictError,
         "passphrase": PassphraseError,
         "remote": RemoteError,
+        "declined": AbortedError,
     }
     return EXIT_CODES[classes[code]] if code in classes else OTHER_ERRORS[code]
 
@@ -337,6 +339,7 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
             Case(("acme", *portal), "result"),
             Case(("nosuch", *portal), "not-found"),
             Case(("acme", *portal, "--cert-passphrase-file", str(wrong_cert_passphrase)), "passphrase"),
+            Case(("stale", *portal, "--replace"), "declined"),  # would drop acme's key: needs --yes off a terminal
             usage,
         ],
         "portal pull": [

@@ -359,3 +359,144 @@ def test_doctor_reads_the_registration_with_the_certificate(run: Run, mp: Maskin
     refused = run("doctor", "acme", "--admin-set", "admin")
     assert refused.exit_code == 3
     assert "--admin-set is gone" in refused.stderr
+
+
+# ---- portal push reads the registered set first: Digdir's PUT replaces all of it (review12 F5) --------------------
+EXP = 1893456000  # 2030-01-01
+
+
+def other_store_key(run: Run, tmp_path: Path) -> dict[str, Any]:
+    """The public key of another store's set, as Digdir holds it (with its exp)."""
+    other = str(tmp_path / "other-store")
+    assert run("generate", "acme", "--size", "2048", "--kid", "theirs", "--store", other).exit_code == 0
+    (key,) = json.loads(run("export", "acme", "--format", "jwks", "--store", other).output)["keys"]
+    return {**key, "exp": EXP}
+
+
+def puts(mp: MaskinportenServer) -> list[str]:
+    return [r.path for r in mp.requests if r.method == "PUT"]
+
+
+def test_push_keeps_a_key_another_store_registered(run: Run, mp: MaskinportenServer, tmp_path: Path) -> None:
+    mp.set_client_jwks("client-1", {"keys": [other_store_key(run, tmp_path)]})
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    env = {"JWKS_TOOL_CERT_PASSPHRASE": PASSPHRASE}
+    result = run("portal", "push", "acme", *portal_args(mp, p12(tmp_path)), env=env)  # no terminal, no --yes
+    assert result.exit_code == 0, result.stderr
+    assert result.output == (
+        f"{signed_in_line()}\nRegistered 2 keys for client-1: k1, theirs\n"
+        "  kept theirs (unknown to the key set; --replace drops them)\n"
+    )
+    assert kids(mp) == ["k1", "theirs"]
+    assert [t.scopes for t in mp.issued_tokens if t.client_id == "admin-client"] == [(DCR_WRITE,)]
+
+
+def test_push_that_would_drop_another_stores_key_is_refused_off_a_terminal(
+    run: Run, mp: MaskinportenServer, tmp_path: Path
+) -> None:
+    mp.set_client_jwks("client-1", {"keys": [other_store_key(run, tmp_path)]})
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    env = {"JWKS_TOOL_CERT_PASSPHRASE": PASSPHRASE}
+    args = ["portal", "push", "acme", *portal_args(mp, p12(tmp_path)), "--replace"]
+    refused = run(*args, env=env)
+    assert refused.exit_code == 9
+    assert refused.stderr == (
+        "jwks-tool: error: the PUT would remove 1 registered key from client-1: theirs (exp 2030-01-01) unknown to "
+        "the key set; nothing was registered; pass --yes to remove them (cron, CI), or run it on a terminal\n"
+    )
+    as_json = run(*args, "--json", env=env)
+    assert as_json.exit_code == 9
+    assert json.loads(as_json.stdout)["error"]["code"] == "declined"
+    assert puts(mp) == []
+    assert kids(mp) == ["theirs"]
+
+    replaced = run(*args, "--yes", env=env)
+    assert replaced.exit_code == 0, replaced.stderr
+    assert replaced.output.endswith("Registered 1 key for client-1: k1\n  removed theirs\n")
+    assert kids(mp) == ["k1"]
+
+
+def test_push_that_removes_a_retired_key_asks_too(run: Run, mp: MaskinportenServer, tmp_path: Path) -> None:
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    env = {"JWKS_TOOL_CERT_PASSPHRASE": PASSPHRASE}
+    args = ["portal", "push", "acme", *portal_args(mp, p12(tmp_path)), "--json"]
+    assert run(*args, env=env).exit_code == 0
+    rotated = run("rotate", "acme", "--all-steps", "--overlap", "0", "--size", "2048")
+    assert rotated.exit_code == 0, rotated.stderr
+    (k2,) = [key["kid"] for key in json.loads(run("show", "acme", "--json").output)["keys"] if key["kid"] != "k1"]
+    (k1,) = mp.registered_jwks("client-1")["keys"]
+    exp = time.strftime("%Y-%m-%d", time.gmtime(k1["exp"]))
+    refused = run(*args, env=env)
+    assert refused.exit_code == 9
+    assert json.loads(refused.stdout)["error"]["message"] == (
+        f"the PUT would remove 1 registered key from client-1: k1 (exp {exp}); nothing was registered"
+    )
+    assert kids(mp) == ["k1"]
+    done = run(*args, "-y", env=env)
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout) | {"certificate": None} == {
+        "client_id": "client-1",
+        "registered": [k2],
+        "kept": [],
+        "removed": ["k1"],
+        "certificate": None,
+    }
+    assert kids(mp) == [k2]
+
+
+def test_push_over_five_keys_with_the_kept_ones_is_refused(run: Run, mp: MaskinportenServer, tmp_path: Path) -> None:
+    theirs = other_store_key(run, tmp_path)
+    mp.set_client_jwks("client-1", {"keys": [{**theirs, "kid": f"theirs-{n}"} for n in range(5)]})
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    result = run(
+        "portal", "push", "acme", *portal_args(mp, p12(tmp_path)), env={"JWKS_TOOL_CERT_PASSPHRASE": PASSPHRASE}
+    )
+    assert result.exit_code == 4
+    assert result.stderr == (
+        "jwks-tool: error: the registered set would hold 6 keys (5 of them unknown to the key set), more than the 5 "
+        "Digdir allows; pass --replace to drop the keys the key set does not know, or delete some in Digdir's portal\n"
+    )
+    assert puts(mp) == []
+
+
+def test_push_asks_on_a_terminal_before_removing(
+    run: Run, mp: MaskinportenServer, tmp_path: Path, store_dir: Path
+) -> None:
+    import os
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+    mp.set_client_jwks("client-1", {"keys": [other_store_key(run, tmp_path)]})
+    assert run("generate", "acme", "--size", "2048", "--kid", "k1").exit_code == 0
+    env = {**os.environ, "JWKS_TOOL_STORE": str(store_dir), "NO_COLOR": "1", "JWKS_TOOL_CERT_PASSPHRASE": PASSPHRASE}
+    args = ["-m", "jwks_tool", "portal", "push", "acme", *portal_args(mp, p12(tmp_path)), "--replace"]
+    for answer, status, registered in (("n", 9, ["theirs"]), ("y", 0, ["k1"])):
+        child = pexpect.spawn(sys.executable, args, env=env, timeout=60)
+        child.expect("it would remove:")
+        child.expect(r"theirs \(exp 2030-01-01\)  \(unknown to the key set: another store's\?\)")
+        child.expect(r"Remove them\? \[y/N\]: ")
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == status, child.before
+        assert kids(mp) == registered
+
+
+def test_an_expired_portal_token_is_refused_before_it_is_sent(run: Run, mp: MaskinportenServer) -> None:
+    assert run("generate", "acme", "--size", "2048").exit_code == 0
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    stale = f"{part({'alg': 'RS256'})}.{part({'exp': 1700000000, 'scope': DCR_WRITE})}.c2ln"  # 2023-11-14 22:13
+    args = ["--client-id", "client-1", "--api-url", mp.api_url, "--ca-bundle", mp.ca_path]
+    result = run("portal", "push", "acme", *args, env={"JWKS_TOOL_PORTAL_TOKEN": stale})
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "jwks-tool: error: JWKS_TOOL_PORTAL_TOKEN holds an admin token that expired at 2023-11-14 22:13 UTC; admin "
+        "tokens are short-lived, so one cannot be kept in a secret; unset JWKS_TOOL_PORTAL_TOKEN and sign in with the "
+        "business certificate: --certificate FILE.p12 (or a Key Vault certificate URL) and --admin-client-id\n"
+    )
+    assert mp.requests == []
+    fresh = mp.issue_access_token("admin-client", [DCR_WRITE])
+    assert run("portal", "push", "acme", *args, env={"JWKS_TOOL_PORTAL_TOKEN": fresh}).exit_code == 0

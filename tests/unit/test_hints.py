@@ -79,6 +79,7 @@ RAISED_BY: dict[str, list[str]] = {
     "--certificate": ["portal push", "portal pull", "doctor"],
     "--cert-passphrase-file": ["portal push", "portal pull", "doctor"],
     "--admin-client-id": ["portal push", "portal pull", "doctor"],
+    "--replace": ["portal push"],
 }
 """Each option a hint names bare, and the commands that can raise such a hint."""
 

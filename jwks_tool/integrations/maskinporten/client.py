@@ -480,10 +480,14 @@ class PortalClient:
         ca_bundle: str | None = None,
         timeout: float = 30.0,
         allow_http_loopback: bool = False,
+        scope: str | None = None,
     ) -> None:
+        """``scope``: the scope the token was asked for, named in the hint of a 401/403 (default: the one each call
+        needs, idporten:dcr.read for GET and idporten:dcr.write for PUT)."""
         check_url(
             api_url, what="the self-service API", carries="the admin token", allow_http_loopback=allow_http_loopback
         )
+        self._scope = scope
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
         self._token = token
         self._session = _session(ca_bundle)
@@ -513,7 +517,7 @@ class PortalClient:
             if not isinstance(data, dict):
                 data = {}
             message = printable(data.get("error_description") or data.get("error") or response.reason, limit=300)
-            needs = "idporten:dcr.read" if method == "GET" else "idporten:dcr.write"
+            needs = self._scope or ("idporten:dcr.read" if method == "GET" else "idporten:dcr.write")
             hints = {
                 401: f"the admin token is missing or expired: get one with a client that has {needs}",
                 403: f"the admin client lacks {needs}",
