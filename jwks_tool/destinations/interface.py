@@ -112,13 +112,13 @@ class Destination(ABC):
         """The destination ``target`` describes; ``connect`` turns a vault URL into a connection (keyvault).
         Refuse (InputError) a target that lacks what this destination needs, naming the option."""
 
-    @classmethod
-    def check_target(cls, target: Target, names: Sequence[str]) -> None:  # noqa: B027 - optional: nothing to check
+    @classmethod  # noqa: B027 - optional: a destination with nothing to check keeps this
+    def check_target(cls, target: Target, names: Sequence[str]) -> None:
         """Refuse (InputError) options of ``target`` or item ``names`` this destination cannot take: the rules of
         :meth:`from_target` and :meth:`check` that need no key, with no I/O and no connection (the fleet checks every
         ``[[clients.deliver]]`` with it when the manifest is read). The default checks nothing."""
 
-    def preflight(self) -> None:  # noqa: B027 - optional: nothing to check
+    def preflight(self) -> None:  # noqa: B027 - optional: a destination with nothing to check keeps this
         """Refuse (InputError) a place this destination could not write to, reading only (no write, no connection):
         run before a key is made for it. The default checks nothing."""
 
