@@ -14,9 +14,13 @@ from click.testing import Result
 from jwks_tool.core.model import SetRef
 from jwks_tool.services.fleet.engine import Outcome
 from tests.fleet_world import ClientDef, World
-from tests.integration.test_fleet import cli_args, kv, make_world  # noqa: F401 - the fleet tests' fixtures
+from tests.integration import test_fleet
+from tests.integration.test_fleet import cli_args
 
 pytestmark = pytest.mark.integration
+kv = test_fleet.kv
+make_world = test_fleet.make_world
+"""The fleet tests' fixtures: the Key Vault test server's sign-in and passphrases, and worlds."""
 Run = Callable[..., Result]
 
 

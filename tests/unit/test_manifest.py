@@ -255,6 +255,16 @@ def test_a_plain_http_endpoint_is_refused_at_load_with_its_line_and_a_fix_the_fl
     assert not (tmp_path / "store").exists()
 
 
+def test_an_http_audience_without_a_token_url_is_refused_at_load(run: Run, tmp_path: Path) -> None:
+    result = plan_offline(run, tmp_path, '[endpoints.test]\naudience = "http://mp.example/"\n\n' + CLIENT)
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: {tmp_path / 'm.toml'}:2: the token endpoint of audience in [endpoints.test] "
+        "http://mp.example/token is plain http: the grant would travel in clear; use an https:// URL in "
+        "[endpoints.test]\n"
+    )
+
+
 DELIVERY = CLIENT + '\n[[clients.deliver]]\nfor = "nais"\n'
 
 

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from jwks_tool.core.consumers import Consumer, Naming, names
+from jwks_tool.core.environments import token_url_for
 from jwks_tool.core.manifest import MANIFEST_NAME, Admin, Delivery, Manifest, parse_manifest
 from jwks_tool.destinations import destination_class
 from jwks_tool.destinations.interface import Target
@@ -130,12 +131,14 @@ def check_endpoints(manifest: Manifest) -> None:
     tables: list[tuple[str, Any]] = [(f"endpoints.{env}", given) for env, given in manifest.endpoints.items()]
     tables += [(f"admin.{env}", given) for env, given in manifest.admin.items()]
     for table, given in tables:
-        for key, carries in URL_CARRIES.items():
-            url = getattr(given, key, None)
+        urls = [(key, getattr(given, key, None), f"{key} in [{table}]") for key in URL_CARRIES]
+        if getattr(given, "audience", None) and not given.token_url:  # the token endpoint is then <audience>token
+            urls.append(("audience", token_url_for(given.audience), f"the token endpoint of audience in [{table}]"))
+        for key, url, what in urls:
             if url is None:
                 continue
             try:
-                check_url(url, what=f"{key} in [{table}]", carries=carries)
+                check_url(url, what=what, carries=URL_CARRIES.get(key, URL_CARRIES["token_url"]))
             except InputError as exc:
                 line = given.lines.get(key) or given.lines.get("", 0)
                 raise InputError(
