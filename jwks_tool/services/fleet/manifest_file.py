@@ -14,7 +14,7 @@ from typing import Any
 from jwks_tool.core.consumers import Consumer, Naming, names
 from jwks_tool.core.environments import token_url_for
 from jwks_tool.core.manifest import MANIFEST_NAME, Admin, Delivery, Manifest, parse_manifest
-from jwks_tool.destinations import destination_class
+from jwks_tool.destinations import Destination, destination_class
 from jwks_tool.destinations.interface import Target
 from jwks_tool.errors import InputError
 from jwks_tool.integrations.maskinporten.client import check_url
@@ -107,10 +107,11 @@ def check_deliveries(manifest: Manifest) -> None:
     """Every ``[[clients.deliver]]`` by its destination's own rules for its options and names
     (:meth:`~jwks_tool.destinations.interface.Destination.check_target`: no I/O), so a value ``apply`` would refuse
     only after making and registering a key is refused now; InputError with the line."""
+    kinds: dict[str, type[Destination]] = {}  # a plug-in's entry points are read once, not per delivery
     for client in manifest.clients:
         for number, delivery in enumerate(client.deliver, 1):
             try:
-                kind = destination_class(delivery.to)
+                kind = kinds.get(delivery.to) or kinds.setdefault(delivery.to, destination_class(delivery.to))
                 kind.check_target(delivery_target(delivery), item_names(delivery, kind.naming))
             except InputError as exc:
                 where = f"client {client.ref.name!r} delivery #{number} (to = {delivery.to!r})"
