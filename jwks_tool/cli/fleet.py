@@ -84,7 +84,7 @@ fleet_options = option_group(
 def _load(fleet: FleetOptions) -> Manifest:
     from jwks_tool.services.fleet.manifest_file import read_manifest
 
-    return read_manifest(fleet.manifest)
+    return read_manifest(fleet.manifest, certificates=not os.environ.get(ENV_PORTAL_TOKEN))
 
 
 def _service(fleet: FleetOptions, manifest: Manifest, azure: AzureOptions, clock: Any, command: str) -> KeyService:

@@ -20,7 +20,7 @@ relative to the manifest, or an Azure Key Vault certificate URL; ``token_url``);
 ``api_url``, ``audience``, ``ca_bundle``); ``[[clients]]`` (``name``, ``env``, ``client_id``, ``scopes``, ``register`` =
 ``api`` or ``manual``, and any of the defaults' keys to override them for that client) with ``[[clients.deliver]]``
 (``to = "keyvault"``, ``vault``, ``for`` = ``apiclient`` or ``altinn-app``, or ``secret_name``; ``client_id`` to write
-beside the key).
+beside the key; ``out`` for a file, inside the manifest's folder unless ``allow_outside = true``).
 
 An unknown key is refused with the file, its line and the fix; every value is checked (durations such as ``90d``,
 ``1h``, ``5m``; names as key set names; one line of printable text for ids and scopes). Pure: no I/O but the text
@@ -48,6 +48,8 @@ MANIFEST_NAME = "jwks-tool.toml"
 """The manifest read from the working folder when ``--manifest`` is not given."""
 
 MAX_CLIENTS = 100_000
+MAX_TEXT = 2000
+"""The longest id, scope, URL or path a manifest value may be."""
 
 _DURATION_KEYS = ("rotate_after", "renew_before", "overlap", "propagation")
 _KEY_KEYS = ("size", "profile", "alg")
@@ -59,14 +61,16 @@ CLIENT_KEYS = ("name", "env", "client_id", "scopes", "register", "deliver", *DEF
 DELIVER_COMMON_KEYS = ("to", "for", "client_id", "prefix")
 DELIVER_KEYS: Mapping[str, tuple[str, ...]] = {
     "keyvault": ("vault", "secret_name"),
-    "kubernetes": ("secret_name", "namespace", "out", "reloader"),
-    "dotenv": ("out",),
-    "file": ("out",),
+    "kubernetes": ("secret_name", "namespace", "out", "reloader", "allow_outside"),
+    "dotenv": ("out", "allow_outside"),
+    "file": ("out", "allow_outside"),
 }
 """What each built-in destination takes besides the common keys (``keyvault push`` / ``deliver``'s options); a
 plug-in destination (another ``to``) takes string keys of its own, given to it as the target's ``extra``."""
 DELIVER_REQUIRED = {"keyvault": ("vault",), "kubernetes": ("secret_name", "out"), "dotenv": ("out",), "file": ("out",)}
 """apply runs unattended: a Secret manifest is written to a file (that a pipeline applies), never to stdout."""
+NAME_LIMIT = 63
+"""The longest key set name (:data:`jwks_tool.core.model.SET_NAME_RE`)."""
 REGISTER_MODES = ("api", "manual")
 DELIVER_PRESETS = tuple(consumer.value for consumer in Consumer)
 PROFILES = ("maskinporten", "generic")
@@ -99,6 +103,8 @@ class Admin:
     certificate: str | None = None
     """A PKCS#12 file or an Azure Key Vault certificate URL (the business certificate)."""
     token_url: str | None = None
+    lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False)
+    """The manifest line of each key given (``""``: the table's header), for messages."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +115,8 @@ class Endpoints:
     api_url: str | None = None
     audience: str | None = None
     ca_bundle: str | None = None
+    lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False)
+    """The manifest line of each key given (``""``: the table's header), for messages."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,10 +138,21 @@ class Delivery:
     extra: tuple[tuple[str, str], ...] = ()
     """A plug-in destination's own keys."""
     line: int = 0
+    allow_outside: bool = False
+    """``out`` may be absolute or go up (``..``) out of the manifest's folder: refused unless this is given."""
+    resolved_out: str | None = None
+    """``out`` as the file system path written (relative to the manifest's folder), set when the manifest is read
+    from a file (:func:`jwks_tool.services.fleet.manifest_file.read_manifest`)."""
 
     def describe(self) -> str:
-        """``keyvault https://app-kv.vault.azure.net/ (apiclient)``."""
-        where = self.vault or self.out or self.secret_name or ", ".join(f"{k}={v}" for k, v in self.extra)
+        """``keyvault https://app-kv.vault.azure.net/ (apiclient)``; a file destination names the path written."""
+        where = (
+            self.vault
+            or self.resolved_out
+            or self.out
+            or self.secret_name
+            or ", ".join(f"{k}={v}" for k, v in self.extra)
+        )
         return f"{self.to} {where} ({self.preset or self.secret_name})"
 
 
@@ -205,15 +224,31 @@ class _Where:
         return bisect.bisect_left(self._by_name.get(name, []), line)
 
     def key(self, key: str, after: int = 0) -> int:
-        """The first line at or after ``after`` that assigns ``key`` (0 when not found)."""
+        """The first line at or after ``after`` that assigns ``key`` (0 when not found), also as a quoted key
+        written with escapes (``"evil\\u001b"``)."""
         pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*[=.]")
         for number in range(max(after, 1), len(self.lines) + 1):
-            if pattern.match(self.lines[number - 1]):
+            line = self.lines[number - 1]
+            if pattern.match(line) or (line.lstrip()[:1] == '"' and _quoted_key(line) == key):
                 return number
         return 0
 
     def at(self, line: int) -> str:
         return f"{self.path}:{line}" if line else self.path
+
+
+_QUOTED_KEY = re.compile(r'^\s*("(?:[^"\\]|\\.)*")\s*[=.]')
+
+
+def _quoted_key(line: str) -> str | None:
+    """The key a line assigns when it is a quoted key with escapes, as TOML reads it."""
+    match = _QUOTED_KEY.match(line)
+    if match is None:
+        return None
+    try:
+        return next(iter(tomllib.loads(f"{match.group(1)} = 0")), None)
+    except tomllib.TOMLDecodeError:
+        return None
 
 
 def _fail(where: _Where, line: int, problem: str, fix: str) -> InputError:
@@ -226,11 +261,14 @@ def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], what: str, whe
             continue
         close = difflib.get_close_matches(str(key), allowed, n=1)
         fix = f"did you mean {close[0]!r}?" if close else f"remove it; {what} takes {', '.join(allowed)}"
-        raise _fail(where, where.key(str(key), after), f"unknown key {printable(key, limit=80)!r} in {what}", fix)
+        shown = printable(str(key), limit=80)  # escaped once: 'evil\x1b[2J', as the other messages show values
+        raise _fail(where, where.key(str(key), after), f"unknown key '{shown}' in {what}", fix)
 
 
-def _text(value: object, key: str, what: str, where: _Where, line: int) -> str:
-    if not isinstance(value, str) or not value or not value.isprintable() or len(value) > 2000:
+def _text(value: object, key: str, what: str, where: _Where, line: int, *, limit: int = MAX_TEXT) -> str:
+    if isinstance(value, str) and len(value) > limit:
+        raise _fail(where, line, f"{key} in {what} is {len(value):,} characters, at most {limit}", f"shorten {key}")
+    if not isinstance(value, str) or not value or not value.isprintable():
         raise _fail(
             where,
             line,
@@ -347,6 +385,7 @@ def parse_manifest(text: str, path: str) -> Manifest:
             _text(table["client_id"], "client_id", what, where, where.key("client_id", line)),
             _opt_text(table, "certificate", what, where, line),
             _opt_text(table, "token_url", what, where, line),
+            lines=_lines(table, where, line),
         )
 
     endpoints: dict[str, Endpoints] = {}
@@ -356,7 +395,8 @@ def parse_manifest(text: str, path: str) -> Manifest:
         _env(env, what, where, line)
         table = _table(value, f"endpoints.{env}", where, line)
         _check_keys(table, ENDPOINT_KEYS, what, where, line)
-        endpoints[env] = Endpoints(**{key: _opt_text(table, key, what, where, line) for key in ENDPOINT_KEYS})
+        given = {key: _opt_text(table, key, what, where, line) for key in ENDPOINT_KEYS}
+        endpoints[env] = Endpoints(**given, lines=_lines(table, where, line))
 
     raw_clients = data.get("clients", [])
     if not isinstance(raw_clients, list):
@@ -377,6 +417,11 @@ def parse_manifest(text: str, path: str) -> Manifest:
     return Manifest(path, store, defaults, admin, endpoints, tuple(clients))
 
 
+def _lines(table: Mapping[str, Any], where: _Where, line: int) -> dict[str, int]:
+    """The line of each key of a table (``""``: its header)."""
+    return {"": line, **{str(key): where.key(str(key), line) or line for key in table}}
+
+
 def _client(
     value: object, index: int, line: int, defaults: Policy, admin: Mapping[str, Admin], where: _Where
 ) -> ClientSpec:
@@ -386,7 +431,7 @@ def _client(
     for key in ("name", "env", "client_id", "scopes"):
         if key not in table:
             raise _fail(where, line, f"{what} has no {key}", f"add {key} = ... to it")
-    name = _text(table["name"], "name", what, where, where.key("name", line))
+    name = _text(table["name"], "name", what, where, where.key("name", line), limit=NAME_LIMIT)
     what = f"client {name!r}"
     env = _env(_text(table["env"], "env", what, where, where.key("env", line)), what, where, where.key("env", line))
     try:
@@ -485,16 +530,49 @@ def _delivery(value: object, what: str, where: _Where, line: int) -> Delivery:
     prefix = table.get("prefix", "")
     if prefix != "":
         prefix = _text(prefix, "prefix", what, where, where.key("prefix", line))
+    allow_outside = table.get("allow_outside", False)
+    if not isinstance(allow_outside, bool):
+        raise _fail(
+            where,
+            where.key("allow_outside", line),
+            f"{what}: allow_outside must be true or false",
+            "write allow_outside = true (out may be outside the manifest's folder) or remove it",
+        )
+    out = _opt_text(table, "out", what, where, line) if builtin else None
+    if out is not None and not allow_outside and is_outside(out):
+        raise _fail(
+            where,
+            where.key("out", line),
+            f"out of {what} ({printable(out, limit=200)}) is outside the manifest's folder: private keys would be "
+            "written wherever it points",
+            "write a path inside the manifest's folder (no .., not absolute), or add allow_outside = true to this "
+            "[[clients.deliver]]",
+        )
     return Delivery(
         to,
         _opt_text(table, "vault", what, where, line) if builtin else None,
         preset,
         secret_name,
         _opt_text(table, "client_id", what, where, line),
-        out=_opt_text(table, "out", what, where, line) if builtin else None,
+        out=out,
         namespace=_opt_text(table, "namespace", what, where, line) if builtin else None,
         prefix=str(prefix),
         reloader=reloader,
         extra=tuple(extra),
         line=line,
+        allow_outside=allow_outside,
     )
+
+
+def is_outside(out: str) -> bool:
+    """Whether a delivery's ``out`` leaves the manifest's folder as written: absolute (``/``, ``\\``, ``C:``) or
+    with a ``..`` part. ``-`` (stdout) is not a path.
+
+    >>> [is_outside(p) for p in ("k8s/a.yaml", "../a.env", "k8s/../../a", "/tmp/a", "-")]
+    [False, True, True, True, False]
+    """
+    if out == "-":
+        return False
+    if out.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", out):
+        return True
+    return ".." in re.split(r"[/\\]", out)

@@ -43,7 +43,7 @@ import dataclasses
 import hashlib
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jwks_tool.core.consumers import Item, Naming
@@ -110,15 +110,20 @@ class _Current:
     kid: str | None = None
 
 
+def check_name(name: str) -> None:
+    """InputError unless ``name`` is a valid Secrets Manager secret name."""
+    if not NAME_RE.fullmatch(name):
+        raise InputError(
+            f"{printable(name, limit=100)!r} is not a valid AWS Secrets Manager secret name",
+            hint="use a --prefix of A-Z a-z 0-9 / _ + = . @ - (names of at most 512 characters)",
+        )
+
+
 def _plan(delivery: Delivery) -> list[_Planned]:
     """Every item as the secret to write, checked; the key's secret last."""
     plan = []
     for item in sorted(delivery.items, key=lambda item: item.sensitive):
-        if not NAME_RE.fullmatch(item.name):
-            raise InputError(
-                f"{printable(item.name, limit=100)!r} is not a valid AWS Secrets Manager secret name",
-                hint="use a --prefix of A-Z a-z 0-9 / _ + = . @ - (names of at most 512 characters)",
-            )
+        check_name(item.name)
         size = len(item.value.encode("utf-8"))
         if size > MAX_SECRET_BYTES:
             raise InputError(
@@ -176,6 +181,15 @@ class SecretsManagerSecrets(Destination):
             ),
             adopt=target.adopt,
         )
+
+    @classmethod
+    def check_target(cls, target: Target, names: Sequence[str]) -> None:
+        """A region given must read as one; names by Secrets Manager's rules (nothing is sent)."""
+        region = target.extra.get("region")
+        if region:
+            check_region(region)
+        for name in names:
+            check_name(name)
 
     @property
     def where(self) -> str:

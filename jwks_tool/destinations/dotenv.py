@@ -15,7 +15,7 @@ into; an unchanged file is not rewritten.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,15 @@ from jwks_tool.destinations.interface import Delivery, Destination, Outcome, Tar
 from jwks_tool.errors import InputError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_name(name: str) -> None:
+    """InputError unless ``name`` is a shell variable name."""
+    if not _NAME.fullmatch(name):
+        raise InputError(
+            f"{name!r} is not an environment variable name",
+            hint="use a --prefix of letters, digits and _ (not starting with a digit)",
+        )
 
 
 def quote(value: str) -> str:
@@ -65,15 +74,22 @@ class DotenvFile(Destination):
             )
         return cls(target.out, replace=target.replace)
 
+    @classmethod
+    def check_target(cls, target: Target, names: Sequence[str]) -> None:
+        """A file to write (not stdout), and names that are shell variable names."""
+        cls.from_target(target)
+        for name in names:
+            check_name(name)
+
     def check(self, delivery: Delivery) -> None:
         """Names must be shell variable names, values quotable."""
         for item in delivery.items:
-            if not _NAME.fullmatch(item.name):
-                raise InputError(
-                    f"{item.name!r} is not an environment variable name",
-                    hint="use a --prefix of letters, digits and _ (not starting with a digit)",
-                )
+            check_name(item.name)
         render(delivery)
+
+    def preflight(self) -> None:
+        """The file is a regular file or not there yet, in an existing folder only its owner can write to."""
+        check_target(self.path, replace=self.replace)
 
     def deliver(self, delivery: Delivery, *, dry_run: bool = False) -> list[Outcome]:
         """Write the file (0600, atomically), or leave it when it already says exactly this."""

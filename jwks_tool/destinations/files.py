@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,12 @@ from jwks_tool.destinations.interface import Delivery, Destination, Outcome, Tar
 from jwks_tool.errors import InputError
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
+
+
+def check_name(name: str) -> None:
+    """InputError unless ``name`` is a plain file name (no folder, no leading dot)."""
+    if not _FILE_NAME.fullmatch(name):
+        raise InputError(f"{name!r} is not a plain file name", hint="use a --prefix of letters, digits, ., _ and -")
 
 
 class FileFolder(Destination):
@@ -48,13 +54,21 @@ class FileFolder(Destination):
             raise InputError("--to file needs the folder to write", hint="pass --out DIR")
         return cls(target.out, replace=target.replace)
 
+    @classmethod
+    def check_target(cls, target: Target, names: Sequence[str]) -> None:
+        """A folder to write, and names that are plain file names."""
+        cls.from_target(target)
+        for name in names:
+            check_name(name)
+
     def check(self, delivery: Delivery) -> None:
-        """Each name must be a plain file name (no folder, no leading dot)."""
+        """Each name must be a plain file name (no folder, no leading dot); the folder as :meth:`preflight`."""
         for item in delivery.items:
-            if not _FILE_NAME.fullmatch(item.name):
-                raise InputError(
-                    f"{item.name!r} is not a plain file name", hint="use a --prefix of letters, digits, ., _ and -"
-                )
+            check_name(item.name)
+        self.preflight()
+
+    def preflight(self) -> None:
+        """The folder is a folder (not a link) only its owner can write to, or is missing in an existing one."""
         try:
             mode = os.lstat(self.path).st_mode
         except FileNotFoundError:

@@ -15,6 +15,9 @@ Manager, HashiCorp Vault, AWS Secrets Manager) is one module with a :class:`Dest
    SECRET for a secret store, ENV for environment variables, FILE for files or Secret keys) as class attributes.
 2. :meth:`Destination.check`: every name and value against the destination's own rules (characters, lengths, sizes)
    *before anything is sent or written*, raising :class:`~jwks_tool.errors.InputError` naming the item and the rule.
+   :meth:`Destination.check_target` applies the same rules to what is known before any key exists (the options
+   and the item names) with no I/O, so the fleet manifest is refused at load; :meth:`Destination.preflight` checks,
+   reading only, that the place can be written (a file where a link or folder is), before a key is made for it.
 3. :meth:`Destination.deliver`: write every item, or (``dry_run``) only say what it would write. Never put key
    material (an item with ``sensitive``) in a name, tag, description, label, log line or outcome: tags and labels
    carry :meth:`Delivery.tags` (kid, thumbprint, set, env) only. Idempotent: an item that already holds this key
@@ -108,6 +111,16 @@ class Destination(ABC):
     def from_target(cls, target: Target, *, connect: Callable[[str], Any] | None = None) -> Destination:
         """The destination ``target`` describes; ``connect`` turns a vault URL into a connection (keyvault).
         Refuse (InputError) a target that lacks what this destination needs, naming the option."""
+
+    @classmethod  # noqa: B027 - optional: a destination with nothing to check keeps this
+    def check_target(cls, target: Target, names: Sequence[str]) -> None:
+        """Refuse (InputError) options of ``target`` or item ``names`` this destination cannot take: the rules of
+        :meth:`from_target` and :meth:`check` that need no key, with no I/O and no connection (the fleet checks every
+        ``[[clients.deliver]]`` with it when the manifest is read). The default checks nothing."""
+
+    def preflight(self) -> None:  # noqa: B027 - optional: a destination with nothing to check keeps this
+        """Refuse (InputError) a place this destination could not write to, reading only (no write, no connection):
+        run before a key is made for it. The default checks nothing."""
 
     @abstractmethod
     def check(self, delivery: Delivery) -> None:

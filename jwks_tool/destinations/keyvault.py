@@ -20,6 +20,7 @@ from jwks_tool.core.consumers import Naming
 from jwks_tool.destinations.interface import Delivery, Destination, Outcome, Target
 from jwks_tool.errors import InputError
 from jwks_tool.integrations.azure import secrets
+from jwks_tool.integrations.azure.connection import check_name, normalise_vault_url
 
 if TYPE_CHECKING:
     from jwks_tool.integrations.azure.connection import Connection
@@ -68,6 +69,15 @@ class KeyVaultSecrets(Destination):
         if connect is None:
             raise InputError("--to keyvault needs a connection to the vault", hint="this is a bug: please report")
         return cls(connect(target.vault), adopt=target.adopt)
+
+    @classmethod
+    def check_target(cls, target: Target, names: Sequence[str]) -> None:
+        """A vault URL or name, and names by Key Vault's rules (no sign-in)."""
+        if not target.vault:
+            raise InputError("--to keyvault needs the vault", hint="pass --vault URL")
+        normalise_vault_url(target.vault)
+        for name in names:
+            check_name(name)
 
     def check(self, delivery: Delivery) -> None:
         """Names and sizes by Key Vault's rules (nothing is sent)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -56,6 +56,12 @@ def check_metadata_key(key: str, what: str) -> None:
             f"{key!r} is not a valid Kubernetes {what} key",
             hint="use [prefix/]name: a DNS subdomain prefix, a name of letters, digits, -, _ and . (at most 63)",
         )
+
+
+def check_key(name: str) -> None:
+    """InputError unless ``name`` is a valid key of a Secret's data."""
+    if len(name) > 253 or not _SECRET_KEY.fullmatch(name):
+        raise InputError(f"{name!r} is not a valid Secret key", hint="use a --prefix of letters, digits, -, _ and .")
 
 
 class KubernetesSecret(Destination):
@@ -101,8 +107,26 @@ class KubernetesSecret(Destination):
             replace=target.replace,
         )
 
+    @classmethod
+    def check_target(cls, target: Target, names: Sequence[str]) -> None:
+        """The Secret's name, namespace, labels and annotations, and the keys ``names``."""
+        cls.from_target(target).check_metadata()
+        for name in names:
+            check_key(name)
+
     def check(self, delivery: Delivery) -> None:
         """The Secret's name, namespace, label and annotation keys and values, and its keys, by Kubernetes' rules."""
+        self.check_metadata()
+        for item in delivery.items:
+            check_key(item.name)
+
+    def preflight(self) -> None:
+        """A file ``out`` is a regular file or not there yet, in an existing folder only its owner can write to."""
+        if self.out is not None:
+            check_target(self.out, replace=self.replace)
+
+    def check_metadata(self) -> None:
+        """The Secret's name, namespace, label and annotation keys and values, by Kubernetes' rules."""
         if len(self.secret_name) > 253 or not _SUBDOMAIN.fullmatch(self.secret_name):
             raise InputError(
                 f"{self.secret_name!r} is not a valid Secret name",
@@ -128,11 +152,6 @@ class KubernetesSecret(Destination):
                 )
         for key in self.annotations:
             check_metadata_key(key, "annotation")
-        for item in delivery.items:
-            if len(item.name) > 253 or not _SECRET_KEY.fullmatch(item.name):
-                raise InputError(
-                    f"{item.name!r} is not a valid Secret key", hint="use a --prefix of letters, digits, -, _ and ."
-                )
 
     def manifest(self, delivery: Delivery, *, redact: bool = False) -> str:
         """The Secret as YAML; ``redact`` shows sensitive values as their length only (dry runs)."""

@@ -41,7 +41,8 @@ def plan_text(plans: Sequence[ClientPlan], manifest: str, at: str) -> str:
     due = sum(1 for item in plans if item.due)
     errors = sum(1 for item in plans if item.error)
     width = max((len(item.client.label) for item in plans), default=10) + 1
-    head = f"Plan at {at} for {printable(manifest)} ({len(plans)} clients): {due} with changes due"
+    clients = f"{len(plans)} client" if len(plans) == 1 else f"{len(plans)} clients"
+    head = f"Plan at {at} for {printable(manifest)} ({clients}): {due} with changes due"
     if errors:
         head += f", {errors} could not be checked"
     return "\n".join([head, *(plan_line(item, min(width, 60)) for item in plans)]) + "\n"

@@ -624,7 +624,9 @@ def test_every_destination_gets_the_proven_key_and_is_read_back(make_world: Call
     (world.root / "a.env").write_text("MASKINPORTEN_CLIENT_JWK=stale\n")  # someone else wrote it: drift
     plan = world.fleet().plan()[0]
     assert [due.step for due in plan.due] == [StepKind.DELIVER]
-    assert plan.due[0].reason == f"drift: dotenv a.env (nais) holds kid None, the active key is {active.kid}"
+    assert plan.due[0].reason == (  # the path written, as plan shows it (not the manifest's relative one)
+        f"drift: dotenv {world.root / 'a.env'} (nais) holds kid None, the active key is {active.kid}"
+    )
     assert world.fleet().apply().results[0].steps == (f"delivered {active.kid}",)
     assert delivered_env(world)["MASKINPORTEN_CLIENT_ID"] == "a-id"
 
@@ -654,7 +656,7 @@ def test_a_destination_that_cannot_be_read_back_is_said_in_plans_notes(make_worl
     )()
     plan = unreadable.plan()[0]
     assert plan.due == ()
-    assert plan.notes == ("dotenv a.env (nais) cannot be read back: apply goes by its audit log",)
+    assert plan.notes == (f"dotenv {world.root / 'a.env'} (nais) cannot be read back: apply goes by its audit log",)
 
 
 def test_an_unknown_destination_is_refused_with_its_line(run: Run, make_world: Callable[..., World]) -> None:

@@ -112,7 +112,7 @@ def test_the_documented_manifest_reads_whole() -> None:
         (
             ('to = "keyvault"\nvault = "https://app-kv.vault.azure.net/"', 'to = "dotenv"\nvault = "x"'),
             "jwks-tool.toml:31: unknown key 'vault' in client 'invoice-sync' delivery #1 (to = 'dotenv'); remove it; "
-            "client 'invoice-sync' delivery #1 (to = 'dotenv') takes to, for, client_id, prefix, out",
+            "client 'invoice-sync' delivery #1 (to = 'dotenv') takes to, for, client_id, prefix, out, allow_outside",
         ),
         (
             ('to = "keyvault"\nvault = "https://app-kv.vault.azure.net/"', 'to = "kubernetes"\nnamespace = "x"'),
@@ -214,3 +214,158 @@ def test_without_a_manifest_plan_says_how_to_get_one(run: Run, tmp_path: Path, m
     result = run("plan", "--manifest", str(tmp_path / "nope.toml"))
     assert result.exit_code == 3
     assert result.stderr == f"jwks-tool: error: the manifest {tmp_path / 'nope.toml'} does not exist; check the path\n"
+
+
+# ---- review12: what a run would refuse later is refused when the manifest is read ----------------------------------
+CLIENT = """\
+[[clients]]
+name = "acme"
+env = "test"
+client_id = "acme-id"
+scopes = ["altinn:instances.read"]
+register = "manual"
+"""
+
+
+def plan_offline(run: Run, tmp_path: Path, text: str) -> Result:
+    (tmp_path / "m.toml").write_text(text)
+    return run("plan", "--offline", "--manifest", str(tmp_path / "m.toml"))
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "carries"),
+    [
+        ("endpoints.test", "token_url", "the grant"),
+        ("endpoints.test", "api_url", "the admin token"),
+        ("admin.test", "token_url", "the grant"),
+    ],
+)
+def test_a_plain_http_endpoint_is_refused_at_load_with_its_line_and_a_fix_the_fleet_has(
+    run: Run, tmp_path: Path, table: str, key: str, carries: str
+) -> None:
+    extra = 'client_id = "portal-admin"\n' if table.startswith("admin") else ""
+    text = f'[{table}]\n{extra}{key} = "http://127.0.0.1:18777/x"\n\n' + CLIENT
+    result = plan_offline(run, tmp_path, text)
+    assert result.exit_code == 3
+    line = 3 if extra else 2
+    assert result.stderr == (
+        f"jwks-tool: error: {tmp_path / 'm.toml'}:{line}: {key} in [{table}] http://127.0.0.1:18777/x is plain "
+        f"http: {carries} would travel in clear; use an https:// URL in [{table}]\n"
+    )
+    assert not (tmp_path / "store").exists()
+
+
+def test_an_http_audience_without_a_token_url_is_refused_at_load(run: Run, tmp_path: Path) -> None:
+    result = plan_offline(run, tmp_path, '[endpoints.test]\naudience = "http://mp.example/"\n\n' + CLIENT)
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: {tmp_path / 'm.toml'}:2: the token endpoint of audience in [endpoints.test] "
+        "http://mp.example/token is plain http: the grant would travel in clear; use an https:// URL in "
+        "[endpoints.test]\n"
+    )
+
+
+DELIVERY = CLIENT + '\n[[clients.deliver]]\nfor = "nais"\n'
+
+
+@pytest.mark.parametrize(
+    ("delivery", "message"),
+    [
+        (
+            'to = "kubernetes"\nsecret_name = "Bad Name!"\nout = "k.yaml"',
+            "'Bad Name!' is not a valid Secret name in client 'acme' delivery #1 (to = 'kubernetes'); use lower-case "
+            "letters, digits, - and . (a DNS subdomain, at most 253 characters)",
+        ),
+        (
+            'to = "kubernetes"\nsecret_name = "ok"\nnamespace = "Apps"\nout = "k.yaml"',
+            "'Apps' is not a valid namespace in client 'acme' delivery #1 (to = 'kubernetes'); use lower-case "
+            "letters, digits and - (at most 63)",
+        ),
+        (
+            'to = "dotenv"\nout = "a.env"\nprefix = "my-"',
+            "'my-MASKINPORTEN_CLIENT_ID' is not an environment variable name in client 'acme' delivery #1 "
+            "(to = 'dotenv'); use a prefix of letters, digits and _ (not starting with a digit)",
+        ),
+        (
+            'to = "file"\nout = "folder"\nprefix = ".hidden-"',
+            "'.hidden-MASKINPORTEN_CLIENT_ID' is not a plain file name in client 'acme' delivery #1 (to = 'file'); "
+            "use a prefix of letters, digits, ., _ and -",
+        ),
+        (
+            'to = "keyvault"\nvault = "https://kv.vault.azure.net/"\nprefix = "my_"',
+            "invalid Key Vault secret name 'my_MASKINPORTEN-CLIENT-ID' in client 'acme' delivery #1 "
+            "(to = 'keyvault'); use 1-127 characters of 0-9 A-Z a-z - (write -- where .NET configuration has :)",
+        ),
+        (
+            'to = "aws"\nprefix = "a b/"\nregion = "eu-north-1"',
+            "'a b/MASKINPORTEN-CLIENT-ID' is not a valid AWS Secrets Manager secret name in client 'acme' delivery "
+            "#1 (to = 'aws'); use a prefix of A-Z a-z 0-9 / _ + = . @ - (names of at most 512 characters)",
+        ),
+        (
+            'to = "aws"\nregion = "north"',
+            "invalid AWS region 'north' in client 'acme' delivery #1 (to = 'aws'); give one like eu-north-1",
+        ),
+    ],
+)
+def test_a_delivery_its_destination_would_refuse_is_refused_at_load(
+    run: Run, tmp_path: Path, delivery: str, message: str
+) -> None:
+    result = plan_offline(run, tmp_path, DELIVERY + delivery + "\n")
+    assert result.exit_code == 3
+    assert result.stderr == f"jwks-tool: error: {tmp_path / 'm.toml'}:8: {message}\n"
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("out", ["../../escape.env", "/tmp/escape.env", "sub/../../escape.env"])
+def test_an_out_outside_the_manifests_folder_needs_allow_outside(out: str) -> None:
+    text = DELIVERY + f'to = "dotenv"\nout = "{out}"\n'
+    with pytest.raises(InputError) as caught:
+        parse_manifest(text, "m.toml")
+    assert caught.value.diagnostics() == (
+        f"m.toml:11: out of client 'acme' delivery #1 ({out}) is outside the manifest's folder: private keys would "
+        "be written wherever it points; write a path inside the manifest's folder (no .., not absolute), or add "
+        "allow_outside = true to this [[clients.deliver]]"
+    )
+    allowed = parse_manifest(text + "allow_outside = true\n", "m.toml")
+    assert (allowed.clients[0].deliver[0].out, allowed.clients[0].deliver[0].allow_outside) == (out, True)
+    inside = parse_manifest(DELIVERY + 'to = "dotenv"\nout = "env/a.env"\n', "m.toml")
+    assert inside.clients[0].deliver[0].allow_outside is False
+
+
+def test_the_plan_header_counts_one_client_in_the_singular(run: Run, tmp_path: Path) -> None:
+    result = plan_offline(run, tmp_path, CLIENT)
+    assert result.exit_code == 11
+    assert result.stdout.splitlines()[0].endswith(f"for {tmp_path / 'm.toml'} (1 client): 1 with changes due")
+
+
+def test_a_control_character_in_a_quoted_key_is_escaped_once_with_its_line() -> None:
+    text = CLIENT + '"evil\\u001b[2J" = 1\n'
+    with pytest.raises(InputError) as caught:
+        parse_manifest(text, "m.toml")
+    assert caught.value.diagnostics() == (
+        "m.toml:7: unknown key 'evil\\x1b[2J' in [[clients]] #1; remove it; [[clients]] #1 takes name, env, "
+        "client_id, scopes, register, deliver, size, profile, alg, rotate_after, renew_before, overlap, propagation"
+    )
+
+
+def test_an_over_long_name_says_how_long_it_may_be() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_manifest(CLIENT.replace('"acme"', '"' + "a" * 200_000 + '"'), "m.toml")
+    assert caught.value.diagnostics() == (
+        "m.toml:2: name in [[clients]] #1 is 200,000 characters, at most 63; shorten name"
+    )
+
+
+def test_a_missing_certificate_names_the_manifests_key_and_line(run: Run, tmp_path: Path) -> None:
+    text = '[admin.test]\nclient_id = "portal-admin"\ncertificate = "nope.p12"\n\n' + CLIENT.replace(
+        'register = "manual"', 'register = "api"'
+    )
+    result = plan_offline(run, tmp_path, text)
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: cannot read the certificate file {tmp_path / 'nope.p12'}: No such file or directory; "
+        f"check certificate in [admin.test] of {tmp_path / 'm.toml'} (line 3)\n"
+    )
+    assert not (tmp_path / "store").exists()
+    token = run("plan", "--offline", "--manifest", str(tmp_path / "m.toml"), env={"JWKS_TOOL_PORTAL_TOKEN": "t"})
+    assert token.exit_code == 11, token.stderr  # the certificate is not used: a token got elsewhere signs in

@@ -24,6 +24,7 @@ from jwks_tool.core.manifest import Admin, ClientSpec, Delivery, Manifest
 from jwks_tool.core.model import KeyRecord, KeySet, thumbprint
 from jwks_tool.errors import InputError, JwksToolError
 from jwks_tool.integrations.maskinporten.client import PORTAL_APIS
+from jwks_tool.services.fleet.manifest_file import check_certificate, delivery_target, manifest_folder
 from jwks_tool.services.fleet.ports import Clock, DeliveredKey, RegisteredKey
 from jwks_tool.services.key_service import AzureOptions, KeyService
 
@@ -113,7 +114,7 @@ class CertificateAdminAuth:
         given = admin.certificate or ""
         if "://" in given or os.path.isabs(given):
             return given
-        return os.path.join(os.path.dirname(os.path.abspath(self._manifest.path)), given)
+        return os.path.join(manifest_folder(self._manifest), given)
 
     def _credential(self, env: str, admin: Admin) -> AdminCredential:
         from jwks_tool.services.admin import open_admin_credential
@@ -122,6 +123,7 @@ class CertificateAdminAuth:
         known = self._credentials.get(source)
         if known is None:
             try:
+                check_certificate(self._manifest, env, admin)  # the manifest's key and line if the file is gone
                 known = open_admin_credential(source, passphrase=self._passphrase, azure=self._azure)
             except JwksToolError as exc:
                 known = exc
@@ -249,25 +251,25 @@ class DestinationDeliverer:
         self._clients: dict[str, SecretClient] = {}
         self._lock = threading.Lock()
 
-    def _path(self, given: str | None) -> str | None:
+    def _path(self, delivery: Delivery) -> str | None:
+        given = delivery.out
         if given is None or given == "-" or os.path.isabs(given):
             return given
-        return os.path.join(os.path.dirname(os.path.abspath(self._manifest.path)), given)
+        return delivery.resolved_out or os.path.join(manifest_folder(self._manifest), given)
 
     def target(self, delivery: Delivery) -> Any:
         """The destinations layer's Target of a manifest delivery."""
-        from jwks_tool.destinations.interface import Target
+        return delivery_target(dataclasses.replace(delivery, resolved_out=self._path(delivery)))
 
-        return Target(
-            delivery.to,
-            vault=delivery.vault,
-            out=self._path(delivery.out),
-            replace=True,
-            secret_name=delivery.secret_name if delivery.to == "kubernetes" else None,
-            namespace=delivery.namespace,
-            reloader=delivery.reloader,
-            extra=dict(delivery.extra),
-        )
+    def preflight(self, delivery: Delivery) -> None:
+        """Refuse a delivery whose place cannot be written (a ``.env`` that is a link or a folder, a missing
+        folder), reading only: run by :meth:`delivered`, so ``plan`` shows it as that client's error and ``apply``
+        stops that client before it makes or registers a key it could not deliver."""
+        if delivery.out is None or delivery.out == "-":
+            return  # a vault, a plug-in or stdout: nothing on this machine's file system
+        from jwks_tool.destinations import destination_class
+
+        destination_class(delivery.to).from_target(self.target(delivery)).preflight()
 
     @staticmethod
     def _consumer(delivery: Delivery) -> Any:
@@ -289,7 +291,8 @@ class DestinationDeliverer:
         """The kid (and thumbprint where known) the delivery holds; None: nothing yet; UNREADABLE: cannot tell."""
         if delivery.to == "keyvault" and delivery.vault:
             return self._keyvault(client, delivery)
-        out = self._path(delivery.out)
+        self.preflight(delivery)
+        out = self._path(delivery)
         if out is None or out == "-":
             return UNREADABLE
         if delivery.to == "dotenv":

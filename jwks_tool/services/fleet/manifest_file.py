@@ -7,16 +7,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from typing import Any
 
-from jwks_tool.core.manifest import MANIFEST_NAME, Manifest, parse_manifest
+from jwks_tool.core.consumers import Consumer, Naming, names
+from jwks_tool.core.environments import token_url_for
+from jwks_tool.core.manifest import MANIFEST_NAME, Admin, Delivery, Manifest, parse_manifest
+from jwks_tool.destinations import Destination, destination_class
+from jwks_tool.destinations.interface import Target
 from jwks_tool.errors import InputError
+from jwks_tool.integrations.maskinporten.client import check_url
+from jwks_tool.services.admin import read_pkcs12_file
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 
-def read_manifest(path: str | None, *, cwd: str = ".") -> Manifest:
-    """Read and check the manifest at ``path`` (None: ``jwks-tool.toml`` in ``cwd``) before anything runs."""
+def read_manifest(path: str | None, *, cwd: str = ".", certificates: bool = False) -> Manifest:
+    """Read and check the manifest at ``path`` (None: ``jwks-tool.toml`` in ``cwd``) before anything runs: its
+    syntax and values, its endpoints, each delivery by its destination's rules and, with ``certificates`` (the
+    admin sign-in will use them), that each ``register = "api"`` environment's certificate file can be read."""
     target = path if path is not None else (MANIFEST_NAME if cwd == "." else os.path.join(cwd, MANIFEST_NAME))
     try:
         with open(target, "rb") as handle:
@@ -39,7 +49,118 @@ def read_manifest(path: str | None, *, cwd: str = ".") -> Manifest:
         raise InputError(f"the manifest {target} is not UTF-8 text", hint="save it as UTF-8") from None
     manifest = parse_manifest(text.removeprefix("\ufeff"), target)
     check_destinations(manifest)
+    check_endpoints(manifest)
+    manifest = resolve_outs(manifest)
+    check_deliveries(manifest)
+    if certificates:
+        for env in sorted({client.ref.env.value for client in manifest.clients if client.register == "api"}):
+            admin = manifest.admin.get(env)
+            if admin is not None and admin.certificate is not None:
+                check_certificate(manifest, env, admin)
     return manifest
+
+
+def manifest_folder(manifest: Manifest) -> str:
+    """The folder the manifest's relative paths (``out``, ``certificate``) start from."""
+    return os.path.dirname(os.path.abspath(manifest.path))
+
+
+def resolve_outs(manifest: Manifest) -> Manifest:
+    """``manifest`` with each delivery's ``resolved_out``: its ``out`` as the path written (``plan`` shows it)."""
+    folder = manifest_folder(manifest)
+
+    def resolved(delivery: Delivery) -> Delivery:
+        if delivery.out is None or delivery.out == "-":
+            return delivery
+        return dataclasses.replace(delivery, resolved_out=os.path.normpath(os.path.join(folder, delivery.out)))
+
+    clients = tuple(
+        dataclasses.replace(client, deliver=tuple(resolved(delivery) for delivery in client.deliver))
+        for client in manifest.clients
+    )
+    return dataclasses.replace(manifest, clients=clients)
+
+
+def delivery_target(delivery: Delivery) -> Target:
+    """The destinations layer's Target of a manifest delivery (files replaced on each rotation)."""
+    return Target(
+        delivery.to,
+        vault=delivery.vault,
+        out=delivery.resolved_out or delivery.out,
+        replace=True,
+        secret_name=delivery.secret_name if delivery.to == "kubernetes" else None,
+        namespace=delivery.namespace,
+        reloader=delivery.reloader,
+        extra=dict(delivery.extra),
+    )
+
+
+def item_names(delivery: Delivery, naming: Naming) -> list[str]:
+    """The names of the items a delivery writes in a destination's ``naming`` (as
+    :func:`jwks_tool.services.delivering.prepare` makes them: Key Vault's ``secret_name`` holds the key alone)."""
+    if delivery.to == "keyvault" and delivery.secret_name is not None:
+        return [delivery.secret_name]
+    return names(Consumer(delivery.preset or "apiclient"), naming, prefix=delivery.prefix)
+
+
+def check_deliveries(manifest: Manifest) -> None:
+    """Every ``[[clients.deliver]]`` by its destination's own rules for its options and names
+    (:meth:`~jwks_tool.destinations.interface.Destination.check_target`: no I/O), so a value ``apply`` would refuse
+    only after making and registering a key is refused now; InputError with the line."""
+    kinds: dict[str, type[Destination]] = {}  # a plug-in's entry points are read once, not per delivery
+    for client in manifest.clients:
+        for number, delivery in enumerate(client.deliver, 1):
+            try:
+                kind = kinds.get(delivery.to) or kinds.setdefault(delivery.to, destination_class(delivery.to))
+                kind.check_target(delivery_target(delivery), item_names(delivery, kind.naming))
+            except InputError as exc:
+                where = f"client {client.ref.name!r} delivery #{number} (to = {delivery.to!r})"
+                raise InputError(
+                    f"{manifest.path}:{delivery.line or client.line}: {exc.message} in {where}",
+                    hint=(exc.hint or "").replace("a --prefix", "a prefix"),
+                ) from None
+
+
+URL_CARRIES = {"token_url": "the grant", "api_url": "the admin token"}
+"""What each endpoint of the manifest is sent (the reason plain http is refused)."""
+
+
+def check_endpoints(manifest: Manifest) -> None:
+    """``token_url`` and ``api_url`` of ``[endpoints.<env>]`` and ``token_url`` of ``[admin.<env>]`` by the rule the
+    Maskinporten client applies when it sends (:func:`~jwks_tool.integrations.maskinporten.client.check_url`):
+    https only, as the fleet allows no plain http, not even to this machine. InputError with the line."""
+    tables: list[tuple[str, Any]] = [(f"endpoints.{env}", given) for env, given in manifest.endpoints.items()]
+    tables += [(f"admin.{env}", given) for env, given in manifest.admin.items()]
+    for table, given in tables:
+        urls = [(key, getattr(given, key, None), f"{key} in [{table}]") for key in URL_CARRIES]
+        if getattr(given, "audience", None) and not given.token_url:  # the token endpoint is then <audience>token
+            urls.append(("audience", token_url_for(given.audience), f"the token endpoint of audience in [{table}]"))
+        for key, url, what in urls:
+            if url is None:
+                continue
+            try:
+                check_url(url, what=what, carries=URL_CARRIES.get(key, URL_CARRIES["token_url"]))
+            except InputError as exc:
+                line = given.lines.get(key) or given.lines.get("", 0)
+                raise InputError(
+                    f"{manifest.path}:{line}: {exc.message}" if line else f"{manifest.path}: {exc.message}",
+                    hint=f"use an https:// URL in [{table}]",
+                ) from None
+
+
+def check_certificate(manifest: Manifest, env: str, admin: Admin) -> None:
+    """The business certificate file of ``[admin.<env>]`` can be read (a vault certificate URL is not checked
+    here; the passphrase is asked for only at sign-in); InputError naming the manifest's key and line."""
+    given = admin.certificate or ""
+    if "://" in given:
+        return
+    path = given if os.path.isabs(given) else os.path.join(manifest_folder(manifest), given)
+    try:
+        read_pkcs12_file(path)
+    except InputError as exc:
+        line = admin.lines.get("certificate") or admin.lines.get("", 0)
+        hint = f"check certificate in [admin.{env}] of {manifest.path} (line {line})"
+        raise InputError(exc.message, hint=hint) from exc
 
 
 def check_destinations(manifest: Manifest) -> None:

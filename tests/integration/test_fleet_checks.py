@@ -1,0 +1,84 @@
+"""review12: what a client's run would refuse because of where a delivery writes is refused before a key is made for
+it (``plan`` shows it as that client's error; ``apply`` makes no key and no PUT), and a business certificate file
+that is gone by sign-in is named as the manifest names it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from jwks_tool.core.model import SetRef
+from jwks_tool.services.fleet.engine import Outcome
+from tests.fleet_world import ClientDef, World
+from tests.integration import test_fleet
+from tests.integration.test_fleet import cli_args
+
+pytestmark = pytest.mark.integration
+kv = test_fleet.kv
+make_world = test_fleet.make_world
+"""The fleet tests' fixtures: the Key Vault test server's sign-in and passphrases, and worlds."""
+Run = Callable[..., Result]
+
+
+def symlink(root: Path) -> tuple[Path, str]:
+    target = root / "public.txt"
+    target.write_text("public\n")
+    target.chmod(0o644)
+    (root / "a.env").symlink_to(target)
+    return target, "is a symbolic link; give the path of the file itself: links are not followed"
+
+
+def folder(root: Path) -> tuple[Path, str]:
+    (root / "a.env").mkdir()
+    return root / "a.env", "is a folder; remove it or give another path: a file goes there"
+
+
+@pytest.mark.parametrize("make", [symlink, folder])
+def test_a_dotenv_out_that_is_a_link_or_a_folder_stops_the_client_before_any_key_or_put(
+    run: Run, make_world: Callable[..., World], make: Callable[[Path], tuple[Path, str]]
+) -> None:
+    world = make_world([ClientDef("a", deliver=False), ClientDef("b")])
+    world.manifest_path.write_text(
+        world.manifest_path.read_text().replace(
+            'register = "api"\n',
+            'register = "api"\n[[clients.deliver]]\nto = "dotenv"\nfor = "nais"\nout = "a.env"\n',
+            1,
+        )
+    )
+    target, why = make(world.root)
+    before = target.read_bytes() if target.is_file() else None
+    error = f"{world.root / 'a.env'} {why}"
+
+    plan = world.fleet().plan()
+    assert [(item.client.ref.name, item.error) for item in plan] == [("a", error), ("b", None)]
+    planned = run("plan", *cli_args(world))
+    assert planned.exit_code == 12
+    assert f"a (test)  error     {error}\n" in planned.stdout
+
+    run_result = world.fleet().apply()
+    a, b = run_result.results
+    assert (a.outcome, a.steps, a.error) == (Outcome.FAILED, (), error)
+    assert b.outcome is Outcome.CONVERGED, b.error  # the other client goes on
+    assert world.service().store.read_set(SetRef.parse("a", "test")) is None  # no key was made for it
+    assert world.mp["test"].registered_jwks("a-id")["keys"] == []
+    puts = world.mp["test"].find_requests("PUT")
+    assert [record.path for record in puts] == ["/api/v1/clients/b-id/jwks"]  # no PUT for a
+    assert (target.read_bytes() if target.is_file() else None) == before  # the link's target is untouched
+
+
+def test_a_certificate_file_gone_by_sign_in_is_named_as_the_manifest_names_it(make_world: Callable[..., World]) -> None:
+    world = make_world([ClientDef("a")])
+    fleet = world.fleet()  # the manifest was read (and its certificate found) ...
+    os.unlink(world.root / "virksomhet.p12")  # ... then the file went away
+    lines = world.manifest_path.read_text().splitlines()
+    line = lines.index('certificate = "virksomhet.p12"', lines.index("[admin.test]")) + 1
+    result = fleet.apply().results[0]
+    assert (result.outcome, result.steps) == (Outcome.FAILED, ())
+    assert result.error == (
+        f"cannot read the certificate file {world.root / 'virksomhet.p12'}: No such file or directory; check "
+        f"certificate in [admin.test] of {world.manifest_path} (line {line})"
+    )
