@@ -139,7 +139,7 @@ def test_a_signal_during_the_propagation_wait_stops_apply_at_once(world: World, 
 
 def test_a_second_ctrl_c_exits_at_once_while_a_step_is_in_flight(world: World) -> None:
     propagation = world.write_manifest(
-        world.root / "p.toml", world.clients, SLOW.replace('propagation = "30s"', 'propagation = "3s"')
+        world.root / "p.toml", world.clients, SLOW.replace('propagation = "30s"', 'propagation = "5s"')
     )
     proc = start_apply(world, propagation, "--workers", "1")
     try:
