@@ -110,7 +110,7 @@ def _install_clock(offset: float) -> None:
     from jwks_tool.services.fleet import ports
 
     ports.SystemClock.now = lambda self: (utcnow() + timedelta(seconds=offset)).replace(microsecond=0)  # type: ignore[method-assign]
-    ports.SystemClock.sleep = lambda self, seconds: None  # type: ignore[method-assign]
+    ports.SystemClock.sleep = lambda self, seconds, stop=None: None  # type: ignore[method-assign]
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import base64
 import dataclasses
 import functools
 import json
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -67,7 +68,9 @@ class SimClock:
     def now(self) -> datetime:
         return (utcnow() + timedelta(seconds=self.offset)).replace(microsecond=0)
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float, stop: threading.Event | None = None) -> None:
+        if stop is not None and stop.is_set():
+            return
         self.slept += max(seconds, 0.0)
         self.advance(seconds=max(seconds, 0.0) + 1)
 

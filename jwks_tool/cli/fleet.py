@@ -12,6 +12,7 @@ import click
 from jwks_tool.cli.main import (
     ENV_ALLOW_PLAINTEXT,
     EXIT_CHANGES_DUE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_STEP_FAILED,
     EXIT_WAITING,
@@ -245,7 +246,7 @@ def apply(
     A key is delivered only after Maskinporten issued a token signed with it; a retiring key leaves the registered
     set only after its successor was delivered and the overlap passed. Exits 0 when every client is where the
     manifest wants it, 12 when a step failed (the next run resumes there), 13 when waiting on a person (a manual
-    registration).
+    registration), 130 when stopped by Ctrl-C or SIGTERM (no step starts after it; the next run resumes).
     """
     from jwks_tool.documents.fleet import result_line, summary_markdown
 
@@ -272,7 +273,7 @@ def apply(
             click.echo(f"[{len(seen)}/{total}] {result_line(result)}", err=True)
 
         engine.on_progress = progress
-    run = engine.apply(max_changes=max_changes)
+    run = _apply_stoppable(engine, max_changes)
     if summary is not None:
         _append_summary(summary, summary_markdown(run))
     if as_json:
@@ -286,9 +287,39 @@ def apply(
     from jwks_tool.services.fleet.engine import Outcome
 
     ctx = click.get_current_context()
+    if run.stopped:
+        click.echo(
+            f"jwks-tool: interrupted; {run.count(Outcome.INTERRUPTED)} client(s) stopped where they were (no step "
+            "started after the signal, the steps in flight finished): run apply again to resume",
+            err=True,
+        )
+        ctx.exit(EXIT_INTERRUPTED)
     if run.count(Outcome.FAILED):
         ctx.exit(EXIT_STEP_FAILED)
     ctx.exit(EXIT_WAITING if run.count(Outcome.WAITING) else EXIT_OK)
+
+
+def _apply_stoppable(engine: Any, max_changes: int | None) -> Any:
+    """engine.apply with SIGTERM taken as Ctrl-C (CI runners and Kubernetes stop a job with it): the first sets the
+    engine's stop signal and the run ends with its result; a second one while the steps in flight finish exits at
+    once (exit 130, as a kill would: the run's end is not in the audit log, and the next run resumes)."""
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
+    try:
+        return engine.apply(max_changes=max_changes)
+    except KeyboardInterrupt:
+        if not engine.stop.is_set():
+            raise  # before the workers started: nothing was done (the usual one line, exit 130)
+        click.echo("jwks-tool: interrupted again; exiting now: run apply again to resume", err=True)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _check_summary(path: str) -> None:

@@ -70,9 +70,14 @@ def md_cell(value: object) -> str:
 
 def summary_markdown(run: RunResult) -> str:
     """The run for a CI job summary (``$GITHUB_STEP_SUMMARY``): counts, then a table of clients."""
+    counts = (
+        f"{run.count(Outcome.CONVERGED)} converged, {run.count(Outcome.FAILED)} failed, "
+        f"{run.count(Outcome.WAITING)} waiting on a person"
+    )
+    if run.stopped:  # Ctrl-C or SIGTERM: no step started after it
+        counts = f"interrupted: {counts}, {run.count(Outcome.INTERRUPTED)} interrupted"
     lines = [
-        f"## jwks-tool apply: {run.count(Outcome.CONVERGED)} converged, {run.count(Outcome.FAILED)} failed, "
-        f"{run.count(Outcome.WAITING)} waiting on a person",
+        f"## jwks-tool apply: {counts}",
         "",
         f"Manifest `{md_cell(run.manifest)}`, run `{md_cell(run.run_id)}`, started {format_time(run.started)}.",
         "",

@@ -18,6 +18,12 @@ state it finds. The invariants:
    rotation steps), never a registered set without the active key (every PUT holds the store's registered keys);
 4. a failed step stops its client where it is and is reported with its fix.
 
+Stopping (Ctrl-C, SIGTERM): :attr:`Fleet.stop` is the engine's stop signal. Once it is set no new step starts
+anywhere: each worker checks it before every step and the propagation wait wakes on it; a step already in flight
+(one store write, one PUT, one token, one delivery) finishes; clients not started yet are cancelled; every client
+that had not finished is reported as ``interrupted``, and the run's ``ended: interrupted`` event is written. The
+next run resumes from the state it finds, as after a failed step.
+
 Two runs at once are safe: a rotation starts only if the active key it was decided on is still active when the new
 key is written under the store's lock (a second ``start`` finds the next key there, or the set rotated), promote and
 finish are idempotent under the store's lock, and a PUT is made from the store as it is under the lock and made again
@@ -30,7 +36,7 @@ import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -49,6 +55,8 @@ MAX_REGISTERED = 5
 """Digdir's limit of registered keys per client."""
 MAX_STEPS_PER_CLIENT = 16
 """A client's steps in one run: a whole rotation takes about six; more means the state does not converge."""
+STOP_POLL_SECONDS = 0.1
+"""How often apply's main thread looks at the stop signal while it waits for the workers."""
 FLEET_PREFIX = "fleet:"
 """The ``to`` of the fleet's own audit events: ``fleet:registered``, ``fleet:proven``, ``fleet:delivered``, ..."""
 
@@ -146,6 +154,12 @@ class Outcome(StrEnum):
     FAILED = "failed"
     WAITING = "waiting"
     """Waiting on a person: a manual registration not yet proven."""
+    INTERRUPTED = "interrupted"
+    """The run was stopped (Ctrl-C, SIGTERM) before this client got where the manifest wants it."""
+
+
+class _Stopped(Exception):
+    """The stop signal was seen before a step: the client's result is ``interrupted`` (not an error)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +196,8 @@ class RunResult:
     manifest: str
     started: datetime
     results: tuple[ClientResult, ...]
+    stopped: bool = False
+    """The stop signal came (Ctrl-C, SIGTERM): no step started after it."""
 
     def count(self, outcome: Outcome) -> int:
         """How many clients ended with ``outcome``."""
@@ -196,6 +212,8 @@ class RunResult:
             "converged": self.count(Outcome.CONVERGED),
             "failed": self.count(Outcome.FAILED),
             "waiting": self.count(Outcome.WAITING),
+            "interrupted": self.count(Outcome.INTERRUPTED),
+            "stopped": self.stopped,
             "clients": [result.to_dict() for result in self.results],
         }
 
@@ -398,6 +416,8 @@ class Fleet:
     """apply waits this long at most for a key's propagation before it proves it; longer waits end the run."""
     run_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:12])
     on_progress: Callable[[ClientResult], None] | None = None
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    """The stop signal: set it (or press Ctrl-C while :meth:`apply` runs) and no new step starts."""
     _history: History = dataclasses.field(default_factory=dict)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -460,24 +480,65 @@ class Fleet:
         if self.service.store.read_config() is None:  # made once, before the workers (each would race to make it)
             self.service.init_store()
         self._event_run("started")
-        if len(self.manifest.clients) < 2 or self.workers <= 1:
-            results = [self._apply_client(client) for client in self.manifest.clients]
-        else:
-            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="jwks-tool-apply") as pool:
-                results = list(pool.map(self._apply_client, self.manifest.clients))
-        run = RunResult(self.run_id, self.manifest.path, started, tuple(results))
-        self._event_run(
-            f"ended: {run.count(Outcome.CONVERGED)} converged, {run.count(Outcome.FAILED)} failed, "
+        results = self._run_clients()
+        run = RunResult(self.run_id, self.manifest.path, started, tuple(results), stopped=self.stop.is_set())
+        counts = (
+            f"{run.count(Outcome.CONVERGED)} converged, {run.count(Outcome.FAILED)} failed, "
             f"{run.count(Outcome.WAITING)} waiting"
         )
+        if run.stopped:
+            counts = f"interrupted: {counts}, {run.count(Outcome.INTERRUPTED)} interrupted"
+        self._event_run(f"ended: {counts}")
         return run
+
+    def _run_clients(self) -> list[ClientResult]:
+        """Each client on a worker thread (``workers`` at once) while this thread waits and watches for the stop
+        signal: a KeyboardInterrupt here (Ctrl-C; the CLI turns SIGTERM into one) sets it, queued clients are
+        cancelled, and the steps in flight finish. A second KeyboardInterrupt while they finish goes out of here."""
+        clients = self.manifest.clients
+        if not clients:
+            return []
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, min(self.workers, len(clients))), thread_name_prefix="jwks-tool-apply"
+        )
+        futures: list[Future[ClientResult]] = []
+        try:
+            try:
+                for client in clients:
+                    futures.append(pool.submit(self._apply_client, client))
+                pending: set[Future[ClientResult]] = set(futures)
+                while pending and not self.stop.is_set():
+                    pending = wait(pending, timeout=STOP_POLL_SECONDS).not_done
+            except KeyboardInterrupt:
+                self.stop.set()
+            if self.stop.is_set():
+                pool.shutdown(wait=False, cancel_futures=True)
+            wait(futures)  # the steps in flight finish (each client's worker sees the signal before its next step)
+        finally:
+            pool.shutdown(wait=False)
+        results: list[ClientResult] = []
+        for index, client in enumerate(clients):
+            future = futures[index] if index < len(futures) else None
+            if future is None or future.cancelled():
+                results.append(self._result(client, Outcome.INTERRUPTED, []))
+            else:
+                results.append(future.result())
+        return results
+
+    def _check_stop(self) -> None:
+        """Before a step: stop here when the stop signal was given."""
+        if self.stop.is_set():
+            raise _Stopped
 
     def _apply_client(self, client: ClientSpec) -> ClientResult:
         done: list[str] = []
         paste: str | None = None
         waited = False
+        step: Due | None = None
         try:
             for _ in range(MAX_STEPS_PER_CLIENT):
+                step = None
+                self._check_stop()
                 obs = self.observe(client)
                 self._note_observed(obs)
                 obs = dataclasses.replace(obs, history=self._client_history(client))
@@ -491,11 +552,15 @@ class Fleet:
                         and upcoming.at is not None
                         and upcoming.at - self.clock.now() <= self.max_wait
                     ):
-                        self.clock.sleep((upcoming.at - self.clock.now()).total_seconds())
+                        step = upcoming
+                        self._check_stop()
+                        self.clock.sleep((upcoming.at - self.clock.now()).total_seconds(), self.stop)
+                        self._check_stop()  # woken by the stop signal: the proof waits for the next run
                         waited = True
                         continue
                     return self._result(client, Outcome.CONVERGED, done, next_due=upcoming, paste=paste)
                 step = plan.due[0]
+                self._check_stop()
                 if step.step is StepKind.MANUAL:
                     paste = self._registered_jwks_text(obs)
                     if not self._try_manual_proof(obs, step):
@@ -507,6 +572,8 @@ class Fleet:
                 f"{client.label} did not converge in {MAX_STEPS_PER_CLIENT} steps",
                 hint="run `jwks-tool plan` and report what it shows",
             )
+        except _Stopped:
+            return self._result(client, Outcome.INTERRUPTED, done, next_due=step, paste=paste)
         except JwksToolError as exc:
             self._event(client, None, "failed", exc.diagnostics())
             return self._result(client, Outcome.FAILED, done, error=exc.diagnostics(), paste=paste)
@@ -605,7 +672,9 @@ class Fleet:
         run's new key is in it) plus keys Digdir holds that the store does not know."""
         client = obs.client
         summary = ""
-        for _ in range(3):  # the set again from the store if another run changed it during the PUT
+        for attempt in range(3):  # the set again from the store if another run changed it during the PUT
+            if attempt:
+                self._check_stop()
             summary, revision = self._put_registered(obs, step)
             with self.service.store.lock():
                 after = self.service.store.read_set(client.ref)
@@ -666,6 +735,7 @@ class Fleet:
                 and held.thumbprint in (None, active.thumbprint)
             ):
                 continue
+            self._check_stop()  # another delivery is another step (the next run delivers the rest)
             self.deliverer.deliver(client, delivery, keyset, active)
             back = self.deliverer.delivered(client, delivery)
             if back is not None and not back.readable:

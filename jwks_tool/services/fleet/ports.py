@@ -12,6 +12,7 @@ its job; the engine stops that client there.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,8 +28,9 @@ class Clock(Protocol):
         """Now, in UTC, to the second."""
         ...
 
-    def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` (a simulated clock advances instead)."""
+    def sleep(self, seconds: float, stop: threading.Event | None = None) -> None:
+        """Wait ``seconds`` (a simulated clock advances instead), or less: return as soon as ``stop`` is set (the
+        engine's stop signal, set on Ctrl-C or SIGTERM)."""
         ...
 
 
@@ -39,9 +41,18 @@ class SystemClock:
         """Now, in UTC, to the second."""
         return utcnow()
 
-    def sleep(self, seconds: float) -> None:
-        """Sleep for real."""
-        time.sleep(max(seconds, 0.0))
+    def sleep(self, seconds: float, stop: threading.Event | None = None) -> None:
+        """Sleep for real; wake when ``stop`` is set.
+
+        >>> import threading
+        >>> stop = threading.Event()
+        >>> stop.set()
+        >>> SystemClock().sleep(3600, stop)  # returns at once
+        """
+        if stop is None:
+            time.sleep(max(seconds, 0.0))
+        else:
+            stop.wait(max(seconds, 0.0))
 
 
 @dataclasses.dataclass(frozen=True)
