@@ -364,6 +364,12 @@ class KeyService:
         self._sealer = open_protection(config.get("protection", {}), self._passphrase)
         return self._sealer
 
+    def unlock(self) -> None:
+        """Ask for the store's passphrase (when it has one) and check it now, on the calling thread: before a command's
+        workers start, so that a prompt is on the main thread and a wrong passphrase stops it before anything is done.
+        PassphraseError when it is wrong or cannot be asked for."""
+        self._open_sealer(create=True).verify()
+
     def verify_protection(self) -> None:
         """Check the store's protection record without the passphrase (``jwks-tool check``): StoreCorruptError when
         it was edited (it no longer matches its check value, or asks for an unknown or weak KDF) or when a store that

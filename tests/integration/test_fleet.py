@@ -671,3 +671,21 @@ def test_an_unknown_destination_is_refused_with_its_line(run: Run, make_world: C
         "jwks-tool does not have; use one of aws, dotenv, file, keyvault, kubernetes, or install the package that "
         "adds it\n"
     )
+
+
+def test_a_wrong_store_passphrase_stops_apply_before_anything_is_done(
+    run: Run, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The passphrase is asked for and checked once, on the main thread, before any worker starts: a prompt is never
+    on a worker thread (where Ctrl-C cannot reach it), and a wrong one is exit 8 with nothing registered or logged."""
+    world = make_world([ClientDef("invoice-sync", "prod"), ClientDef("reporting", "test")])
+    assert run("init", "--store", world.store_url).exit_code == 0
+    monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", "not the passphrase")
+    applied = run("apply", "--yes", *cli_args(world))
+    assert applied.exit_code == 8, applied.output
+    assert applied.stdout == ""
+    assert applied.stderr.splitlines()[-1].startswith("jwks-tool: error: wrong passphrase")
+    assert world.registered_counts() == {"invoice-sync": 0, "reporting": 0}
+    assert run("list", "--store", world.store_url, "--json").exit_code == 0
+    log = json.loads(run("log", "--json", "--store", world.store_url).stdout)["events"]
+    assert [event for event in log if event.get("kind", "").startswith("fleet")] == []

@@ -467,6 +467,9 @@ class Fleet:
     def apply(self, *, max_changes: int | None = None) -> RunResult:
         """Do what is due now for every client (bounded concurrency across clients); see the module docstring."""
         started = self.clock.now()
+        if self.service.store.read_config() is None:  # made once, before the workers (each would race to make it)
+            self.service.init_store()
+        self.service.unlock()  # here, on this thread: a prompt never waits on a worker, a wrong passphrase does nothing
         if max_changes is not None:
             plans = self.plan()
             touched = [item for item in plans if item.due or item.error]
@@ -477,8 +480,6 @@ class Fleet:
                 )
         else:
             self.load_history()
-        if self.service.store.read_config() is None:  # made once, before the workers (each would race to make it)
-            self.service.init_store()
         self._event_run("started")
         results = self._run_clients()
         run = RunResult(self.run_id, self.manifest.path, started, tuple(results), stopped=self.stop.is_set())
