@@ -82,10 +82,10 @@ fleet_options = option_group(
 )
 
 
-def _load(fleet: FleetOptions) -> Manifest:
+def _load(fleet: FleetOptions, *, certificates: bool = True) -> Manifest:
     from jwks_tool.services.fleet.manifest_file import read_manifest
 
-    return read_manifest(fleet.manifest, certificates=not os.environ.get(ENV_PORTAL_TOKEN))
+    return read_manifest(fleet.manifest, certificates=certificates)
 
 
 def _service(fleet: FleetOptions, manifest: Manifest, azure: AzureOptions, clock: Any, command: str) -> KeyService:
@@ -101,27 +101,23 @@ def _service(fleet: FleetOptions, manifest: Manifest, azure: AzureOptions, clock
     )
 
 
-def build_fleet(fleet: FleetOptions, azure: AzureOptions, command: str) -> Any:
+def build_fleet(fleet: FleetOptions, azure: AzureOptions, command: str, *, offline: bool = False) -> Any:
     """The library's Fleet for this command: the manifest, the store, and the adapters of today's integrations."""
     from jwks_tool.services.fleet import adapters
     from jwks_tool.services.fleet.engine import Fleet
     from jwks_tool.services.fleet.ports import SystemClock
 
-    manifest = _load(fleet)
+    manifest = _load(fleet, certificates=not offline)  # offline: no sign-in, so no certificate is needed
     clock = SystemClock()
     svc = _service(fleet, manifest, azure, clock, command)
-    token = os.environ.get(ENV_PORTAL_TOKEN)
-    auth: Any = (
-        adapters.TokenAdminAuth(token)
-        if token
-        else adapters.CertificateAdminAuth(
-            manifest,
-            azure,
-            clock,
-            passphrase=_cert_passphrase(fleet.cert_passphrase_file),
-            timeout=fleet.timeout,
-            on_certificate=_show_certificate,
-        )
+    auth = adapters.CertificateAdminAuth(
+        manifest,
+        azure,
+        clock,
+        passphrase=_cert_passphrase(fleet.cert_passphrase_file),
+        timeout=fleet.timeout,
+        on_certificate=_show_certificate,
+        given_token=os.environ.get(ENV_PORTAL_TOKEN) or None,
     )
     registrar = adapters.PortalRegistrar(manifest, auth, timeout=fleet.timeout)
     return Fleet(
@@ -195,7 +191,7 @@ def plan(fleet: FleetOptions, at: str | None, offline: bool, azure: AzureOptions
     from jwks_tool.documents.fleet import plan_text
 
     when = _parse_at(at)
-    engine = build_fleet(fleet, azure, "jwks-tool plan")
+    engine = build_fleet(fleet, azure, "jwks-tool plan", offline=offline)
     plans = engine.plan(at=when, offline=offline)
     moment = plans[0].at if plans else (when or engine.clock.now())
     if as_json:

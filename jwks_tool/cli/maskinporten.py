@@ -247,30 +247,14 @@ def cert_passphrase(passphrase_file: str | None) -> Callable[[], str | None]:
 
 
 def _check_given_token(token: str) -> None:
-    """A JWT in JWKS_TOOL_PORTAL_TOKEN whose ``exp`` has passed is refused before it is sent (a token kept in a CI
-    secret or a crontab outlives its minutes); an opaque token is sent as it is. The claims are read, not trusted:
-    the API checks the token."""
-    import base64
-    import json
-    from datetime import UTC, datetime
+    """An expired JWT in JWKS_TOOL_PORTAL_TOKEN is refused before it is sent (:func:`check_given_token`)."""
+    from jwks_tool.services.admin import check_given_token
 
-    parts = token.split(".")
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))) if len(parts) == 3 else {}
-    except ValueError:
-        return
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    if isinstance(exp, int) and not isinstance(exp, bool) and exp <= datetime.now(UTC).timestamp():
-        try:
-            when = f"at {datetime.fromtimestamp(exp, UTC):%Y-%m-%d %H:%M} UTC"
-        except (OverflowError, OSError, ValueError):
-            when = "long ago"
-        raise InputError(
-            f"{ENV_PORTAL_TOKEN} holds an admin token that expired {when}; admin tokens are short-lived, so one cannot "
-            "be kept in a secret",
-            hint=f"unset {ENV_PORTAL_TOKEN} and sign in with the business certificate: --certificate FILE.p12 (or a "
-            "Key Vault certificate URL) and --admin-client-id",
-        )
+    check_given_token(
+        token,
+        hint=f"unset {ENV_PORTAL_TOKEN} and sign in with the business certificate: --certificate FILE.p12 (or a "
+        "Key Vault certificate URL) and --admin-client-id",
+    )
 
 
 class AdminSignIn(NamedTuple):

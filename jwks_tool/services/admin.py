@@ -133,3 +133,35 @@ def describe_registered(key: Mapping[str, Any]) -> str:
         except (OverflowError, OSError, ValueError):
             return f"{kid} (exp {exp})"
     return f"{kid} (no exp)"
+
+
+ENV_PORTAL_TOKEN = "JWKS_TOOL_PORTAL_TOKEN"
+"""An admin token got elsewhere, for the self-service API (used where no business certificate is named)."""
+
+
+def check_given_token(token: str, *, hint: str) -> None:
+    """A JWT in ``JWKS_TOOL_PORTAL_TOKEN`` whose ``exp`` has passed is refused before it is sent (a token kept in a
+    CI secret or a crontab outlives its minutes); an opaque token is sent as it is. The claims are read, not trusted:
+    the API checks the token. ``hint`` says how the caller signs in with the business certificate instead.
+
+    >>> check_given_token("opaque", hint="-")
+    """
+    import base64
+    import json
+
+    parts = token.split(".")
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))) if len(parts) == 3 else {}
+    except ValueError:
+        return
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, int) and not isinstance(exp, bool) and exp <= datetime.now(UTC).timestamp():
+        try:
+            when = f"at {datetime.fromtimestamp(exp, UTC):%Y-%m-%d %H:%M} UTC"
+        except (OverflowError, OSError, ValueError):
+            when = "long ago"
+        raise InputError(
+            f"{ENV_PORTAL_TOKEN} holds an admin token that expired {when}; admin tokens are short-lived, so one cannot "
+            "be kept in a secret",
+            hint=hint,
+        )

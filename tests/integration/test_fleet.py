@@ -457,12 +457,45 @@ def test_a_portal_token_from_the_environment_still_works_without_the_certificate
     world.fleet()
     token = world.admin_auth.token("test", "idporten:dcr.read")
     (world.root / "virksomhet.p12").unlink()
+    world.manifest_path.write_text(world.manifest_path.read_text().replace('certificate = "virksomhet.p12"\n', ""))
     monkeypatch.setenv("JWKS_TOOL_PORTAL_TOKEN", token)
     monkeypatch.delenv("JWKS_TOOL_CERT_PASSPHRASE")
     result = run("apply", "--yes", *cli_args(world))
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # no certificate opened, no sign-in line
     assert world.consumers_get_tokens() == []
+
+
+def test_the_certificate_the_manifest_names_wins_over_a_portal_token(
+    run: Run, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token left in the environment (a CI secret) must not silently replace the certificate the manifest names
+    (found in review): the certificate signs in, and the token is not sent."""
+    world = make_world([ClientDef("a", "test")])
+    monkeypatch.setenv("JWKS_TOOL_PORTAL_TOKEN", "a-token-left-in-the-environment")
+    result = run("apply", "--yes", *cli_args(world))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == signed_in(world)
+    assert world.registered_counts() == {"a": 1}
+
+
+def test_an_expired_portal_token_fails_its_clients_before_it_is_sent(
+    run: Run, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    world = make_world([ClientDef("a", "test")])
+    world.manifest_path.write_text(world.manifest_path.read_text().replace('certificate = "virksomhet.p12"\n', ""))
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": 1700000000}).encode()).decode().rstrip("=")
+    monkeypatch.setenv("JWKS_TOOL_PORTAL_TOKEN", f"eyJhbGciOiJSUzI1NiJ9.{claims}.c2ln")
+    result = run("apply", "--yes", *cli_args(world))
+    assert result.exit_code == 12, result.output
+    assert result.stdout == (
+        "a (test): failed; JWKS_TOOL_PORTAL_TOKEN holds an admin token that expired at 2023-11-14 22:13 UTC; admin "
+        'tokens are short-lived, so one cannot be kept in a secret; add certificate = "virksomhet.p12" (or an Azure '
+        "Key Vault certificate URL) to [admin.test] and unset JWKS_TOOL_PORTAL_TOKEN\n"
+    )
+    assert world.registered_counts() == {"a": 0}
 
 
 @pytest.mark.parametrize(

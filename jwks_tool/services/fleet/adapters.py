@@ -1,10 +1,6 @@
 """The fleet's ports over what jwks-tool has today: Digdir's self-service API, Maskinporten's token endpoint and
 the consumers' destinations. Thin on purpose: each is a few calls into the integrations.
 
-    >>> from jwks_tool.services.fleet.adapters import TokenAdminAuth
-    >>> TokenAdminAuth("t").token("test", "idporten:dcr.read")
-    't'
-
 Each adapter is built once per run and shared by the worker threads: HTTP sessions and Key Vault clients are made per
 call or cached behind a lock.
 """
@@ -61,20 +57,6 @@ def endpoints(manifest: Manifest, env: str, *, timeout: float = 30.0) -> Endpoin
     )
 
 
-class TokenAdminAuth:
-    """An admin token got elsewhere (``JWKS_TOOL_PORTAL_TOKEN``)."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __repr__(self) -> str:
-        return "TokenAdminAuth(<token>)"
-
-    def token(self, env: str, scope: str) -> str:
-        """The token given, whatever the scope."""
-        return self._token
-
-
 class CertificateAdminAuth:
     """An admin token from the business certificate of ``[admin.<env>]`` (``certificate``: a PKCS#12 file relative to
     the manifest, or an Azure Key Vault certificate URL): the grant Digdir wants (``x5c``, RS256, no ``kid``).
@@ -82,7 +64,8 @@ class CertificateAdminAuth:
     One token per environment per run, asking for both self-service scopes, fetched again when it nears its expiry
     (by the fleet's clock). Each certificate is opened once (the passphrase asked for once); a certificate that
     cannot be opened, or is outside its dates, fails every call with the same line. ``on_certificate`` is told each
-    certificate once (the organisation number shown)."""
+    certificate once (the organisation number shown). ``given_token`` (``JWKS_TOOL_PORTAL_TOKEN``, a token got
+    elsewhere) serves the environments whose ``[admin.<env>]`` names no certificate; a certificate named wins."""
 
     def __init__(
         self,
@@ -93,8 +76,10 @@ class CertificateAdminAuth:
         passphrase: Callable[[], str | None],
         timeout: float = 30.0,
         on_certificate: Callable[[str, BusinessCertificate], None] | None = None,
+        given_token: str | None = None,
     ) -> None:
         self._manifest = manifest
+        self._given_token = given_token
         self._azure = azure
         self._clock = clock
         self._passphrase = passphrase
@@ -146,6 +131,15 @@ class CertificateAdminAuth:
             admin: Admin | None = self._manifest.admin.get(env)
             if admin is None:
                 raise InputError(f"the manifest has no [admin.{env}]", hint=f"add [admin.{env}] with client_id")
+            if admin.certificate is None and self._given_token:
+                from jwks_tool.services.admin import check_given_token
+
+                check_given_token(
+                    self._given_token,
+                    hint=f'add certificate = "virksomhet.p12" (or an Azure Key Vault certificate URL) to [admin.{env}] '
+                    "and unset JWKS_TOOL_PORTAL_TOKEN",
+                )
+                return self._given_token
             if admin.certificate is None:
                 raise InputError(
                     f"[admin.{env}] of {self._manifest.path} has no certificate",
