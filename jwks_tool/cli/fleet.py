@@ -260,16 +260,14 @@ def apply(
         due = [item for item in engine.plan() if item.due]
         if not click.confirm(f"{len(due)} client(s) have changes due: apply them?", default=False, err=True):
             raise AbortedError("nothing was done", hint="run `jwks-tool plan` to see what is due")
-    if is_terminal(sys.stderr) and not as_json:
-        total = len(engine.manifest.clients)
-        seen: list[int] = []
-
-        def progress(result: Any) -> None:
-            seen.append(1)
-            click.echo(f"[{len(seen)}/{total}] {result_line(result)}", err=True)
-
-        engine.on_progress = progress
-    run = _apply_stoppable(engine, max_changes)
+    bar = _ProgressBar(len(engine.manifest.clients)) if is_terminal(sys.stderr) and not as_json else None
+    if bar is not None:
+        engine.on_progress, engine.on_step = bar.finished, bar.doing
+    try:
+        run = _apply_stoppable(engine, max_changes, before_exit=bar.close if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
     if summary is not None:
         _append_summary(summary, summary_markdown(run))
     if as_json:
@@ -295,7 +293,7 @@ def apply(
     ctx.exit(EXIT_WAITING if run.count(Outcome.WAITING) else EXIT_OK)
 
 
-def _apply_stoppable(engine: Any, max_changes: int | None) -> Any:
+def _apply_stoppable(engine: Any, max_changes: int | None, before_exit: Any = None) -> Any:
     """engine.apply with SIGTERM taken as Ctrl-C (CI runners and Kubernetes stop a job with it): the first sets the
     engine's stop signal and the run ends with its result; a second one while the steps in flight finish exits at
     once (exit 130, as a kill would: the run's end is not in the audit log, and the next run resumes)."""
@@ -309,6 +307,8 @@ def _apply_stoppable(engine: Any, max_changes: int | None) -> Any:
     except KeyboardInterrupt:
         if not engine.stop.is_set():
             raise  # before the workers started: nothing was done (the usual one line, exit 130)
+        if before_exit is not None:
+            before_exit()
         click.echo("jwks-tool: interrupted again; exiting now: run apply again to resume", err=True)
         sys.stderr.flush()
         sys.stdout.flush()
@@ -316,6 +316,72 @@ def _apply_stoppable(engine: Any, max_changes: int | None) -> Any:
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+class _ProgressBar:
+    """apply's progress on a terminal (stderr): each finished client's line printed above one bar line that is
+    redrawn in place (carriage return and erase-line) with the clients finished, what failed, and what the workers
+    are doing. Called from the worker threads; the line never wraps (it is cut to the terminal's width)."""
+
+    REDRAW_SECONDS = 0.1
+
+    def __init__(self, total: int, stream: Any = None) -> None:
+        import threading
+
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.counts: dict[str, int] = {}
+        self.done = 0
+        self.active: dict[str, tuple[str, str]] = {}
+        self.lock = threading.Lock()
+        self.drawn = False
+        self.last = 0.0
+
+    def _draw(self, *, force: bool = False) -> None:
+        import shutil
+        import time
+
+        from jwks_tool.documents.fleet import progress_bar
+
+        now = time.monotonic()
+        if not force and now - self.last < self.REDRAW_SECONDS:
+            return
+        self.last = now
+        width = shutil.get_terminal_size((80, 24)).columns
+        line = progress_bar(self.done, self.total, self.counts, list(self.active.values()), width)
+        self.stream.write("\r\x1b[K" + line)
+        self.stream.flush()
+        self.drawn = True
+
+    def _clear(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.drawn = False
+
+    def doing(self, client: Any, what: str) -> None:
+        """A worker started something for ``client``."""
+        with self.lock:
+            self.active[client.label] = (client.label, what)
+            self._draw()
+
+    def finished(self, result: Any) -> None:
+        """A client finished: its line above the bar, then the bar again."""
+        from jwks_tool.documents.fleet import result_line
+
+        with self.lock:
+            self.active.pop(result.client.label, None)
+            self.done += 1
+            outcome = result.outcome.value
+            self.counts[outcome] = self.counts.get(outcome, 0) + 1
+            self._clear()
+            self.stream.write(f"[{self.done}/{self.total}] {result_line(result)}\n")
+            self._draw(force=True)
+
+    def close(self) -> None:
+        """The bar goes; the lines stay."""
+        with self.lock:
+            self._clear()
+            self.stream.flush()
 
 
 def _check_summary(path: str) -> None:

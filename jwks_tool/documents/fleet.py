@@ -17,6 +17,29 @@ from jwks_tool.core.text import printable
 from jwks_tool.services.fleet.engine import ClientPlan, ClientResult, Outcome, RunResult
 
 
+def progress_bar(
+    finished: int, total: int, counts: dict[str, int], doing: Sequence[tuple[str, str]], width: int = 80
+) -> str:
+    """apply's progress on a terminal, one line of at most ``width - 1`` characters (it never wraps): a bar, the
+    clients finished, what went wrong so far, and what the workers are doing.
+
+    >>> progress_bar(3, 8, {"failed": 1}, [("invoice-sync (prod)", "register")], width=100)
+    'apply [#########---------------] 3/8 clients, 1 failed | invoice-sync (prod): register'
+    >>> progress_bar(8, 8, {}, [("reporting (test)", "deliver")], width=60)
+    'apply [########################] 8/8 clients | reporting...'
+    """
+    cells = 24
+    filled = cells * finished // total if total else cells
+    text = f"apply [{'#' * filled}{'-' * (cells - filled)}] {finished}/{total} clients"
+    for outcome in ("failed", "waiting", "interrupted"):
+        if counts.get(outcome):
+            text += f", {counts[outcome]} {outcome}"
+    if doing:
+        text += " | " + ", ".join(f"{printable(label, limit=60)}: {printable(what, limit=40)}" for label, what in doing)
+    limit = max(width - 1, 20)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def plan_line(item: ClientPlan, width: int = 24) -> str:
     """One line: the client, what is due (or ``ok``/``error``) and why."""
     label = printable(item.client.label, limit=80).ljust(width)

@@ -416,6 +416,10 @@ class Fleet:
     """apply waits this long at most for a key's propagation before it proves it; longer waits end the run."""
     run_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:12])
     on_progress: Callable[[ClientResult], None] | None = None
+    """Told each client's result as it finishes (from its worker thread)."""
+    on_step: Callable[[ClientSpec, str], None] | None = None
+    """Told what a worker starts doing for a client ("read", a step's name, "wait for propagation"), for a progress
+    display (from the worker thread)."""
     stop: threading.Event = dataclasses.field(default_factory=threading.Event)
     """The stop signal: set it (or press Ctrl-C while :meth:`apply` runs) and no new step starts."""
     _history: History = dataclasses.field(default_factory=dict)
@@ -526,6 +530,10 @@ class Fleet:
                 results.append(future.result())
         return results
 
+    def _doing(self, client: ClientSpec, what: str) -> None:
+        if self.on_step is not None:
+            self.on_step(client, what)
+
     def _check_stop(self) -> None:
         """Before a step: stop here when the stop signal was given."""
         if self.stop.is_set():
@@ -540,6 +548,7 @@ class Fleet:
             for _ in range(MAX_STEPS_PER_CLIENT):
                 step = None
                 self._check_stop()
+                self._doing(client, "read")
                 obs = self.observe(client)
                 self._note_observed(obs)
                 obs = dataclasses.replace(obs, history=self._client_history(client))
@@ -555,6 +564,7 @@ class Fleet:
                     ):
                         step = upcoming
                         self._check_stop()
+                        self._doing(client, "wait for propagation")
                         self.clock.sleep((upcoming.at - self.clock.now()).total_seconds(), self.stop)
                         self._check_stop()  # woken by the stop signal: the proof waits for the next run
                         waited = True
@@ -562,6 +572,7 @@ class Fleet:
                     return self._result(client, Outcome.CONVERGED, done, next_due=upcoming, paste=paste)
                 step = plan.due[0]
                 self._check_stop()
+                self._doing(client, step.step.value)
                 if step.step is StepKind.MANUAL:
                     paste = self._registered_jwks_text(obs)
                     if not self._try_manual_proof(obs, step):
