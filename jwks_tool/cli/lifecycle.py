@@ -195,7 +195,11 @@ def revoke(
         return
     click.echo(f"revoke: {result.summary}")
     if result.changed:
-        click.echo(f"Delete {kid} from the portal now, and register: jwks-tool export {name} --env {env} --format jwks")
+        click.echo(
+            f"Take {kid} out of the registered set now: jwks-tool portal push {name} --env {env} --client-id CLIENT_ID "
+            f"(the self-service API), or delete it in Digdir's portal and register the set that "
+            f"`jwks-tool export {name} --env {env} --format jwks` prints"
+        )
     click.echo(f"Next: {result.next_action}")
 
 

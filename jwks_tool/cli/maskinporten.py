@@ -407,7 +407,7 @@ def portal() -> None:
     "--yes",
     "-y",
     is_flag=True,
-    help="Remove registered keys without asking (cron, CI); needed when stdin is no terminal.",
+    help="With --replace: drop the unknown keys without asking (cron, CI, --json); needed when stdin is no terminal.",
 )
 @maskinporten_azure_options
 @store_options
@@ -425,10 +425,10 @@ def push(
     """Register the keys of set NAME for the client: PUT of the whole registered set (next, active, retiring).
 
     Digdir's PUT replaces the whole set, so push reads it first: keys the key set does not know (another store's,
-    or added in the portal) are kept unless --replace. When the PUT would remove keys, push lists them (kid, exp)
-    and asks; off a terminal it needs --yes (exit 9 without). Signs in to Digdir's self-service API with the
-    business certificate (--certificate, --admin-client-id; scope idporten:dcr.write), or with a token from
-    JWKS_TOOL_PORTAL_TOKEN.
+    or added in the portal) are kept unless --replace, which lists them (kid, exp) and asks; off a terminal or with
+    --json it needs --yes (exit 9 without). The set's own retired and revoked keys leave without a question. Signs
+    in to Digdir's self-service API with the business certificate (--certificate, --admin-client-id; scope
+    idporten:dcr.write), or with a token from JWKS_TOOL_PORTAL_TOKEN.
     """
     import sys
 
@@ -451,20 +451,20 @@ def push(
         replace=replace,
         max_registered=get_profile(keyset.profile).max_registered,
     )
-    if plan.removed and not yes:
-        gone = ", ".join(
-            describe_registered(key) + ("" if str(key.get("kid")) in known else " unknown to the key set")
-            for key in plan.removed
-        )
-        what = f"the PUT would remove {plural(len(plan.removed), 'registered key')} from {portal.client_id}: {gone}"
-        if not (is_terminal(sys.stdin) and is_terminal(sys.stderr)):
+    states = {key.kid: key.state.value for key in keyset.keys}
+    unknown = [key for key in plan.removed if str(key.get("kid")) not in known]
+    if unknown and not yes:  # the set's own retired/revoked keys go without a question: its lifecycle decided that
+        gone = ", ".join(describe_registered(key) + " unknown to the key set" for key in unknown)
+        what = f"the PUT would remove {plural(len(unknown), 'registered key')} from {portal.client_id}: {gone}"
+        if as_json or not (is_terminal(sys.stdin) and is_terminal(sys.stderr)):
             raise AbortedError(
-                f"{what}; nothing was registered", hint="pass --yes to remove them (cron, CI), or run it on a terminal"
+                f"{what}; nothing was registered",
+                hint="pass --yes to remove them"
+                + (" (JSON output never asks)" if as_json else " (cron, CI), or run it on a terminal"),
             )
         click.echo(f"The PUT replaces {portal.client_id}'s registered set; it would remove:", err=True)
-        for key in plan.removed:
-            unknown = "" if str(key.get("kid")) in known else "  (unknown to the key set: another store's?)"
-            click.echo(f"  {describe_registered(key)}{unknown}", err=True)
+        for key in unknown:
+            click.echo(f"  {describe_registered(key)}  (unknown to the key set: another store's?)", err=True)
         if not click.confirm("Remove them?", default=False, err=True):
             raise AbortedError("nothing was registered", hint="run `jwks-tool portal pull` to compare first")
     stored = client.put_jwks(portal.client_id, plan.wanted)
@@ -486,7 +486,11 @@ def push(
     if kept:
         click.echo(f"  kept {', '.join(kept)} (unknown to the key set; --replace drops them)")
     if removed:
-        click.echo(f"  removed {', '.join(removed)}")
+        labelled = [
+            f"{kid} ({states.get(str(key.get('kid')), 'unknown to the key set')})"
+            for kid, key in zip(removed, plan.removed, strict=True)
+        ]
+        click.echo(f"  removed {', '.join(labelled)}")
 
 
 @portal.command()
@@ -532,7 +536,7 @@ def pull(
         for kid in diff.missing:
             click.echo(f"  missing   {printable(kid)}  (in the store's registered set: run jwks-tool portal push)")
         for kid in diff.extra:
-            click.echo(f"  extra     {printable(kid)}  (not registered in the store: push to remove it)")
+            click.echo(f"  extra     {printable(kid)}  (not in the key set: `portal push --replace` removes it)")
         for kid in diff.expiring:
             click.echo(f"  expiring  {printable(kid)}")
         if diff.in_sync and not diff.expiring:
