@@ -451,7 +451,7 @@ def push(
         replace=replace,
         max_registered=get_profile(keyset.profile).max_registered,
     )
-    states = {key.kid: key.state.value for key in keyset.keys}
+    states: dict[str, str] = {str(key.kid): key.state.value for key in keyset.keys}
     unknown = [key for key in plan.removed if str(key.get("kid")) not in known]
     if unknown and not yes:  # the set's own retired/revoked keys go without a question: its lifecycle decided that
         gone = ", ".join(describe_registered(key) + " unknown to the key set" for key in unknown)
