@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import UTC, datetime
@@ -155,7 +156,12 @@ def _show_certificate(source: str, certificate: Any) -> None:
     """The organisation signed in as, once per certificate per run (stderr: stdout may be JSON)."""
     from jwks_tool.core.text import printable
 
-    click.echo(f"Signing in to Digdir with {printable(source, limit=200)}: the {certificate.describe()}.", err=True)
+    line = f"Signing in to Digdir with {printable(source, limit=200)}: the {certificate.describe()}."
+    bar = _ProgressBar.current
+    if bar is not None:
+        bar.say(line)  # above the bar, which is drawn again below it
+    else:
+        click.echo(line, err=True)
 
 
 def _parse_at(value: str | None) -> datetime | None:
@@ -192,6 +198,10 @@ def plan(fleet: FleetOptions, at: str | None, offline: bool, azure: AzureOptions
 
     when = _parse_at(at)
     engine = build_fleet(fleet, azure, "jwks-tool plan", offline=offline)
+    from jwks_tool.cli.main import ENV_PASSPHRASE
+
+    if (fleet.passphrase_file or os.environ.get(ENV_PASSPHRASE)) and engine.service.store.read_config() is not None:
+        engine.service.unlock()  # given, so checked: plan as a CI preflight catches the passphrase apply would refuse
     plans = engine.plan(at=when, offline=offline)
     moment = plans[0].at if plans else (when or engine.clock.now())
     if as_json:
@@ -260,14 +270,12 @@ def apply(
         due = [item for item in engine.plan() if item.due]
         if not click.confirm(f"{len(due)} client(s) have changes due: apply them?", default=False, err=True):
             raise AbortedError("nothing was done", hint="run `jwks-tool plan` to see what is due")
-    bar = _ProgressBar(len(engine.manifest.clients)) if is_terminal(sys.stderr) and not as_json else None
-    if bar is not None:
+    bar = None
+    if is_terminal(sys.stderr) and not as_json:  # the client lines only when stdout is not this terminal too
+        bar = _ProgressBar(len(engine.manifest.clients), client_lines=not is_terminal(sys.stdout))
         engine.on_progress, engine.on_step = bar.finished, bar.doing
-    try:
+    with bar if bar is not None else contextlib.nullcontext():
         run = _apply_stoppable(engine, max_changes, before_exit=bar.close if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
     if summary is not None:
         _append_summary(summary, summary_markdown(run))
     if as_json:
@@ -319,34 +327,39 @@ def _apply_stoppable(engine: Any, max_changes: int | None, before_exit: Any = No
 
 
 class _ProgressBar:
-    """apply's progress on a terminal (stderr): each finished client's line printed above one bar line that is
-    redrawn in place (carriage return and erase-line) with the clients finished, what failed, and what the workers
-    are doing. Called from the worker threads; the line never wraps (it is cut to the terminal's width)."""
+    """apply's progress on a terminal (stderr): one bar line redrawn in place (carriage return and erase-line) with
+    the clients finished, what failed, and what the workers are doing; lines said meanwhile (the sign-in, and each
+    finished client's line when stdout is not this terminal: ``apply | tee log``) are printed above it. Called from
+    the worker threads; the line never wraps (it is cut to the terminal's width) and is erased at the end."""
 
-    REDRAW_SECONDS = 0.1
+    current: _ProgressBar | None = None
+    """The bar being drawn, so that other stderr lines of the run go above it."""
 
-    def __init__(self, total: int, stream: Any = None) -> None:
+    def __init__(self, total: int, stream: Any = None, *, client_lines: bool = True) -> None:
         import threading
 
         self.total = total
         self.stream = stream if stream is not None else sys.stderr
+        self.client_lines = client_lines
         self.counts: dict[str, int] = {}
         self.done = 0
         self.active: dict[str, tuple[str, str]] = {}
         self.lock = threading.Lock()
         self.drawn = False
-        self.last = 0.0
 
-    def _draw(self, *, force: bool = False) -> None:
+    def __enter__(self) -> _ProgressBar:
+        _ProgressBar.current = self
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        _ProgressBar.current = None
+        self.close()
+
+    def _draw(self) -> None:
         import shutil
-        import time
 
         from jwks_tool.documents.fleet import progress_bar
 
-        now = time.monotonic()
-        if not force and now - self.last < self.REDRAW_SECONDS:
-            return
-        self.last = now
         width = shutil.get_terminal_size((80, 24)).columns
         line = progress_bar(self.done, self.total, self.counts, list(self.active.values()), width)
         self.stream.write("\r\x1b[K" + line)
@@ -358,6 +371,13 @@ class _ProgressBar:
             self.stream.write("\r\x1b[K")
             self.drawn = False
 
+    def say(self, line: str) -> None:
+        """A line above the bar (already made printable by the caller)."""
+        with self.lock:
+            self._clear()
+            self.stream.write(line + "\n")
+            self._draw()
+
     def doing(self, client: Any, what: str) -> None:
         """A worker started something for ``client``."""
         with self.lock:
@@ -365,7 +385,7 @@ class _ProgressBar:
             self._draw()
 
     def finished(self, result: Any) -> None:
-        """A client finished: its line above the bar, then the bar again."""
+        """A client finished: its line above the bar (unless stdout shows it on this terminal), then the bar."""
         from jwks_tool.documents.fleet import result_line
 
         with self.lock:
@@ -374,8 +394,9 @@ class _ProgressBar:
             outcome = result.outcome.value
             self.counts[outcome] = self.counts.get(outcome, 0) + 1
             self._clear()
-            self.stream.write(f"[{self.done}/{self.total}] {result_line(result)}\n")
-            self._draw(force=True)
+            if self.client_lines:
+                self.stream.write(f"[{self.done}/{self.total}] {result_line(result)}\n")
+            self._draw()
 
     def close(self) -> None:
         """The bar goes; the lines stay."""

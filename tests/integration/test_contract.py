@@ -325,6 +325,7 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
         "plan": [
             Case(("--manifest", str(empty_manifest), "--offline"), "verdict:0"),
             Case(("--manifest", str(manual_manifest), "--offline"), "verdict:11"),
+            Case(("--manifest", str(manual_manifest), "--offline"), "passphrase", {"JWKS_TOOL_PASSPHRASE": "wrong"}),
             Case(("--manifest", str(bad_manifest)), "input"),
             Case(("--manifest", str(tmp / "missing.toml")), "input"),
             usage,
@@ -333,6 +334,7 @@ def cases(tmp: Path, kv: KeyVaultServer, mp: MaskinportenServer, run: Run) -> di
             Case(("--manifest", str(empty_manifest), "--yes"), "result"),
             Case(("--manifest", str(manual_manifest), "--yes", "--max-wait", "0s"), "verdict:13"),
             Case(("--manifest", str(bad_manifest), "--yes"), "input"),
+            Case(("--manifest", str(manual_manifest), "--yes"), "passphrase", {"JWKS_TOOL_PASSPHRASE": "wrong"}),
             usage,
         ],
         "portal push": [

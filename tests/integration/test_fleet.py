@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -118,7 +119,12 @@ def test_plan_apply_and_plan_at_from_the_command_line(run: Run, make_world: Call
     assert data["clients"][0]["due"][0]["reason"].startswith("age 91d >= rotate_after 90d")
 
     log = run("log", "--json", "--store", world.store_url)
-    assert run("log", "--store", world.store_url).exit_code == 0  # the text log shows the fleet's events too
+    text_log = run("log", "--store", world.store_url)
+    assert text_log.exit_code == 0  # the text log shows the fleet's events too, each with what it is about
+    assert "None" not in text_log.output
+    run_lines = [line for line in text_log.output.splitlines() if "fleet:run" in line]
+    assert run_lines
+    assert all(re.search(r"Z  run [0-9a-f]{12}  -> fleet:run  apply (started|ended)", line) for line in run_lines)
     report = run("report", "--format", "md", "--store", world.store_url)
     assert report.exit_code in (0, 1, 2), report.stderr
     assert "fleet:delivered" in report.output
@@ -722,3 +728,19 @@ def test_a_wrong_store_passphrase_stops_apply_before_anything_is_done(
     assert run("list", "--store", world.store_url, "--json").exit_code == 0
     log = json.loads(run("log", "--json", "--store", world.store_url).stdout)["events"]
     assert [event for event in log if event.get("kind", "").startswith("fleet")] == []
+
+
+def test_plan_checks_a_store_passphrase_it_is_given(
+    run: Run, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan as a CI preflight: a wrong passphrase in the environment is exit 8 as apply's would be; with none given
+    plan reads the store without it (it needs no private key)."""
+    world = make_world([ClientDef("a", "test")])
+    assert run("init", "--store", world.store_url).exit_code == 0
+    monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", "not the passphrase")
+    for extra in ((), ("--offline",)):
+        planned = run("plan", *extra, *cli_args(world))
+        assert planned.exit_code == 8, planned.output
+        assert planned.stderr.splitlines()[-1].startswith("jwks-tool: error: wrong passphrase")
+    monkeypatch.delenv("JWKS_TOOL_PASSPHRASE")
+    assert run("plan", "--offline", *cli_args(world)).exit_code == 11

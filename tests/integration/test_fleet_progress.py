@@ -37,15 +37,20 @@ def world(tmp_path: Path, vault: KeyVaultServer, monkeypatch: pytest.MonkeyPatch
     built.close()
 
 
-def apply_on_a_terminal(world: World, *extra: str) -> tuple[int, str, str]:
-    """apply with stderr on a pseudo-terminal of 100 columns (stdout a pipe, as `apply | tee` would have it)."""
+def apply_on_a_terminal(world: World, *extra: str, stdout_too: bool = False) -> tuple[int, str, str]:
+    """apply with stderr on a pseudo-terminal of 100 columns; stdout a pipe (as `apply | tee` would have it), or the
+    same terminal with ``stdout_too``."""
     env = dict(os.environ, COLUMNS="100")
     args = ["apply", "--yes", "--manifest", str(world.manifest_path), "--credential", "managed-identity"]
     args += ["--ca-bundle", world.vault.ca_path, *extra]
     leader, follower = pty.openpty()
     try:
         proc = subprocess.Popen(
-            faultrunner.command(args, env), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower
+            faultrunner.command(args, env),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=follower if stdout_too else subprocess.PIPE,
+            stderr=follower,
         )
         os.close(follower)
         chunks = []
@@ -79,6 +84,18 @@ def test_apply_on_a_terminal_draws_a_bar_in_place_and_leaves_the_client_lines(wo
         assert re.search(rf"\r\x1b\[K\[{index}/3\] [abc] \(test\): converged \(generated ", shown), shown
     assert shown.endswith("\r\x1b[K"), repr(shown[-200:])  # the bar is erased at the end: only the lines stay
     assert all(len(line) <= 99 for line in re.split(r"\r|\n", shown) if line.startswith("apply ["))
+    signed_in = shown.index("Signing in to Digdir with virksomhet.p12: ")
+    assert signed_in == 0 or shown[signed_in - 4 : signed_in] == "\r\x1b[K", repr(shown[:300])  # never in the bar
+
+
+def test_with_stdout_on_the_terminal_too_each_client_line_is_shown_once(world: World) -> None:
+    code, _, terminal = apply_on_a_terminal(world, stdout_too=True)
+    assert code == 0, terminal
+    shown = terminal.replace("\r\n", "\n")
+    assert BAR.findall(shown)
+    assert "[1/3]" not in shown
+    for name in "abc":
+        assert shown.count(f"{name} (test): converged (generated ") == 1, shown
 
 
 def test_no_bar_off_a_terminal_or_with_json(world: World) -> None:
