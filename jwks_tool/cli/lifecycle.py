@@ -437,6 +437,12 @@ def _emit_report(
     type=click.Path(file_okay=False, exists=True),
     help="Your own templates, NAME.<ext>.j2, rendered in Jinja2's sandbox (they cannot replace ours).",
 )
+@click.option(
+    "--store-persists",
+    is_flag=True,
+    help="github-actions, azure-devops, kubernetes: the manifest's local store lasts between runs (a self-hosted "
+    "runner's disk, a PersistentVolumeClaim); without it they need a remote store in the manifest.",
+)
 @out_option()
 @store_options
 @json_option
@@ -449,6 +455,7 @@ def render(
     vault: str | None,
     secret_name: str | None,
     template_dir: str | None,
+    store_persists: bool,
     out: str | None,
     force_out: bool,
     store: StoreOptions,
@@ -462,7 +469,8 @@ def render(
     portal       step-by-step registration in Digdir's self-service portal, with the exact JSON to paste
     runbook      this set's rotation steps, with its kids
     cron, github-actions, azure-devops, kubernetes
-                 run `jwks-tool apply` on a schedule; NAME is then the fleet manifest (jwks-tool.toml)
+                 run `jwks-tool apply` on a schedule; NAME is then the fleet manifest (jwks-tool.toml),
+                 whose store must be remote for the last three (or pass --store-persists)
     No template holds private key material.
     """
     force_out = check_out(out, force=force_out)
@@ -471,7 +479,7 @@ def render(
     if template in {item.value for item in ScheduleTemplate}:
         from jwks_tool.services.fleet.manifest_file import read_manifest
 
-        text = render_schedule(ScheduleTemplate(template), read_manifest(name))
+        text = render_schedule(ScheduleTemplate(template), read_manifest(name), store_persists=store_persists)
         if as_json:
             print_json({"template": template, "manifest": name, "text": text})
             return

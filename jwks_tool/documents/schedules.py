@@ -5,14 +5,16 @@
     ['cron', 'github-actions', 'azure-devops', 'kubernetes']
 
 Each takes the manifest (checked whole first) instead of a key set: the manifest's path goes into the command line
-quoted for the shell or YAML it lands in, and the store it names into a comment. Secrets (the store's passphrase,
-the business certificate's passphrase) come from the platform's secret mechanism, never from the file itself.
+single-quoted for the shell (``%`` escaped in a crontab line), the whole line quoted for the YAML it lands in, and the
+store it names into a comment. The CI templates refuse a store that dies with the job (see :func:`render_schedule`).
+Secrets (the store's passphrase, the business certificate's passphrase) come from the platform's secret mechanism,
+never from the file itself.
 
 The admin sign-in is the business certificate each ``[admin.<env>]`` names (Digdir's self-service API takes nothing
 else): an Azure Key Vault certificate URL (recommended: the vault signs, the job signs in to Azure with OIDC or
-workload identity and holds no key) needs nothing more; a ``.p12`` file is written next to the manifest from the
-platform's secret store (a GitHub secret, an Azure DevOps secure file, a Kubernetes Secret projected beside the
-manifest) and its passphrase comes from ``JWKS_TOOL_CERT_PASSPHRASE``.
+workload identity and holds no key) needs nothing more; a ``.p12`` file is written where the manifest names it (its
+folders made 0700) from the platform's secret store (a GitHub secret, an Azure DevOps secure file, a Kubernetes Secret
+projected beside the manifest) and its passphrase comes from ``JWKS_TOOL_CERT_PASSPHRASE``.
 
     >>> from jwks_tool.core.manifest import Admin, Policy
     >>> manifest = Manifest("ci/jwks-tool.toml", None, Policy(), {"prod": Admin("admin", "v.p12")}, {}, ())
@@ -30,9 +32,12 @@ import shlex
 from dataclasses import dataclass
 from enum import StrEnum
 
+from jwks_tool import __version__
 from jwks_tool.core.manifest import Manifest
 from jwks_tool.core.text import printable
 from jwks_tool.documents.templates import render_template
+from jwks_tool.errors import InputError
+from jwks_tool.stores import is_keyvault_url
 
 
 class ScheduleTemplate(StrEnum):
@@ -99,22 +104,155 @@ def vault_certificates(manifest: Manifest) -> list[str]:
     ]
 
 
-def render_schedule(name: ScheduleTemplate, manifest: Manifest) -> str:
-    """Fill the schedule template ``name`` for ``manifest``."""
+_CI = frozenset({ScheduleTemplate.GITHUB_ACTIONS, ScheduleTemplate.AZURE_DEVOPS, ScheduleTemplate.KUBERNETES})
+"""The templates whose job starts on a fresh machine or pod each run (a local store dies with it)."""
+
+_EXPANDED = {
+    ScheduleTemplate.GITHUB_ACTIONS: ("${{",),
+    ScheduleTemplate.AZURE_DEVOPS: ("$(", "${{", "$["),
+}
+"""What the platform itself expands in a script before any shell sees it (GitHub's expressions, Azure DevOps's
+macros, template and runtime expressions): shell quoting cannot protect a value holding one."""
+
+PVC_STORE = "/var/lib/jwks-tool/store"
+"""Kubernetes with ``--store-persists`` and a manifest that names no store: the store in the claim mounted above it."""
+
+
+def is_remote_store(url: str | None) -> bool:
+    """Whether the store outlives the machine that runs the job: Azure Key Vault, AWS Secrets Manager, or a plug-in
+    store's URL (``scheme://``), not a folder, ``file:`` or ``memory:``.
+
+    >>> [is_remote_store(u) for u in ("https://kv.vault.azure.net/", "secretsmanager://eu-north-1/j", "/srv/s", None)]
+    [True, True, False, False]
+    """
+    if url is None or url.startswith(("file:", "memory:")):
+        return False
+    return is_keyvault_url(url) or url.startswith("secretsmanager://") or "://" in url
+
+
+def _check_value(name: ScheduleTemplate, what: str, value: str) -> None:
+    """Refuse a value the rendered file could not carry as written (a control character, a platform expression)."""
+    if not all(char.isprintable() for char in value):
+        raise InputError(
+            f"{what} {printable(value, limit=200)} holds a control character (a newline, an escape, a tab)",
+            hint="rename it, then render again",
+        )
+    for marker in _EXPANDED.get(name, ()):
+        if marker in value:
+            raise InputError(
+                f"{what} {printable(value, limit=200)} holds {marker}, which {name.value} expands before the shell",
+                hint="rename it, then render again",
+            )
+
+
+def _pvc_store(manifest: Manifest) -> str:
+    """Kubernetes with ``--store-persists``: the store's absolute path in the pod (a claim is mounted above it)."""
+    if manifest.store is None:
+        return PVC_STORE
+    path = manifest.store.removeprefix("file:")
+    if not posixpath.isabs(path) or posixpath.dirname(posixpath.normpath(path)) == "/":
+        raise InputError(
+            f"the manifest's store {printable(manifest.store, limit=200)} is not an absolute folder below /, where a "
+            "PersistentVolumeClaim could be mounted above it in the pod",
+            hint=f'name one (store = "{PVC_STORE}"), or leave store out for that one',
+        )
+    return posixpath.normpath(path)
+
+
+def render_schedule(name: ScheduleTemplate, manifest: Manifest, *, store_persists: bool = False) -> str:
+    """Fill the schedule template ``name`` for ``manifest``.
+
+    github-actions, azure-devops and kubernetes refuse a manifest whose store is not remote (InputError) unless
+    ``store_persists`` says the job's disk keeps it (a self-hosted runner, a PersistentVolumeClaim): a store that dies
+    with the job would make a new key every run, replace the consumers' secret, lose the earlier private keys and
+    fail once Digdir holds 5 keys. A ``memory:`` store never lasts.
+    """
     path = manifest.path
-    store = manifest.store or "$JWKS_TOOL_STORE (the manifest names no store)"
     files = certificate_files(manifest)
+    values = [("the manifest's path", path)]
+    if name is ScheduleTemplate.CRON:  # the others run from the checkout (or the pod's mount), not this folder
+        values.append(("the manifest's folder", os.path.dirname(os.path.abspath(path))))
+    values += [(f"[admin.{c.env}] certificate", c.beside_manifest) for c in files]
+    for what, value in values:
+        _check_value(name, what, value)
+    if manifest.store is not None:
+        _check_value(name, "the manifest's store", manifest.store)
+    remote = is_remote_store(manifest.store)
+    if manifest.store is not None and manifest.store.startswith("memory:"):
+        raise InputError(
+            "the manifest's store is memory:, which is gone when the run ends",
+            hint='name a lasting store (store = "https://NAME.vault.azure.net/" or a folder)',
+        )
+    if name in _CI and not remote and not store_persists:
+        shown = "names no store" if manifest.store is None else f"names the local store {printable(manifest.store)}"
+        raise InputError(
+            f"the manifest {printable(path, limit=200)} {shown}, which is lost when the {name.value} job ends "
+            "(each run would make a new key and fail at 6 registered keys)",
+            hint='name a remote store in the manifest (store = "https://NAME.vault.azure.net/" or '
+            'store = "secretsmanager://REGION/PREFIX"), or pass --store-persists if the job\'s disk keeps it '
+            "(a self-hosted runner, a PersistentVolumeClaim)",
+        )
+    pvc_store = _pvc_store(manifest) if name is ScheduleTemplate.KUBERNETES and not remote else None
+    if manifest.store is not None:
+        store = manifest.store
+    elif name is ScheduleTemplate.KUBERNETES and pvc_store is not None:
+        store = pvc_store
+    else:
+        store = "$JWKS_TOOL_STORE, else the default store of the job's user (the manifest names no store)"
+    aws = manifest.store is not None and manifest.store.startswith("secretsmanager://")
+    package = f"jwks-tool{'[aws]' if aws else ''}=={__version__}"
+    folder = os.path.dirname(os.path.abspath(path))
+    summary_sh = ' --summary "$GITHUB_STEP_SUMMARY"'
+    mkdir = {c.env: _mkdir(c.beside_manifest) for c in files}
+    azure_copy = {
+        c.env: " && ".join(
+            [
+                "umask 077",
+                *([mkdir[c.env]] if mkdir[c.env] else []),
+                f'install -m 600 "$(certificate{c.env.capitalize()}.secureFilePath)" {shlex.quote(c.beside_manifest)}',
+            ]
+        )
+        for c in files
+    }
     return render_template(
         _FILES[name],
         manifest=printable(path, limit=300),
-        manifest_sh=shlex.quote(os.path.basename(path)),
-        folder_sh=shlex.quote(os.path.dirname(os.path.abspath(path))),
-        manifest_yaml=json.dumps(path),
+        version=__version__,
+        package=package,
+        pip_sh=f"pip install {shlex.quote(package)}",
+        aws=aws,
+        cron_command=_cron_escape(
+            f"cd {shlex.quote(folder)} && jwks-tool apply --yes --manifest {shlex.quote(os.path.basename(path))}"
+        ),
+        github_apply=f"jwks-tool apply --yes --credential cli --manifest {shlex.quote(path)}{summary_sh}",
+        azure_apply=f"jwks-tool apply --yes --credential cli --manifest {shlex.quote(path)}"
+        ' --summary "$(Agent.TempDirectory)/jwks-tool.md"',
+        configmap_sh=shlex.quote(f"jwks-tool.toml={path}"),
         store=printable(store, limit=300),
-        store_is_vault=bool(manifest.store and manifest.store.startswith("https://")),
+        remote_store=remote,
+        store_persists=store_persists and not remote,
+        pvc_store=pvc_store,
+        pvc_env=pvc_store is not None and manifest.store is None,
+        pvc_mount=posixpath.dirname(pvc_store) if pvc_store else None,
         vault_certificates=[printable(url, limit=300) for url in vault_certificates(manifest)],
         certificate_files=files,
+        mkdir=mkdir,
+        azure_copy=azure_copy,
+        rm_sh=" ".join(["rm -f", *(shlex.quote(c.beside_manifest) for c in files)]),
         printable=printable,
         sh=shlex.quote,
+        isabs=posixpath.isabs,
         yaml=json.dumps,
     )
+
+
+def _mkdir(path: str) -> str:
+    """The command that makes the folder ``path`` is written into, 0700 (with ``umask 077`` before it, the folders
+    above it too); empty when there is none to make."""
+    folder = posixpath.dirname(path)
+    return "" if folder in ("", "/") else f"mkdir -p -m 700 -- {shlex.quote(folder)}"
+
+
+def _cron_escape(command: str) -> str:
+    """A crontab command: cron turns an unescaped ``%`` into a newline (the rest is the job's stdin)."""
+    return command.replace("%", "\\%")

@@ -46,6 +46,8 @@ RAISED_BY: dict[str, list[str]] = {
     "--crv": ["generate"],
     "--size": ["generate"],
     "--in-vault": ["generate"],
+    # render's schedule templates (a CI job whose store lasts)
+    "--store-persists": ["render"],
     # export
     "--private": ["export"],
     "--format": ["export"],

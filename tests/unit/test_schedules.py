@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import shlex
+import stat
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import Result
+
+from jwks_tool import __version__
 
 Run = Callable[..., Result]
 
@@ -45,7 +51,9 @@ def rendered(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template
     monkeypatch.chdir(tmp_path)
     result = run("render", template, "jwks-tool.toml")
     assert result.exit_code == 0, result.stderr
-    return result.output.replace(str(tmp_path), "/srv/fleet")
+    return result.output.replace(str(tmp_path), "/srv/fleet").replace(
+        __version__, "VERSION"
+    )  # goldens outlive a release
 
 
 @pytest.mark.parametrize("vault", [False, True], ids=["pkcs12-file", "key-vault-certificate"])
@@ -144,16 +152,6 @@ def test_a_certificate_outside_the_manifests_folder_is_not_mounted(
     assert volume["projected"]["sources"] == [{"configMap": {"name": "jwks-tool-manifest"}}]
 
 
-def test_a_hostile_manifest_path_is_quoted(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    name = 'fleet"; rm -rf ~ #.toml'
-    (tmp_path / name).write_text(MANIFEST)
-    monkeypatch.chdir(tmp_path)
-    cron = run("render", "cron", name).output.splitlines()[-1]
-    assert f"--manifest {shlex.quote(name)} " in cron
-    actions = run("render", "github-actions", name).output
-    assert '--manifest "fleet\\"; rm -rf ~ #.toml" --summary' in actions
-
-
 def test_a_schedule_for_a_bad_manifest_is_refused(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "jwks-tool.toml").write_text(MANIFEST + "colour = 1\n")
     monkeypatch.chdir(tmp_path)
@@ -164,3 +162,264 @@ def test_a_schedule_for_a_bad_manifest_is_refused(run: Run, tmp_path: Path, monk
         "takes name, env, client_id, scopes, register, deliver, size, profile, alg, rotate_after, renew_before, "
         "overlap, propagation\n"
     )
+
+
+LOCAL = MANIFEST.replace('store = "https://team-kv.vault.azure.net/"', 'store = "/var/lib/jwks-tool/fleet"')
+NO_STORE = MANIFEST.replace('store = "https://team-kv.vault.azure.net/"\n', "")
+CI = ["github-actions", "azure-devops", "kubernetes"]
+HOSTILE = "q\"$(id)`x` 'a' 100% a: b #c.toml"
+"""A manifest name holding what a shell, YAML and cron each take for syntax."""
+
+
+def render_in(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, manifest: str, *args: str
+) -> Result:
+    (tmp_path / name).write_text(manifest)
+    monkeypatch.chdir(tmp_path)
+    return run("render", *args, name)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "shown"),
+    [(LOCAL, "names the local store /var/lib/jwks-tool/fleet"), (NO_STORE, "names no store")],
+    ids=["local-store", "no-store"],
+)
+@pytest.mark.parametrize("template", CI)
+def test_a_ci_schedule_refuses_a_store_that_dies_with_the_job(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str, manifest: str, shown: str
+) -> None:
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, template)
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"jwks-tool: error: the manifest jwks-tool.toml {shown}, which is lost when the {template} job ends (each "
+        "run would make a new key and fail at 6 registered keys); name a remote store in the manifest (store = "
+        '"https://NAME.vault.azure.net/" or store = "secretsmanager://REGION/PREFIX"), or pass --store-persists if '
+        "the job's disk keeps it (a self-hosted runner, a PersistentVolumeClaim)\n"
+    )
+
+
+@pytest.mark.parametrize("template", [*CI, "cron"])
+def test_an_aws_store_is_remote(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str) -> None:
+    manifest = LOCAL.replace("/var/lib/jwks-tool/fleet", "secretsmanager://eu-north-1/jwks-tool")
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, template)
+    assert result.exit_code == 0, result.stderr
+    if template != "cron":
+        assert f"jwks-tool[aws]=={__version__}" in result.stdout
+
+
+def test_cron_keeps_a_local_store(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for manifest in (LOCAL, NO_STORE):
+        result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, "cron")
+        assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("template", [*CI, "cron"])
+def test_a_memory_store_is_refused_even_when_said_to_persist(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str
+) -> None:
+    manifest = LOCAL.replace("/var/lib/jwks-tool/fleet", "memory:")
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, template, "--store-persists")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "jwks-tool: error: the manifest's store is memory:, which is gone when the run ends; name a lasting store "
+        '(store = "https://NAME.vault.azure.net/" or a folder)\n'
+    )
+
+
+def test_store_persists_targets_a_machine_that_keeps_it(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    actions = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", LOCAL, "github-actions", "--store-persists")
+    assert actions.exit_code == 0, actions.stderr
+    assert yaml.safe_load(actions.stdout)["jobs"]["apply"]["runs-on"] == "self-hosted"
+    devops = run("render", "azure-devops", "--store-persists", "jwks-tool.toml")
+    assert devops.exit_code == 0, devops.stderr
+    assert yaml.safe_load(devops.stdout)["pool"] == {"name": "Default"}
+    remote = run("render", "github-actions", "--store-persists", "jwks-tool.toml")
+    (tmp_path / "jwks-tool.toml").write_text(MANIFEST)
+    remote = run("render", "github-actions", "--store-persists", "jwks-tool.toml")
+    assert yaml.safe_load(remote.stdout)["jobs"]["apply"]["runs-on"] == "ubuntu-latest"  # a remote store: no need
+
+
+@pytest.mark.parametrize(
+    ("manifest", "mount", "env"),
+    [
+        (LOCAL, "/var/lib/jwks-tool", []),
+        (NO_STORE, "/var/lib/jwks-tool", [{"name": "JWKS_TOOL_STORE", "value": "/var/lib/jwks-tool/store"}]),
+    ],
+    ids=["local-store", "no-store"],
+)
+def test_kubernetes_with_a_lasting_store_mounts_its_claim(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, manifest: str, mount: str, env: list[Any]
+) -> None:
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, "kubernetes", "--store-persists")
+    assert result.exit_code == 0, result.stderr
+    pod = yaml.safe_load(result.stdout)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["volumes"][-1] == {"name": "store", "persistentVolumeClaim": {"claimName": "jwks-tool-store"}}
+    container = pod["containers"][0]
+    assert container["volumeMounts"][-1] == {"name": "store", "mountPath": mount}
+    assert container["env"] == [{"name": "HOME", "value": "/tmp"}, *env]
+
+
+def test_kubernetes_refuses_a_relative_store_for_a_claim(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = LOCAL.replace("/var/lib/jwks-tool/fleet", "state/store")
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, "kubernetes", "--store-persists")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "jwks-tool: error: the manifest's store state/store is not an absolute folder below /, where a "
+        'PersistentVolumeClaim could be mounted above it in the pod; name one (store = "/var/lib/jwks-tool/store"), '
+        "or leave store out for that one\n"
+    )
+
+
+def fake_jwks_tool(tmp_path: Path) -> dict[str, str]:
+    """An environment whose ``jwks-tool`` writes its argv (one per line, NUL-separated) to argv.out and does no more."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "jwks-tool"
+    script.write_text('#!/bin/sh\nprintf \'%s\\0\' "$@" > "$ARGV_OUT"\n')
+    script.chmod(0o700)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "ARGV_OUT": str(tmp_path / "argv.out")}
+
+
+def argv_run(tmp_path: Path, command: str, env: dict[str, str]) -> list[str]:
+    """Run ``command`` with sh as the job would, and what the (fake) jwks-tool got as argv."""
+    subprocess.run(["sh", "-c", command], env=env, check=True, cwd=tmp_path, timeout=30)
+    return (tmp_path / "argv.out").read_text().split("\0")[:-1]
+
+
+def test_cron_passes_a_hostile_manifest_name_as_one_word(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "sp ace;$(touch PWNED)%x"
+    folder.mkdir()
+    result = render_in(run, folder, monkeypatch, HOSTILE, LOCAL, "cron")
+    assert result.exit_code == 0, result.stderr
+    line = result.stdout.splitlines()[-1]
+    command = line.split(" ", 5)[5]
+    assert "%" not in command.replace("\\%", "")  # cron would cut the line at a bare %
+    command = command.replace("\\%", "%")  # what cron hands to sh
+    command = command.split(" >> ")[0]  # keep the log where the test can see nothing is written
+    argv = argv_run(tmp_path, command, fake_jwks_tool(tmp_path))
+    assert argv == [
+        "apply",
+        "--yes",
+        "--manifest",
+        HOSTILE,
+        "--passphrase-file",
+        f"{os.environ['HOME']}/.config/jwks-tool/passphrase",
+        "--cert-passphrase-file",
+        f"{os.environ['HOME']}/.config/jwks-tool/cert-passphrase",
+    ]
+    assert not (tmp_path / "PWNED").exists()
+    assert not (folder / "PWNED").exists()
+
+
+def test_github_actions_passes_a_hostile_manifest_name_as_one_word(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = MANIFEST.replace('"virksomhet-prod.p12"', '"c\'e rts/$(id)/v.p12"')
+    result = render_in(run, tmp_path, monkeypatch, HOSTILE, manifest, "github-actions")
+    assert result.exit_code == 0, result.stderr
+    steps = yaml.safe_load(result.stdout)["jobs"]["apply"]["steps"]
+    apply = next(step for step in steps if step.get("name") == "jwks-tool apply")["run"]
+    assert shlex.split(apply) == [
+        "jwks-tool",
+        "apply",
+        "--yes",
+        "--credential",
+        "cli",
+        "--manifest",
+        HOSTILE,
+        "--summary",
+        "$GITHUB_STEP_SUMMARY",
+    ]
+    env = {**fake_jwks_tool(tmp_path), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    assert argv_run(tmp_path, apply, env)[4:] == ["--manifest", HOSTILE, "--summary", str(tmp_path / "summary.md")]
+    write = next(step for step in steps if step.get("name") == "business certificate (prod)")["run"]
+    env["JWKS_TOOL_CERT_P12_PROD"] = base64.b64encode(b"p12 bytes").decode()
+    subprocess.run(["bash", "-c", write], env=env, check=True, cwd=tmp_path, timeout=30)
+    written = tmp_path / "c'e rts" / "$(id)" / "v.p12"
+    assert written.read_bytes() == b"p12 bytes"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert stat.S_IMODE(written.parent.stat().st_mode) == stat.S_IMODE(written.parent.parent.stat().st_mode) == 0o700
+    remove = steps[-1]["run"]
+    subprocess.run(["bash", "-c", remove], env=env, check=True, cwd=tmp_path, timeout=30)
+    assert not written.exists()
+
+
+def test_azure_devops_writes_the_certificate_into_a_new_folder_and_quotes_the_manifest(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = "q\"`x` 'a' 100% a: b #c.toml"
+    manifest = MANIFEST.replace('"virksomhet-prod.p12"', '"certs/virksomhet prod.p12"')
+    result = render_in(run, tmp_path, monkeypatch, name, manifest, "azure-devops")
+    assert result.exit_code == 0, result.stderr
+    pipeline = yaml.safe_load(result.stdout)
+    script = pipeline["steps"][-2]["inputs"]["inlineScript"].splitlines()[0]
+    assert shlex.split(script)[:7] == ["jwks-tool", "apply", "--yes", "--credential", "cli", "--manifest", name]
+    copy = next(step["script"] for step in pipeline["steps"] if "install -m 600" in step.get("script", ""))
+    (tmp_path / "secure.p12").write_bytes(b"p12 bytes")
+    copy = copy.replace("$(certificateProd.secureFilePath)", str(tmp_path / "secure.p12"))  # Azure's macro
+    subprocess.run(["bash", "-c", copy], check=True, cwd=tmp_path, timeout=30)
+    written = tmp_path / "certs" / "virksomhet prod.p12"
+    assert written.read_bytes() == b"p12 bytes"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert stat.S_IMODE(written.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize(
+    ("template", "name", "marker"),
+    [("azure-devops", "$(System.AccessToken).toml", "$("), ("github-actions", "${{ github.token }}.toml", "${{")],
+)
+def test_a_name_the_platform_would_expand_is_refused(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str, name: str, marker: str
+) -> None:
+    result = render_in(run, tmp_path, monkeypatch, name, MANIFEST, template)
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: the manifest's path {name} holds {marker}, which {template} expands before the shell; "
+        "rename it, then render again\n"
+    )
+
+
+@pytest.mark.parametrize("template", [*CI, "cron"])
+def test_a_manifest_name_with_a_newline_is_refused(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str
+) -> None:
+    result = render_in(run, tmp_path, monkeypatch, "fleet\nrm -rf ~.toml", MANIFEST, template)
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "jwks-tool: error: the manifest's path fleet\\x0arm -rf ~.toml holds a control character (a newline, an "
+        "escape, a tab); rename it, then render again\n"
+    )
+
+
+def test_the_kubernetes_commands_quote_a_hostile_manifest_name(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = render_in(run, tmp_path, monkeypatch, HOSTILE, MANIFEST, "kubernetes")
+    assert result.exit_code == 0, result.stderr
+    yaml.safe_load(result.stdout)
+    line = next(line for line in result.stdout.splitlines() if "create configmap" in line)
+    assert shlex.split(line.removeprefix("# ")) == [
+        "kubectl",
+        "create",
+        "configmap",
+        "jwks-tool-manifest",
+        f"--from-file=jwks-tool.toml={HOSTILE}",
+    ]
+
+
+@pytest.mark.parametrize("template", CI)
+def test_the_installed_jwks_tool_is_pinned_to_the_rendering_version(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str
+) -> None:
+    text = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", MANIFEST, template).stdout
+    installs = [line for line in text.splitlines() if "pip install" in line and not line.startswith("#")]
+    assert len(installs) == 1
+    assert f"jwks-tool=={__version__}" in installs[0]
+    assert "--require-hashes" in text
