@@ -172,9 +172,7 @@ def check_endpoints(manifest: Manifest) -> None:
             try:
                 check_url_parts(url, f"{key} in [{table}]")
             except InputError as exc:
-                raise InputError(
-                    f"{_at(manifest, given, key)}: {exc.message}", hint=exc.hint
-                ) from None
+                raise InputError(f"{_at(manifest, given, key)}: {exc.message}", hint=exc.hint) from None
         bundle = getattr(given, "ca_bundle", None)
         if bundle is not None:
             from jwks_tool.core.certificates import check_ca_bundle
