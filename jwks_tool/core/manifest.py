@@ -144,6 +144,12 @@ class Delivery:
     """``out`` as the file system path written (relative to the manifest's folder), set when the manifest is read
     from a file (:func:`jwks_tool.services.fleet.manifest_file.read_manifest`)."""
 
+    @property
+    def local(self) -> bool:
+        """Written to a file or folder on this machine (a ``.env``, a Secret manifest, a folder): read back with no
+        network, so ``plan --offline`` reads it too."""
+        return self.to in ("dotenv", "kubernetes", "file") and self.out is not None and self.out != "-"
+
     def describe(self) -> str:
         """``keyvault https://app-kv.vault.azure.net/ (apiclient)``; a file destination names the path written."""
         where = (

@@ -51,7 +51,11 @@ def check_target(path: Path, *, replace: bool, flag: str = "--force") -> bool:
     """Refuse a ``path`` that is a link or not a regular file, or that exists without ``replace``; whether it
     exists. Its folder must exist and be a folder."""
     folder = path.parent
-    if not folder.is_dir() or folder.is_symlink():
+    if folder.is_symlink():
+        raise InputError(
+            f"the folder {folder} is a symbolic link", hint="give a path in the folder itself: links are not followed"
+        )
+    if not folder.is_dir():
         raise InputError(f"the folder {folder} does not exist", hint="create it first (no folders are made)")
     check_folder(folder)
     try:

@@ -144,11 +144,20 @@ def check_given_token(token: str, *, hint: str) -> None:
     CI secret or a crontab outlives its minutes); an opaque token is sent as it is. The claims are read, not trusted:
     the API checks the token. ``hint`` says how the caller signs in with the business certificate instead.
 
+    A token that is not one printable token (a control character, a space, a line break, nothing) is refused
+    before it is sent, without showing it.
+
     >>> check_given_token("opaque", hint="-")
     """
     import base64
     import json
 
+    if not token or any(not 33 <= ord(char) <= 126 for char in token):
+        raise InputError(
+            f"{ENV_PORTAL_TOKEN} is not one printable token: it holds "
+            + ("nothing" if not token else "a space, a line break or a control character"),
+            hint=f"set {ENV_PORTAL_TOKEN} to the access token alone (printable ASCII, nothing around it)",
+        )
     parts = token.split(".")
     try:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))) if len(parts) == 3 else {}

@@ -22,6 +22,7 @@ kv = test_fleet.kv
 make_world = test_fleet.make_world
 """The fleet tests' fixtures: the Key Vault test server's sign-in and passphrases, and worlds."""
 Run = Callable[..., Result]
+DOTENV = '[[clients.deliver]]\nto = "dotenv"\nfor = "nais"\nout = "a.env"\n'
 
 
 def symlink(root: Path) -> tuple[Path, str]:
@@ -82,3 +83,37 @@ def test_a_certificate_file_gone_by_sign_in_is_named_as_the_manifest_names_it(ma
         f"cannot read the certificate file {world.root / 'virksomhet.p12'}: No such file or directory; check "
         f"certificate in [admin.test] of {world.manifest_path} (line {line})"
     )
+
+
+def test_an_out_folder_that_is_a_symbolic_link_is_named_as_one(make_world: Callable[..., World]) -> None:
+    """review12b N8: the folder exists (it is a link): the message says so, not "does not exist"."""
+    world = make_world([ClientDef("a", deliver=False)])
+    outside = world.root.parent / "outside"
+    outside.mkdir(mode=0o700)
+    (world.root / "lnk").symlink_to(outside)
+    world.manifest_path.write_text(world.manifest_path.read_text() + DOTENV.replace("a.env", "lnk/x.env"))
+    plan = world.fleet().plan()[0]
+    assert plan.error == (
+        f"the folder {world.root / 'lnk'} is a symbolic link; give a path in the folder itself: links are not followed"
+    )
+    result = world.fleet().apply().results[0]
+    assert (result.outcome, result.steps, result.error) == (Outcome.FAILED, (), plan.error)
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("token", ["eyJ0eXAi.e30.c2ln\x1b[2J", "two words", "line\nbreak"])
+def test_a_portal_token_that_is_not_one_printable_token_is_refused_before_it_is_sent(
+    run: Run, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    """review12b N9: JWKS_TOOL_PORTAL_TOKEN with a control character or a space is not sent (nor shown)."""
+    world = make_world([ClientDef("a", deliver=False)])
+    world.manifest_path.write_text(world.manifest_path.read_text().replace('certificate = "virksomhet.p12"\n', ""))
+    monkeypatch.setenv("JWKS_TOOL_PORTAL_TOKEN", token)
+    result = run("apply", "--yes", *cli_args(world))
+    assert result.exit_code == 12, result.output
+    assert result.stdout == (
+        "a (test): failed; JWKS_TOOL_PORTAL_TOKEN is not one printable token: it holds a space, a line break or a "
+        "control character; set JWKS_TOOL_PORTAL_TOKEN to the access token alone (printable ASCII, nothing around "
+        "it)\n"
+    )
+    assert [record for record in world.mp["test"].requests if record.path.startswith("/api/")] == []

@@ -368,3 +368,75 @@ def test_a_missing_certificate_names_the_manifests_key_and_line(run: Run, tmp_pa
     for env in ({}, {"JWKS_TOOL_PORTAL_TOKEN": "t"}):  # the certificate named wins over a token got elsewhere
         result = run("apply", "--yes", "--manifest", str(tmp_path / "m.toml"), env=env)
         assert (result.exit_code, result.stderr) == (3, line)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem", "fix"),
+    [
+        (
+            "https://x.example/\\u001b[2J",
+            "must be one line of printable text, not 'https://x.example/\\x1b[2J'",
+            'write {key} = "..."',  # the manifest's own check of every text value
+        ),
+        (
+            "https://x.example/a b",
+            "https://x.example/a b holds a control character or a space",
+            "write the URL on one line, with no spaces or control characters (percent-encode them)",
+        ),
+        (
+            "https://user:s3cret@x.example/",
+            "holds a user name or password before its host (user:pass@)",
+            "remove it: the fleet signs in with the business certificate, never with a password in a URL",
+        ),
+        (
+            "https://x.example:99999/",
+            "https://x.example:99999/ has an invalid port",
+            "give a port from 1 to 65535, or none (443)",
+        ),
+        ("https:///token", "https:///token has no host", "write https://HOST/PATH"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ("endpoints.test", "token_url"),
+        ("endpoints.test", "api_url"),
+        ("endpoints.test", "audience"),
+        ("admin.test", "token_url"),
+    ],
+)
+def test_a_malformed_endpoint_url_is_refused_at_load_with_its_line(
+    run: Run, tmp_path: Path, table: str, key: str, value: str, problem: str, fix: str
+) -> None:
+    """review12b N9: control characters, userinfo, a bad port or no host fail at load, not per client online."""
+    extra = 'client_id = "portal-admin"\n' if table.startswith("admin") else ""
+    result = plan_offline(run, tmp_path, f'[{table}]\n{extra}{key} = "{value}"\n\n' + CLIENT)
+    assert result.exit_code == 3
+    line = 3 if extra else 2
+    assert (
+        result.stderr
+        == f"jwks-tool: error: {tmp_path / 'm.toml'}:{line}: {key} in [{table}] {problem}; {fix.format(key=key)}\n"
+    )
+    assert "s3cret" not in result.stderr  # the password is never shown
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_ca_bundle_that_is_missing_or_not_pem_is_refused_at_load_with_its_line(run: Run, tmp_path: Path) -> None:
+    """review12b N9: ``ca_bundle`` is checked as --ca-bundle is, at load (it failed online with no line)."""
+    missing = tmp_path / "nonexistent.pem"
+    result = plan_offline(run, tmp_path, f'[endpoints.test]\nca_bundle = "{missing}"\n\n' + CLIENT)
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: {tmp_path / 'm.toml'}:2: cannot read ca_bundle in [endpoints.test] {missing}: No such "
+        "file or directory; check the path and its permissions\n"
+    )
+    text = tmp_path / "text.pem"
+    text.write_text("not a certificate\n")
+    result = plan_offline(
+        run, tmp_path, f'[endpoints.test]\ntoken_url = "https://mp.example/token"\nca_bundle = "{text}"\n\n' + CLIENT
+    )
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"jwks-tool: error: {tmp_path / 'm.toml'}:3: ca_bundle in [endpoints.test] {text} holds no PEM certificate; "
+        "give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- blocks)\n"
+    )

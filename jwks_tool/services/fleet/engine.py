@@ -111,13 +111,20 @@ History = dict[tuple[str, str, str], KidHistory]
 
 @dataclasses.dataclass(frozen=True)
 class Observation:
-    """A client's state as read now. ``registered`` / ``delivered`` are None when not read (offline, manual)."""
+    """A client's state as read now. ``registered`` is None when not read (offline, manual); ``delivered`` is None
+    when not read, and offline holds :data:`NOT_CHECKED` for each delivery off this machine (a vault, a plug-in's)."""
 
     client: ClientSpec
     keyset: KeySet | None
     registered: tuple[RegisteredKey, ...] | None
     delivered: tuple[DeliveredKey | None, ...] | None
     history: Mapping[str, KidHistory]
+    offline: bool = False
+    """Read with no network (``plan --offline``): the audit log stands in for Digdir's set and remote deliveries."""
+
+
+NOT_CHECKED = DeliveredKey(None, None, readable=False)
+"""What an offline plan knows of a delivery off this machine: nothing (the audit log says if it was delivered)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +260,7 @@ def decide(obs: Observation, now: datetime) -> ClientPlan:
     waiting = next((key for key in keyset.keys if key.state is KeyState.NEXT), None) if keyset else None
     if keyset is None or (active is None and waiting is None):
         what = "no key set in the store" if keyset is None else "the set has no active or next key"
+        _check_room(client, keyset, obs.registered)
         return _plan(client, now, [Due(StepKind.GENERATE, f"missing key: {what}")], notes, active)
     retiring = [key for key in keyset.keys if key.state is KeyState.RETIRING]
     hist = obs.history
@@ -293,9 +301,19 @@ def decide(obs: Observation, now: datetime) -> ClientPlan:
                 )
             )
             return
-        if theirs is None or record.kid not in theirs:
-            return  # registering comes first (or offline: unknown)
         item = hist.get(record.kid)
+        if theirs is None:  # offline: the audit log says whether apply registered it
+            if item is None or item.registered is None:
+                dues.append(
+                    Due(
+                        StepKind.REGISTER,
+                        f"{record.kid} has no registration in the audit log (offline: Digdir's set is not read)",
+                        record.kid,
+                    )
+                )
+                return
+        elif record.kid not in theirs:
+            return  # registering comes first
         registered_at = item.registered if item is not None and item.registered is not None else now
         ready = registered_at + policy.propagation
         reason = f"{record.kid} is registered, not yet proven: a token signed with it" + (
@@ -314,7 +332,9 @@ def decide(obs: Observation, now: datetime) -> ClientPlan:
         else:
             gate(waiting)
     for delivery, seen in zip(client.deliver, obs.delivered or (), strict=False):
-        if seen is not None and not seen.readable:
+        if obs.offline and not delivery.local:
+            notes.append(f"{delivery.describe()} not checked offline: plan without --offline reads it")
+        elif seen is not None and not seen.readable:
             notes.append(f"{delivery.describe()} cannot be read back: apply goes by its audit log")
     delivered_ok = True
     if active is not None and active_proven:
@@ -354,7 +374,37 @@ def decide(obs: Observation, now: datetime) -> ClientPlan:
         )
     if waiting is None and active is not None:
         dues.extend(_rotation_due(active, theirs, policy.rotate_after, policy.renew_before, now))
-    return _plan(client, now, dues, notes, active)
+    made = _plan(client, now, dues, notes, active)
+    if made.due and made.due[0].step in (StepKind.GENERATE, StepKind.START):
+        _check_room(client, keyset, obs.registered)
+    return made
+
+
+def _check_room(client: ClientSpec, keyset: KeySet | None, registered: Sequence[RegisteredKey] | None) -> None:
+    """Refuse to make a key that could not be registered: the set registered after it (the store's registered keys,
+    keys Digdir holds that the store does not know, and the new key) would hold more than Digdir's limit. Raised
+    before the key is generated, so ``plan`` shows it as the client's error and ``apply`` makes no key."""
+    ours = list(keyset.registered) if keyset is not None else []
+    foreign = [key.kid for key in registered or () if keyset is None or keyset.key(key.kid) is None]
+    count = len(ours) + len(foreign) + 1
+    if count <= MAX_REGISTERED:
+        return
+    if foreign:
+        held = f"Digdir holds {', '.join(printable(kid, limit=80) for kid in foreign)}, unknown to the store"
+        fix = (
+            "remove them in Digdir's portal, or register the store's keys alone: `jwks-tool portal push "
+            f"{client.ref.name} --env {client.ref.env.value} --client-id {client.client_id} --replace` with your "
+            "sign-in options"
+        )
+    else:
+        retiring = [key.kid for key in ours if key.state is KeyState.RETIRING]
+        held = f"the store still registers {', '.join(retiring) or ', '.join(key.kid for key in ours)}"
+        fix = "let apply finish the rotations in progress (after their overlap), then run it again"
+    raise ProfileError(
+        f"{client.label}: a new key would make {count} registered keys, more than Digdir's {MAX_REGISTERED} "
+        f"({held}); no key was made",
+        hint=fix,
+    )
 
 
 def _rotation_due(
@@ -440,15 +490,17 @@ class Fleet:
             }
 
     def observe(self, client: ClientSpec, *, offline: bool = False) -> Observation:
-        """Read a client's state: its set, and unless ``offline`` its registered set and deliveries."""
+        """Read a client's state: its set, its deliveries (``offline``: only those on this machine's file system)
+        and unless ``offline`` its registered set."""
         keyset = self.service.store.read_set(client.ref)
         registered: tuple[RegisteredKey, ...] | None = None
-        delivered: tuple[DeliveredKey | None, ...] | None = None
-        if not offline:
-            if client.register == "api":
-                registered = tuple(self.registrar(client).get(client))
-            delivered = tuple(self.deliverer.delivered(client, delivery) for delivery in client.deliver)
-        return Observation(client, keyset, registered, delivered, self._client_history(client))
+        if not offline and client.register == "api":
+            registered = tuple(self.registrar(client).get(client))
+        delivered = tuple(  # offline: the local files are read (read-only, no network), the others are not
+            NOT_CHECKED if offline and not delivery.local else self.deliverer.delivered(client, delivery)
+            for delivery in client.deliver
+        )
+        return Observation(client, keyset, registered, delivered, self._client_history(client), offline=offline)
 
     def plan(self, *, at: datetime | None = None, offline: bool = False) -> list[ClientPlan]:
         """What is due for every client at ``at`` (default now); reads only. A client that cannot be read gets an

@@ -14,6 +14,7 @@ from typing import Any
 from jwks_tool.core.consumers import Consumer, Naming, names
 from jwks_tool.core.environments import token_url_for
 from jwks_tool.core.manifest import MANIFEST_NAME, Admin, Delivery, Manifest, parse_manifest
+from jwks_tool.core.text import printable
 from jwks_tool.destinations import Destination, destination_class
 from jwks_tool.destinations.interface import Target
 from jwks_tool.errors import InputError
@@ -125,13 +126,61 @@ URL_CARRIES = {"token_url": "the grant", "api_url": "the admin token"}
 """What each endpoint of the manifest is sent (the reason plain http is refused)."""
 
 
+def check_url_parts(url: str, what: str) -> None:
+    """Refuse a URL no request should go to: a control character or a space in it, a user name or password
+    (``user:pass@``, never shown), a port that is not 1-65535, or no host. InputError without the line."""
+    from urllib.parse import urlsplit
+
+    shown = printable(url, limit=200)
+    if any(not char.isprintable() or char.isspace() for char in url):
+        raise InputError(
+            f"{what} {shown} holds a control character or a space",
+            hint="write the URL on one line, with no spaces or control characters (percent-encode them)",
+        )
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise InputError(f"{what} {shown} is not a URL", hint="write https://HOST/PATH") from None
+    if "@" in parts.netloc:
+        raise InputError(
+            f"{what} holds a user name or password before its host (user:pass@)",
+            hint="remove it: the fleet signs in with the business certificate, never with a password in a URL",
+        )
+    if not parts.hostname:
+        raise InputError(f"{what} {shown} has no host", hint="write https://HOST/PATH")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:  # out of 1-65535, or not a number
+        raise InputError(f"{what} {shown} has an invalid port", hint="give a port from 1 to 65535, or none (443)")
+
+
 def check_endpoints(manifest: Manifest) -> None:
-    """``token_url`` and ``api_url`` of ``[endpoints.<env>]`` and ``token_url`` of ``[admin.<env>]`` by the rule the
-    Maskinporten client applies when it sends (:func:`~jwks_tool.integrations.maskinporten.client.check_url`):
-    https only, as the fleet allows no plain http, not even to this machine. InputError with the line."""
+    """``token_url``, ``api_url`` and ``audience`` of ``[endpoints.<env>]`` and ``token_url`` of ``[admin.<env>]``:
+    a well-formed URL (:func:`check_url_parts`), and the two that are sent to by the rule the Maskinporten client
+    applies when it sends (:func:`~jwks_tool.integrations.maskinporten.client.check_url`): https only, as the fleet
+    allows no plain http, not even to this machine; the ``ca_bundle`` a PEM file of CA certificates, as
+    ``--ca-bundle``. InputError with the line."""
     tables: list[tuple[str, Any]] = [(f"endpoints.{env}", given) for env, given in manifest.endpoints.items()]
     tables += [(f"admin.{env}", given) for env, given in manifest.admin.items()]
     for table, given in tables:
+        for key in ("token_url", "api_url", "audience"):
+            url = getattr(given, key, None)
+            if url is None:
+                continue
+            try:
+                check_url_parts(url, f"{key} in [{table}]")
+            except InputError as exc:
+                raise InputError(f"{_at(manifest, given, key)}: {exc.message}", hint=exc.hint) from None
+        bundle = getattr(given, "ca_bundle", None)
+        if bundle is not None:
+            from jwks_tool.core.certificates import check_ca_bundle
+
+            try:
+                check_ca_bundle(bundle, option=f"ca_bundle in [{table}]")
+            except InputError as exc:
+                raise InputError(f"{_at(manifest, given, 'ca_bundle')}: {exc.message}", hint=exc.hint) from None
         urls = [(key, getattr(given, key, None), f"{key} in [{table}]") for key in URL_CARRIES]
         if getattr(given, "audience", None) and not given.token_url:  # the token endpoint is then <audience>token
             urls.append(("audience", token_url_for(given.audience), f"the token endpoint of audience in [{table}]"))
@@ -141,11 +190,15 @@ def check_endpoints(manifest: Manifest) -> None:
             try:
                 check_url(url, what=what, carries=URL_CARRIES.get(key, URL_CARRIES["token_url"]))
             except InputError as exc:
-                line = given.lines.get(key) or given.lines.get("", 0)
                 raise InputError(
-                    f"{manifest.path}:{line}: {exc.message}" if line else f"{manifest.path}: {exc.message}",
-                    hint=f"use an https:// URL in [{table}]",
+                    f"{_at(manifest, given, key)}: {exc.message}", hint=f"use an https:// URL in [{table}]"
                 ) from None
+
+
+def _at(manifest: Manifest, given: Any, key: str) -> str:
+    """``FILE:LINE`` of ``key`` in a table (``FILE`` alone when its line is not known)."""
+    line = given.lines.get(key) or given.lines.get("", 0)
+    return f"{manifest.path}:{line}" if line else manifest.path
 
 
 def check_certificate(manifest: Manifest, env: str, admin: Admin) -> None:
