@@ -101,6 +101,32 @@ def test_an_out_folder_that_is_a_symbolic_link_is_named_as_one(make_world: Calla
     assert list(outside.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("to", "out"), [("file", "lnk/keys"), ("dotenv", "lnk/sub/x.env"), ("kubernetes", "lnk/sub/s.yaml")]
+)
+def test_a_link_deeper_in_out_cannot_carry_a_delivery_out_of_the_manifests_folder(
+    make_world: Callable[..., World], to: str, out: str
+) -> None:
+    """A folder link anywhere in `out` (a file delivery makes its last folder: `lnk/keys` would be made in the link's
+    target) is refused as `..` is, unless allow_outside: the path written must really be in the manifest's folder."""
+    world = make_world([ClientDef("a", deliver=False)])
+    outside = world.root.parent / "outside"
+    (outside / "sub").mkdir(mode=0o700, parents=True)
+    (world.root / "lnk").symlink_to(outside)
+    delivery = f'[[clients.deliver]]\nto = "{to}"\nfor = "nais"\nout = "{out}"\n'
+    if to == "kubernetes":
+        delivery += 'secret_name = "maskinporten"\n'
+    world.manifest_path.write_text(world.manifest_path.read_text() + delivery)
+    plan = world.fleet().plan()[0]
+    assert plan.error == (
+        f"{world.root / out} is outside the manifest's folder {world.root} (a symbolic link leads to "
+        f"{outside / out.removeprefix('lnk/')}); give a path inside it, or set allow_outside = true on this delivery"
+    )
+    result = world.fleet().apply().results[0]
+    assert (result.outcome, result.steps) == (Outcome.FAILED, ())
+    assert sorted(path.name for path in outside.rglob("*")) == ["sub"]
+
+
 @pytest.mark.parametrize("token", ["eyJ0eXAi.e30.c2ln\x1b[2J", "two words", "line\nbreak"])
 def test_a_portal_token_that_is_not_one_printable_token_is_refused_before_it_is_sent(
     run: Run, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch, token: str

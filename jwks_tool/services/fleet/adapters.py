@@ -264,6 +264,19 @@ class DestinationDeliverer:
         from jwks_tool.destinations import destination_class
 
         destination_class(delivery.to).from_target(self.target(delivery)).preflight()
+        if not delivery.allow_outside:
+            self._check_inside(self._path(delivery) or delivery.out)
+
+    def _check_inside(self, path: str) -> None:
+        """The path written is really in the manifest's folder: no folder link on the way leads out of it (the load
+        refused ``..`` and absolute paths; a link is a property of the file system, so it is checked here)."""
+        folder = os.path.realpath(manifest_folder(self._manifest))
+        real = os.path.realpath(path)
+        if os.path.commonpath([folder, real]) != folder:
+            raise InputError(
+                f"{path} is outside the manifest's folder {folder} (a symbolic link leads to {real})",
+                hint="give a path inside it, or set allow_outside = true on this delivery",
+            )
 
     @staticmethod
     def _consumer(delivery: Delivery) -> Any:
