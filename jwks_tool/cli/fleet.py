@@ -185,7 +185,11 @@ def _parse_at(value: str | None) -> datetime | None:
 @click.option(
     "--at", "at", metavar="TIME", help="Plan for this time instead of now: 2027-03-01, an RFC 3339 time, +90d."
 )
-@click.option("--offline", is_flag=True, help="Read the store only: no call to Digdir, Maskinporten or Key Vault.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="No network: the store, its audit log and local deliveries only (no call to Digdir, Maskinporten or a vault).",
+)
 @azure_options
 @json_option
 def plan(fleet: FleetOptions, at: str | None, offline: bool, azure: AzureOptions, as_json: bool) -> None:
