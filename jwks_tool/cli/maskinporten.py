@@ -535,8 +535,15 @@ def pull(
         )
         for kid in diff.missing:
             click.echo(f"  missing   {printable(kid)}  (in the store's registered set: run jwks-tool portal push)")
+        states = {str(key.kid): key.state.value for key in keyset.keys}
         for kid in diff.extra:
-            click.echo(f"  extra     {printable(kid)}  (not in the key set: `portal push --replace` removes it)")
+            state = states.get(str(kid))
+            why = (
+                f"{state} in the key set: `portal push` removes it"
+                if state is not None
+                else "not in the key set: `portal push --replace` removes it"
+            )
+            click.echo(f"  extra     {printable(kid)}  ({why})")
         for kid in diff.expiring:
             click.echo(f"  expiring  {printable(kid)}")
         if diff.in_sync and not diff.expiring:

@@ -445,6 +445,8 @@ def test_push_removes_the_sets_own_retired_and_revoked_keys_without_asking_and_s
     revoked = run("revoke", "acme", "--kid", k2, "--reason", "leaked in a CI log")
     assert revoked.exit_code == 0, revoked.stderr
     assert "jwks-tool portal push acme --env test --client-id CLIENT_ID" in revoked.stdout
+    pulled = run("portal", "pull", *args[2:], env=env)
+    assert f"  extra     {k2}  (revoked in the key set: `portal push` removes it)\n" in pulled.stdout
     pushed = run(*args, env=env)
     assert pushed.exit_code == 0, pushed.stderr
     assert pushed.stdout.splitlines()[-2:] == [f"Registered 1 key for client-1: {k3}", f"  removed {k2} (revoked)"]

@@ -290,7 +290,7 @@ def test_hostile_claims_and_kids_are_escaped(
     assert result.exit_code == 2
     assert "\x1b" not in result.stdout
     assert "\x07" not in result.stdout
-    assert "  extra     k\\x1b]0;t\\x07  (not registered" in result.stdout
+    assert "  extra     k\\x1b]0;t\\x07  (not in the key set: `portal push --replace` removes it)\n" in result.stdout
 
 
 def test_the_error_printer_escapes_whatever_reaches_it(run: Run) -> None:
