@@ -60,10 +60,10 @@ ENDPOINT_KEYS = ("token_url", "api_url", "audience", "ca_bundle")
 CLIENT_KEYS = ("name", "env", "client_id", "scopes", "register", "deliver", *DEFAULTS_KEYS)
 DELIVER_COMMON_KEYS = ("to", "for", "client_id", "prefix")
 DELIVER_KEYS: Mapping[str, tuple[str, ...]] = {
-    "keyvault": ("vault", "secret_name"),
-    "kubernetes": ("secret_name", "namespace", "out", "reloader", "allow_outside"),
-    "dotenv": ("out", "allow_outside"),
-    "file": ("out", "allow_outside"),
+    "keyvault": ("vault", "secret_name", "adopt"),
+    "kubernetes": ("secret_name", "namespace", "out", "reloader", "allow_outside", "adopt"),
+    "dotenv": ("out", "allow_outside", "adopt"),
+    "file": ("out", "allow_outside", "adopt"),
 }
 """What each built-in destination takes besides the common keys (``keyvault push`` / ``deliver``'s options); a
 plug-in destination (another ``to``) takes string keys of its own, given to it as the target's ``extra``."""
@@ -140,6 +140,9 @@ class Delivery:
     line: int = 0
     allow_outside: bool = False
     """``out`` may be absolute or go up (``..``) out of the manifest's folder: refused unless this is given."""
+    adopt: bool = False
+    """Replace what jwks-tool did not write: a file or folder item without its mark, a vault secret without its
+    tags (refused otherwise, as ``deliver`` refuses them without ``--force``/``--adopt``)."""
     resolved_out: str | None = None
     """``out`` as the file system path written (relative to the manifest's folder), set when the manifest is read
     from a file (:func:`jwks_tool.services.fleet.manifest_file.read_manifest`)."""
@@ -544,6 +547,14 @@ def _delivery(value: object, what: str, where: _Where, line: int) -> Delivery:
             f"{what}: allow_outside must be true or false",
             "write allow_outside = true (out may be outside the manifest's folder) or remove it",
         )
+    adopt = table.get("adopt", False)
+    if not isinstance(adopt, bool):
+        raise _fail(
+            where,
+            where.key("adopt", line),
+            f"{what}: adopt must be true or false",
+            "write adopt = true (replace what jwks-tool did not write) or remove it",
+        )
     out = _opt_text(table, "out", what, where, line) if builtin else None
     if out is not None and not allow_outside and is_outside(out):
         raise _fail(
@@ -567,6 +578,7 @@ def _delivery(value: object, what: str, where: _Where, line: int) -> Delivery:
         extra=tuple(extra),
         line=line,
         allow_outside=allow_outside,
+        adopt=adopt,
     )
 
 

@@ -663,11 +663,18 @@ def test_every_destination_gets_the_proven_key_and_is_read_back(make_world: Call
     held = [fleet.deliverer.delivered(spec(fleet, "a"), d) for d in spec(fleet, "a").deliver]
     assert [(h.kid if h else None) for h in held] == [active.kid] * 4
 
-    (world.root / "a.env").write_text("MASKINPORTEN_CLIENT_JWK=stale\n")  # someone else wrote it: drift
+    (world.root / "a.env").write_text("MASKINPORTEN_CLIENT_JWK=stale\n")  # someone else wrote it: not replaced
+    plan = world.fleet().plan()[0]
+    assert plan.error == (  # the path written, as plan shows it (not the manifest's relative one)
+        f"{world.root / 'a.env'} holds something jwks-tool did not write (no mark of a kid it delivered); set adopt "
+        "= true on this delivery to replace it, or give another out"
+    )
+    text = world.manifest_path.read_text()
+    world.manifest_path.write_text(text.replace('out = "a.env"\n', 'out = "a.env"\nadopt = true\n', 1))
     plan = world.fleet().plan()[0]
     assert [due.step for due in plan.due] == [StepKind.DELIVER]
-    assert plan.due[0].reason == (  # the path written, as plan shows it (not the manifest's relative one)
-        f"drift: dotenv {world.root / 'a.env'} (nais) holds kid None, the active key is {active.kid}"
+    assert plan.due[0].reason == (
+        f"drift: dotenv {world.root / 'a.env'} (nais) holds no kid jwks-tool wrote, the active key is {active.kid}"
     )
     assert world.fleet().apply().results[0].steps == (f"delivered {active.kid}",)
     assert delivered_env(world)["MASKINPORTEN_CLIENT_ID"] == "a-id"

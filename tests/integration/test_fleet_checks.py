@@ -143,3 +143,45 @@ def test_a_portal_token_that_is_not_one_printable_token_is_refused_before_it_is_
         "it)\n"
     )
     assert [record for record in world.mp["test"].requests if record.path.startswith("/api/")] == []
+
+
+@pytest.mark.parametrize(
+    ("to", "out", "content", "extra"),
+    [
+        ("dotenv", "app.env", "DATABASE_URL=postgres://app:pw@db/app\n", ""),
+        ("kubernetes", "s.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n", 'secret_name = "mp"\n'),
+        ("file", "keys", None, ""),
+    ],
+    ids=["dotenv", "kubernetes", "file"],
+)
+def test_a_file_jwks_tool_did_not_write_is_not_replaced_unless_adopt(
+    make_world: Callable[..., World], to: str, out: str, content: str | None, extra: str
+) -> None:
+    """review12c M1: an app's own .env (or a hand-written YAML, or a folder holding other files of these names) lost
+    what it held to apply; `deliver` refuses that without --force. It is that client's error in plan and apply, no
+    key made, unless the delivery says adopt = true."""
+    world = make_world([ClientDef("a", deliver=False)])
+    target = world.root / out
+    if content is None:
+        target.mkdir(mode=0o700)
+        (target / "MASKINPORTEN_CLIENT_JWK").write_text("someone else's\n")
+        content = "someone else's\n"
+        held = target / "MASKINPORTEN_CLIENT_JWK"
+    else:
+        target.write_text(content)
+        held = target
+    held.chmod(0o600)
+    delivery = f'[[clients.deliver]]\nto = "{to}"\nfor = "nais"\nout = "{out}"\n{extra}'
+    world.manifest_path.write_text(world.manifest_path.read_text() + delivery)
+    plan = world.fleet().plan()[0]
+    assert plan.error == (
+        f"{target} holds something jwks-tool did not write (no mark of a kid it delivered); set adopt = true on this "
+        "delivery to replace it, or give another out"
+    )
+    result = world.fleet().apply().results[0]
+    assert (result.outcome, result.steps) == (Outcome.FAILED, ())
+    assert held.read_text() == content
+    world.manifest_path.write_text(world.manifest_path.read_text().replace(delivery, delivery + "adopt = true\n"))
+    adopted = world.fleet().apply().results[0]
+    assert adopted.outcome is Outcome.CONVERGED, adopted.error
+    assert held.read_text() != content

@@ -107,12 +107,14 @@ def test_the_documented_manifest_reads_whole() -> None:
         (
             ('vault = "https://app-kv.vault.azure.net/"', 'vault = "https://app-kv.vault.azure.net/"\nout = "x.env"'),
             "jwks-tool.toml:32: unknown key 'out' in client 'invoice-sync' delivery #1 (to = 'keyvault'); remove it; "
-            "client 'invoice-sync' delivery #1 (to = 'keyvault') takes to, for, client_id, prefix, vault, secret_name",
+            "client 'invoice-sync' delivery #1 (to = 'keyvault') takes to, for, client_id, prefix, vault, secret_name, "
+            "adopt",
         ),
         (
             ('to = "keyvault"\nvault = "https://app-kv.vault.azure.net/"', 'to = "dotenv"\nvault = "x"'),
             "jwks-tool.toml:31: unknown key 'vault' in client 'invoice-sync' delivery #1 (to = 'dotenv'); remove it; "
-            "client 'invoice-sync' delivery #1 (to = 'dotenv') takes to, for, client_id, prefix, out, allow_outside",
+            "client 'invoice-sync' delivery #1 (to = 'dotenv') takes to, for, client_id, prefix, out, allow_outside, "
+            "adopt",
         ),
         (
             ('to = "keyvault"\nvault = "https://app-kv.vault.azure.net/"', 'to = "kubernetes"\nnamespace = "x"'),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from jwks_tool.core.environments import audience_for, token_url_for
 from jwks_tool.core.manifest import Admin, ClientSpec, Delivery, Manifest
 from jwks_tool.core.model import KeyRecord, KeySet, thumbprint
-from jwks_tool.errors import InputError, JwksToolError
+from jwks_tool.errors import ConflictError, InputError, JwksToolError
 from jwks_tool.integrations.maskinporten.client import PORTAL_APIS
 from jwks_tool.services.fleet.manifest_file import check_certificate, delivery_target, manifest_folder
 from jwks_tool.services.fleet.ports import Clock, DeliveredKey, RegisteredKey
@@ -264,8 +264,14 @@ class DestinationDeliverer:
         from jwks_tool.destinations import destination_class
 
         destination_class(delivery.to).from_target(self.target(delivery)).preflight()
+        path = self._path(delivery) or delivery.out
         if not delivery.allow_outside:
-            self._check_inside(self._path(delivery) or delivery.out)
+            self._check_inside(path)
+        if not delivery.adopt and self._held(delivery, path) == DeliveredKey(None, None):
+            raise ConflictError(
+                f"{path} holds something jwks-tool did not write (no mark of a kid it delivered)",
+                hint="set adopt = true on this delivery to replace it, or give another out",
+            )
 
     def _check_inside(self, path: str) -> None:
         """The path written is really in the manifest's folder: no folder link on the way leads out of it (the load
@@ -299,7 +305,11 @@ class DestinationDeliverer:
         if delivery.to == "keyvault" and delivery.vault:
             return self._keyvault(client, delivery)
         self.preflight(delivery)
-        out = self._path(delivery)
+        return self._held(delivery, self._path(delivery))
+
+    def _held(self, delivery: Delivery, out: str | None) -> DeliveredKey | None:
+        """What a local delivery holds: its kid by jwks-tool's mark; None: nothing there; ``DeliveredKey(None,
+        None)``: something jwks-tool did not write; UNREADABLE: not a place on this machine."""
         if out is None or out == "-":
             return UNREADABLE
         if delivery.to == "dotenv":
@@ -307,7 +317,7 @@ class DestinationDeliverer:
         if delivery.to == "kubernetes":
             return _marked(out, re.compile(r"^\s*\"?jwks-tool/kid\"?:\s*\"?([^\"\s]+)\"?\s*$", re.MULTILINE))
         if delivery.to == "file":
-            return self._folder(client, delivery, out)
+            return self._folder(delivery, out)
         return UNREADABLE
 
     def _keyvault(self, client: ClientSpec, delivery: Delivery) -> DeliveredKey | None:
@@ -326,7 +336,7 @@ class DestinationDeliverer:
             return None
         return DeliveredKey(status.kid, status.thumbprint)
 
-    def _folder(self, client: ClientSpec, delivery: Delivery, out: str) -> DeliveredKey | None:
+    def _folder(self, delivery: Delivery, out: str) -> DeliveredKey | None:
         from jwks_tool.core.consumers import Naming, names
 
         found_any = False

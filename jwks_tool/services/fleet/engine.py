@@ -343,7 +343,12 @@ def decide(obs: Observation, now: datetime) -> ClientPlan:
             if obs.delivered is not None and (held is None or held.readable):
                 if held is None or held.kid != active.kid or held.thumbprint not in (None, active.thumbprint):
                     delivered_ok = False
-                    holds = "nothing" if held is None else f"kid {printable(held.kid, limit=80)}"
+                    if held is None:
+                        holds = "nothing"
+                    elif held.kid is None:
+                        holds = "no kid jwks-tool wrote"
+                    else:
+                        holds = f"kid {printable(held.kid, limit=80)}"
                     dues.append(
                         Due(
                             StepKind.DELIVER,

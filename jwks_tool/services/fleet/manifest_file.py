@@ -89,6 +89,7 @@ def delivery_target(delivery: Delivery) -> Target:
         vault=delivery.vault,
         out=delivery.resolved_out or delivery.out,
         replace=True,
+        adopt=delivery.adopt,
         secret_name=delivery.secret_name if delivery.to == "kubernetes" else None,
         namespace=delivery.namespace,
         reloader=delivery.reloader,
