@@ -211,9 +211,10 @@ def render_schedule(
     cron_store = _cron_store(manifest, store_url) if name is ScheduleTemplate.CRON else None
     if cron_store is not None:
         _check_value(name, "the store", cron_store)
+    argv = [program] if program else jwks_tool_program()
     if name is ScheduleTemplate.CRON:
-        program = program or jwks_tool_program()
-        _check_value(name, "the jwks-tool program", program)
+        for part in argv:
+            _check_value(name, "the jwks-tool program", part)
     pvc_store = _pvc_store(manifest) if name is ScheduleTemplate.KUBERNETES and not remote else None
     if manifest.store is not None:
         store = manifest.store
@@ -248,7 +249,7 @@ def render_schedule(
         cron_command=_cron_escape(
             f"umask 077 && mkdir -p {CRON_LOG_FOLDER} && cd {shlex.quote(folder)} && "
             + (f"JWKS_TOOL_STORE={shlex.quote(cron_store)} " if cron_store is not None else "")
-            + f"{shlex.quote(program or 'jwks-tool')} apply --yes --manifest "
+            + f"{shlex.join(argv)} apply --yes --manifest "
             + shlex.quote(os.path.basename(path))
         ),
         cron_log=CRON_LOG,
@@ -279,21 +280,22 @@ CRON_LOG = '"$HOME/.local/state/jwks-tool-apply.log"'
 """Where the crontab line appends apply's output (its folder made 0700 first: ``umask 077``, so the log is 0600)."""
 
 
-def jwks_tool_program() -> str:
-    """The absolute path of the jwks-tool running now, for a crontab line (cron's PATH is ``/usr/bin:/bin``, where a
+def jwks_tool_program() -> list[str]:
+    """The jwks-tool running now by its absolute path, for a crontab line (cron's PATH is ``/usr/bin:/bin``, where a
     venv's or pipx's jwks-tool is not): ``sys.argv[0]`` when it is the ``jwks-tool`` console script (absolute, not
     resolved through symbolic links, so pipx's link in ~/.local/bin survives an upgrade), else the console script
-    beside ``sys.executable`` (an in-process run), else ``jwks-tool`` as found on PATH (or as it is).
+    beside ``sys.executable`` (an in-process run), else this Python with ``-m jwks_tool`` (``python -m jwks_tool``).
     """
     started = sys.argv[0] if sys.argv else ""
     if os.path.basename(started) == "jwks-tool":
         found = started if os.sep in started else shutil.which(started)
         if found:
-            return os.path.abspath(found)
-    beside = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), "jwks-tool")
+            return [os.path.abspath(found)]
+    python = os.path.abspath(sys.executable)
+    beside = os.path.join(os.path.dirname(python), "jwks-tool")
     if os.path.isfile(beside) and os.access(beside, os.X_OK):
-        return beside
-    return os.path.abspath(shutil.which("jwks-tool") or "jwks-tool")
+        return [beside]
+    return [python, "-m", "jwks_tool"]
 
 
 def _cron_store(manifest: Manifest, store_url: str | None) -> str | None:

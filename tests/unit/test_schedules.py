@@ -605,3 +605,17 @@ def test_kubernetes_takes_a_delivery_to_an_absolute_path(
 def test_cron_takes_deliveries_to_files(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", LOCAL_DELIVERIES.replace("OUT", "s.yaml"), "cron")
     assert result.exit_code == 0, result.stderr
+
+
+def test_cron_names_python_m_jwks_tool_when_no_console_script_runs_it(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = tmp_path / "py thon" / "bin" / "python3"  # no jwks-tool beside it
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    monkeypatch.setattr(sys, "executable", str(python))
+    monkeypatch.setattr(sys, "argv", ["/srv/venv/lib/python3.12/site-packages/jwks_tool/__main__.py"])
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", LOCAL, "cron")
+    assert result.exit_code == 0, result.stderr
+    line = result.stdout.splitlines()[-1]
+    assert f" && '{python}' -m jwks_tool apply --yes --manifest jwks-tool.toml " in line
