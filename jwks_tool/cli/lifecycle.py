@@ -441,7 +441,8 @@ def _emit_report(
     "--store-persists",
     is_flag=True,
     help="github-actions, azure-devops, kubernetes: the manifest's local store lasts between runs (a self-hosted "
-    "runner's disk, a PersistentVolumeClaim); without it they need a remote store in the manifest.",
+    "runner's disk, a PersistentVolumeClaim); without it they need a remote store in the manifest. github-actions, "
+    "azure-devops: its deliveries to local files last too.",
 )
 @out_option()
 @store_options
@@ -470,7 +471,7 @@ def render(
     runbook      this set's rotation steps, with its kids
     cron, github-actions, azure-devops, kubernetes
                  run `jwks-tool apply` on a schedule; NAME is then the fleet manifest (jwks-tool.toml),
-                 whose store must be remote for the last three (or pass --store-persists)
+                 whose store and deliveries must be remote for the last three (or pass --store-persists)
     No template holds private key material.
     """
     force_out = check_out(out, force=force_out)
@@ -479,7 +480,9 @@ def render(
     if template in {item.value for item in ScheduleTemplate}:
         from jwks_tool.services.fleet.manifest_file import read_manifest
 
-        text = render_schedule(ScheduleTemplate(template), read_manifest(name), store_persists=store_persists)
+        text = render_schedule(
+            ScheduleTemplate(template), read_manifest(name), store_persists=store_persists, store_url=store.url
+        )
         if as_json:
             print_json({"template": template, "manifest": name, "text": text})
             return

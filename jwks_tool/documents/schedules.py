@@ -29,15 +29,17 @@ import os
 import posixpath
 import re
 import shlex
+import shutil
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
 from jwks_tool import __version__
-from jwks_tool.core.manifest import Manifest
+from jwks_tool.core.manifest import Delivery, Manifest
 from jwks_tool.core.text import printable
 from jwks_tool.documents.templates import render_template
 from jwks_tool.errors import InputError
-from jwks_tool.stores import is_keyvault_url
+from jwks_tool.stores import default_store_url, is_keyvault_url
 
 
 class ScheduleTemplate(StrEnum):
@@ -159,13 +161,26 @@ def _pvc_store(manifest: Manifest) -> str:
     return posixpath.normpath(path)
 
 
-def render_schedule(name: ScheduleTemplate, manifest: Manifest, *, store_persists: bool = False) -> str:
+def render_schedule(
+    name: ScheduleTemplate,
+    manifest: Manifest,
+    *,
+    store_persists: bool = False,
+    store_url: str | None = None,
+    program: str | None = None,
+) -> str:
     """Fill the schedule template ``name`` for ``manifest``.
+
+    cron runs the line with its own environment (``PATH=/usr/bin:/bin``, no ``$JWKS_TOOL_STORE``): the line names
+    ``program`` (default: the jwks-tool running now, :func:`jwks_tool_program`) by its absolute path, and, when the
+    manifest names no store, the store apply would use here (``store_url``: ``--store`` or ``$JWKS_TOOL_STORE``,
+    else the default store) as ``JWKS_TOOL_STORE='...'``; it makes the log's folder (0700) first.
 
     github-actions, azure-devops and kubernetes refuse a manifest whose store is not remote (InputError) unless
     ``store_persists`` says the job's disk keeps it (a self-hosted runner, a PersistentVolumeClaim): a store that dies
     with the job would make a new key every run, replace the consumers' secret, lose the earlier private keys and
-    fail once Digdir holds 5 keys. A ``memory:`` store never lasts.
+    fail once Digdir holds 5 keys. A ``memory:`` store never lasts. They refuse a manifest with a delivery
+    written to a local file (dotenv, kubernetes, file) the same way (:func:`_check_local_deliveries`).
     """
     path = manifest.path
     files = certificate_files(manifest)
@@ -192,11 +207,21 @@ def render_schedule(name: ScheduleTemplate, manifest: Manifest, *, store_persist
             'store = "secretsmanager://REGION/PREFIX"), or pass --store-persists if the job\'s disk keeps it '
             "(a self-hosted runner, a PersistentVolumeClaim)",
         )
+    _check_local_deliveries(name, manifest, store_persists=store_persists)
+    cron_store = _cron_store(manifest, store_url) if name is ScheduleTemplate.CRON else None
+    if cron_store is not None:
+        _check_value(name, "the store", cron_store)
+    argv = [program] if program else jwks_tool_program()
+    if name is ScheduleTemplate.CRON:
+        for part in argv:
+            _check_value(name, "the jwks-tool program", part)
     pvc_store = _pvc_store(manifest) if name is ScheduleTemplate.KUBERNETES and not remote else None
     if manifest.store is not None:
         store = manifest.store
     elif name is ScheduleTemplate.KUBERNETES and pvc_store is not None:
         store = pvc_store
+    elif cron_store is not None:
+        store = f"{cron_store} (the manifest names none: the line sets JWKS_TOOL_STORE)"
     else:
         store = "$JWKS_TOOL_STORE, else the default store of the job's user (the manifest names no store)"
     aws = manifest.store is not None and manifest.store.startswith("secretsmanager://")
@@ -222,8 +247,12 @@ def render_schedule(name: ScheduleTemplate, manifest: Manifest, *, store_persist
         pip_sh=f"pip install {shlex.quote(package)}",
         aws=aws,
         cron_command=_cron_escape(
-            f"cd {shlex.quote(folder)} && jwks-tool apply --yes --manifest {shlex.quote(os.path.basename(path))}"
+            f"umask 077 && mkdir -p {CRON_LOG_FOLDER} && cd {shlex.quote(folder)} && "
+            + (f"JWKS_TOOL_STORE={shlex.quote(cron_store)} " if cron_store is not None else "")
+            + f"{shlex.join(argv)} apply --yes --manifest "
+            + shlex.quote(os.path.basename(path))
         ),
+        cron_log=CRON_LOG,
         github_apply=f"jwks-tool apply --yes --credential cli --manifest {shlex.quote(path)}{summary_sh}",
         azure_apply=f"jwks-tool apply --yes --credential cli --manifest {shlex.quote(path)}"
         ' --summary "$(Agent.TempDirectory)/jwks-tool.md"',
@@ -243,6 +272,91 @@ def render_schedule(name: ScheduleTemplate, manifest: Manifest, *, store_persist
         sh=shlex.quote,
         isabs=posixpath.isabs,
         yaml=json.dumps,
+    )
+
+
+CRON_LOG_FOLDER = '"$HOME/.local/state"'
+CRON_LOG = '"$HOME/.local/state/jwks-tool-apply.log"'
+"""Where the crontab line appends apply's output (its folder made 0700 first: ``umask 077``, so the log is 0600)."""
+
+
+def jwks_tool_program() -> list[str]:
+    """The jwks-tool running now by its absolute path, for a crontab line (cron's PATH is ``/usr/bin:/bin``, where a
+    venv's or pipx's jwks-tool is not): ``sys.argv[0]`` when it is the ``jwks-tool`` console script (absolute, not
+    resolved through symbolic links, so pipx's link in ~/.local/bin survives an upgrade), else the console script
+    beside ``sys.executable`` (an in-process run), else this Python with ``-m jwks_tool`` (``python -m jwks_tool``).
+    """
+    started = sys.argv[0] if sys.argv else ""
+    if os.path.basename(started) == "jwks-tool":
+        found = started if os.sep in started else shutil.which(started)
+        if found:
+            return [os.path.abspath(found)]
+    python = os.path.abspath(sys.executable)
+    beside = os.path.join(os.path.dirname(python), "jwks-tool")
+    if os.path.isfile(beside) and os.access(beside, os.X_OK):
+        return [beside]
+    return [python, "-m", "jwks_tool"]
+
+
+def _cron_store(manifest: Manifest, store_url: str | None) -> str | None:
+    """The store a crontab line must set (cron has not this shell's ``$JWKS_TOOL_STORE``): None when the manifest
+    names its own; else ``store_url`` (``--store`` or ``$JWKS_TOOL_STORE``), else the default store, a folder made
+    absolute. A ``memory:`` one is refused (gone when the run ends)."""
+    if manifest.store is not None:
+        return None
+    url = store_url or default_store_url()
+    if url.startswith("memory:"):
+        raise InputError(
+            "the store (--store or $JWKS_TOOL_STORE) is memory:, which is gone when the run ends",
+            hint='name a lasting store in the manifest (store = "https://NAME.vault.azure.net/" or a folder)',
+        )
+    if "://" in url or url.startswith("file:"):
+        return url
+    return os.path.abspath(url)
+
+
+K8S_MANIFEST_FOLDER = "/etc/jwks-tool"
+"""Where the CronJob mounts the manifest's ConfigMap (read-only)."""
+
+_LOCAL_FIX = 'deliver to a remote destination instead (to = "keyvault" or to = "aws")'
+
+
+def _check_local_deliveries(name: ScheduleTemplate, manifest: Manifest, *, store_persists: bool) -> None:
+    """Refuse a CI template for a manifest that delivers to a local file (a ``.env``, a Secret manifest, a folder)
+    the job's disk would lose: github-actions and azure-devops unless ``store_persists`` (a self-hosted runner's
+    disk lasts); kubernetes always, unless ``out`` is absolute (``allow_outside``: a volume the pod mounts), since
+    the manifest's folder there is the read-only ConfigMap mount."""
+    if name is ScheduleTemplate.CRON:
+        return
+    found: list[tuple[str, Delivery]] = []
+    for client in manifest.clients:
+        for delivery in client.deliver:
+            if not delivery.local or delivery.out is None:
+                continue
+            if name is ScheduleTemplate.KUBERNETES and posixpath.isabs(delivery.out):
+                continue
+            if name is not ScheduleTemplate.KUBERNETES and store_persists:
+                continue
+            found.append((client.label, delivery))
+    if not found:
+        return
+    label, first = found[0]
+    more = f" (and {len(found) - 1} more local file{'s' if len(found) > 2 else ''})" if len(found) > 1 else ""
+    what = (
+        f"the manifest {printable(manifest.path, limit=200)} delivers {printable(label)} to {first.to} "
+        f"{printable(first.out or '', limit=200)}{more}"
+    )
+    if name is ScheduleTemplate.KUBERNETES:
+        raise InputError(
+            f"{what}, relative to the manifest's folder, which in the CronJob is the read-only ConfigMap mount "
+            f"{K8S_MANIFEST_FOLDER}",
+            hint=f"{_LOCAL_FIX}, apply a kubernetes delivery's Secret another way (a pipeline that runs deliver and "
+            "kubectl apply), or give an absolute out (with allow_outside = true) on a volume the pod mounts writable",
+        )
+    raise InputError(
+        f"{what}, which the {name.value} job writes to its own disk and loses when it ends (nothing keeps or "
+        "applies it; each run writes it again)",
+        hint=f"{_LOCAL_FIX}, or pass --store-persists if the job's disk keeps it (a self-hosted runner)",
     )
 
 

@@ -7,6 +7,7 @@ import os
 import shlex
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import yaml
 from click.testing import Result
 
 from jwks_tool import __version__
+from tests.conftest import PASSPHRASE
 
 Run = Callable[..., Result]
 
@@ -46,9 +48,14 @@ TEMPLATES = [
 ]
 
 
+PROGRAM = "/opt/jwks-tool/bin/jwks-tool"
+"""The jwks-tool that renders the goldens (the crontab line names it by its path)."""
+
+
 def rendered(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str, manifest: str) -> str:
     (tmp_path / "jwks-tool.toml").write_text(manifest)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [PROGRAM])
     result = run("render", template, "jwks-tool.toml")
     assert result.exit_code == 0, result.stderr
     return result.output.replace(str(tmp_path), "/srv/fleet").replace(
@@ -291,31 +298,118 @@ def argv_run(tmp_path: Path, command: str, env: dict[str, str]) -> list[str]:
     return (tmp_path / "argv.out").read_text().split("\0")[:-1]
 
 
+def stand_in_jwks_tool(folder: Path, out: Path) -> Path:
+    """A ``jwks-tool`` at ``folder``/jwks-tool that writes its argv (NUL-separated) to ``out``/argv.out, its
+    ``$JWKS_TOOL_STORE`` (or ``unset``) to ``out``/store.out, a line to stderr, and exits 13."""
+    folder.mkdir(parents=True)
+    script = folder / "jwks-tool"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"printf '%s\\0' \"$@\" > {shlex.quote(str(out / 'argv.out'))}\n"
+        f"printf '%s' \"${{JWKS_TOOL_STORE-unset}}\" > {shlex.quote(str(out / 'store.out'))}\n"
+        "echo 'stand-in jwks-tool ran' >&2\n"
+        "exit 13\n"
+    )
+    script.chmod(0o700)
+    return script
+
+
+def as_cron_runs_it(line: str, home: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run a crontab line's command as cron does: its own environment (HOME, PATH=/usr/bin:/bin, nothing of
+    this shell's), ``/bin/sh -c``, with the ``\\%`` cron turns into ``%``."""
+    command = line.split(" ", 5)[5]
+    assert "%" not in command.replace("\\%", "")  # cron would cut the line at a bare %
+    command = command.replace("\\%", "%")
+    env = ["env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin", "/bin/sh", "-c", command]
+    return subprocess.run(env, check=False, capture_output=True, cwd="/", timeout=60)
+
+
 def test_cron_passes_a_hostile_manifest_name_as_one_word(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "sp ace;$(touch PWNED)%x"
     folder.mkdir()
+    program = stand_in_jwks_tool(tmp_path / "b'in %d", tmp_path)  # where jwks-tool is installed: quoted too
+    monkeypatch.setattr(sys, "argv", [str(program)])
     result = render_in(run, folder, monkeypatch, HOSTILE, LOCAL, "cron")
     assert result.exit_code == 0, result.stderr
-    line = result.stdout.splitlines()[-1]
-    command = line.split(" ", 5)[5]
-    assert "%" not in command.replace("\\%", "")  # cron would cut the line at a bare %
-    command = command.replace("\\%", "%")  # what cron hands to sh
-    command = command.split(" >> ")[0]  # keep the log where the test can see nothing is written
-    argv = argv_run(tmp_path, command, fake_jwks_tool(tmp_path))
-    assert argv == [
+    home = tmp_path / "home"
+    home.mkdir()
+    done = as_cron_runs_it(result.stdout.splitlines()[-1], home)
+    assert (done.returncode, done.stdout, done.stderr) == (13, b"", b"")  # apply's status; its output in the log
+    assert (tmp_path / "argv.out").read_text().split("\0")[:-1] == [
         "apply",
         "--yes",
         "--manifest",
         HOSTILE,
         "--passphrase-file",
-        f"{os.environ['HOME']}/.config/jwks-tool/passphrase",
+        f"{home}/.config/jwks-tool/passphrase",
         "--cert-passphrase-file",
-        f"{os.environ['HOME']}/.config/jwks-tool/cert-passphrase",
+        f"{home}/.config/jwks-tool/cert-passphrase",
     ]
+    assert (tmp_path / "store.out").read_text() == "unset"  # the manifest names its store: nothing to add
+    log = home / ".local" / "state" / "jwks-tool-apply.log"
+    assert log.read_text() == "stand-in jwks-tool ran\n"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log.parent.stat().st_mode) == stat.S_IMODE(log.parent.parent.stat().st_mode) == 0o700
     assert not (tmp_path / "PWNED").exists()
     assert not (folder / "PWNED").exists()
+
+
+@pytest.mark.parametrize("given", ["environment", "option"])
+def test_cron_carries_the_store_the_environment_names_and_no_passphrase(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    program = stand_in_jwks_tool(tmp_path / "bin", tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(program)])
+    (tmp_path / "jwks-tool.toml").write_text(NO_STORE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JWKS_TOOL_STORE", "stores/my 'fleet'")  # relative: made absolute, as apply here would
+    args = ["--store", "stores/my 'fleet'"] if given == "option" else []
+    if given == "option":
+        monkeypatch.setenv("JWKS_TOOL_STORE", str(tmp_path / "another"))
+    result = run("render", "cron", *args, "jwks-tool.toml")
+    assert result.exit_code == 0, result.stderr
+    assert PASSPHRASE not in result.stdout  # the test environment's $JWKS_TOOL_PASSPHRASE stays out of it
+    assert f"# The store: {tmp_path}/stores/my 'fleet' (the manifest names none: the line sets JWKS_TOOL_STORE)." in (
+        result.stdout
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    done = as_cron_runs_it(result.stdout.splitlines()[-1], home)
+    assert (done.returncode, done.stderr) == (13, b"")
+    assert (tmp_path / "store.out").read_text() == f"{tmp_path}/stores/my 'fleet'"
+    assert (tmp_path / "argv.out").read_text().split("\0")[:3] == ["apply", "--yes", "--manifest"]
+
+
+def test_cron_runs_the_real_jwks_tool_on_the_store_it_was_rendered_with(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console script beside this Python (an in-process render), found with cron's PATH, reading the store
+    named only in the rendering shell's environment, with the passphrase from the file the line names."""
+    (tmp_path / "jwks-tool.toml").write_text(
+        '[[clients]]\nname = "invoice-sync"\nenv = "test"\nclient_id = "c-1"\nscopes = ["altinn:x"]\n'
+        'register = "manual"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "fleet store"
+    monkeypatch.setenv("JWKS_TOOL_STORE", str(store))
+    made = run("generate", "invoice-sync", "--env", "test")
+    assert made.exit_code == 0, made.stderr
+    result = run("render", "cron", "jwks-tool.toml")
+    assert result.exit_code == 0, result.stderr
+    line = result.stdout.splitlines()[-1]
+    program = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), "jwks-tool")
+    assert f" {shlex.quote(program)} apply --yes " in line
+    home = tmp_path / "home"
+    (home / ".config" / "jwks-tool").mkdir(parents=True)
+    (home / ".config" / "jwks-tool" / "passphrase").write_text(PASSPHRASE + "\n")
+    (home / ".config" / "jwks-tool" / "passphrase").chmod(0o600)
+    # plan --offline instead of apply: the same program, store and passphrase, and no network
+    done = as_cron_runs_it(line.replace(" apply --yes ", " plan --offline "), home)
+    log = (home / ".local" / "state" / "jwks-tool-apply.log").read_text()
+    assert done.returncode == 11, log  # changes due: the manual registration of the key it found
+    assert "invoice-sync (test)  manual    register invoice-sync-test-" in log  # the default store has no key
 
 
 def test_github_actions_passes_a_hostile_manifest_name_as_one_word(
@@ -423,3 +517,105 @@ def test_the_installed_jwks_tool_is_pinned_to_the_rendering_version(
     assert len(installs) == 1
     assert f"jwks-tool=={__version__}" in installs[0]
     assert "--require-hashes" in text
+
+
+LOCAL_DELIVERIES = (
+    MANIFEST
+    + """
+[[clients.deliver]]
+to = "keyvault"
+vault = "https://app-kv.vault.azure.net/"
+for = "apiclient"
+
+[[clients.deliver]]
+to = "dotenv"
+out = "demo.env"
+for = "pymaskinporten"
+
+[[clients.deliver]]
+to = "kubernetes"
+secret_name = "demo"
+out = "OUT"
+allow_outside = true
+for = "nais"
+
+[[clients.deliver]]
+to = "file"
+out = "demofiles"
+for = "altinn-app"
+"""
+)
+"""A remote store, one remote delivery and three to local files (``OUT``: the kubernetes delivery's file)."""
+
+
+@pytest.mark.parametrize("template", ["github-actions", "azure-devops"])
+def test_a_ci_schedule_refuses_deliveries_to_files_the_job_loses(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str
+) -> None:
+    manifest = LOCAL_DELIVERIES.replace("OUT", "/var/run/jwks/demo-secret.yaml")
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, template)
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == (
+        "jwks-tool: error: the manifest jwks-tool.toml delivers invoice-sync (prod) to dotenv demo.env (and 2 more "
+        f"local files), which the {template} job writes to its own disk and loses when it ends (nothing keeps or "
+        'applies it; each run writes it again); deliver to a remote destination instead (to = "keyvault" or to = '
+        '"aws"), or pass --store-persists if the job\'s disk keeps it (a self-hosted runner)\n'
+    )
+    kept = run("render", template, "--store-persists", "jwks-tool.toml")
+    assert kept.exit_code == 0, kept.stderr
+    remote = LOCAL_DELIVERIES.split('\n[[clients.deliver]]\nto = "dotenv"')[0]  # the keyvault delivery only
+    (tmp_path / "jwks-tool.toml").write_text(remote)
+    assert run("render", template, "jwks-tool.toml").exit_code == 0
+
+
+@pytest.mark.parametrize("store_persists", [False, True], ids=["plain", "store-persists"])
+def test_kubernetes_refuses_deliveries_into_its_read_only_manifest_folder(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_persists: bool
+) -> None:
+    manifest = LOCAL_DELIVERIES.replace("OUT", "../demo-secret.yaml")  # /etc/demo-secret.yaml in the pod
+    args = ["--store-persists"] if store_persists else []
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, "kubernetes", *args)
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == (
+        "jwks-tool: error: the manifest jwks-tool.toml delivers invoice-sync (prod) to dotenv demo.env (and 2 more "
+        "local files), relative to the manifest's folder, which in the CronJob is the read-only ConfigMap mount "
+        '/etc/jwks-tool; deliver to a remote destination instead (to = "keyvault" or to = "aws"), apply a '
+        "kubernetes delivery's Secret another way (a pipeline that runs deliver and kubectl apply), or give an "
+        "absolute out (with allow_outside = true) on a volume the pod mounts writable\n"
+    )
+
+
+def test_kubernetes_takes_a_delivery_to_an_absolute_path(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = LOCAL_DELIVERIES.replace("OUT", "/var/run/jwks/demo-secret.yaml")
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, "kubernetes")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(
+        "jwks-tool: error: the manifest jwks-tool.toml delivers invoice-sync (prod) to dotenv demo.env (and 1 more "
+        "local file), relative"
+    )
+    only_absolute = manifest.replace('out = "demo.env"', 'out = "/run/a.env"\nallow_outside = true')
+    only_absolute = only_absolute.replace('out = "demofiles"', 'out = "/run/files"\nallow_outside = true')
+    (tmp_path / "jwks-tool.toml").write_text(only_absolute)
+    result = run("render", "kubernetes", "jwks-tool.toml")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_cron_takes_deliveries_to_files(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", LOCAL_DELIVERIES.replace("OUT", "s.yaml"), "cron")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_cron_names_python_m_jwks_tool_when_no_console_script_runs_it(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = tmp_path / "py thon" / "bin" / "python3"  # no jwks-tool beside it
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    monkeypatch.setattr(sys, "executable", str(python))
+    monkeypatch.setattr(sys, "argv", ["/srv/venv/lib/python3.12/site-packages/jwks_tool/__main__.py"])
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", LOCAL, "cron")
+    assert result.exit_code == 0, result.stderr
+    line = result.stdout.splitlines()[-1]
+    assert f" && '{python}' -m jwks_tool apply --yes --manifest jwks-tool.toml " in line
