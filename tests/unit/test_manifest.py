@@ -442,3 +442,44 @@ def test_a_ca_bundle_that_is_missing_or_not_pem_is_refused_at_load_with_its_line
         f"jwks-tool: error: {tmp_path / 'm.toml'}:3: ca_bundle in [endpoints.test] {text} holds no PEM certificate; "
         "give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- blocks)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "place"),
+    [
+        (
+            'to = "dotenv"\nfor = "nais"\nout = "app.env"',
+            'to = "dotenv"\nfor = "nais"\nout = "./app.env"',
+            "{dir}/app.env",
+        ),
+        (
+            'to = "keyvault"\nfor = "apiclient"\nvault = "app-kv"',
+            'to = "keyvault"\nvault = "https://APP-KV.vault.azure.net/"\n'
+            'secret_name = "MaskinportenSettings--EncodedJwk"',
+            "the secret MaskinportenSettings--EncodedJwk in https://app-kv.vault.azure.net",
+        ),
+        (
+            'to = "kubernetes"\nfor = "nais"\nsecret_name = "mp"\nout = "a.yaml"',
+            'to = "kubernetes"\nfor = "nais"\nsecret_name = "mp"\nout = "b.yaml"',
+            "the Secret mp in namespace default",
+        ),
+    ],
+    ids=["dotenv", "keyvault", "kubernetes"],
+)
+def test_two_deliveries_to_one_place_are_refused_at_load(
+    run: Run, tmp_path: Path, first: str, second: str, place: str
+) -> None:
+    """review12c S1: each run rewrote the place with the other client's key, so its consumers' key changed hourly."""
+    other = CLIENT.replace('"acme"', '"other"').replace('"acme-id"', '"other-id"')
+    text = f"{CLIENT}[[clients.deliver]]\n{first}\n\n{other}[[clients.deliver]]\n{second}\n"
+    result = plan_offline(run, tmp_path, text)
+    first_line = text.splitlines().index("[[clients.deliver]]") + 1
+    line = text.splitlines().index("[[clients.deliver]]", first_line) + 1
+    assert (result.exit_code, result.stderr) == (
+        3,
+        f"jwks-tool: error: {tmp_path / 'm.toml'}:{line}: client 'other' delivery #1 (to = "
+        f"{second.split(chr(10))[0].split(' = ')[1].strip(chr(34))!r}) writes {place.format(dir=tmp_path)}, as client "
+        f"'acme' delivery #1 does (line {first_line}): each run would replace the other's key; give each delivery a "
+        "place of "
+        "its own (another out, secret_name, prefix or vault)\n",
+    )

@@ -53,6 +53,7 @@ def read_manifest(path: str | None, *, cwd: str = ".", certificates: bool = Fals
     check_endpoints(manifest)
     manifest = resolve_outs(manifest)
     check_deliveries(manifest)
+    check_places(manifest)
     if certificates:
         for env in sorted({client.ref.env.value for client in manifest.clients if client.register == "api"}):
             admin = manifest.admin.get(env)
@@ -121,6 +122,44 @@ def check_deliveries(manifest: Manifest) -> None:
                     f"{manifest.path}:{delivery.line or client.line}: {exc.message} in {where}",
                     hint=(exc.hint or "").replace("a --prefix", "a prefix"),
                 ) from None
+
+
+def check_places(manifest: Manifest) -> None:
+    """No two deliveries write one place (a file or folder, a Kubernetes Secret, a vault secret): each run would
+    replace the other's key, so the consumers' key would change every run. InputError with the second one's line."""
+    from jwks_tool.core.consumers import Naming
+
+    seen: dict[tuple[str, ...], tuple[str, int, int]] = {}
+    for client in manifest.clients:
+        for number, delivery in enumerate(client.deliver, 1):
+            places: list[tuple[tuple[str, ...], str]] = []
+            out = delivery.resolved_out or delivery.out
+            if delivery.to in ("dotenv", "file", "kubernetes") and out not in (None, "-"):
+                path = os.path.normpath(os.path.abspath(str(out)))
+                places.append((("path", path), path))
+            if delivery.to == "kubernetes" and delivery.secret_name:
+                namespace = delivery.namespace or "default"
+                places.append(
+                    (
+                        ("secret", namespace, delivery.secret_name),
+                        f"the Secret {delivery.secret_name} in namespace {namespace}",
+                    )
+                )
+            if delivery.to == "keyvault" and delivery.vault:
+                vault = delivery.vault if "://" in delivery.vault else f"https://{delivery.vault}.vault.azure.net"
+                vault = vault.lower().rstrip("/")
+                for name in item_names(delivery, Naming.SECRET):
+                    places.append((("vault", vault, name.lower()), f"the secret {name} in {vault}"))
+            for place, shown in places:
+                first = seen.setdefault(place, (client.ref.name, number, delivery.line or client.line))
+                if first[:2] != (client.ref.name, number):
+                    where = f"{manifest.path}:{delivery.line or client.line}"
+                    raise InputError(
+                        f"{where}: client {client.ref.name!r} delivery #{number} (to = {delivery.to!r}) writes "
+                        f"{printable(shown, limit=300)}, as client {first[0]!r} delivery #{first[1]} does "
+                        f"(line {first[2]}): each run would replace the other's key",
+                        hint="give each delivery a place of its own (another out, secret_name, prefix or vault)",
+                    )
 
 
 URL_CARRIES = {"token_url": "the grant", "api_url": "the admin token"}
