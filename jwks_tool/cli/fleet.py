@@ -195,8 +195,8 @@ def _parse_at(value: str | None) -> datetime | None:
 def plan(fleet: FleetOptions, at: str | None, offline: bool, azure: AzureOptions, as_json: bool) -> None:
     """Show what is due for every client of the manifest, one line each with why.
 
-    Reads only (--offline: no call to Digdir, Maskinporten or a delivery; a remote store is still read). Exits 0 when nothing is due, 11 when changes are due, 12 when a
-    client could not be checked.
+    Reads only (--offline: no call to Digdir, Maskinporten or a delivery; a remote store is still read). Exits 0
+    when nothing is due, 11 when changes are due, 12 when a client could not be checked.
     """
     from jwks_tool.documents.fleet import plan_text
 
