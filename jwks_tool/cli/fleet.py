@@ -271,8 +271,15 @@ def apply(
                 "apply changes keys, registrations and secrets and asks first",
                 hint="pass --yes (cron, CI), or run it on a terminal",
             )
-        due = [item for item in engine.plan() if item.due]
-        if not click.confirm(f"{len(due)} client(s) have changes due: apply them?", default=False, err=True):
+        from jwks_tool.core.text import plural
+
+        plans = engine.plan()
+        due = sum(1 for item in plans if item.due)
+        errors = sum(1 for item in plans if item.error and not item.due)
+        question = f"{plural(due, 'client')} {'has' if due == 1 else 'have'} changes due"
+        if errors:
+            question += f", {plural(errors, 'client')} could not be checked (apply tries again)"
+        if not click.confirm(f"{question}: apply?", default=False, err=True):
             raise AbortedError("nothing was done", hint="run `jwks-tool plan` to see what is due")
     bar = None
     if is_terminal(sys.stderr) and not as_json:  # the client lines only when stdout is not this terminal too

@@ -319,8 +319,8 @@ def test_never_more_than_five_registered_keys(make_world: Callable[..., World]) 
     result = world.fleet().apply().results[0]
     assert result.outcome is Outcome.FAILED
     assert result.error == (  # refused before the key is made (test_fleet_offline.py checks no key and no PUT)
-        "a (test): a new key would make 6 registered keys, more than Digdir's 5 (Digdir holds someone-else-0, "
-        "someone-else-1, someone-else-2, someone-else-3, unknown to the store); no key was made; remove them in "
+        "a new key would make 6 registered keys, more than Digdir's 5 (Digdir holds someone-else-0, "
+        "someone-else-1, someone-else-2, someone-else-3, unknown to the store), so none is made; remove them in "
         "Digdir's portal, or register the store's keys alone: `jwks-tool portal push a --env test --client-id a-id "
         "--replace` with your sign-in options"
     )
@@ -754,3 +754,16 @@ def test_plan_checks_a_store_passphrase_it_is_given(
         assert planned.stderr.splitlines()[-1].startswith("jwks-tool: error: wrong passphrase")
     monkeypatch.delenv("JWKS_TOOL_PASSPHRASE")
     assert run("plan", "--offline", *cli_args(world)).exit_code == 11
+
+
+def test_the_question_on_a_terminal_counts_the_clients_apply_will_work_on(
+    run: Run, make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review12c: it asked about "1 client(s)" and then worked on 2 (the other could not be checked by plan)."""
+    world = make_world([ClientDef("a", "test"), ClientDef("b", "test")])
+    world.mp["test"].set_client_jwks("b-id", {"keys": []})
+    monkeypatch.setattr("jwks_tool.cli.fleet.is_terminal", lambda stream: True)
+    declined = run("apply", *cli_args(world), input="n\n")
+    assert declined.exit_code == 9
+    assert "2 clients have changes due: apply? [y/N]: " in declined.stderr
+    assert world.registered_counts() == {"a": 0, "b": 0}

@@ -126,8 +126,8 @@ def test_a_full_registered_set_makes_no_key_and_plan_shows_it_as_the_clients_err
     world.mp["test"].set_client_jwks("a-id", {"keys": mine + foreign})
     world.advance(days=91)  # a rotation is due
     error = (
-        "a (test): a new key would make 6 registered keys, more than Digdir's 5 (Digdir holds someone-else-0, "
-        "someone-else-1, someone-else-2, someone-else-3, unknown to the store); no key was made; remove them in "
+        "a new key would make 6 registered keys, more than Digdir's 5 (Digdir holds someone-else-0, "
+        "someone-else-1, someone-else-2, someone-else-3, unknown to the store), so none is made; remove them in "
         "Digdir's portal, or register the store's keys alone: `jwks-tool portal push a --env test --client-id a-id "
         "--replace` with your sign-in options"
     )

@@ -394,7 +394,10 @@ def _check_room(client: ClientSpec, keyset: KeySet | None, registered: Sequence[
     count = len(ours) + len(foreign) + 1
     if count <= MAX_REGISTERED:
         return
-    if foreign:
+    if foreign and keyset is None:
+        held = f"Digdir holds {', '.join(printable(kid, limit=80) for kid in foreign)}, unknown to the store"
+        fix = "remove some in Digdir's portal (the store has no key of this client to register instead)"
+    elif foreign:
         held = f"Digdir holds {', '.join(printable(kid, limit=80) for kid in foreign)}, unknown to the store"
         fix = (
             "remove them in Digdir's portal, or register the store's keys alone: `jwks-tool portal push "
@@ -406,8 +409,7 @@ def _check_room(client: ClientSpec, keyset: KeySet | None, registered: Sequence[
         held = f"the store still registers {', '.join(retiring) or ', '.join(key.kid for key in ours)}"
         fix = "let apply finish the rotations in progress (after their overlap), then run it again"
     raise ProfileError(
-        f"{client.label}: a new key would make {count} registered keys, more than Digdir's {MAX_REGISTERED} "
-        f"({held}); no key was made",
+        f"a new key would make {count} registered keys, more than Digdir's {MAX_REGISTERED} ({held}), so none is made",
         hint=fix,
     )
 
