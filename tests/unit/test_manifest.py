@@ -483,3 +483,14 @@ def test_two_deliveries_to_one_place_are_refused_at_load(
         "place of "
         "its own (another out, secret_name, prefix or vault)\n",
     )
+
+
+def test_a_vault_url_with_a_user_and_password_is_refused_at_load(run: Run, tmp_path: Path) -> None:
+    """review12c: a keyvault delivery's vault took `user:pass@` (the endpoints refuse it) and failed online as "not
+    signed in to Azure"; the password is never shown."""
+    text = f'{CLIENT}[[clients.deliver]]\nto = "keyvault"\nfor = "apiclient"\nvault = "https://u:pw1@kv.example/"\n'
+    result = plan_offline(run, tmp_path, text)
+    assert result.exit_code == 3
+    assert "pw1" not in result.stderr
+    assert result.stderr.startswith(f"jwks-tool: error: {tmp_path / 'm.toml'}:7: the vault ")
+    assert "in client 'acme' delivery #1 (to = 'keyvault')" in result.stderr

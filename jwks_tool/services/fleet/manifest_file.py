@@ -115,6 +115,8 @@ def check_deliveries(manifest: Manifest) -> None:
         for number, delivery in enumerate(client.deliver, 1):
             try:
                 kind = kinds.get(delivery.to) or kinds.setdefault(delivery.to, destination_class(delivery.to))
+                if delivery.to == "keyvault" and delivery.vault and "://" in delivery.vault:
+                    check_url_parts(delivery.vault, "the vault")  # no user:pass@ (a vault URL carries none)
                 kind.check_target(delivery_target(delivery), item_names(delivery, kind.naming))
             except InputError as exc:
                 where = f"client {client.ref.name!r} delivery #{number} (to = {delivery.to!r})"
