@@ -57,6 +57,7 @@ def _manifest(sets: int) -> str:
             'to = "keyvault"',
             'vault = "https://app-kv.vault.azure.net/"',
             'for = "apiclient"',
+            f'prefix = "client-{index:04d}-"',  # a place of its own: two deliveries to one secret are refused
             "",
         ]
     return "\n".join(lines)
