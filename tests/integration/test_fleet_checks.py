@@ -185,3 +185,34 @@ def test_a_file_jwks_tool_did_not_write_is_not_replaced_unless_adopt(
     adopted = world.fleet().apply().results[0]
     assert adopted.outcome is Outcome.CONVERGED, adopted.error
     assert held.read_text() != content
+
+
+def test_a_delivery_holding_a_key_this_store_does_not_know_is_not_replaced_unless_adopt(
+    make_world: Callable[..., World],
+) -> None:
+    """review12d: a second store (a laptop's and CI's, or a lost store) replaced the first one's delivered key each
+    run, so the consumers' key flipped. A delivery whose jwks-tool mark names a kid the store does not know is that
+    client's error, no key made, unless adopt = true."""
+    world = make_world([ClientDef("a", deliver=False)])
+    env = world.root / "a.env"
+    theirs = "# jwks-tool: nais for a-id, kid other-store-kid\nMASKINPORTEN_CLIENT_JWK='{}'\n"
+    env.write_text(theirs)
+    env.chmod(0o600)
+    world.manifest_path.write_text(world.manifest_path.read_text() + DOTENV)
+    plan = world.fleet().plan()[0]
+    assert plan.error == (
+        f"dotenv {env} (nais) holds other-store-kid, a key this store does not know (another store's, or one that was "
+        "lost): each would replace the other's key; point the manifest at the store that made it (store = ...), or "
+        "set adopt = true on this delivery to replace it"
+    )
+    result = world.fleet().apply().results[0]
+    assert (result.outcome, result.steps) == (Outcome.FAILED, ())
+    assert env.read_text() == theirs
+    assert world.service().store.read_set(SetRef.parse("a", "test")) is None
+    world.manifest_path.write_text(world.manifest_path.read_text().replace(DOTENV, DOTENV + "adopt = true\n"))
+    adopted = world.fleet().apply().results[0]
+    assert adopted.outcome is Outcome.CONVERGED, adopted.error
+    assert "other-store-kid" not in env.read_text()
+    again = world.fleet().plan()[0]  # its own key now: no error, even with adopt removed
+    world.manifest_path.write_text(world.manifest_path.read_text().replace("adopt = true\n", ""))
+    assert (again.error, world.fleet().plan()[0].error) == (None, None)

@@ -104,10 +104,12 @@ def test_plan_offline_reads_a_local_dotenv_and_says_what_it_did_not_check(
 
     (world.root / "a.env").write_text(env_text.replace(kid, "someone-else"))
     (world.root / "a.env").chmod(0o600)
-    other = run("plan", "--offline", *cli_args(world))
-    assert other.exit_code == 11, other.output
+    other = run("plan", "--offline", *cli_args(world))  # another store's key: not replaced without adopt = true
+    assert other.exit_code == 12, other.output
     assert other.stdout.splitlines()[1:] == [
-        f"a (test)  deliver   drift: {dotenv} holds kid someone-else, the active key is {kid}"
+        f"a (test)  error     {dotenv} holds someone-else, a key this store does not know (another store's, or one "
+        "that was lost): each would replace the other's key; point the manifest at the store that made it (store = "
+        "...), or set adopt = true on this delivery to replace it"
     ]
 
 

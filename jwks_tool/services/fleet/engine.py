@@ -46,7 +46,14 @@ from jwks_tool.core.manifest import ClientSpec, Manifest
 from jwks_tool.core.model import KeyRecord, KeySet, KeyState, format_time, parse_time
 from jwks_tool.core.text import printable
 from jwks_tool.core.timeutil import format_duration
-from jwks_tool.errors import AbortedError, JwksToolError, ProfileError, RemoteError, StoreCorruptError
+from jwks_tool.errors import (
+    AbortedError,
+    ConflictError,
+    JwksToolError,
+    ProfileError,
+    RemoteError,
+    StoreCorruptError,
+)
 from jwks_tool.services.fleet.ports import Clock, DeliveredKey, Deliverer, Prover, RegisteredKey, Registrar
 from jwks_tool.services.key_service import GenerateRequest, KeyService, actor
 from jwks_tool.services.rotation import Rotation, transition_time
@@ -258,6 +265,7 @@ def decide(obs: Observation, now: datetime) -> ClientPlan:
     notes: list[str] = []
     active = keyset.active if keyset is not None else None
     waiting = next((key for key in keyset.keys if key.state is KeyState.NEXT), None) if keyset else None
+    _check_deliveries_are_ours(client, keyset, obs.delivered)
     if keyset is None or (active is None and waiting is None):
         what = "no key set in the store" if keyset is None else "the set has no active or next key"
         _check_room(client, keyset, obs.registered)
@@ -383,6 +391,24 @@ def decide(obs: Observation, now: datetime) -> ClientPlan:
     if made.due and made.due[0].step in (StepKind.GENERATE, StepKind.START):
         _check_room(client, keyset, obs.registered)
     return made
+
+
+def _check_deliveries_are_ours(
+    client: ClientSpec, keyset: KeySet | None, delivered: Sequence[DeliveredKey | None] | None
+) -> None:
+    """Refuse to deliver over a key this store did not make: a delivery whose jwks-tool mark names a kid the store
+    does not know holds another store's key (a laptop's and CI's, or a store that was lost), and each run would
+    replace the other's, so the consumers' key would flip. Unless the delivery says ``adopt = true``."""
+    for delivery, held in zip(client.deliver, delivered or (), strict=False):
+        if held is None or not held.readable or held.kid is None or delivery.adopt:
+            continue
+        if keyset is None or keyset.key(held.kid) is None:
+            raise ConflictError(
+                f"{delivery.describe()} holds {printable(held.kid, limit=80)}, a key this store does not know "
+                "(another store's, or one that was lost): each would replace the other's key",
+                hint="point the manifest at the store that made it (store = ...), or set adopt = true on this "
+                "delivery to replace it",
+            )
 
 
 def _check_room(client: ClientSpec, keyset: KeySet | None, registered: Sequence[RegisteredKey] | None) -> None:
