@@ -511,7 +511,11 @@ def test_a_vault_url_with_a_user_and_password_is_refused_at_load(run: Run, tmp_p
 @pytest.mark.parametrize(
     ("vault", "problem", "fix"),
     [
-        ("https://kv.example:/", "https://kv.example:/ has an invalid port", "give a port from 1 to 65535, or none (443)"),
+        (
+            "https://kv.example:/",
+            "https://kv.example:/ has an invalid port",
+            "give a port from 1 to 65535, or none (443)",
+        ),
         ("https://kv.example/?x=1", "https://kv.example/?x=1 has a query (?) or a fragment (#)", QUERY_FIX),
         ("https://kv.example/#f", "https://kv.example/#f has a query (?) or a fragment (#)", QUERY_FIX),
     ],
@@ -537,5 +541,5 @@ def test_an_empty_deliver_table_says_it_has_no_to(run: Run, tmp_path: Path) -> N
     assert (result.exit_code, result.stdout) == (3, "")
     assert result.stderr == (
         f"jwks-tool: error: {tmp_path / 'm.toml'}:7: client 'acme' delivery #1 has no to (the destination: "
-        "keyvault, kubernetes, dotenv, file or a plug-in's); write to = \"keyvault\"\n"
+        'keyvault, kubernetes, dotenv, file or a plug-in\'s); write to = "keyvault"\n'
     )
