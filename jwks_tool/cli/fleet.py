@@ -301,9 +301,11 @@ def apply(
 
     ctx = click.get_current_context()
     if run.stopped:
+        from jwks_tool.core.text import plural
+
         click.echo(
-            f"jwks-tool: interrupted; {run.count(Outcome.INTERRUPTED)} client(s) stopped where they were (no step "
-            "started after the signal, the steps in flight finished): run apply again to resume",
+            f"jwks-tool: interrupted; {plural(run.count(Outcome.INTERRUPTED), 'client')} stopped where they were "
+            "(no step started after the signal, the steps in flight finished): run apply again to resume",
             err=True,
         )
         ctx.exit(EXIT_INTERRUPTED)

@@ -490,6 +490,13 @@ def _client(
 def _delivery(value: object, what: str, where: _Where, line: int) -> Delivery:
     table = _table(value, "clients.deliver", where, line)
     to = table.get("to")
+    if to is None:
+        raise _fail(
+            where,
+            line,
+            f"{what} has no to (the destination: {', '.join(DELIVER_KEYS)} or a plug-in's)",
+            'write to = "keyvault"',
+        )
     if not isinstance(to, str) or not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", to):
         raise _fail(
             where,

@@ -263,6 +263,9 @@ def render_schedule(
         pvc_store=pvc_store,
         pvc_env=pvc_store is not None and manifest.store is None,
         pvc_mount=posixpath.dirname(pvc_store) if pvc_store else None,
+        claim_outs=_claim_outs(manifest, posixpath.dirname(pvc_store) if pvc_store else None)
+        if name is ScheduleTemplate.KUBERNETES
+        else [],
         vault_certificates=[printable(url, limit=300) for url in vault_certificates(manifest)],
         certificate_files=files,
         mkdir=mkdir,
@@ -300,8 +303,9 @@ def jwks_tool_program() -> list[str]:
 
 def _cron_store(manifest: Manifest, store_url: str | None) -> str | None:
     """The store a crontab line must set (cron has not this shell's ``$JWKS_TOOL_STORE``): None when the manifest
-    names its own; else ``store_url`` (``--store`` or ``$JWKS_TOOL_STORE``), else the default store, a folder made
-    absolute. A ``memory:`` one is refused (gone when the run ends)."""
+    names its own; else ``store_url`` (``--store`` or ``$JWKS_TOOL_STORE``), else the default store, a folder
+    (``file:PATH`` or ``PATH``) made absolute with ``~`` expanded, as jwks-tool by hand opens it. A ``memory:`` one is
+    refused (gone when the run ends)."""
     if manifest.store is not None:
         return None
     url = store_url or default_store_url()
@@ -310,9 +314,11 @@ def _cron_store(manifest: Manifest, store_url: str | None) -> str | None:
             "the store (--store or $JWKS_TOOL_STORE) is memory:, which is gone when the run ends",
             hint='name a lasting store in the manifest (store = "https://NAME.vault.azure.net/" or a folder)',
         )
-    if "://" in url or url.startswith("file:"):
+    if "://" in url:  # a remote store, or file:///abs (the opener takes it as written)
         return url
-    return os.path.abspath(url)
+    # as the file store opens a folder (stores.file._folder_from_url): file:PATH or PATH, ~ expanded, and made
+    # absolute against the cwd here, since cron runs the line in the manifest's folder with its own HOME
+    return os.path.abspath(os.path.expanduser(url.removeprefix("file:")))
 
 
 K8S_MANIFEST_FOLDER = "/etc/jwks-tool"
@@ -324,40 +330,62 @@ _LOCAL_FIX = 'deliver to a remote destination instead (to = "keyvault" or to = "
 def _check_local_deliveries(name: ScheduleTemplate, manifest: Manifest, *, store_persists: bool) -> None:
     """Refuse a CI template for a manifest that delivers to a local file (a ``.env``, a Secret manifest, a folder)
     the job's disk would lose: github-actions and azure-devops unless ``store_persists`` (a self-hosted runner's
-    disk lasts); kubernetes always, unless ``out`` is absolute (``allow_outside``: a volume the pod mounts), since
-    the manifest's folder there is the read-only ConfigMap mount."""
+    disk lasts); kubernetes always for a relative ``out`` (the manifest's folder there is the read-only ConfigMap
+    mount), and for an absolute one (``allow_outside``) unless ``store_persists`` (it must be on a mounted claim)."""
     if name is ScheduleTemplate.CRON:
         return
     found: list[tuple[str, Delivery]] = []
+    absolute: list[tuple[str, Delivery]] = []
     for client in manifest.clients:
         for delivery in client.deliver:
             if not delivery.local or delivery.out is None:
                 continue
             if name is ScheduleTemplate.KUBERNETES and posixpath.isabs(delivery.out):
+                absolute.append((client.label, delivery))
                 continue
             if name is not ScheduleTemplate.KUBERNETES and store_persists:
                 continue
             found.append((client.label, delivery))
-    if not found:
+    if not found and (store_persists or not absolute):
         return
-    label, first = found[0]
-    more = f" (and {len(found) - 1} more local file{'s' if len(found) > 2 else ''})" if len(found) > 1 else ""
+    label, first = (found or absolute)[0]
+    count = len(found or absolute)
+    more = f" (and {count - 1} more local file{'s' if count > 2 else ''})" if count > 1 else ""
     what = (
         f"the manifest {printable(manifest.path, limit=200)} delivers {printable(label)} to {first.to} "
         f"{printable(first.out or '', limit=200)}{more}"
     )
-    if name is ScheduleTemplate.KUBERNETES:
+    if found and name is ScheduleTemplate.KUBERNETES:
         raise InputError(
             f"{what}, relative to the manifest's folder, which in the CronJob is the read-only ConfigMap mount "
             f"{K8S_MANIFEST_FOLDER}",
             hint=f"{_LOCAL_FIX}, apply a kubernetes delivery's Secret another way (a pipeline that runs deliver and "
             "kubectl apply), or give an absolute out (with allow_outside = true) on a volume the pod mounts writable",
         )
+    if name is ScheduleTemplate.KUBERNETES:
+        raise InputError(
+            f"{what}, which the CronJob's pod writes to its own disk and loses when it ends (nothing keeps or "
+            "applies it; each run writes it again)",
+            hint=f"{_LOCAL_FIX}, or put it on a PersistentVolumeClaim the pod mounts and pass --store-persists",
+        )
     raise InputError(
         f"{what}, which the {name.value} job writes to its own disk and loses when it ends (nothing keeps or "
         "applies it; each run writes it again)",
         hint=f"{_LOCAL_FIX}, or pass --store-persists if the job's disk keeps it (a self-hosted runner)",
     )
+
+
+def _claim_outs(manifest: Manifest, pvc_mount: str | None) -> list[tuple[str, str, str, bool]]:
+    """Kubernetes with ``--store-persists``: each local delivery's absolute ``out`` (client, to, out, whether it is
+    below ``pvc_mount``, the store's claim), printable, for the comment that says it must be on a mounted claim."""
+    outs: list[tuple[str, str, str, bool]] = []
+    for client in manifest.clients:
+        for delivery in client.deliver:
+            if delivery.local and delivery.out is not None and posixpath.isabs(delivery.out):
+                normal = posixpath.normpath(delivery.out)
+                on_claim = pvc_mount is not None and normal.startswith(pvc_mount.rstrip("/") + "/")
+                outs.append((printable(client.label), delivery.to, printable(delivery.out, limit=200), on_claim))
+    return outs
 
 
 def _mkdir(path: str) -> str:

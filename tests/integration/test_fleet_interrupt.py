@@ -29,7 +29,7 @@ SLOW = 'size = 2048\nrotate_after = "90d"\nrenew_before = "30d"\noverlap = "1h"\
 FAST = SLOW.replace('propagation = "30s"', 'propagation = "0s"')
 SCHEMA = Path(__file__).resolve().parents[2] / "jwks_tool" / "schemas" / "apply.json"
 STOPPED = (
-    "jwks-tool: interrupted; 2 client(s) stopped where they were (no step started after the signal, the steps in "
+    "jwks-tool: interrupted; 2 clients stopped where they were (no step started after the signal, the steps in "
     "flight finished): run apply again to resume"
 )
 

@@ -372,6 +372,9 @@ def test_a_missing_certificate_names_the_manifests_key_and_line(run: Run, tmp_pa
         assert (result.exit_code, result.stderr) == (3, line)
 
 
+QUERY_FIX = "remove it: write https://HOST/PATH (percent-encode a ? or # the path holds)"
+
+
 @pytest.mark.parametrize(
     ("value", "problem", "fix"),
     [
@@ -396,6 +399,15 @@ def test_a_missing_certificate_names_the_manifests_key_and_line(run: Run, tmp_pa
             "give a port from 1 to 65535, or none (443)",
         ),
         ("https:///token", "https:///token has no host", "write https://HOST/PATH"),
+        (
+            "https://x.example:/",  # review12d: online it went to :443
+            "https://x.example:/ has an invalid port",
+            "give a port from 1 to 65535, or none (443)",
+        ),
+        *(
+            (url, f"{url} has a query (?) or a fragment (#)", QUERY_FIX)
+            for url in ("https://x.example/?x=1", "https://x.example/#f", "https://x.example/?")
+        ),
     ],
 )
 @pytest.mark.parametrize(
@@ -494,3 +506,40 @@ def test_a_vault_url_with_a_user_and_password_is_refused_at_load(run: Run, tmp_p
     assert "pw1" not in result.stderr
     assert result.stderr.startswith(f"jwks-tool: error: {tmp_path / 'm.toml'}:7: the vault ")
     assert "in client 'acme' delivery #1 (to = 'keyvault')" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("vault", "problem", "fix"),
+    [
+        (
+            "https://kv.example:/",
+            "https://kv.example:/ has an invalid port",
+            "give a port from 1 to 65535, or none (443)",
+        ),
+        ("https://kv.example/?x=1", "https://kv.example/?x=1 has a query (?) or a fragment (#)", QUERY_FIX),
+        ("https://kv.example/#f", "https://kv.example/#f has a query (?) or a fragment (#)", QUERY_FIX),
+    ],
+)
+def test_a_vault_url_with_an_empty_port_a_query_or_a_fragment_is_refused_at_load(
+    run: Run, tmp_path: Path, vault: str, problem: str, fix: str
+) -> None:
+    """review12d: these passed load (plan printed "https://kv.example/?x=1/"; the query form slipped past the
+    same-vault check)."""
+    text = f'{CLIENT}[[clients.deliver]]\nto = "keyvault"\nfor = "apiclient"\nvault = "{vault}"\n'
+    result = plan_offline(run, tmp_path, text)
+    assert (result.exit_code, result.stderr) == (
+        3,
+        f"jwks-tool: error: {tmp_path / 'm.toml'}:7: the vault {problem} in client 'acme' delivery #1 "
+        f"(to = 'keyvault'); {fix}\n",
+    )
+    assert not (tmp_path / "store").exists()
+
+
+def test_an_empty_deliver_table_says_it_has_no_to(run: Run, tmp_path: Path) -> None:
+    """review12d: it said "to must name a destination (...), not None" (Python's None)."""
+    result = plan_offline(run, tmp_path, f"{CLIENT}[[clients.deliver]]\n")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == (
+        f"jwks-tool: error: {tmp_path / 'm.toml'}:7: client 'acme' delivery #1 has no to (the destination: "
+        'keyvault, kubernetes, dotenv, file or a plug-in\'s); write to = "keyvault"\n'
+    )

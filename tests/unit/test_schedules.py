@@ -382,6 +382,28 @@ def test_cron_carries_the_store_the_environment_names_and_no_passphrase(
     assert (tmp_path / "argv.out").read_text().split("\0")[:3] == ["apply", "--yes", "--manifest"]
 
 
+@pytest.mark.parametrize("given", ["~/fleet store", "file:~/fleet store"])
+def test_cron_expands_a_tilde_in_the_store_as_jwks_tool_by_hand_does(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """review12d: JWKS_TOOL_STORE='~/x' became <manifest dir>/~/x on the line, while jwks-tool by hand opens $HOME/x."""
+    program = stand_in_jwks_tool(tmp_path / "bin", tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(program)])
+    (tmp_path / "jwks-tool.toml").write_text(NO_STORE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    monkeypatch.setenv("JWKS_TOOL_STORE", given)
+    result = run("render", "cron", "jwks-tool.toml")
+    assert result.exit_code == 0, result.stderr
+    store = f"{tmp_path}/me/fleet store"
+    assert f"# The store: {store} (the manifest names none: the line sets JWKS_TOOL_STORE)." in result.stdout
+    home = tmp_path / "home"
+    home.mkdir()
+    done = as_cron_runs_it(result.stdout.splitlines()[-1], home)
+    assert (done.returncode, done.stderr) == (13, b"")
+    assert (tmp_path / "store.out").read_text() == store
+
+
 def test_cron_runs_the_real_jwks_tool_on_the_store_it_was_rendered_with(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -585,9 +607,10 @@ def test_kubernetes_refuses_deliveries_into_its_read_only_manifest_folder(
     )
 
 
-def test_kubernetes_takes_a_delivery_to_an_absolute_path(
+def test_kubernetes_refuses_a_delivery_to_an_absolute_path_unless_it_is_on_a_claim(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """review12d S2': an absolute out was rendered silently (exit 0), written to the pod's own disk and lost with it."""
     manifest = LOCAL_DELIVERIES.replace("OUT", "/var/run/jwks/demo-secret.yaml")
     result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, "kubernetes")
     assert result.exit_code == 3
@@ -599,7 +622,35 @@ def test_kubernetes_takes_a_delivery_to_an_absolute_path(
     only_absolute = only_absolute.replace('out = "demofiles"', 'out = "/run/files"\nallow_outside = true')
     (tmp_path / "jwks-tool.toml").write_text(only_absolute)
     result = run("render", "kubernetes", "jwks-tool.toml")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == (
+        "jwks-tool: error: the manifest jwks-tool.toml delivers invoice-sync (prod) to dotenv /run/a.env (and 2 more "
+        "local files), which the CronJob's pod writes to its own disk and loses when it ends (nothing keeps or "
+        'applies it; each run writes it again); deliver to a remote destination instead (to = "keyvault" or to = '
+        '"aws"), or put it on a PersistentVolumeClaim the pod mounts and pass --store-persists\n'
+    )
+    result = run("render", "kubernetes", "--store-persists", "jwks-tool.toml")
     assert result.exit_code == 0, result.stderr
+    assert (
+        "# --store-persists: apply writes these deliveries in the pod, where its own disk is lost when the pod ends; "
+        "each\n#   path must be on a PersistentVolumeClaim mounted writable there (add it to volumeMounts and volumes "
+        'below):\n#   /run/a.env (invoice-sync (prod), to = "dotenv"): mount a claim above it\n'
+        '#   /var/run/jwks/demo-secret.yaml (invoice-sync (prod), to = "kubernetes"): mount a claim above it\n'
+        '#   /run/files (invoice-sync (prod), to = "file"): mount a claim above it\n'
+    ) in result.stdout
+    yaml.safe_load(result.stdout)
+
+
+def test_kubernetes_says_which_absolute_delivery_is_on_the_stores_claim(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = NO_STORE + '\n[[clients.deliver]]\nto = "dotenv"\nout = "/var/lib/jwks-tool/app.env"\n'
+    manifest += 'allow_outside = true\nfor = "pymaskinporten"\n'
+    result = render_in(run, tmp_path, monkeypatch, "jwks-tool.toml", manifest, "kubernetes", "--store-persists")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        '#   /var/lib/jwks-tool/app.env (invoice-sync (prod), to = "dotenv"): on the claim jwks-tool-store\n'
+    ) in result.stdout
 
 
 def test_cron_takes_deliveries_to_files(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -170,7 +170,9 @@ URL_CARRIES = {"token_url": "the grant", "api_url": "the admin token"}
 
 def check_url_parts(url: str, what: str) -> None:
     """Refuse a URL no request should go to: a control character or a space in it, a user name or password
-    (``user:pass@``, never shown), a port that is not 1-65535, or no host. InputError without the line."""
+    (``user:pass@``, never shown), a port that is not 1-65535 (or is empty: ``https://h:/``), no host, or a query
+    or fragment (``?x=1``, ``#f``: a path is appended to the URL, and the same-place check compares it without
+    them). InputError without the line."""
     from urllib.parse import urlsplit
 
     shown = printable(url, limit=200)
@@ -194,8 +196,13 @@ def check_url_parts(url: str, what: str) -> None:
         port = parts.port
     except ValueError:
         port = 0
-    if port == 0:  # out of 1-65535, or not a number
+    if port == 0 or parts.netloc.endswith(":"):  # out of 1-65535, not a number, or empty (h:/ goes to 443)
         raise InputError(f"{what} {shown} has an invalid port", hint="give a port from 1 to 65535, or none (443)")
+    if "?" in url or "#" in url:  # also an empty one: h/? is not h/
+        raise InputError(
+            f"{what} {shown} has a query (?) or a fragment (#)",
+            hint="remove it: write https://HOST/PATH (percent-encode a ? or # the path holds)",
+        )
 
 
 def check_endpoints(manifest: Manifest) -> None:
