@@ -33,6 +33,7 @@ from typing import Any
 from jwks_tool import __version__
 from jwks_tool.core.text import printable
 from jwks_tool.errors import InputError, RemoteError
+from jwks_tool.integrations.network import is_loopback
 
 INSTALL_HINT = "install the AWS extra: pip install 'jwks-tool[aws]'"
 REGION_RE = re.compile(r"\A[a-z]{2}(?:-[a-z]+)+-\d{1,2}\Z")
@@ -122,7 +123,7 @@ def check_endpoint(url: str, connection: AwsConnection, service: str = "secretsm
     source = _endpoint_source(connection, service)
     shown = printable(url, limit=200)
     if scheme == "http" and host:
-        if os.environ.get(ALLOW_HTTP_LOOPBACK_VAR) == "1" and _is_loopback(host):
+        if os.environ.get(ALLOW_HTTP_LOOPBACK_VAR) == "1" and is_loopback(host):
             return url
         raise InputError(
             f"the AWS endpoint {shown} ({source}) is plain http: secrets would travel in clear",
@@ -142,17 +143,6 @@ def _check_ca_bundle(connection: AwsConnection) -> None:
         raise InputError(
             f"the CA bundle {printable(path, limit=200)} is not a file", hint=f"check {source} (a PEM file of CAs)"
         )
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def configured_region() -> str | None:
@@ -190,7 +180,7 @@ def make_client(connection: AwsConnection, service: str) -> Any:
         session = boto3.session.Session()
         client = session.client(service, config=config, **kwargs)
         check_endpoint(str(client.meta.endpoint_url), connection, service)
-        if _is_loopback(urlsplit(str(client.meta.endpoint_url)).hostname or ""):
+        if is_loopback(urlsplit(str(client.meta.endpoint_url)).hostname or ""):
             # never through a proxy from HTTP(S)_PROXY: it would see a plain-http secret in clear (as the Maskinporten
             # client does); an empty mapping makes botocore skip the environment's proxies
             client = session.client(service, config=config.merge(Config(proxies={})), **kwargs)

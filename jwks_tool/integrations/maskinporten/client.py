@@ -23,6 +23,7 @@ from jwks_tool.core.model import KeyRecord, KeyState
 from jwks_tool.core.signing import Signer, compact_jws
 from jwks_tool.core.text import printable
 from jwks_tool.errors import InputError, ProfileError, RemoteError
+from jwks_tool.integrations.network import is_loopback
 
 MAX_LIFETIME = 120
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -190,17 +191,6 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 HTTP_LOOPBACK_FLAG = "--allow-http-loopback"
 
 
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_url(url: str, *, what: str, carries: str, allow_http_loopback: bool = False) -> str:
     """Refuse a URL a grant or an admin token must not be sent to: anything but https, except plain http to this
     machine when ``allow_http_loopback`` (test servers)."""
@@ -216,7 +206,7 @@ def check_url(url: str, *, what: str, carries: str, allow_http_loopback: bool = 
     if scheme == "https" and host:
         return url
     if scheme == "http" and host:
-        if allow_http_loopback and _is_loopback(host):
+        if allow_http_loopback and is_loopback(host):
             return url
         raise InputError(
             f"{what} {shown} is plain http: {carries} would travel in clear",
@@ -335,7 +325,7 @@ def _fetch(
     import time
     from urllib.parse import urljoin, urlsplit
 
-    if _is_loopback(urlsplit(url).hostname or ""):  # never through a proxy: it would see a plain-http grant in clear
+    if is_loopback(urlsplit(url).hostname or ""):  # never through a proxy: it would see a plain-http grant in clear
         kwargs = {**kwargs, "proxies": dict.fromkeys(("http", "https", "all"), None)}
     response = session.request(
         method, url, allow_redirects=False, stream=True, timeout=timeout, verify=verify, **kwargs
