@@ -255,23 +255,27 @@ class DestinationDeliverer:
         """The destinations layer's Target of a manifest delivery."""
         return delivery_target(dataclasses.replace(delivery, resolved_out=self._path(delivery)))
 
-    def preflight(self, delivery: Delivery) -> None:
-        """Refuse a delivery whose place cannot be written (a ``.env`` that is a link or a folder, a missing
-        folder), reading only: run by :meth:`delivered`, so ``plan`` shows it as that client's error and ``apply``
-        stops that client before it makes or registers a key it could not deliver."""
+    def _local(self, delivery: Delivery) -> DeliveredKey | None:
+        """What a delivery on this machine's file system holds (as :meth:`_held`), read once, after refusing a place
+        that cannot be written (a ``.env`` that is a link or a folder, a missing folder, a link out of the manifest's
+        folder) or holds what jwks-tool did not write. Reading only; run by :meth:`delivered`, so ``plan`` shows a
+        refusal as that client's error and ``apply`` stops that client before it makes or registers a key it could
+        not deliver."""
         if delivery.out is None or delivery.out == "-":
-            return  # a vault, a plug-in or stdout: nothing on this machine's file system
+            return UNREADABLE  # a plug-in or stdout: nothing on this machine's file system
         from jwks_tool.destinations import destination_class
 
         destination_class(delivery.to).from_target(self.target(delivery)).preflight()
         path = self._path(delivery) or delivery.out
         if not delivery.allow_outside:
             self._check_inside(path)
-        if not delivery.adopt and self._held(delivery, path) == DeliveredKey(None, None):
+        held = self._held(delivery, path)
+        if not delivery.adopt and held == DeliveredKey(None, None):
             raise ConflictError(
                 f"{path} holds something jwks-tool did not write (no mark of a kid it delivered)",
                 hint="set adopt = true on this delivery to replace it, or give another out",
             )
+        return held
 
     def _check_inside(self, path: str) -> None:
         """The path written is really in the manifest's folder: no folder link on the way leads out of it (the load
@@ -304,8 +308,7 @@ class DestinationDeliverer:
         """The kid (and thumbprint where known) the delivery holds; None: nothing yet; UNREADABLE: cannot tell."""
         if delivery.to == "keyvault" and delivery.vault:
             return self._keyvault(client, delivery)
-        self.preflight(delivery)
-        return self._held(delivery, self._path(delivery))
+        return self._local(delivery)
 
     def _held(self, delivery: Delivery, out: str | None) -> DeliveredKey | None:
         """What a local delivery holds: its kid by jwks-tool's mark; None: nothing there; ``DeliveredKey(None,
