@@ -287,6 +287,18 @@ def _text(value: object, key: str, what: str, where: _Where, line: int, *, limit
     return value
 
 
+def _flag(
+    table: Mapping[str, Any], key: str, what: str, where: _Where, after: int, *, default: bool, meaning: str = ""
+) -> bool:
+    """A true/false key of ``table`` (``default`` when absent); anything else is refused with its line, and a fix
+    that says what true means."""
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        fix = f"write {key} = true" + (f" ({meaning}) or remove it" if meaning else "")
+        raise _fail(where, where.key(key, after), f"{what}: {key} must be true or false", fix)
+    return value
+
+
 def _opt_text(table: Mapping[str, Any], key: str, what: str, where: _Where, after: int) -> str | None:
     if key not in table:
         return None
@@ -538,30 +550,13 @@ def _delivery(value: object, what: str, where: _Where, line: int) -> Delivery:
             )
     elif preset is None:
         raise _fail(where, line, f"{what} has no for (the consumer)", 'add for = "apiclient" (or nais, ...)')
-    reloader = table.get("reloader", True)
-    if not isinstance(reloader, bool):
-        raise _fail(
-            where, where.key("reloader", line), f"{what}: reloader must be true or false", "write reloader = true"
-        )
+    reloader = _flag(table, "reloader", what, where, line, default=True)
     prefix = table.get("prefix", "")
     if prefix != "":
         prefix = _text(prefix, "prefix", what, where, where.key("prefix", line))
-    allow_outside = table.get("allow_outside", False)
-    if not isinstance(allow_outside, bool):
-        raise _fail(
-            where,
-            where.key("allow_outside", line),
-            f"{what}: allow_outside must be true or false",
-            "write allow_outside = true (out may be outside the manifest's folder) or remove it",
-        )
-    adopt = table.get("adopt", False)
-    if not isinstance(adopt, bool):
-        raise _fail(
-            where,
-            where.key("adopt", line),
-            f"{what}: adopt must be true or false",
-            "write adopt = true (replace what jwks-tool did not write) or remove it",
-        )
+    outside = "out may be outside the manifest's folder"
+    allow_outside = _flag(table, "allow_outside", what, where, line, default=False, meaning=outside)
+    adopt = _flag(table, "adopt", what, where, line, default=False, meaning="replace what jwks-tool did not write")
     out = _opt_text(table, "out", what, where, line) if builtin else None
     if out is not None and not allow_outside and is_outside(out):
         raise _fail(

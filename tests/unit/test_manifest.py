@@ -543,3 +543,22 @@ def test_an_empty_deliver_table_says_it_has_no_to(run: Run, tmp_path: Path) -> N
         f"jwks-tool: error: {tmp_path / 'm.toml'}:7: client 'acme' delivery #1 has no to (the destination: "
         'keyvault, kubernetes, dotenv, file or a plug-in\'s); write to = "keyvault"\n'
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "fix"),
+    [
+        ("reloader", "write reloader = true"),
+        ("allow_outside", "write allow_outside = true (out may be outside the manifest's folder) or remove it"),
+        ("adopt", "write adopt = true (replace what jwks-tool did not write) or remove it"),
+    ],
+)
+def test_a_true_or_false_key_holding_anything_else_is_refused_with_its_line(
+    run: Run, tmp_path: Path, key: str, fix: str
+) -> None:
+    delivery = '[[clients.deliver]]\nto = "kubernetes"\nfor = "nais"\nsecret_name = "mp"\nout = "s.yaml"\n'
+    result = plan_offline(run, tmp_path, f'{CLIENT}{delivery}{key} = "yes"\n')
+    assert (result.exit_code, result.stderr) == (
+        3,
+        f"jwks-tool: error: {tmp_path / 'm.toml'}:12: client 'acme' delivery #1: {key} must be true or false; {fix}\n",
+    )
