@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from jwks_tool.core.model import KeySet, SetRef
-from jwks_tool.errors import ConflictError, StoreCorruptError, StoreLockedError, StoreVersionError
+from jwks_tool.errors import ConflictError, StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
 
 STORE_SCHEMA = 1
 """Version of the store configuration record this jwks-tool writes and reads."""
@@ -204,3 +204,23 @@ def thread_lock_held(lock: threading.Lock | threading.RLock, store: KeyStore) ->
         yield
     finally:
         lock.release()
+
+
+def url_options(query: str, allowed: Sequence[str], kind: str, hint: str) -> dict[str, str]:
+    """The options of a remote store URL's query string (``?credential=cli&ca_bundle=...``): each one of
+    ``allowed``, each given once; StoreError naming the first that is not, for the ``kind`` of store ("Key Vault",
+    "Secrets Manager"), with ``hint`` (the options it takes)."""
+    from urllib.parse import parse_qs
+
+    from jwks_tool.core.text import printable
+
+    options = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise StoreError(f"unknown option '{printable(unknown[0], limit=60)}' in the {kind} store URL", hint=hint)
+    values: dict[str, str] = {}
+    for name, given in options.items():
+        if len(given) != 1:
+            raise StoreError(f"the option {name!r} is given {len(given)} times in the {kind} store URL")
+        values[name] = given[0]
+    return values

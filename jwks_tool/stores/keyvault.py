@@ -68,7 +68,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from jwks_tool.core.model import SET_NAME_RE, Env, KeySet, SetRef
 from jwks_tool.errors import (
@@ -87,7 +87,7 @@ from jwks_tool.integrations.azure.connection import (
     secret_client,
 )
 from jwks_tool.stores import is_keyvault_url
-from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore, thread_lock_held
+from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore, thread_lock_held, url_options
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -329,18 +329,12 @@ def connection_from_url(url: str) -> Connection:
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc:
         raise StoreError(f"not a Key Vault store URL: {url}", hint="use https://NAME.vault.azure.net/")
-    options = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise StoreError(
-            f"unknown option {unknown[0]!r} in the Key Vault store URL",
-            hint="use credential=, ca_bundle=, verify_challenge_resource=false or retry_total=",
-        )
-    values: dict[str, str] = {}
-    for name, given in options.items():
-        if len(given) != 1:
-            raise StoreError(f"the option {name!r} is given {len(given)} times in the Key Vault store URL")
-        values[name] = given[0]
+    values = url_options(
+        parts.query,
+        _OPTIONS,
+        "Key Vault",
+        hint="use credential=, ca_bundle=, verify_challenge_resource=false or retry_total=",
+    )
     try:
         credential = Credential(values.get("credential", Credential.DEFAULT.value))
     except ValueError:

@@ -67,7 +67,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from jwks_tool.core.model import SET_NAME_RE, Env, KeySet, SetRef
 from jwks_tool.core.text import printable
@@ -80,7 +80,7 @@ from jwks_tool.integrations.aws.connection import (
     error_code,
     make_client,
 )
-from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore, thread_lock_held
+from jwks_tool.stores.interface import STORE_SCHEMA, KeyStore, thread_lock_held, url_options
 
 SCHEME = "secretsmanager://"
 MAX_SECRET_BYTES = 65536
@@ -114,18 +114,7 @@ def connection_from_url(url: str) -> tuple[AwsConnection, str]:
             f"invalid secret name prefix {printable(prefix, limit=100)!r} in the store URL",
             hint="use 1-256 characters of A-Z a-z 0-9 / _ + = . @ -, no / at either end or twice in a row",
         )
-    options = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise StoreError(
-            f"unknown option {printable(unknown[0], limit=60)!r} in the Secrets Manager store URL",
-            hint="use endpoint=, ca_bundle= or max_attempts=",
-        )
-    values: dict[str, str] = {}
-    for name, given in options.items():
-        if len(given) != 1:
-            raise StoreError(f"the option {name!r} is given {len(given)} times in the store URL")
-        values[name] = given[0]
+    values = url_options(parts.query, _OPTIONS, "Secrets Manager", hint="use endpoint=, ca_bundle= or max_attempts=")
     endpoint = values.get("endpoint") or None
     if endpoint is not None and not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+(?:/[^\s?#]*)?", endpoint):
         raise StoreError(

@@ -300,3 +300,29 @@ def test_a_key_vault_stores_damage_fix_names_the_secret_to_delete() -> None:
         "keyvault secret delete --id https://v.vault.azure.net/secrets/jwks-tool-set-prod-acme: its keys are lost, "
         "the audit log keeps their story)"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "https://x.vault.azure.net/?credential=cli&credential=default",
+            "the option 'credential' is given 2 times in the Key Vault store URL",
+        ),
+        ("https://x.vault.azure.net/?colour=blue", "unknown option 'colour' in the Key Vault store URL"),
+        (
+            "secretsmanager://eu-north-1/x?endpoint=a&endpoint=b",
+            "the option 'endpoint' is given 2 times in the Secrets Manager store URL",
+        ),
+        ("secretsmanager://eu-north-1/x?col\x1bour=1", "unknown option 'col\\x1bour' in the Secrets Manager store URL"),
+    ],
+)
+def test_a_remote_store_urls_options_are_known_and_given_once(url: str, message: str) -> None:
+    """Both remote stores read their URL options with one function (stores.interface.url_options)."""
+    from jwks_tool.errors import StoreError
+    from jwks_tool.stores import keyvault, secretsmanager
+
+    parse = keyvault.connection_from_url if url.startswith("https://") else secretsmanager.connection_from_url
+    with pytest.raises(StoreError) as caught:
+        parse(url)
+    assert caught.value.message == message
