@@ -50,6 +50,15 @@ CERTIFICATE = "virksomhet.p12"
 """The business certificate's file, beside the manifest (the manifest names it relative to itself)."""
 
 
+def fleet_env(monkeypatch: Any, vault: KeyVaultServer) -> None:
+    """The environment a fleet run reads: the Key Vault server's managed identity, the store's passphrase and the
+    business certificate's (``monkeypatch`` is pytest's)."""
+    for name, value in vault.identity_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", CERT_PASSPHRASE)
+
+
 @functools.cache
 def test_pki() -> TestPki:
     """One test CA for every world (making RSA keys is slow); each world issues its own certificate."""

@@ -19,7 +19,7 @@ from jwks_tool.errors import AbortedError, RemoteError
 from jwks_tool.services.fleet.adapters import UNREADABLE
 from jwks_tool.services.fleet.engine import Outcome, StepKind
 from jwks_tool.services.fleet.ports import DeliveredKey, RegisteredKey
-from tests.fleet_world import CERT_PASSPHRASE, PASSPHRASE, ClientDef, World, spec
+from tests.fleet_world import CERT_PASSPHRASE, ClientDef, World, fleet_env, spec
 from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
@@ -30,10 +30,7 @@ FAST = 'size = 2048\nrotate_after = "90d"\nrenew_before = "30d"\noverlap = "1h"\
 
 @pytest.fixture
 def kv(vault: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> KeyVaultServer:
-    for name, value in vault.identity_env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", CERT_PASSPHRASE)
+    fleet_env(monkeypatch, vault)
     return vault
 
 

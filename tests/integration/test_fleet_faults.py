@@ -12,7 +12,7 @@ import pytest
 
 from jwks_tool.services.fleet.engine import Outcome
 from tests import faultrunner
-from tests.fleet_world import CERT_PASSPHRASE, PASSPHRASE, ClientDef, World
+from tests.fleet_world import ClientDef, World, fleet_env
 from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -25,10 +25,7 @@ FINISH = ("finish", "put")
 
 @pytest.fixture
 def world(tmp_path: Path, vault: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in vault.identity_env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", CERT_PASSPHRASE)
+    fleet_env(monkeypatch, vault)
     clients = [ClientDef(f"r{n}") for n in range(len(ROTATION))] + [ClientDef(f"o{n}") for n in range(len(ONBOARDING))]
     built = World(tmp_path, vault, clients, defaults=DEFAULTS)
     yield built

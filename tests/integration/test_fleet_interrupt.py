@@ -20,7 +20,7 @@ from jwks_tool.documents.fleet import result_line, summary_markdown
 from jwks_tool.services.fleet.engine import Outcome, StepKind
 from jwks_tool.services.fleet.ports import SystemClock
 from tests import faultrunner
-from tests.fleet_world import CERT_PASSPHRASE, PASSPHRASE, ClientDef, World, wait_until
+from tests.fleet_world import ClientDef, World, fleet_env, wait_until
 from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
@@ -36,10 +36,7 @@ STOPPED = (
 
 @pytest.fixture
 def world(tmp_path: Path, vault: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in vault.identity_env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", CERT_PASSPHRASE)
+    fleet_env(monkeypatch, vault)
     built = World(tmp_path, vault, [ClientDef("a"), ClientDef("b")], defaults=SLOW)
     yield built
     built.close()

@@ -17,7 +17,7 @@ import pytest
 
 from jwks_tool.cli.fleet import _ProgressBar
 from tests import faultrunner
-from tests.fleet_world import CERT_PASSPHRASE, PASSPHRASE, ClientDef, World
+from tests.fleet_world import ClientDef, World, fleet_env
 from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = pytest.mark.integration
@@ -28,10 +28,7 @@ BAR = re.compile(r"apply \[[#-]{24}\] (\d+)/3 clients")
 
 @pytest.fixture
 def world(tmp_path: Path, vault: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in vault.identity_env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", CERT_PASSPHRASE)
+    fleet_env(monkeypatch, vault)
     built = World(tmp_path, vault, [ClientDef("a"), ClientDef("b"), ClientDef("c", deliver=False)], defaults=FAST)
     yield built
     built.close()

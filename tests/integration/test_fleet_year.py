@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from jwks_tool.services.fleet.engine import Outcome
-from tests.fleet_world import CERT_PASSPHRASE, PASSPHRASE, ClientDef, World
+from tests.fleet_world import ClientDef, World, fleet_env
 from tests.servers.keyvault import KeyVaultServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -38,10 +38,7 @@ def year_clients() -> list[ClientDef]:
 
 @pytest.fixture
 def world(tmp_path: Path, vault: KeyVaultServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in vault.identity_env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("JWKS_TOOL_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("JWKS_TOOL_CERT_PASSPHRASE", CERT_PASSPHRASE)
+    fleet_env(monkeypatch, vault)
     built = World(tmp_path, vault, year_clients(), defaults=DEFAULTS)
     yield built
     built.close()
