@@ -316,9 +316,11 @@ def _cron_store(manifest: Manifest, store_url: str | None) -> str | None:
         )
     if "://" in url:  # a remote store, or file:///abs (the opener takes it as written)
         return url
-    # as the file store opens a folder (stores.file._folder_from_url): file:PATH or PATH, ~ expanded, and made
-    # absolute against the cwd here, since cron runs the line in the manifest's folder with its own HOME
-    return os.path.abspath(os.path.expanduser(url.removeprefix("file:")))
+    from jwks_tool.stores.file import folder_from_url
+
+    # the folder the file store opens, made absolute against the cwd here: cron runs the line in the manifest's
+    # folder with its own HOME
+    return os.path.abspath(folder_from_url(url))
 
 
 K8S_MANIFEST_FOLDER = "/etc/jwks-tool"

@@ -48,7 +48,7 @@ HOLDER_FILE = ".lock.holder"
 _WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 
 
-def _folder_from_url(url: str) -> str:
+def folder_from_url(url: str) -> str:
     """The folder of ``file:///abs``, ``file:/abs``, ``file:rel`` or a plain path, as a string: the read path
     (``jwks-tool list``) must start about as fast as click, and pathlib would add some 4 ms of imports (urllib.parse,
     ipaddress); writers use pathlib (:attr:`FileStore.root`)."""
@@ -241,7 +241,7 @@ class FileStore(KeyStore):
     @classmethod
     def from_url(cls, url: str) -> FileStore:
         """The store in the folder the URL or path names."""
-        return cls(_folder_from_url(url), url)
+        return cls(folder_from_url(url), url)
 
     def describe(self) -> str:
         """The store's folder."""
