@@ -12,6 +12,7 @@ import click
 
 from jwks_tool.cli.main import (
     ENV_ALLOW_PLAINTEXT,
+    ENV_PASSPHRASE,
     EXIT_CHANGES_DUE,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -25,6 +26,7 @@ from jwks_tool.cli.main import (
     passphrase_provider,
     print_json,
     print_warning,
+    read_secret_file,
 )
 from jwks_tool.core.manifest import Manifest
 from jwks_tool.core.model import format_time
@@ -135,7 +137,6 @@ def build_fleet(fleet: FleetOptions, azure: AzureOptions, command: str, *, offli
 def _cert_passphrase(path: str | None) -> Any:
     """The .p12 passphrase: --cert-passphrase-file, else $JWKS_TOOL_CERT_PASSPHRASE; never argv, never the manifest,
     no prompt (apply runs unattended, and its workers share the terminal)."""
-    from jwks_tool.cli.main import read_secret_file
     from jwks_tool.services.admin import ENV_CERT_PASSPHRASE
 
     def provide() -> str | None:
@@ -202,8 +203,6 @@ def plan(fleet: FleetOptions, at: str | None, offline: bool, azure: AzureOptions
 
     when = _parse_at(at)
     engine = build_fleet(fleet, azure, "jwks-tool plan", offline=offline)
-    from jwks_tool.cli.main import ENV_PASSPHRASE
-
     if (fleet.passphrase_file or os.environ.get(ENV_PASSPHRASE)) and engine.service.store.read_config() is not None:
         engine.service.unlock()  # given, so checked: plan as a CI preflight catches the passphrase apply would refuse
     plans = engine.plan(at=when, offline=offline)
